@@ -1,0 +1,48 @@
+# One command per gate; CI runs `make test` through .ci/run.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := -e engine -e sdks/python -e '.[dev]'
+
+.PHONY: install serve test check lint typecheck bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml engine/pyproject.toml sdks/python/pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt $(PACKAGES)
+	touch $(STAMP)
+
+serve: install
+	$(BIN)/launchseq serve
+
+test: install
+	$(BIN)/pytest -q
+
+check: lint typecheck
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy --strict engine/src
+	$(BIN)/mypy --strict sdks/python/src
+	$(BIN)/mypy src
+
+bench: install
+	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/sdk_python.py
+	$(BIN)/python bench/dashboard.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The JavaScript SDK against a real server (needs Node 18+ and npm), and the published
+# OpenFeature OFREP web provider against the same server.
+.PHONY: test-js
+test-js: install
+	cd sdks/js && npm ci --no-audit --no-fund && node --test test/*.test.js
+	cd tests/ofrep-web && npm ci --no-audit --no-fund && node --test

@@ -1,0 +1,227 @@
+"""Evaluation over HTTP: POST /sdk/v1/evaluate next to a constant endpoint, same server, same run.
+
+    python bench/eval_http.py              # needs wrk (Debian: apt-get install wrk)
+    python bench/eval_http.py --seconds 20 --connections 64
+
+One `launchseq`-configured server process (uvicorn, uvloop, httptools, access log off, as
+`launchseq serve` runs) serves the real application, plus one extra route of the same framework
+(Starlette, behind the same dispatcher and middleware) that answers a constant JSON body: the
+baseline. The evaluated flag is the engine benchmark's: 100 individual targets, five rules (`in`
+over 20 values, string equality, `ends_with`, `gt`, boolean equality) and a 50/50 rollout; the
+context falls through to the rollout. wrk drives both for the same time with the same
+connections; the figures are requests per second and latency percentiles. Nothing fails on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(port: int, data_dir: str) -> None:
+    """The server process: the real app plus the constant baseline route."""
+    import uvicorn
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from launchsequence.app import create_app
+    from launchsequence.config import load_settings
+
+    app = create_app(load_settings({"data_dir": data_dir, "log_level": "warning"}))
+    constant = b'{"value":true,"variation":0,"variant":"On","reason":"DEFAULT"}'
+
+    async def baseline(request: Request) -> Response:
+        await request.body()
+        return Response(constant, media_type="application/json")
+
+    app.sdk.add_route("/sdk/v1/bench-constant", baseline, methods=["POST"])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def flag_config() -> dict[str, object]:
+    countries = [f"C{i:02d}" for i in range(20)]
+    return {
+        "on": True,
+        "off_variation": 1,
+        "targets": [{"variation": 0, "values": [f"target-{i}" for i in range(100)]}],
+        "rules": [
+            {
+                "clauses": [{"attribute": "country", "op": "in", "values": countries}],
+                "serve": {"variation": 0},
+            },
+            {
+                "clauses": [{"attribute": "email", "op": "in", "values": ["vip@example.com"]}],
+                "serve": {"variation": 0},
+            },
+            {
+                "clauses": [{"attribute": "email", "op": "ends_with", "values": ["@corp.example"]}],
+                "serve": {"variation": 0},
+            },
+            {
+                "clauses": [{"attribute": "age", "op": "gt", "values": [120]}],
+                "serve": {"variation": 0},
+            },
+            {
+                "clauses": [{"attribute": "beta", "op": "in", "values": [True]}],
+                "serve": {"variation": 0},
+            },
+        ],
+        "fallthrough": {
+            "rollout": {
+                "weights": [{"variation": 0, "weight": 50000}, {"variation": 1, "weight": 50000}]
+            }
+        },
+    }
+
+
+def setup(base: str) -> str:
+    client = httpx.Client(base_url=base, timeout=30)
+    body = client.post(
+        "/api/v1/auth/signup", json={"email": "bench@example.com", "password": "benchmark-pw"}
+    ).json()
+    client.headers["X-CSRF-Token"] = body["csrf_token"]
+    project = f"/api/v1/orgs/{body['organizations'][0]['key']}/projects/default"
+    client.post(f"{project}/flags", json={"key": "checkout"}).raise_for_status()
+    client.put(
+        f"{project}/flags/checkout/environments/production", json=flag_config()
+    ).raise_for_status()
+    rotated = client.post(
+        f"{project}/environments/production/sdk-keys", json={"kind": "server", "grace_seconds": 0}
+    )
+    return str(rotated.json()["key"])
+
+
+def run_wrk(url: str, key: str, body: str, seconds: int, connections: int) -> dict[str, float]:
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(body)}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+    )
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                str(script),
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=True,
+        ).stdout
+    finally:
+        script.unlink()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    figures = {"rps": rps}
+    for label in ("50%", "99%"):
+        match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)", out)
+        if match:
+            value, unit = float(match.group(1)), match.group(2)
+            figures[label] = value / 1000 if unit == "us" else value * (1000 if unit == "s" else 1)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    figures["errors"] = float(errors.group(1)) if errors else 0.0
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(int(args.serve[0]), args.serve[1])
+        return
+    print("Launch Sequence evaluation-over-HTTP benchmark")
+    print(
+        f"  Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores; "
+        f"wrk, 1 thread, {args.connections} connections, {args.seconds} s per endpoint"
+    )
+    if shutil.which("wrk") is None:
+        print("  wrk is not installed (Debian: apt-get install wrk); nothing measured")
+        return
+    port = free_port()
+    with tempfile.TemporaryDirectory() as data_dir:
+        server = subprocess.Popen(
+            [sys.executable, str(HERE), "--serve", str(port), data_dir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"{base}/healthz", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise SystemExit("the server did not start") from None
+                    time.sleep(0.1)
+            key = setup(base)
+            body = json.dumps(
+                {
+                    "context": {
+                        "key": "user-fallthrough",
+                        "country": "ZZ",
+                        "email": "someone@example.com",
+                        "age": 30,
+                        "beta": False,
+                    },
+                    "flags": ["checkout"],
+                }
+            )
+            check = httpx.post(
+                f"{base}/sdk/v1/evaluate", content=body, headers={"Authorization": f"Bearer {key}"}
+            ).json()
+            print(f"  evaluated: {check['flags']['checkout']}")
+            run_wrk(f"{base}/sdk/v1/bench-constant", key, body, 2, args.connections)  # warm-up
+            plain = run_wrk(
+                f"{base}/sdk/v1/bench-constant", key, body, args.seconds, args.connections
+            )
+            evaluate = run_wrk(f"{base}/sdk/v1/evaluate", key, body, args.seconds, args.connections)
+            for name, f in (("constant (baseline)", plain), ("POST /sdk/v1/evaluate", evaluate)):
+                print(
+                    f"  {name:<22} {f['rps']:9,.0f} req/s   p50 {f.get('50%', 0):6.2f} ms   "
+                    f"p99 {f.get('99%', 0):6.2f} ms   non-2xx {f['errors']:.0f}"
+                )
+            ratio = evaluate["rps"] / plain["rps"]
+            print(f"  evaluate / constant throughput: {ratio:.0%} (target: at least 60%)")
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+if __name__ == "__main__":
+    main()

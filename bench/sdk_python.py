@@ -1,0 +1,142 @@
+"""The Python SDK's evaluation cost over the engine's, and a client's memory: `python
+bench/sdk_python.py`. Offline client with the snapshot, so no server is needed.
+
+Prints plain text; always exits 0 (figures are reported against targets, never enforced).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import platform
+import statistics
+import sys
+import tracemalloc
+from pathlib import Path
+from time import perf_counter_ns
+from typing import Any
+
+import launchsequence_engine as engine
+from launchsequence_sdk import Client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+engine_bench: Any = importlib.import_module("engine")  # bench/engine.py: its flag and users
+
+TARGET_RATIO = 1.5  # SDK median / engine median
+
+
+def batch_engine(n: int, compiled: Any, key: str, context: dict[str, Any]) -> None:
+    evaluate = engine.evaluate
+    for _ in range(n):
+        evaluate(compiled, key, context)
+
+
+def batch_sdk(n: int, client: Client, key: str, context: dict[str, Any]) -> None:
+    value = client.bool_value
+    for _ in range(n):
+        value(key, context, False)
+
+
+def interleaved(
+    compiled: Any,
+    client: Client,
+    context: dict[str, Any],
+    batch_size: int,
+    batches: int,
+    repeats: int,
+) -> tuple[float, float]:
+    """Median ns per call of the engine and of the SDK, their batches alternating so that a
+    busy machine slows both alike."""
+    batch_engine(batch_size, compiled, "realistic", context)  # warm-up
+    batch_sdk(batch_size, client, "realistic", context)
+    direct: list[float] = []
+    via_sdk: list[float] = []
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            totals = [0, 0]
+            for _ in range(batches):
+                start = perf_counter_ns()
+                batch_engine(batch_size, compiled, "realistic", context)
+                middle = perf_counter_ns()
+                batch_sdk(batch_size, client, "realistic", context)
+                totals[0] += middle - start
+                totals[1] += perf_counter_ns() - middle
+            direct.append(totals[0] / (batches * batch_size))
+            via_sdk.append(totals[1] / (batches * batch_size))
+    finally:
+        gc.enable()
+    return statistics.median(direct), statistics.median(via_sdk)
+
+
+def memory_of_client(flags: int) -> tuple[int, int, int]:
+    """Bytes held by the snapshot document, by the client (compiled flags and state), and the
+    median time (ns) to apply one flag's patch (copy, compile that flag, diff, swap)."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    document = engine_bench.snapshot(
+        {f"flag-{i:04d}": engine_bench.realistic_flag(f"flag-{i:04d}") for i in range(flags)}
+    )
+    with_document = tracemalloc.get_traced_memory()[0]
+    client = Client(offline=True, snapshot=document)
+    gc.collect()
+    with_client = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    store = client._store
+    times = []
+    for i in range(5):
+        doc = {**document["flags"]["flag-0000"], "on": i % 2 == 0}
+        start = perf_counter_ns()
+        store.patch("flag", "flag-0000", doc, 2 + i)
+        times.append(perf_counter_ns() - start)
+    return with_document - before, with_client - with_document, int(statistics.median(times))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=7, help="repeats per figure (default 7)")
+    parser.add_argument("--flags", type=int, default=1000, help="flags for the memory figure")
+    options = parser.parse_args(argv)
+    size = {"batch_size": 1000, "batches": 40, "repeats": max(1, options.repeats)}
+
+    document = engine_bench.snapshot({"realistic": engine_bench.realistic_flag("realistic")})
+    compiled = engine.compile(document, strict=False)
+    client = Client(offline=True, snapshot=document)
+
+    print("Launch Sequence Python SDK benchmark")
+    print(f"python   {platform.python_implementation()} {platform.python_version()}")
+    print()
+    print("Flag: bench/engine.py's (b): 100 targets, 5 rules, 50/50 rollout. 'engine' calls")
+    print("launchsequence_engine.evaluate(compiled, key, context); 'sdk' calls")
+    print("Client.bool_value(key, context, False) on an offline client holding the same snapshot")
+    print("(it also checks the value's type; the clock is read only for a `$now` clause).")
+    print(f"median per call over {size['repeats']} repeats of {size['batches']} x "
+          f"{size['batch_size']} calls, engine and sdk batches alternating, GC off.")  # fmt: skip
+    print()
+    header = f"{'user':<14} {'engine':>10} {'sdk':>10} {'ratio':>7}  target"
+    print(header)
+    print("-" * len(header))
+    for name, context in engine_bench.USERS.items():
+        direct, via_sdk = interleaved(compiled, client, context, **size)
+        ratio = via_sdk / direct
+        met = "met" if ratio <= TARGET_RATIO else "MISSED"
+        print(f"{name:<14} {engine_bench.fmt_ns(direct):>10} "
+              f"{engine_bench.fmt_ns(via_sdk):>10} {ratio:>6.2f}x  "
+              f"<= {TARGET_RATIO}x: {met}")  # fmt: skip
+
+    doc_bytes, client_bytes, patch_ns = memory_of_client(options.flags)
+    print()
+    mib = 2**20
+    print(f"memory, {options.flags} such flags (tracemalloc): snapshot document "
+          f"{doc_bytes / mib:.1f} MiB; client (compiled flags, state) "
+          f"{client_bytes / mib:.1f} MiB; "
+          f"total {(doc_bytes + client_bytes) / mib:.1f} MiB")  # fmt: skip
+    print(f"one patch applied to that client (copy, compile the flag, diff, swap): "
+          f"{patch_ns / 1e6:.1f} ms median")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""A snapshot compiled once into flags that evaluate from memory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from .errors import SnapshotError
+from .flags import CompiledFlag, compile_flag
+from .segments import SegmentTable
+
+__all__ = ["SCHEMA_VERSION", "CompiledSnapshot", "compile"]
+
+#: The snapshot format this engine reads (`schema_version` in the document).
+SCHEMA_VERSION: Final = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSnapshot:
+    """An environment's flags, compiled. Immutable: a new snapshot is compiled for each change.
+
+    `broken` holds, when compiled with `strict=False`, the flags that did not compile and why;
+    evaluating one answers ERROR with PARSE_ERROR.
+    """
+
+    version: int
+    environment: str | None
+    project: str | None
+    flags: Mapping[str, CompiledFlag]
+    broken: Mapping[str, SnapshotError] = field(default_factory=dict)
+
+
+def compile(snapshot: Any, *, strict: bool = True) -> CompiledSnapshot:  # noqa: A001
+    """Compile a parsed snapshot document (`spec/schemas/snapshot.schema.json`).
+
+    Strict (the default, what the server uses before storing anything): any invalid flag or
+    segment raises SnapshotError naming the flag or segment, the rule and the field. Lenient
+    (what SDKs use, so one flag written by a newer server cannot take down the others): invalid
+    flags are kept aside in `broken` and evaluate to PARSE_ERROR. A document that is not a
+    snapshot at all raises in both modes.
+    """
+    if not isinstance(snapshot, Mapping):
+        raise SnapshotError("a snapshot must be a JSON object")
+    schema = snapshot.get("schema_version", SCHEMA_VERSION)
+    if type(schema) is not int or schema != SCHEMA_VERSION:
+        raise SnapshotError(
+            f"schema_version {schema!r:.20} is not {SCHEMA_VERSION}, the one this engine reads",
+            path="schema_version",
+        )
+    version = snapshot.get("version", 0)
+    if type(version) is not int or version < 0:
+        raise SnapshotError("must be a non-negative integer", path="version")
+    environment = _optional_str(snapshot, "environment")
+    project = _optional_str(snapshot, "project")
+    raw_flags = snapshot.get("flags", {})
+    raw_segments = snapshot.get("segments", {})
+    if not isinstance(raw_flags, Mapping):
+        raise SnapshotError("must be an object of flags by key", path="flags")
+    if not isinstance(raw_segments, Mapping):
+        raise SnapshotError("must be an object of segments by key", path="segments")
+
+    segments = SegmentTable(raw_segments)
+    if strict:
+        for key in raw_segments:
+            segments.matcher(key)  # reports a broken segment even when no flag uses it
+
+    flags: dict[str, CompiledFlag] = {}
+    broken: dict[str, SnapshotError] = {}
+    for key, raw in raw_flags.items():
+        try:
+            flags[key] = compile_flag(key, raw, segments.matcher)
+        except SnapshotError as exc:
+            if strict:
+                raise
+            broken[key] = exc
+    return CompiledSnapshot(version, environment, project, flags, broken)
+
+
+def _optional_str(snapshot: Mapping[str, Any], name: str) -> str | None:
+    value = snapshot.get(name)
+    if value is not None and type(value) is not str:
+        raise SnapshotError("must be a string", path=name)
+    return value

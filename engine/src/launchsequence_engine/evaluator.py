@@ -1,0 +1,98 @@
+"""Evaluation: never raises, answers from a compiled snapshot, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .compiler import CompiledSnapshot
+from .result import ErrorCode, EvaluationResult, Reason
+
+__all__ = ["check_context", "evaluate", "evaluate_all"]
+
+
+def _error(flag_key: str, default: Any, code: str, message: str) -> EvaluationResult:
+    return EvaluationResult(flag_key, default, None, None, Reason.ERROR, code, message)
+
+
+def check_context(context: Any) -> tuple[str, str] | str:
+    """The context's key, or an (error code, message) pair saying why it cannot be evaluated."""
+    if type(context) is not dict and not isinstance(context, Mapping):
+        return (ErrorCode.INVALID_CONTEXT, "the context must be an object")
+    key = context.get("key")
+    if type(key) is str:
+        if key:
+            return key
+        return (ErrorCode.TARGETING_KEY_MISSING, "the context's key is empty")
+    if key is None:
+        return (ErrorCode.TARGETING_KEY_MISSING, "the context has no key")
+    return (ErrorCode.INVALID_CONTEXT, "the context's key must be a string")
+
+
+def evaluate(
+    compiled: CompiledSnapshot,
+    flag_key: str,
+    context: Any,
+    default: Any = None,
+    *,
+    now: float | None = None,
+) -> EvaluationResult:
+    """Evaluate one flag for one context; `now` is Unix time in milliseconds, for `$now`.
+
+    Never raises: every failure is a result with reason ERROR, an error code and `default` as
+    the value. A `default` of another type than the flag's answers TYPE_MISMATCH (None skips
+    the check).
+    """
+    try:
+        flag = compiled.flags.get(flag_key)
+        if flag is None:
+            broken = compiled.broken.get(flag_key)
+            if broken is not None:
+                return _error(flag_key, default, ErrorCode.PARSE_ERROR, str(broken))
+            return _error(flag_key, default, ErrorCode.FLAG_NOT_FOUND, "no such flag")
+        if default is not None and not flag.accepts(default):
+            return _error(
+                flag_key, default, ErrorCode.TYPE_MISMATCH, f"the flag's type is {flag.type}"
+            )
+        if type(context) is dict:  # the common case, checked inline (as check_context does)
+            key = context.get("key")
+            if type(key) is str and key:
+                return flag.run(context, key, now)
+        checked = check_context(context)
+        if type(checked) is tuple:
+            return _error(flag_key, default, *checked)
+        return flag.run(context, checked, now)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - evaluation must never raise into the host
+        return _error(flag_key, default, ErrorCode.GENERAL, f"{type(exc).__name__}: {exc}")
+
+
+def evaluate_all(
+    compiled: CompiledSnapshot,
+    context: Any,
+    *,
+    now: float | None = None,
+    client_side_only: bool = False,
+) -> dict[str, EvaluationResult]:
+    """Evaluate every flag (or every client-side flag) for one context. Never raises.
+
+    Flags without a value for this context (a broken flag, an invalid context) are in the
+    answer too, with reason ERROR and a value of None.
+    """
+    key = check_context(context)
+    out: dict[str, EvaluationResult] = {}
+    for flag_key, flag in compiled.flags.items():
+        if client_side_only and not flag.client_side:
+            continue
+        if type(key) is tuple:
+            out[flag_key] = _error(flag_key, None, *key)
+            continue
+        try:
+            out[flag_key] = flag.run(context, key, now)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - one failing flag must not hide the others
+            out[flag_key] = _error(
+                flag_key, None, ErrorCode.GENERAL, f"{type(exc).__name__}: {exc}"
+            )
+    if not client_side_only:
+        for flag_key, broken in compiled.broken.items():
+            out[flag_key] = _error(flag_key, None, ErrorCode.PARSE_ERROR, str(broken))
+    return out

@@ -1,0 +1,365 @@
+"""One flag compiled: prebuilt results, a target map, rule matchers and serves."""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from hashlib import sha1
+from typing import Any
+
+from .bucketing import BUCKETS, bucket_value
+from .clauses import Matcher, compile_clause
+from .codegen import ClausePlan, generate_run
+from .errors import SnapshotError
+from .result import EvaluationResult, Reason
+
+__all__ = ["FLAG_TYPES", "CompiledFlag", "compile_flag", "compile_rule_match", "type_check"]
+
+FLAG_TYPES = ("boolean", "string", "number", "json")
+MAX_TARGET_KEYS = 10_000
+MAX_RULES = 1_000
+MAX_VARIATIONS = 100
+
+Context = Mapping[str, Any]
+#: A flag's evaluation once the context is known to be valid: (context, its key, now).
+Run = Callable[[Context, str, "float | None"], EvaluationResult]
+Rollout = Callable[[Context, str], EvaluationResult]
+
+
+def type_check(flag_type: str) -> Callable[[Any], bool]:
+    """Whether a value (a variation, or a caller's default) is of this flag type."""
+    if flag_type == "boolean":
+        return lambda v: type(v) is bool
+    if flag_type == "string":
+        return lambda v: type(v) is str
+    if flag_type == "number":
+        return lambda v: type(v) is int or (type(v) is float and math.isfinite(v))
+    return lambda v: v is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledFlag:
+    """A flag ready to evaluate. `run` assumes a valid context; `evaluate` checks it first."""
+
+    key: str
+    type: str
+    version: int
+    client_side: bool
+    on: bool
+    variations: tuple[Any, ...]
+    accepts: Callable[[Any], bool]
+    run: Run
+
+
+def _int_index(raw: Any, count: int, path: str) -> int:
+    if type(raw) is not int or not 0 <= raw < count:
+        raise SnapshotError(f"must be a variation index from 0 to {count - 1}", path=path)
+    return raw
+
+
+class _Builder:
+    """Holds what one flag's compilation shares: its key, salt and the results it may give."""
+
+    def __init__(self, key: str, salt: str, values: list[Any], names: list[str]) -> None:
+        self.key = key
+        self.prefix = f"{key}.{salt}."
+        self.values = values
+        self.names = names
+
+    def result(self, index: int, reason: str, rule: tuple[str, int] | None) -> EvaluationResult:
+        rule_id, rule_index = rule if rule is not None else (None, None)
+        return EvaluationResult(
+            self.key, self.values[index], index, self.names[index], reason,
+            rule_id=rule_id, rule_index=rule_index,
+        )  # fmt: skip
+
+    def serve(self, raw: Any, path: str, rule: tuple[str, int] | None) -> Any:
+        """A prebuilt result for a fixed variation, or a rollout function."""
+        if not isinstance(raw, Mapping):
+            raise SnapshotError("must be an object with `variation` or `rollout`", path=path)
+        has_variation, has_rollout = "variation" in raw, "rollout" in raw
+        if has_variation == has_rollout:
+            raise SnapshotError("must have exactly one of `variation` and `rollout`", path=path)
+        count = len(self.values)
+        if has_variation:
+            index = _int_index(raw["variation"], count, f"{path}.variation")
+            reason = Reason.TARGETING_MATCH if rule is not None else Reason.DEFAULT
+            return self.result(index, reason, rule)
+        return self.rollout(raw["rollout"], f"{path}.rollout", rule)
+
+    def rollout(self, raw: Any, path: str, rule: tuple[str, int] | None) -> Rollout:
+        if not isinstance(raw, Mapping):
+            raise SnapshotError("must be an object", path=path)
+        bucket_by = raw.get("bucket_by", "key")
+        if type(bucket_by) is not str or not bucket_by:
+            raise SnapshotError("must be a non-empty attribute name", path=f"{path}.bucket_by")
+        weights = raw.get("weights")
+        if type(weights) is not list or not weights:
+            raise SnapshotError("must be a non-empty list", path=f"{path}.weights")
+        bounds: list[tuple[int, EvaluationResult]] = []
+        total = 0
+        seen: set[int] = set()
+        for i, entry in enumerate(weights):
+            where = f"{path}.weights[{i}]"
+            if not isinstance(entry, Mapping):
+                raise SnapshotError("must be an object", path=where)
+            index = _int_index(entry.get("variation"), len(self.values), f"{where}.variation")
+            if index in seen:
+                raise SnapshotError(f"variation {index} is listed twice", path=f"{where}.variation")
+            seen.add(index)
+            weight = entry.get("weight")
+            if type(weight) is not int or not 0 <= weight <= BUCKETS:
+                raise SnapshotError(
+                    f"must be an integer from 0 to {BUCKETS}", path=f"{where}.weight"
+                )
+            total += weight
+            if weight:
+                bounds.append((total, self.result(index, Reason.SPLIT, rule)))
+        if total != BUCKETS:
+            raise SnapshotError(
+                f"weights must sum to {BUCKETS}, not {total}", path=f"{path}.weights"
+            )
+        return _rollout(self.prefix, bucket_by, tuple(bounds))
+
+
+#: The bucket's source: the digest's first four bytes as an unsigned big-endian integer.
+_FIRST_WORD = struct.Struct(">I").unpack_from
+
+
+def _rollout(
+    prefix: str, bucket_by: str, bounds: tuple[tuple[int, EvaluationResult], ...]
+) -> Rollout:
+    """The rollout's function; `bounds` are (running sum, result), non-zero weights only.
+
+    Hot path: the SHA-1 state of `prefix` is computed once and copied for each evaluation, which
+    hashes the same bytes as `sha1(prefix + value)` (UTF-8 encodes code point by code point).
+    """
+    first = bounds[0][1]
+    try:
+        seeded = sha1(prefix.encode(), usedforsecurity=False)
+    except UnicodeEncodeError:  # a lone surrogate in the key or salt: see _plain_rollout
+        return _plain_rollout(prefix, bucket_by, bounds)
+    copy = seeded.copy
+    first_word = _FIRST_WORD
+
+    if bucket_by != "key":
+
+        def rollout_by_attribute(context: Context, key: str) -> EvaluationResult:
+            value = bucket_value(context.get(bucket_by))
+            if value is None:
+                return first  # no value to hash: bucket 0, the first weighted variation
+            state = copy()
+            state.update(value.encode())
+            point = first_word(state.digest())[0] % BUCKETS
+            for bound, result in bounds:
+                if point < bound:
+                    return result
+            return first  # unreachable: the last bound is BUCKETS
+
+        return rollout_by_attribute
+
+    if len(bounds) == 2:  # the common A/B split: the last bound is BUCKETS, so one comparison
+        (split, low), (_, high) = bounds
+
+        def rollout_two_ways(context: Context, key: str) -> EvaluationResult:
+            state = copy()
+            state.update(key.encode())
+            return low if first_word(state.digest())[0] % BUCKETS < split else high
+
+        return rollout_two_ways
+
+    def rollout_by_key(context: Context, key: str) -> EvaluationResult:
+        state = copy()
+        state.update(key.encode())
+        point = first_word(state.digest())[0] % BUCKETS
+        for bound, result in bounds:
+            if point < bound:
+                return result
+        return first  # unreachable: the last bound is BUCKETS
+
+    return rollout_by_key
+
+
+def _plain_rollout(
+    prefix: str, bucket_by: str, bounds: tuple[tuple[int, EvaluationResult], ...]
+) -> Rollout:
+    """The rollout as section 5 of the spec words it, kept for a prefix that cannot be UTF-8
+    encoded (a lone surrogate): every evaluation with a value to hash then ends in GENERAL."""
+    first = bounds[0][1]
+    by_key = bucket_by == "key"
+
+    def rollout(context: Context, key: str) -> EvaluationResult:
+        if by_key:
+            value: str | None = key
+        else:
+            value = bucket_value(context.get(bucket_by))
+            if value is None:
+                return first  # no value to hash: bucket 0, the first weighted variation
+        digest = sha1(f"{prefix}{value}".encode(), usedforsecurity=False).digest()
+        point = int.from_bytes(digest[:4], "big") % BUCKETS
+        for bound, result in bounds:
+            if point < bound:
+                return result
+        return first  # unreachable: the last bound is BUCKETS
+
+    return rollout
+
+
+def compile_clauses(clauses: Any, segment_matcher: Callable[[str], Matcher]) -> list[ClausePlan]:
+    """A rule's clauses, each compiled; SnapshotError paths start at `clauses`."""
+    if type(clauses) is not list:
+        raise SnapshotError("must be a list", path="clauses")
+    plans: list[ClausePlan] = []
+    for index, clause in enumerate(clauses):
+        try:
+            plans.append(ClausePlan(clause, compile_clause(clause, segment_matcher)))
+        except SnapshotError as exc:
+            raise exc.within(prefix=f"clauses[{index}]") from None
+    return plans
+
+
+def compile_rule_match(clauses: Any, segment_matcher: Callable[[str], Matcher]) -> Matcher:
+    """The AND of a rule's clauses; a rule without clauses matches every context."""
+    matchers = [plan.matcher for plan in compile_clauses(clauses, segment_matcher)]
+    if len(matchers) == 1:
+        return matchers[0]
+    if not matchers:
+        return lambda context, now: True
+    parts = tuple(matchers)
+
+    def match_all(context: Context, now: float | None) -> bool:
+        for part in parts:
+            if not part(context, now):
+                return False
+        return True
+
+    return match_all
+
+
+def _rule_id(raw: Any, index: int, seen: set[str]) -> str:
+    if not isinstance(raw, Mapping):
+        raise SnapshotError("must be an object", path=f"rules[{index}]")
+    rule_id = raw.get("id")
+    if type(rule_id) is not str or not rule_id:
+        raise SnapshotError("must be a non-empty string", path=f"rules[{index}].id")
+    if rule_id in seen:
+        raise SnapshotError(f"rule id {rule_id!r} is used twice", path=f"rules[{index}].id")
+    seen.add(rule_id)
+    return rule_id
+
+
+def compile_flag(key: str, raw: Any, segment_matcher: Callable[[str], Matcher]) -> CompiledFlag:
+    """Compile one flag; raises SnapshotError naming the flag, the rule and the field."""
+    try:
+        return _compile_flag(key, raw, segment_matcher)
+    except SnapshotError as exc:
+        raise exc.within(flag=key) from None
+
+
+def _compile_flag(key: str, raw: Any, segment_matcher: Callable[[str], Matcher]) -> CompiledFlag:
+    if not isinstance(raw, Mapping):
+        raise SnapshotError("must be an object")
+    if raw.get("key", key) != key:
+        raise SnapshotError(f"does not match the flag's key {key!r}", path="key")
+    flag_type = raw.get("type")
+    if flag_type not in FLAG_TYPES:
+        raise SnapshotError(f"must be one of {', '.join(FLAG_TYPES)}", path="type")
+    accepts = type_check(flag_type)
+
+    variations = raw.get("variations")
+    if type(variations) is not list or not 1 <= len(variations) <= MAX_VARIATIONS:
+        raise SnapshotError(
+            f"must be a list of 1 to {MAX_VARIATIONS} variations", path="variations"
+        )
+    values: list[Any] = []
+    names: list[str] = []
+    for i, variation in enumerate(variations):
+        if not isinstance(variation, Mapping) or "value" not in variation:
+            raise SnapshotError("must be an object with a `value`", path=f"variations[{i}]")
+        if not accepts(variation["value"]):
+            raise SnapshotError(f"must be a {flag_type} value", path=f"variations[{i}].value")
+        name = variation.get("name")
+        if name is not None and type(name) is not str:
+            raise SnapshotError("must be a string", path=f"variations[{i}].name")
+        values.append(variation["value"])
+        names.append(name if name else str(i))
+
+    salt = raw.get("salt", key)
+    if type(salt) is not str:
+        raise SnapshotError("must be a string", path="salt")
+    on = raw.get("on")
+    if type(on) is not bool:
+        raise SnapshotError("must be true or false", path="on")
+    client_side = raw.get("client_side", False)
+    if type(client_side) is not bool:
+        raise SnapshotError("must be true or false", path="client_side")
+    version = raw.get("version", 0)
+    if type(version) is not int:
+        raise SnapshotError("must be an integer", path="version")
+
+    build = _Builder(key, salt, values, names)
+    off_index = _int_index(raw.get("off_variation"), len(values), "off_variation")
+    off = build.result(off_index, Reason.DISABLED, None)
+
+    targets = _compile_targets(raw.get("targets", []), build)
+    rules = _compile_rules(raw.get("rules", []), build, segment_matcher)
+    fallthrough = build.serve(raw.get("fallthrough"), "fallthrough", None)
+
+    run = off_run(off) if not on else generate_run(targets, rules, fallthrough, key)
+    return CompiledFlag(key, flag_type, version, client_side, on, tuple(values), accepts, run)
+
+
+def off_run(off: EvaluationResult) -> Run:
+    return lambda context, key, now: off
+
+
+def _compile_targets(raw: Any, build: _Builder) -> dict[str, EvaluationResult]:
+    if type(raw) is not list:
+        raise SnapshotError("must be a list", path="targets")
+    targets: dict[str, EvaluationResult] = {}
+    for i, target in enumerate(raw):
+        if not isinstance(target, Mapping):
+            raise SnapshotError("must be an object", path=f"targets[{i}]")
+        index = _int_index(target.get("variation"), len(build.values), f"targets[{i}].variation")
+        keys = target.get("values")
+        if type(keys) is not list or len(keys) > MAX_TARGET_KEYS:
+            raise SnapshotError(
+                f"must be a list of at most {MAX_TARGET_KEYS} keys", path=f"targets[{i}].values"
+            )
+        result = build.result(index, Reason.TARGETING_MATCH, None)
+        for j, context_key in enumerate(keys):
+            if type(context_key) is not str or not context_key:
+                raise SnapshotError("must be a non-empty string", path=f"targets[{i}].values[{j}]")
+            if context_key in targets:
+                raise SnapshotError(
+                    f"{context_key!r:.80} is already targeted", path=f"targets[{i}].values[{j}]"
+                )
+            targets[context_key] = result
+    return targets
+
+
+RulePlan = tuple[list[ClausePlan], EvaluationResult | None, Rollout | None]
+
+
+def _compile_rules(
+    raw: Any, build: _Builder, segment_matcher: Callable[[str], Matcher]
+) -> list[RulePlan]:
+    """Each rule's compiled clauses and its serve: a prebuilt result or a rollout."""
+    if type(raw) is not list or len(raw) > MAX_RULES:
+        raise SnapshotError(f"must be a list of at most {MAX_RULES} rules", path="rules")
+    rules: list[RulePlan] = []
+    seen: set[str] = set()
+    for i, rule in enumerate(raw):
+        rule_id = _rule_id(rule, i, seen)
+        try:
+            plans = compile_clauses(rule.get("clauses", []), segment_matcher)
+            serve = build.serve(rule.get("serve"), "serve", (rule_id, i))
+        except SnapshotError as exc:
+            raise exc.within(rule=rule_id, prefix=f"rules[{i}]") from None
+        if isinstance(serve, EvaluationResult):
+            rules.append((plans, serve, None))
+        else:
+            rules.append((plans, None, serve))
+    return rules

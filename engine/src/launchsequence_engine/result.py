@@ -1,0 +1,67 @@
+"""What an evaluation answers: value, variation, reason, error code and the matched rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = ["ErrorCode", "EvaluationResult", "Reason"]
+
+
+class Reason:
+    """OpenFeature's resolution reasons, the only ones the engine gives."""
+
+    DISABLED: Final = "DISABLED"
+    TARGETING_MATCH: Final = "TARGETING_MATCH"
+    SPLIT: Final = "SPLIT"
+    DEFAULT: Final = "DEFAULT"
+    ERROR: Final = "ERROR"
+
+
+class ErrorCode:
+    """OpenFeature's error codes, set exactly when the reason is ERROR."""
+
+    FLAG_NOT_FOUND: Final = "FLAG_NOT_FOUND"
+    TYPE_MISMATCH: Final = "TYPE_MISMATCH"
+    PARSE_ERROR: Final = "PARSE_ERROR"
+    TARGETING_KEY_MISSING: Final = "TARGETING_KEY_MISSING"
+    INVALID_CONTEXT: Final = "INVALID_CONTEXT"
+    GENERAL: Final = "GENERAL"
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationResult:
+    """One flag evaluated for one context.
+
+    On an error, `value` is the caller's default and `variation` and `variant` are None.
+    `rule_id` and `rule_index` are set when a rule matched (with reason TARGETING_MATCH, or SPLIT
+    when the rule served a rollout). Results are shared and immutable: never mutate one.
+    """
+
+    key: str
+    value: Any
+    variation: int | None
+    variant: str | None
+    reason: str
+    error_code: str | None = None
+    error_message: str | None = None
+    rule_id: str | None = None
+    rule_index: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as the JSON object of `spec/schemas/result.schema.json`."""
+        out: dict[str, Any] = {
+            "key": self.key,
+            "value": self.value,
+            "variation": self.variation,
+            "variant": self.variant,
+            "reason": self.reason,
+        }
+        if self.error_code is not None:
+            out["error_code"] = self.error_code
+            if self.error_message is not None:
+                out["error_message"] = self.error_message
+        if self.rule_id is not None:
+            out["rule_id"] = self.rule_id
+            out["rule_index"] = self.rule_index
+        return out

@@ -1,0 +1,120 @@
+"""`AsyncClient`: the asyncio SDK. Streams in a task; evaluation methods stay synchronous."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .async_streaming import StreamingTask
+from .client import EMPTY_SNAPSHOT
+from .evaluation import Evaluator
+from .options import DEFAULT_BASE_URL, check_options, make_backoff, make_timeout
+from .protocol import Protocol
+from .store import ClientEvent, FlagStore
+
+if TYPE_CHECKING:
+    from .testdata import TestData
+
+__all__ = ["AsyncClient"]
+
+
+class AsyncClient(Evaluator):
+    """`Client`'s API for asyncio applications: `await wait_until_ready()`, `await aclose()`,
+    `async with`. Streaming starts in the running loop (at construction when one is running,
+    else at the first `await`); evaluation never awaits anything."""
+
+    def __init__(
+        self,
+        sdk_key: str = "",
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        persist_path: str | Path | None = None,
+        offline: bool = False,
+        snapshot: Mapping[str, Any] | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 35.0,
+        initial_reconnect_delay: float = 1.0,
+        max_reconnect_delay: float = 30.0,
+    ) -> None:
+        url, path = check_options(sdk_key, base_url, offline, snapshot, persist_path)
+        self._store = FlagStore(path)
+        self._settled = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._store.on_event(self._observe)
+        self._protocol: Protocol | None = None
+        self._stream: StreamingTask | None = None
+        if offline:
+            self._store.replace(snapshot if snapshot is not None else EMPTY_SNAPSHOT, "offline")
+            return
+        timeout = make_timeout(connect_timeout, read_timeout)
+        backoff = make_backoff(initial_reconnect_delay, max_reconnect_delay)
+        self._protocol = Protocol(self._store, sdk_key, url)
+        http = httpx.AsyncClient(timeout=timeout, headers={"Accept-Encoding": "identity"})
+        self._stream = StreamingTask(self._protocol, backoff, http)
+        with contextlib.suppress(RuntimeError):  # no running loop yet: start at the first await
+            self._start()
+
+    @classmethod
+    def for_test_data(cls, test_data: TestData) -> AsyncClient:
+        """An offline client serving `test_data`, updated (and firing `on_change`) with it."""
+        client = cls(offline=True)
+        test_data.attach(client._store)
+        return client
+
+    def _start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self._stream is not None:
+            self._stream.start()
+
+    async def start(self) -> None:
+        """Start streaming now (the other coroutines do it when needed)."""
+        self._start()
+
+    def _observe(self, event: ClientEvent) -> None:
+        if event.kind not in ("ready", "error"):
+            return
+        loop = self._loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop:
+            self._settled.set()
+        else:  # a change made from another thread (test data)
+            loop.call_soon_threadsafe(self._settled.set)
+
+    async def wait_until_ready(self, timeout: float | None = None) -> bool:
+        """As `Client.wait_until_ready`, without blocking the loop."""
+        self._start()
+        if self._store.state is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), timeout)
+        return self.is_ready
+
+    @property
+    def is_ready(self) -> bool:
+        refused = self._protocol is not None and self._protocol.refused is not None
+        return self._store.state is not None and not refused
+
+    async def aclose(self) -> None:
+        """Stop streaming (the last flags are still served). Safe to call more than once."""
+        if self._stream is not None:
+            await self._stream.stop()
+
+    async def __aenter__(self) -> AsyncClient:
+        self._start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

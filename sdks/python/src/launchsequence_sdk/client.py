@@ -1,0 +1,99 @@
+"""`Client`: the synchronous SDK. Streams in a daemon thread, evaluates in the caller's."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .evaluation import Evaluator
+from .options import DEFAULT_BASE_URL, check_options, make_backoff, make_timeout
+from .protocol import Protocol
+from .store import ClientEvent, FlagStore
+from .streaming import StreamingThread
+
+if TYPE_CHECKING:
+    from .testdata import TestData
+
+__all__ = ["Client"]
+
+EMPTY_SNAPSHOT: Mapping[str, Any] = {"schema_version": 1, "version": 0, "flags": {}, "segments": {}}
+
+
+class Client(Evaluator):
+    """Flags of one environment, downloaded with its server key, kept current over the stream
+    and evaluated locally. Never raises into the application after construction and never
+    waits on the network to evaluate: see `docs/sdk-python.md` for every option.
+    """
+
+    def __init__(
+        self,
+        sdk_key: str = "",
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        persist_path: str | Path | None = None,
+        offline: bool = False,
+        snapshot: Mapping[str, Any] | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 35.0,
+        initial_reconnect_delay: float = 1.0,
+        max_reconnect_delay: float = 30.0,
+    ) -> None:
+        url, path = check_options(sdk_key, base_url, offline, snapshot, persist_path)
+        self._store = FlagStore(path)
+        self._settled = threading.Event()
+        self._store.on_event(self._observe)
+        self._protocol: Protocol | None = None
+        self._stream: StreamingThread | None = None
+        if offline:
+            self._store.replace(snapshot if snapshot is not None else EMPTY_SNAPSHOT, "offline")
+            return
+        timeout = make_timeout(connect_timeout, read_timeout)
+        backoff = make_backoff(initial_reconnect_delay, max_reconnect_delay)
+        self._protocol = Protocol(self._store, sdk_key, url)
+        http = httpx.Client(timeout=timeout, headers={"Accept-Encoding": "identity"})
+        self._stream = StreamingThread(self._protocol, backoff, http)
+        self._stream.start()
+
+    @classmethod
+    def for_test_data(cls, test_data: TestData) -> Client:
+        """An offline client serving `test_data`, updated (and firing `on_change`) with it."""
+        client = cls(offline=True)
+        test_data.attach(client._store)
+        return client
+
+    def _observe(self, event: ClientEvent) -> None:
+        if event.kind in ("ready", "error"):
+            self._settled.set()
+
+    def wait_until_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the client has flags to serve (from the server, or the persisted file when
+        the server cannot be reached); False on timeout or when the server refused the key."""
+        if self._store.state is None:
+            self._settled.wait(timeout)
+        return self.is_ready
+
+    @property
+    def is_ready(self) -> bool:
+        refused = self._protocol is not None and self._protocol.refused is not None
+        return self._store.state is not None and not refused
+
+    def close(self) -> None:
+        """Stop streaming (the last flags are still served). Safe to call more than once."""
+        if self._stream is not None:
+            self._stream.stop()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,35 @@
+"""The SDK's exceptions: one hierarchy. Evaluation never raises any of them.
+
+Only constructors (a bad option) raise into the host. The others describe why the stream failed;
+they are logged and retried inside the SDK, never passed to the application.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "KeyRefusedError",
+    "LaunchSequenceError",
+    "SnapshotLoadError",
+    "StreamError",
+]
+
+
+class LaunchSequenceError(Exception):
+    """Base class of every exception the SDK defines."""
+
+
+class ConfigurationError(LaunchSequenceError, ValueError):
+    """An option given to a client is invalid (raised by the constructor only)."""
+
+
+class StreamError(LaunchSequenceError):
+    """The connection to the server failed or answered unexpectedly; the SDK retries."""
+
+
+class KeyRefusedError(StreamError):
+    """The server refused the SDK key (401 or 403): permanent, the SDK stops connecting."""
+
+
+class SnapshotLoadError(LaunchSequenceError):
+    """A snapshot (from the server or the persisted file) could not be read or compiled."""

@@ -1,0 +1,191 @@
+"""Evaluation from the held snapshot, shared by `Client` and `AsyncClient`: no I/O, no lock.
+
+Before the first snapshot every method answers the caller's default; the `*_details` methods
+say why with reason "ERROR" and error code "PROVIDER_NOT_READY" (OpenFeature's code, which the
+engine never gives: only the SDK can be not ready).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import launchsequence_engine as engine
+from launchsequence_engine import ErrorCode, EvaluationResult, Reason
+
+from .store import ClientEvent, FlagStore
+
+__all__ = ["PROVIDER_NOT_READY", "Context", "Evaluator"]
+
+#: The error code of every answer given before the client has any flags.
+PROVIDER_NOT_READY: Final = "PROVIDER_NOT_READY"
+
+Context = Mapping[str, Any]
+
+_evaluate = engine.evaluate
+_time = time.time
+
+
+def _not_ready(key: str, default: Any) -> EvaluationResult:
+    message = "the client has no flags yet"
+    return EvaluationResult(key, default, None, None, Reason.ERROR, PROVIDER_NOT_READY, message)
+
+
+def _is_bool(value: Any) -> bool:
+    return value.__class__ is bool
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_number(value: Any) -> bool:
+    return value.__class__ is not bool and isinstance(value, int | float)
+
+
+def _is_any(value: Any) -> bool:
+    return True
+
+
+class Evaluator:
+    """The evaluation methods. Subclasses set `_store`."""
+
+    _store: FlagStore
+
+    # --- values ----------------------------------------------------------------------------
+
+    # The value methods take the engine's own fast path inline (`CompiledFlag.run` with a
+    # context that is a dict with a non-empty string key, exactly what `engine.evaluate` checks
+    # first) and leave every other case to `engine.evaluate`: the SDK then costs about what a
+    # direct engine call does. They check the value's type instead of passing the default (an
+    # error's value is None, so the default is answered all the same). The clock is read only
+    # when a clause of the snapshot reads `$now`.
+
+    def bool_value(self, key: str, context: Context, default: bool) -> bool:
+        """The flag's value for this context, or `default` on any error."""
+        state = self._store.state
+        if state is None:
+            return default
+        now = _time() * 1000.0 if state.uses_now else None
+        try:
+            flag = state.compiled.flags.get(key)
+            if flag is not None and context.__class__ is dict:
+                context_key = context.get("key")
+                if context_key.__class__ is str and context_key:
+                    value = flag.run(context, context_key, now).value
+                    return value if value.__class__ is bool else default
+        except Exception:  # noqa: BLE001 - as the engine: never raise into the host
+            return default
+        value = _evaluate(state.compiled, key, context, now=now).value
+        return value if value.__class__ is bool else default
+
+    def string_value(self, key: str, context: Context, default: str) -> str:
+        return self._value(key, context, default, _is_str)  # type: ignore[no-any-return]
+
+    def number_value(self, key: str, context: Context, default: float) -> float:
+        return self._value(key, context, default, _is_number)  # type: ignore[no-any-return]
+
+    def json_value(self, key: str, context: Context, default: Any) -> Any:
+        return self._value(key, context, default, _is_any)
+
+    def _value(self, key: str, context: Context, default: Any, check: Callable[[Any], bool]) -> Any:
+        state = self._store.state
+        if state is None:
+            return default
+        now = _time() * 1000.0 if state.uses_now else None
+        try:
+            flag = state.compiled.flags.get(key)
+            if flag is not None and context.__class__ is dict:
+                context_key = context.get("key")
+                if context_key.__class__ is str and context_key:
+                    value = flag.run(context, context_key, now).value
+                    return value if check(value) else default
+        except Exception:  # noqa: BLE001 - as the engine: never raise into the host
+            return default
+        value = _evaluate(state.compiled, key, context, now=now).value
+        return value if value is not None and check(value) else default
+
+    # --- details ---------------------------------------------------------------------------
+
+    def bool_details(self, key: str, context: Context, default: bool) -> EvaluationResult:
+        """Value, variation, variant, reason, error code (and the matched rule) of one flag."""
+        return self._details(key, context, default, _is_bool)
+
+    def string_details(self, key: str, context: Context, default: str) -> EvaluationResult:
+        return self._details(key, context, default, _is_str)
+
+    def number_details(self, key: str, context: Context, default: float) -> EvaluationResult:
+        return self._details(key, context, default, _is_number)
+
+    def json_details(self, key: str, context: Context, default: Any) -> EvaluationResult:
+        return self._details(key, context, default, _is_any)
+
+    def _details(
+        self, key: str, context: Context, default: Any, check: Callable[[Any], bool]
+    ) -> EvaluationResult:
+        state = self._store.state
+        if state is None:
+            return _not_ready(key, default)
+        result = _evaluate(state.compiled, key, context, default, now=_time() * 1000.0)
+        if result.error_code is None and not check(result.value):
+            message = f"the flag's value is not what {key!r} was asked as"
+            return EvaluationResult(
+                key, default, None, None, Reason.ERROR, ErrorCode.TYPE_MISMATCH, message
+            )
+        return result
+
+    # --- every flag --------------------------------------------------------------------------
+
+    def all_values(self, context: Context) -> dict[str, Any]:
+        """Every flag's value for this context; flags that answer an error are left out."""
+        state = self._store.state
+        if state is None:
+            return {}
+        results = engine.evaluate_all(state.compiled, context, now=_time() * 1000.0)
+        return {k: r.value for k, r in results.items() if r.error_code is None}
+
+    def bootstrap(self, context: Context, client_side_only: bool = True) -> dict[str, Any]:
+        """The values the JavaScript SDK can start from: the shape `POST /sdk/v1/client/evaluate`
+        answers, `{"version": v, "flags": {key: {value, variation, variant, reason}}}` (with
+        `error_code` on an error). Only client-side flags unless `client_side_only` is False."""
+        state = self._store.state
+        if state is None:
+            return {"version": 0, "flags": {}}
+        results = engine.evaluate_all(
+            state.compiled, context, now=_time() * 1000.0, client_side_only=client_side_only
+        )
+        flags: dict[str, Any] = {}
+        for key, r in results.items():
+            entry = {"value": r.value, "variation": r.variation, "variant": r.variant,
+                     "reason": r.reason}  # fmt: skip
+            if r.error_code is not None:
+                entry["error_code"] = r.error_code
+            flags[key] = entry
+        return {"version": state.version, "flags": flags}
+
+    # --- state and listeners ---------------------------------------------------------------
+
+    @property
+    def version(self) -> int | None:
+        """The version of the snapshot served, None before the first one."""
+        state = self._store.state
+        return None if state is None else state.version
+
+    @property
+    def source(self) -> str | None:
+        """Where the served flags come from: "server", "file", "offline", "test"; or None."""
+        state = self._store.state
+        return None if state is None else state.source
+
+    def on_change(
+        self, callback: Callable[[str], None], key: str | None = None
+    ) -> Callable[[], None]:
+        """Call `callback(flag_key)` after a change to flag `key` (any flag if None); answers a
+        function that removes it. Callbacks run on the SDK's thread (or task); an exception in
+        one is logged and swallowed."""
+        return self._store.on_change(callback, key)
+
+    def on_event(self, callback: Callable[[ClientEvent], None]) -> Callable[[], None]:
+        """Call `callback(event)` on "ready", "changed", "stale" and "error"; answers a remover."""
+        return self._store.on_event(callback)

@@ -1,0 +1,134 @@
+"""What the SDK says to the server and does with the answers, shared by both transports.
+
+The thread (`streaming.py`) and the asyncio task (`async_streaming.py`) only move bytes; this
+class decides the requests' headers, reads statuses and events into the store, loads the
+persisted snapshot when the server cannot be reached, and logs each outage once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from .errors import KeyRefusedError, SnapshotLoadError, StreamError
+from .persist import load_snapshot
+from .sse import SseParser
+from .store import ClientEvent, FlagStore
+
+__all__ = ["Protocol"]
+
+log = logging.getLogger("launchsequence_sdk")
+
+
+class Protocol:
+    def __init__(self, store: FlagStore, sdk_key: str, base_url: str) -> None:
+        self.store = store
+        self.sdk_key = sdk_key
+        self.snapshot_url = f"{base_url}/sdk/v1/snapshot"
+        self.stream_url = f"{base_url}/sdk/v1/stream"
+        self.refused: KeyRefusedError | None = None
+        self._parser = SseParser()
+        self._resync = False  # the next stream must start with a `put`
+        self._failing = False  # an outage is being logged
+        self._file_tried = False
+
+    # --- requests --------------------------------------------------------------------------
+
+    @property
+    def needs_snapshot(self) -> bool:
+        """Download the snapshot first: nothing from this server has been served yet."""
+        state = self.store.state
+        return state is None or state.source != "server"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.sdk_key}", "User-Agent": "launchsequence-sdk"}
+
+    def stream_headers(self) -> dict[str, str]:
+        headers = {**self.headers(), "Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        state = self.store.state
+        if state is not None and state.source == "server" and not self._resync:
+            headers["Last-Event-ID"] = str(state.version)
+        return headers
+
+    # --- answers ---------------------------------------------------------------------------
+
+    def check_status(self, status: int) -> None:
+        if status in (401, 403):
+            raise KeyRefusedError(f"the server refused the SDK key ({status})")
+        if status != 200:
+            raise StreamError(f"the server answered {status}")
+
+    def snapshot(self, status: int, body: bytes) -> None:
+        self.check_status(status)
+        try:
+            self.store.replace(json.loads(body), "server")
+        except (ValueError, SnapshotLoadError) as exc:
+            raise StreamError(f"unusable snapshot: {exc}") from exc
+
+    def stream_opened(self) -> None:
+        self._parser = SseParser()
+        self._resync = False
+        if self._failing:
+            log.info("launchsequence: connected to the server again")
+            self._failing = False
+            self.store.emit(ClientEvent("ready", message="connected"))
+
+    def line(self, line: str) -> None:
+        """One line of the stream. Raises StreamError on an event it cannot apply, so that the
+        transport reconnects and the server sends the whole snapshot again."""
+        event = self._parser.feed(line)
+        if event is None or event.event not in ("put", "patch", "delete"):
+            return
+        try:
+            data: Any = json.loads(event.data)
+            if event.event == "put":
+                self.store.replace(data, "server")
+            else:
+                kind, key = data.get("kind"), data.get("key")
+                version = data.get("version")
+                doc = data.get(kind) if event.event == "patch" else None
+                if kind in ("flag", "segment") and (
+                    not isinstance(key, str) or (event.event == "patch" and doc is None)
+                ):
+                    raise ValueError("a patch without its key or document")
+                self.store.patch(
+                    str(kind), str(key), doc, version if type(version) is int else None
+                )
+        except (ValueError, AttributeError, TypeError, SnapshotLoadError) as exc:
+            self._resync = True
+            raise StreamError(f"could not apply a {event.event} event: {exc}") from exc
+
+    # --- failures --------------------------------------------------------------------------
+
+    def key_refused(self, exc: KeyRefusedError) -> None:
+        self.refused = exc
+        log.error("launchsequence: %s; the SDK stops connecting and serves its last flags", exc)
+        self.store.emit(ClientEvent("error", message=str(exc)))
+
+    def failed(self, exc: BaseException) -> None:
+        """A connection attempt or an open stream failed (retried after a delay)."""
+        if not self._failing:
+            self._failing = True
+            log.warning("launchsequence: connection to the server failed (%s); retrying", exc)
+            state = self.store.state
+            if state is not None and state.source == "server":
+                self.store.emit(ClientEvent("stale", message=str(exc)))
+        else:
+            log.debug("launchsequence: still failing: %s", exc)
+        self._load_file()
+
+    def _load_file(self) -> None:
+        """Serve the persisted snapshot when the server has never answered this process."""
+        path = self.store.persist_path
+        if path is None or self._file_tried or self.store.state is not None:
+            return
+        self._file_tried = True
+        document = load_snapshot(path)
+        if document is None:
+            return
+        try:
+            self.store.replace(document, "file")
+            log.warning("launchsequence: serving the persisted snapshot from %s", path)
+        except SnapshotLoadError as exc:
+            log.warning("launchsequence: ignoring the persisted snapshot %s: %s", path, exc)

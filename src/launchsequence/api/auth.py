@@ -1,0 +1,79 @@
+"""Who is calling the admin API: a personal API token, or a session cookie plus CSRF token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+
+from ..services import Actor, Forbidden, Services, Unauthorized
+
+__all__ = [
+    "CSRF_HEADER",
+    "SESSION_COOKIE",
+    "CurrentActor",
+    "ServicesDep",
+    "check_origin",
+    "client_address",
+    "current_actor",
+    "get_services",
+]
+
+SESSION_COOKIE = "launchseq_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def check_origin(request: Request, base_url: str) -> None:
+    """Refuse a browser request that says it comes from another site (Origin or Referer)."""
+    origin = request.headers.get("origin")
+    claimed = origin if origin is not None else request.headers.get("referer")
+    if claimed is None:
+        return  # not a browser, or one that says nothing: the CSRF token still decides
+    expected = {_origin_of(str(request.base_url))}
+    if base_url:
+        expected.add(_origin_of(base_url))
+    if claimed == "null" or _origin_of(claimed) not in expected:
+        raise Forbidden("cross-site request refused", code="csrf_failed")
+
+
+def current_actor(request: Request, services: ServicesDep) -> Actor:
+    """The caller. Bearer tokens need no CSRF token; cookie sessions do on unsafe methods."""
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("use 'Authorization: Bearer <token>'")
+        return services.accounts.authenticate_token(token.strip())
+    session = request.cookies.get(SESSION_COOKIE)
+    actor = services.accounts.authenticate_session(session)
+    if request.method not in SAFE_METHODS:
+        check_origin(request, services.rt.settings.base_url)
+        assert session is not None
+        if not services.accounts.check_csrf(session, request.headers.get(CSRF_HEADER)):
+            raise Forbidden(
+                "missing or wrong CSRF token: send the X-CSRF-Token header", code="csrf_failed"
+            )
+    request.state.actor = actor
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]

@@ -1,0 +1,163 @@
+"""Flags and their configuration per environment."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+
+from ..services import Invalid
+from ..services.shapes import ConfigPatch, ConfigPut, FlagIn, FlagPatch
+from .auth import CurrentActor, ServicesDep
+from .responses import JSONBytes
+from .routing import StrictJSONRoute
+
+__all__ = ["router"]
+
+router = APIRouter(
+    prefix="/api/v1/orgs/{org}/projects/{project}/flags",
+    tags=["flags"],
+    route_class=StrictJSONRoute,
+)
+
+_ETAG = re.compile(r'\s*(?:W/)?"?(\d{1,12})"?\s*')
+
+
+def _if_match(value: str | None) -> int | None:
+    if value is None or value.strip() == "*":
+        return None
+    match = _ETAG.fullmatch(value)
+    if match is None:
+        raise Invalid('must be the ETag of the configuration, like "7"', field="If-Match")
+    return int(match.group(1))
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The configuration's ETag as read; a stale one answers 412 and changes "
+        "nothing.",
+    ),
+]
+
+
+@router.get("", summary="Flags of a project")
+def list_flags(
+    org: str,
+    project: str,
+    actor: CurrentActor,
+    services: ServicesDep,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Search keys and names")] = None,
+    archived: Literal["false", "true", "all"] = "false",
+) -> Any:
+    which = {"false": False, "true": True, "all": None}[archived]
+    flags = services.flags.list_flags(actor, org, project, archived=which, tag=tag, search=q)
+    # Encoded here, by orjson: FastAPI's generic serialization of a large list (a walk over
+    # every value) took longer than reading the flags from the database.
+    return JSONBytes({"flags": flags})
+
+
+@router.post("", status_code=201, summary="Create a flag")
+def create_flag(
+    org: str, project: str, body: FlagIn, actor: CurrentActor, services: ServicesDep
+) -> Any:
+    """A boolean flag needs no variations (`true` "On", `false` "Off"). Every environment gets
+    the flag off, serving `defaults.off_variation`, with `defaults.on_variation` as the
+    fallthrough once turned on."""
+    return services.flags.create_flag(actor, org, project, body.model_dump(exclude_none=True))
+
+
+@router.get("/{flag}", summary="One flag, with its state in each environment")
+def get_flag(org: str, project: str, flag: str, actor: CurrentActor, services: ServicesDep) -> Any:
+    return services.flags.get_flag(actor, org, project, flag)
+
+
+@router.patch("/{flag}", summary="Update, archive or restore a flag")
+def update_flag(
+    org: str, project: str, flag: str, body: FlagPatch, actor: CurrentActor, services: ServicesDep
+) -> Any:
+    """Archived flags are no longer served (SDKs answer FLAG_NOT_FOUND) and are listed apart."""
+    data = body.model_dump(exclude_unset=True)
+    return services.flags.update_flag(actor, org, project, flag, data)
+
+
+@router.delete("/{flag}", status_code=204, summary="Delete a flag in every environment")
+def delete_flag(
+    org: str, project: str, flag: str, actor: CurrentActor, services: ServicesDep
+) -> Response:
+    services.flags.delete_flag(actor, org, project, flag)
+    return Response(status_code=204)
+
+
+def _answer(response: Response, config: dict[str, Any]) -> dict[str, Any]:
+    response.headers["ETag"] = f'"{config["version"]}"'
+    return config
+
+
+@router.get("/{flag}/environments/{env}", summary="A flag's configuration in one environment")
+def get_config(
+    org: str,
+    project: str,
+    flag: str,
+    env: str,
+    response: Response,
+    actor: CurrentActor,
+    services: ServicesDep,
+) -> Any:
+    """The ETag header is the configuration's version: send it back as If-Match."""
+    return _answer(response, services.flags.get_config(actor, org, project, flag, env))
+
+
+@router.put("/{flag}/environments/{env}", summary="Replace a flag's configuration")
+def put_config(
+    org: str,
+    project: str,
+    flag: str,
+    env: str,
+    body: ConfigPut,
+    response: Response,
+    actor: CurrentActor,
+    services: ServicesDep,
+    if_match: IfMatch = None,
+) -> Any:
+    data = body.model_dump(exclude_unset=True, exclude_none=True)
+    config = services.flags.write_config(
+        actor, org, project, flag, env, data, if_match=_if_match(if_match), replace=True
+    )
+    return _answer(response, config)
+
+
+@router.patch("/{flag}/environments/{env}", summary="Change part of a configuration, or toggle")
+def patch_config(
+    org: str,
+    project: str,
+    flag: str,
+    env: str,
+    body: ConfigPatch,
+    response: Response,
+    actor: CurrentActor,
+    services: ServicesDep,
+    if_match: IfMatch = None,
+) -> Any:
+    """`{"on": true}` turns the flag on. Fields left out keep their values."""
+    data = body.model_dump(exclude_unset=True)
+    for name in ("rules", "targets"):
+        if data.get(name) is not None:
+            data[name] = [_strip_none(item) for item in data[name]]
+    if data.get("fallthrough") is not None:
+        data["fallthrough"] = _strip_none(data["fallthrough"])
+    config = services.flags.write_config(
+        actor, org, project, flag, env, data, if_match=_if_match(if_match), replace=False
+    )
+    return _answer(response, config)
+
+
+def _strip_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_strip_none(v) for v in value]
+    return value

@@ -1,0 +1,152 @@
+"""Projects, environments, SDK keys, segments and environment snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from ..services.shapes import EnvironmentIn, NameIn, ProjectIn, SdkKeyIn, SegmentIn
+from .auth import CurrentActor, ServicesDep
+from .routing import StrictJSONRoute
+
+__all__ = ["router"]
+
+router = APIRouter(
+    prefix="/api/v1/orgs/{org}/projects", tags=["projects"], route_class=StrictJSONRoute
+)
+
+
+@router.get("", summary="Projects with their environments")
+def list_projects(org: str, actor: CurrentActor, services: ServicesDep) -> Any:
+    return {"projects": services.orgs.list_projects(actor, org)}
+
+
+@router.post("", status_code=201, summary="Create a project")
+def create_project(org: str, body: ProjectIn, actor: CurrentActor, services: ServicesDep) -> Any:
+    """Without `environments`, the project gets `production` and `staging`."""
+    envs = None
+    if body.environments is not None:
+        envs = [{"key": e.key, "name": e.name or e.key} for e in body.environments]
+    return services.orgs.create_project(actor, org, key=body.key, name=body.name, environments=envs)
+
+
+@router.get("/{project}", summary="One project")
+def get_project(org: str, project: str, actor: CurrentActor, services: ServicesDep) -> Any:
+    return services.orgs.get_project(actor, org, project)
+
+
+@router.patch("/{project}", summary="Rename a project")
+def rename_project(
+    org: str, project: str, body: NameIn, actor: CurrentActor, services: ServicesDep
+) -> Any:
+    return services.orgs.rename_project(actor, org, project, body.name)
+
+
+@router.delete("/{project}", status_code=204, summary="Delete a project with its flags")
+def delete_project(org: str, project: str, actor: CurrentActor, services: ServicesDep) -> Response:
+    services.orgs.delete_project(actor, org, project)
+    return Response(status_code=204)
+
+
+@router.get("/{project}/environments", summary="Environments of a project")
+def list_environments(org: str, project: str, actor: CurrentActor, services: ServicesDep) -> Any:
+    return {"environments": services.orgs.list_environments(actor, org, project)}
+
+
+@router.post("/{project}/environments", status_code=201, summary="Create an environment")
+def create_environment(
+    org: str, project: str, body: EnvironmentIn, actor: CurrentActor, services: ServicesDep
+) -> Any:
+    """Every flag of the project gets an off configuration in it, and it gets its SDK keys."""
+    return services.orgs.create_environment(actor, org, project, key=body.key, name=body.name)
+
+
+@router.get("/{project}/environments/{env}", summary="One environment with its SDK keys")
+def get_environment(
+    org: str, project: str, env: str, actor: CurrentActor, services: ServicesDep
+) -> Any:
+    """The client key is shown in full (it is public); the server key only by its prefix."""
+    return services.orgs.get_environment(actor, org, project, env)
+
+
+@router.patch("/{project}/environments/{env}", summary="Rename an environment")
+def rename_environment(
+    org: str, project: str, env: str, body: NameIn, actor: CurrentActor, services: ServicesDep
+) -> Any:
+    return services.orgs.rename_environment(actor, org, project, env, body.name)
+
+
+@router.delete("/{project}/environments/{env}", status_code=204, summary="Delete an environment")
+def delete_environment(
+    org: str, project: str, env: str, actor: CurrentActor, services: ServicesDep
+) -> Response:
+    services.orgs.delete_environment(actor, org, project, env)
+    return Response(status_code=204)
+
+
+@router.post("/{project}/environments/{env}/sdk-keys", status_code=201, summary="Rotate an SDK key")
+def rotate_sdk_key(
+    org: str, project: str, env: str, body: SdkKeyIn, actor: CurrentActor, services: ServicesDep
+) -> Any:
+    """Makes a new key of `kind`, shown in full in this answer only. The key it replaces keeps
+    working for `grace_seconds` (default: the `sdk_key_grace_seconds` setting, one hour)."""
+    return services.orgs.rotate_sdk_key(
+        actor, org, project, env, kind=body.kind, grace_seconds=body.grace_seconds
+    )
+
+
+@router.get("/{project}/environments/{env}/snapshot", summary="The environment's snapshot")
+def snapshot(org: str, project: str, env: str, actor: CurrentActor, services: ServicesDep) -> Any:
+    """Exactly the document SDKs download and the engine compiles (a debugging view)."""
+    return services.flags.snapshot(actor, org, project, env)
+
+
+@router.get("/{project}/environments/{env}/segments", summary="Segments of an environment")
+def list_segments(
+    org: str, project: str, env: str, actor: CurrentActor, services: ServicesDep
+) -> Any:
+    return {"segments": services.flags.list_segments(actor, org, project, env)}
+
+
+@router.put(
+    "/{project}/environments/{env}/segments/{segment}", summary="Create or replace a segment"
+)
+def put_segment(
+    org: str,
+    project: str,
+    env: str,
+    segment: str,
+    body: SegmentIn,
+    response: Response,
+    actor: CurrentActor,
+    services: ServicesDep,
+) -> Any:
+    exists = any(
+        s["key"] == segment for s in services.flags.list_segments(actor, org, project, env)
+    )
+    data = body.model_dump(exclude_unset=True, exclude_none=True)
+    result = services.flags.write_segment(
+        actor, org, project, env, segment, data, create=not exists
+    )
+    response.status_code = 200 if exists else 201
+    return result
+
+
+@router.get("/{project}/environments/{env}/segments/{segment}", summary="One segment")
+def get_segment(
+    org: str, project: str, env: str, segment: str, actor: CurrentActor, services: ServicesDep
+) -> Any:
+    return services.flags.get_segment(actor, org, project, env, segment)
+
+
+@router.delete(
+    "/{project}/environments/{env}/segments/{segment}",
+    status_code=204,
+    summary="Delete a segment no flag uses",
+)
+def delete_segment(
+    org: str, project: str, env: str, segment: str, actor: CurrentActor, services: ServicesDep
+) -> Response:
+    services.flags.delete_segment(actor, org, project, env, segment)
+    return Response(status_code=204)

@@ -1,0 +1,164 @@
+"""`create_app(settings)`: the one place where the parts are wired together."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import Engine, text
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from . import __version__, web
+from .api import accounts, flags, orgs, projects, transfer
+from .api.errors import ERROR_RESPONSES, install_error_handlers
+from .api.responses import JSONBytes
+from .config import Settings
+from .metrics import Metrics
+from .middleware import BodyLimit, SecurityHeaders
+from .realtime.feed import PostgresFeed
+from .realtime.hubs import Hubs
+from .realtime.keys import KeyCache
+from .sdk.app import build_sdk_app, build_stream_app
+from .sdk.streams import StreamApp
+from .services import Passwords, Runtime, Services
+from .services.runtime import wall_clock_ms
+from .store import migrate
+from .store.db import create_db_engine
+
+__all__ = ["Application", "create_app"]
+
+log = logging.getLogger("launchsequence")
+
+
+class Application:
+    """The ASGI entry point: /sdk and /ofrep go straight to the lean SDK app, the rest to the
+    admin app (FastAPI), which also runs the lifespan (hubs, change feed)."""
+
+    def __init__(self, admin: FastAPI, sdk: Any, streams: StreamApp) -> None:
+        self.admin = admin
+        self.sdk = sdk
+        self.streams = streams
+        self.state = admin.state
+        self.version = admin.version
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(("/sdk/", "/ofrep/")):
+            if self.streams.matches(scope):
+                await self.streams(scope, receive, send)
+            else:
+                await self.sdk(scope, receive, send)
+        else:
+            await self.admin(scope, receive, send)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    db: Engine | None = None,
+    clock: Callable[[], int] = wall_clock_ms,
+    passwords: Passwords | None = None,
+    apply_migrations: bool = True,
+) -> Application:
+    """The ASGI application for these settings.
+
+    Opens the database (SQLite file by default), applies pending migrations unless told not
+    to, and builds the services. `clock` (Unix ms) and `passwords` are there for tests.
+    """
+    settings = settings.with_secret()
+    engine = db if db is not None else create_db_engine(settings.resolved_database_url)
+    if apply_migrations:
+        migrate.upgrade(engine)
+    rt = Runtime(db=engine, settings=settings, clock=clock)
+    services = Services.build(rt, passwords)
+    metrics = Metrics()
+    hubs = Hubs(
+        engine,
+        KeyCache(engine),
+        metrics,
+        clock=clock,
+        heartbeat_seconds=settings.sse_heartbeat_seconds,
+        max_buffer=settings.stream_max_buffer_bytes,
+        max_streams=settings.max_streams,
+        max_streams_per_key=settings.max_streams_per_key,
+    )
+    rt.listeners.append(hubs.changed)
+    rt.key_listeners.append(hubs.keys_changed)
+    feed: PostgresFeed | None = None
+    if engine.dialect.name == "postgresql":
+        feed = PostgresFeed(engine, hubs, check_seconds=settings.version_check_seconds)
+        rt.listeners.append(feed.notify)
+        rt.key_listeners.append(feed.notify_keys)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await hubs.start()
+        if feed is not None:
+            await feed.start()
+        try:
+            yield
+        finally:
+            if feed is not None:
+                await feed.stop()
+            await hubs.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Launch Sequence",
+        version=__version__,
+        summary="Feature flags: targeting, rollouts and real-time delivery.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        default_response_class=JSONBytes,
+        responses=ERROR_RESPONSES,
+    )
+    app.state.services = services
+    app.state.settings = settings
+    app.state.hubs = hubs
+    app.state.feed = feed
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    for module in (accounts, orgs, projects, flags, transfer):
+        app.include_router(module.router)
+    web.install(app)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    def healthz() -> Any:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="The database answers")
+    def readyz() -> Any:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            log.warning("readiness check failed: %s", type(exc).__name__)
+            return JSONBytes({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return {"status": "ok", "database": "ok"}
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,  # documented as text/plain, as it is served
+    )
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    sdk = build_sdk_app(
+        hubs,
+        clock,
+        secret=settings.secret_key,
+        max_body=settings.max_body_bytes,
+        base_url=settings.base_url,
+    )
+    streams = build_stream_app(hubs, clock, secret=settings.secret_key)
+    return Application(app, sdk, streams)

@@ -1,0 +1,104 @@
+"""The `launchseq` command: serve, migrate, user create, token create, backup, export,
+import, version."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .config import SETTINGS, load_settings
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    settings_help = "\n".join(f"  {s.env:<44} {s.help}" for s in SETTINGS)
+    parser = argparse.ArgumentParser(
+        prog="launchseq",
+        description="Launch Sequence: self-hostable feature flags.",
+        epilog="Settings (environment variables):\n" + settings_help,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command")
+
+    serve = commands.add_parser("serve", help="run the server (the default)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--database-url", help="database URL (default: SQLite in ./data)")
+    serve.add_argument("--data-dir", help="data directory (default ./data)")
+
+    migrate = commands.add_parser("migrate", help="apply database migrations and exit")
+    migrate.add_argument("--database-url")
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(dest="action")
+    create_user = user.add_parser("create", help="create a user with their organization")
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument("--password", required=True)
+    create_user.add_argument("--name")
+    create_user.add_argument("--database-url")
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action")
+    create_token = token.add_parser("create", help="print a new personal API token")
+    create_token.add_argument("--email", required=True)
+    create_token.add_argument("--name", required=True)
+    create_token.add_argument("--database-url")
+
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database to a file while the server runs"
+    )
+    backup.add_argument("destination", help="the file to write (must not exist)")
+    backup.add_argument("--database-url")
+
+    export = commands.add_parser(
+        "export", help="print (or write) a project's flags and segments as JSON"
+    )
+    export.add_argument("--email", required=True, help="act as this user (any role)")
+    export.add_argument("--org", required=True)
+    export.add_argument("--project", required=True)
+    export.add_argument("--output", help="write to this file instead of printing")
+    export.add_argument("--database-url")
+
+    import_ = commands.add_parser(
+        "import", help="create or update a project's flags and segments from an export"
+    )
+    import_.add_argument("file", help="the JSON document made by export ('-' reads stdin)")
+    import_.add_argument("--email", required=True, help="act as this user (admin or owner)")
+    import_.add_argument("--org", required=True)
+    import_.add_argument("--project", help="import under this project key instead")
+    import_.add_argument("--database-url")
+
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command = args.command or "serve"
+    if command == "version":
+        print(__version__)
+        return 0
+    if command in ("user", "token") and not getattr(args, "action", None):
+        parser.parse_args([command, "--help"])
+    overrides = {
+        key: getattr(args, key, None) for key in ("host", "port", "database_url", "data_dir")
+    }
+    try:
+        settings = load_settings(overrides)
+    except ValueError as exc:
+        print(f"launchseq: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from .commands import run  # imported late: `version` and `--help` stay fast
+
+    return run(command, args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

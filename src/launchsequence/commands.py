@@ -1,0 +1,143 @@
+"""What each `launchseq` command does, once its settings are known."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .services import ServiceError
+
+__all__ = ["run"]
+
+
+def _fail(message: str) -> int:
+    print(f"launchseq: {message}", file=sys.stderr)
+    return 1
+
+
+def run(command: str, args: argparse.Namespace, settings: Settings) -> int:
+    from .app import create_app
+    from .store import migrate
+    from .store.db import StoreUnavailable, create_db_engine
+
+    try:
+        if command == "migrate":
+            migrate.upgrade(create_db_engine(settings.resolved_database_url))
+            print("database is up to date")
+            return 0
+        if command == "serve":
+            return _serve(settings)
+        if command == "backup":
+            from .store.backup import backup_sqlite
+
+            pages = backup_sqlite(settings.resolved_database_url, args.destination)
+            print(f"backed up {pages} pages to {args.destination}")
+            return 0
+        app = create_app(settings)
+        services = app.state.services
+        if command == "user":
+            actor = services.accounts.create_user(
+                email=args.email, password=args.password, name=args.name
+            )
+            orgs = services.orgs.list_orgs(actor)
+            print(f"created {actor.email} with organization {orgs[0]['key']}")
+            return 0
+        if command == "token":
+            print(services.accounts.create_token_for_email(args.email, args.name))
+            return 0
+        if command == "export":
+            return _export(services, args)
+        if command == "import":
+            return _import(services, args)
+    except ServiceError as exc:
+        field = getattr(exc, "field", None)
+        return _fail(f"{field}: {exc.message}" if field else exc.message)
+    except (StoreUnavailable, OSError) as exc:
+        return _fail(str(exc))
+    return _fail(f"unknown command {command!r}")
+
+
+def _export(services: Any, args: argparse.Namespace) -> int:
+    import orjson
+
+    actor = services.accounts.actor_for_email(args.email)
+    document = services.transfer.export_project(actor, args.org, args.project)
+    data = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+    if args.output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    target = Path(args.output)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(target)  # whole or not at all: never a half-written export
+    print(f"exported {len(document['flags'])} flags of {args.project} to {target}")
+    return 0
+
+
+def _import(services: Any, args: argparse.Namespace) -> int:
+    import orjson
+
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        return _fail(f"cannot read {args.file}: {exc.strerror}")
+    try:
+        # orjson, as the API: no NaN or Infinity, no lone surrogates.
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        return _fail(f"{args.file} is not valid JSON: {exc}")
+    actor = services.accounts.actor_for_email(args.email)
+    result = services.transfer.import_project(actor, args.org, document, args.project)
+    flags, segments = result["flags"], result["segments"]
+    print(
+        f"imported project {result['project']}"
+        + (" (created)" if result["project_created"] else "")
+        + f": flags {flags['created']} created, {flags['updated']} updated, "
+        f"{flags['unchanged']} unchanged; segments {segments['created']} created, "
+        f"{segments['updated']} updated, {segments['unchanged']} unchanged"
+    )
+    return 0
+
+
+def _serve(settings: Settings) -> int:
+    import contextlib
+    import socket
+
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(settings)
+    hubs = app.state.hubs
+
+    class Server(uvicorn.Server):
+        """Ends the SSE streams as soon as shutdown begins: uvicorn drains open connections
+        before the lifespan shutdown, so streams would hold every restart for the whole
+        graceful timeout and then be cancelled, with an error logged for each."""
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            for server in self.servers:
+                server.close()  # no new connections first (uvicorn does it too): no new streams
+            hubs.close_streams_soon()
+            await super().shutdown(sockets)
+
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"Launch Sequence {app.version} listening on {url}", flush=True)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.access_log.lower() == "true",
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        timeout_graceful_shutdown=5,
+    )
+    server = Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return 0 if server.started else 3  # uvicorn's exit code for a failed start

@@ -1,0 +1,211 @@
+"""Settings: one table (name, default, help) drives the CLI, the environment and the docs.
+
+Every setting `name` is read from the environment variable `LAUNCHSEQ_<NAME>` and may be
+overridden by the CLI option `--<name-with-dashes>` where `launchseq serve` offers one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SETTINGS", "Setting", "Settings", "load_settings", "reference_markdown"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"LAUNCHSEQ_{self.name.upper()}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "127.0.0.1", "Address to listen on."),
+    Setting("port", 8080, "Port to listen on."),
+    Setting("data_dir", "./data", "Directory for the SQLite database and the generated secret."),
+    Setting(
+        "database_url",
+        "",
+        "SQLAlchemy URL of the database; empty means SQLite at DATA_DIR/launchsequence.db. "
+        "postgresql://user@host/db uses PostgreSQL (any number of instances may share it).",
+    ),
+    Setting(
+        "secret_key",
+        "",
+        "Secret for CSRF tokens. Empty: generated once and kept in DATA_DIR/secret_key. "
+        "Instances sharing one database must share it.",
+    ),
+    Setting("base_url", "", "Public URL of this server, for links and same-origin checks."),
+    Setting(
+        "secure_cookies",
+        "auto",
+        "Mark cookies Secure: 'true', 'false', or 'auto' (when the request came over HTTPS).",
+    ),
+    Setting("session_idle_minutes", 720, "A session unused this long expires."),
+    Setting(
+        "session_absolute_hours", 168, "A session expires this long after log-in, in use or not."
+    ),
+    Setting("login_window_seconds", 900, "Window over which failed log-ins are counted."),
+    Setting("login_failures_per_account", 10, "Failed log-ins per email within the window."),
+    Setting(
+        "login_failures_per_address", 50, "Failed log-ins per client address within the window."
+    ),
+    Setting("login_failures_per_account_hour", 100, "Failed log-ins per email within an hour."),
+    Setting(
+        "sdk_key_grace_seconds",
+        3600,
+        "Default time a rotated SDK key keeps working (a rotation request may choose 0 to 7 days).",
+    ),
+    Setting("max_body_bytes", 1_048_576, "Largest request body accepted; larger answers 413."),
+    Setting("sse_heartbeat_seconds", 15, "Seconds between heartbeat comments on idle streams."),
+    Setting(
+        "stream_max_buffer_bytes",
+        1_048_576,
+        "A stream this many bytes behind (its client not reading) is closed; it reconnects.",
+    ),
+    Setting("max_streams", 20_000, "Open SSE streams per process; past it, 503."),
+    Setting(
+        "max_streams_per_key", 10_000, "Open SSE streams per SDK key per process; past it, 503."
+    ),
+    Setting(
+        "version_check_seconds",
+        5,
+        "With PostgreSQL: how often each process compares its environments' versions with the "
+        "database, repairing a lost notification.",
+    ),
+    Setting("log_level", "info", "Log level: debug, info, warning or error."),
+    Setting(
+        "access_log",
+        "false",
+        "Log every HTTP request ('true' or 'false'); off by default, SDK traffic is heavy.",
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: str = "./data"
+    database_url: str = ""
+    secret_key: str = ""
+    base_url: str = ""
+    secure_cookies: str = "auto"
+    session_idle_minutes: int = 720
+    session_absolute_hours: int = 168
+    login_window_seconds: int = 900
+    login_failures_per_account: int = 10
+    login_failures_per_address: int = 50
+    login_failures_per_account_hour: int = 100
+    sdk_key_grace_seconds: int = 3600
+    max_body_bytes: int = 1_048_576
+    sse_heartbeat_seconds: int = 15
+    stream_max_buffer_bytes: int = 1_048_576
+    max_streams: int = 20_000
+    max_streams_per_key: int = 10_000
+    version_check_seconds: int = 5
+    log_level: str = "info"
+    access_log: str = "false"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, with the SQLite default filled in and the driver named."""
+        url = self.database_url
+        if not url:
+            return f"sqlite:///{Path(self.data_dir).resolve() / 'launchsequence.db'}"
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://") :]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        return url
+
+    def with_secret(self) -> Settings:
+        """These settings with a secret key: the configured one, or the one kept in DATA_DIR.
+
+        Raises OSError naming the path when the data directory cannot be written (read-only,
+        full) or holds an empty secret file. The file appears whole or not at all: it is
+        written aside, synced, then linked into place.
+        """
+        if self.secret_key:
+            return self
+        path = Path(self.data_dir) / "secret_key"
+        if not path.exists():
+            self._write_secret(path)
+        key = path.read_text().strip()
+        if not key:
+            raise OSError(f"{path} is empty; delete it to have a new secret generated")
+        return replace(self, secret_key=key)
+
+    @staticmethod
+    def _write_secret(path: Path) -> None:
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_urlsafe(32) + "\n")
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.link(partial, path)  # never replaces one another process just wrote
+            finally:
+                partial.unlink(missing_ok=True)
+        except FileExistsError:
+            return  # another process generated it first: theirs is used
+        except OSError as exc:
+            raise OSError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    default = _BY_NAME[name].default
+    if isinstance(default, int) and not isinstance(raw, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{_BY_NAME[name].env} must be a whole number, not {raw!r}") from None
+    return raw
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Defaults, then `LAUNCHSEQ_*` variables, then `overrides` (CLI options; None is skipped)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.env in env:
+            values[setting.name] = _coerce(setting.name, env[setting.env])
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value)
+    known = {f.name for f in fields(Settings)}
+    return Settings(**{k: v for k, v in values.items() if k in known})
+
+
+def reference_markdown() -> str:
+    """docs/configuration.md, generated from the settings table (a test keeps them equal)."""
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting is an environment variable. `launchseq serve` also takes `--host`,",
+        "`--port`, `--database-url` and `--data-dir`, which win over the environment.",
+        "This page is generated from the settings table in `src/launchsequence/config.py`:",
+        "`python -c 'from launchsequence.config import reference_markdown as r; print(r())'`.",
+        "",
+        "| variable | default | what it does |",
+        "|---|---|---|",
+    ]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default != "" else "(empty)"
+        lines.append(f"| `{s.env}` | {default} | {s.help} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,148 @@
+"""The change feed between processes sharing a PostgreSQL database: LISTEN/NOTIFY.
+
+A notification is only a wake-up (`{"e": env id, "v": version}`, or `{"k": env id}` when an
+environment's SDK keys changed): the hub reloads from the database, so a lost notification is
+repaired by the next one or by the periodic version check, which also runs after the listening
+connection is re-established.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from typing import Any
+
+import orjson
+import psycopg
+from sqlalchemy import Engine, select, text
+
+from ..store.tables import environments
+from .hubs import Hubs
+
+__all__ = ["CHANNEL", "PostgresFeed"]
+
+CHANNEL = "launchseq_changes"
+log = logging.getLogger("launchsequence.feed")
+
+
+class PostgresFeed:
+    def __init__(self, db: Engine, hubs: Hubs, *, check_seconds: float) -> None:
+        self.db = db
+        self.hubs = hubs
+        self.check_seconds = check_seconds
+        url = db.url.set(drivername="postgresql")
+        self._dsn = url.render_as_string(hide_password=False)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pending: set[asyncio.Future[Any]] = set()
+        self.connected = asyncio.Event()
+
+    # --- sending (blocking: called from the writer's thread after its commit) --------------
+
+    def notify(self, versions: dict[int, int]) -> None:
+        self._send([{"e": env_id, "v": version} for env_id, version in versions.items()])
+
+    def notify_keys(self, env_id: int) -> None:
+        self._send([{"k": env_id}])
+
+    def _send(self, payloads: list[dict[str, int]]) -> None:
+        try:
+            with self.db.connect() as conn:
+                for payload in payloads:
+                    conn.execute(
+                        text("SELECT pg_notify(:channel, :payload)"),
+                        {"channel": CHANNEL, "payload": orjson.dumps(payload).decode()},
+                    )
+                conn.commit()
+        except Exception as exc:  # noqa: BLE001 - the version check repairs a lost notification
+            log.warning("could not send a change notification: %s", type(exc).__name__)
+
+    # --- receiving -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._listen_forever(), name="launchseq-feed-listen"),
+            asyncio.create_task(self._check_forever(), name="launchseq-feed-check"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _listen_forever(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._dsn, autocommit=True
+                ) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.connected.set()
+                    delay = 0.5
+                    await self.check()  # whatever happened while we were not listening
+                    async for note in conn.notifies():
+                        self._handle(note.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure: reconnect
+                self.connected.clear()
+                log.warning("change feed listener lost (%s); reconnecting", type(exc).__name__)
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 5.0)
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    def _handle(self, payload: str) -> None:
+        try:
+            message: dict[str, Any] = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return
+        if "k" in message:
+            self._spawn(asyncio.to_thread(self.hubs.keys_changed, int(message["k"])))
+            return
+        env_id, version = int(message.get("e", 0)), int(message.get("v", 0))
+        hub = self.hubs.loaded()
+        if env_id in hub and (version == 0 or version > hub[env_id]):
+            if version == 0:
+                self._spawn(asyncio.to_thread(self.hubs.changed, {env_id: 0}))
+            else:
+                self._spawn(self.hubs.areload(env_id, cause="notify"))
+
+    async def _check_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.check_seconds)
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - try again next period
+                log.warning("version check failed: %s", type(exc).__name__)
+
+    async def check(self) -> None:
+        """Reload every loaded hub whose environment moved on without us hearing of it."""
+        loaded = self.hubs.loaded()
+        if not loaded:
+            return
+        current = await asyncio.to_thread(self._versions, list(loaded))
+        for env_id, version in loaded.items():
+            stored = current.get(env_id)
+            if stored is None:
+                await asyncio.to_thread(self.hubs.changed, {env_id: 0})
+            elif stored > version:
+                await self.hubs.areload(env_id, cause="check")
+
+    def _versions(self, env_ids: list[int]) -> dict[int, int]:
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                select(environments.c.id, environments.c.version).where(
+                    environments.c.id.in_(env_ids)
+                )
+            )
+            return {int(r.id): int(r.version) for r in rows}

@@ -1,0 +1,261 @@
+"""The hubs of this process: created on first use, reloaded after every committed change.
+
+Reloads run off the event loop (in the writer's thread for a local write, so that its answer
+already reflects the change; in a worker thread for a change another process made). Fan-out to
+subscribers runs on the event loop. A periodic task sends heartbeats, closes streams whose key
+expired, and (with a change feed) repairs missed notifications by comparing versions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from ..metrics import Metrics
+from ..store.snapshot import build_snapshot
+from ..store.tables import environments, projects
+from . import sse
+from .hub import Change, Hub, HubState, diff
+from .keys import KeyCache, SdkKey
+
+__all__ = ["Hubs", "LimitReached"]
+
+log = logging.getLogger("launchsequence.realtime")
+
+
+class LimitReached(Exception):
+    """Too many open streams, in total or for one key."""
+
+    def __init__(self, which: str) -> None:
+        super().__init__(which)
+        self.which = which
+
+
+class Hubs:
+    def __init__(
+        self,
+        db: Engine,
+        keys: KeyCache,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], int],
+        heartbeat_seconds: float,
+        max_buffer: int,
+        max_streams: int,
+        max_streams_per_key: int,
+    ) -> None:
+        self.db = db
+        self.keys = keys
+        self.metrics = metrics
+        self.clock = clock
+        self.heartbeat_seconds = heartbeat_seconds
+        self.max_buffer = max_buffer
+        self.max_streams = max_streams
+        self.max_streams_per_key = max_streams_per_key
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._hubs: dict[int, Hub] = {}
+        self._loading = threading.Lock()
+        self._open = 0
+        self._per_key: dict[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._reloading: dict[int, bool] = {}  # env id -> another reload was asked meanwhile
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._tick(), name="launchseq-hubs-tick")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self._close_streams()
+
+    def close_streams_soon(self) -> None:
+        """Close every open stream on the event loop (safe from any thread or a signal
+        handler). Called when the server starts shutting down: open streams would otherwise
+        hold its graceful drain for the whole timeout; their clients reconnect elsewhere."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._close_streams)
+
+    def _close_streams(self) -> None:
+        for hub in list(self._hubs.values()):
+            for sub in hub.subscribers():
+                sub.writer.close()
+
+    # --- hubs ----------------------------------------------------------------------------
+
+    def get(self, env_id: int) -> Hub | None:
+        """The hub of an environment, loading it on first use (blocking); None if it is gone."""
+        hub = self._hubs.get(env_id)
+        if hub is not None:
+            return hub
+        with self._loading:
+            hub = self._hubs.get(env_id)
+            if hub is None:
+                hub = self._load(env_id)
+                if hub is not None:
+                    self._hubs[env_id] = hub
+        return hub
+
+    async def aget(self, env_id: int) -> Hub | None:
+        hub = self._hubs.get(env_id)
+        if hub is not None:
+            return hub
+        return await asyncio.to_thread(self.get, env_id)
+
+    def loaded(self) -> dict[int, int]:
+        """Loaded environments and the version each serves."""
+        return {env_id: hub.state.version for env_id, hub in self._hubs.items()}
+
+    def _snapshot_connection(self) -> Any:
+        """A connection whose reads all see one moment: PostgreSQL's READ COMMITTED would let
+        the version and the flags of a snapshot come from two different commits."""
+        conn = self.db.connect()
+        if self.db.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        return conn
+
+    def _load(self, env_id: int) -> Hub | None:
+        with self._snapshot_connection() as conn:
+            owner = conn.execute(
+                select(projects.c.org_id, environments.c.project_id)
+                .join(projects, projects.c.id == environments.c.project_id)
+                .where(environments.c.id == env_id)
+            ).first()
+            document = build_snapshot(conn, env_id) if owner else None
+        if owner is None or document is None:
+            return None
+        self.metrics.reloads.labels("load").inc()
+        return Hub(env_id, owner.org_id, owner.project_id, HubState.build(document))
+
+    # --- changes -------------------------------------------------------------------------
+
+    def changed(self, versions: dict[int, int], *, cause: str = "local") -> None:
+        """Committed changes (blocking: call from a worker thread). Version 0: deleted."""
+        started = time.monotonic()
+        for env_id, version in versions.items():
+            hub = self._hubs.get(env_id)
+            if hub is None:
+                continue
+            if version == 0:
+                self._drop(env_id)
+            elif version > hub.state.version:
+                self.reload(env_id, cause=cause, started=started)
+
+    def reload(self, env_id: int, *, cause: str, started: float | None = None) -> None:
+        """Re-read the environment and publish what changed (blocking)."""
+        hub = self._hubs.get(env_id)
+        if hub is None:
+            return
+        started = time.monotonic() if started is None else started
+        with self._snapshot_connection() as conn:
+            document = build_snapshot(conn, env_id)
+        if document is None:
+            self._drop(env_id)
+            return
+        self.metrics.reloads.labels(cause).inc()
+        with hub.lock:
+            if document["version"] <= hub.state.version:
+                return
+            change = diff(hub.state, HubState.build(document), started)
+            hub.state = change.state  # evaluations see it from here on
+            self._in_loop(self._publish, hub, change)
+
+    def _publish(self, hub: Hub, change: Change) -> None:
+        sent = hub.publish(change, self.max_buffer, self._dropped)
+        self.metrics.events_sent.inc(sent)
+        self.metrics.propagation.observe(time.monotonic() - change.started)
+
+    def _drop(self, env_id: int) -> None:
+        hub = self._hubs.pop(env_id, None)
+        if hub is not None:
+            self._in_loop(lambda: [s.writer.close() for s in hub.subscribers()])
+
+    def _in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            fn(*args)
+        else:
+            loop.call_soon_threadsafe(fn, *args)
+
+    async def areload(self, env_id: int, *, cause: str) -> None:
+        """Reload from the event loop, coalescing requests that arrive while one runs."""
+        if env_id in self._reloading:
+            self._reloading[env_id] = True
+            return
+        self._reloading[env_id] = False
+        try:
+            while True:
+                await asyncio.to_thread(self.reload, env_id, cause=cause)
+                if not self._reloading.get(env_id):
+                    break
+                self._reloading[env_id] = False
+        finally:
+            self._reloading.pop(env_id, None)
+
+    # --- subscriptions -------------------------------------------------------------------
+
+    def admit(self, key: SdkKey) -> None:
+        """Count a new stream, or raise LimitReached."""
+        if self._open >= self.max_streams:
+            self.metrics.refused.labels("total").inc()
+            raise LimitReached("total")
+        if self._per_key.get(key.digest, 0) >= self.max_streams_per_key:
+            self.metrics.refused.labels("key").inc()
+            raise LimitReached("key")
+        self._open += 1
+        self._per_key[key.digest] = self._per_key.get(key.digest, 0) + 1
+
+    def release(self, key: SdkKey) -> None:
+        self._open -= 1
+        left = self._per_key.get(key.digest, 1) - 1
+        if left:
+            self._per_key[key.digest] = left
+        else:
+            self._per_key.pop(key.digest, None)
+
+    def _dropped(self, reason: str) -> None:
+        self.metrics.dropped.labels(reason).inc()
+
+    async def _tick(self) -> None:
+        """Every second: close streams whose key expired; heartbeats when they are due."""
+        last_beat = time.monotonic()
+        while True:
+            await asyncio.sleep(min(1.0, self.heartbeat_seconds))
+            try:
+                self.expire_streams()
+                if time.monotonic() - last_beat >= self.heartbeat_seconds - 0.05:
+                    last_beat = time.monotonic()
+                    for hub in list(self._hubs.values()):
+                        hub.broadcast(sse.HEARTBEAT, self.max_buffer, self._dropped)
+            except Exception:  # the ticker must survive anything
+                log.exception("stream upkeep failed")
+
+    def keys_changed(self, env_id: int) -> None:
+        """An environment's SDK keys changed (blocking): re-read them, close expired streams."""
+        self.keys.invalidate(env_id)
+        self._in_loop(self.expire_streams)
+
+    def expire_streams(self) -> None:
+        """Close at once the streams whose key has expired (after a rotation with no grace)."""
+        now = self.clock()
+        for hub in list(self._hubs.values()):
+            for sub in hub.subscribers():
+                key: SdkKey = sub.credential
+                if not key.valid(now):
+                    sub.writer.close()
+                    self._dropped("key_expired")

@@ -1,0 +1,108 @@
+"""SDK keys, resolved from memory on the hot path and from the database on a miss.
+
+A key's record is cached by the SHA-256 digest of the key. Rotation sets an expiry on the old
+key; `invalidate(env_id)` (called on rotation here, and by the change feed for other
+processes) re-reads the records of that environment so open streams see the new expiry.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from ..secrets import digest
+from ..store import orgs as store
+
+__all__ = ["KeyCache", "SdkKey"]
+
+_NEGATIVE_TTL = 5.0
+_NEGATIVE_MAX = 10_000
+_MAX_KEY_LENGTH = 200
+
+
+@dataclass(slots=True)
+class SdkKey:
+    """A resolved key. `expires_at` (Unix ms, None for no expiry) may change after rotation."""
+
+    digest: str
+    kind: str  # "server" or "client"
+    env_id: int
+    project_id: int
+    org_id: int
+    expires_at: int | None
+
+    def valid(self, now_ms: int) -> bool:
+        return self.expires_at is None or now_ms < self.expires_at
+
+
+class KeyCache:
+    def __init__(self, db: Engine) -> None:
+        self._db = db
+        self._keys: dict[str, SdkKey] = {}
+        self._unknown: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, secret: str) -> SdkKey | bool | None:
+        """The key if known, None if known not to exist, False if the database must say."""
+        if len(secret) > _MAX_KEY_LENGTH:
+            return None
+        hashed = digest(secret)
+        found = self._keys.get(hashed)
+        if found is not None:
+            return found
+        seen = self._unknown.get(hashed)
+        if seen is not None and time.monotonic() - seen < _NEGATIVE_TTL:
+            return None
+        return False
+
+    def load(self, secret: str) -> SdkKey | None:
+        """Resolve through the database (blocking: call from a worker thread)."""
+        hashed = digest(secret)
+        with self._db.connect() as conn:
+            row = store.sdk_key_by_hash(conn, hashed)
+        if row is None:
+            with self._lock:
+                if len(self._unknown) >= _NEGATIVE_MAX:
+                    self._unknown.clear()
+                self._unknown[hashed] = time.monotonic()
+            return None
+        key = _from_row(hashed, row)
+        with self._lock:
+            return self._keys.setdefault(hashed, key)
+
+    def load_digest(self, hashed: str) -> SdkKey | None:
+        """A key by its digest (for signed stream tokens), cached or from the database."""
+        found = self._keys.get(hashed)
+        if found is not None:
+            return found
+        with self._db.connect() as conn:
+            row = store.sdk_key_by_hash(conn, hashed)
+        if row is None:
+            return None
+        with self._lock:
+            return self._keys.setdefault(hashed, _from_row(hashed, row))
+
+    def invalidate(self, env_id: int) -> None:
+        """Re-read every cached key of an environment (blocking), updating them in place."""
+        with self._lock:
+            mine = [k for k in self._keys.values() if k.env_id == env_id]
+        with self._db.connect() as conn:
+            rows = {k.digest: store.sdk_key_by_hash(conn, k.digest) for k in mine}
+        with self._lock:
+            for key in mine:
+                row = rows[key.digest]
+                if row is None:
+                    key.expires_at = 0  # deleted with its environment: expired
+                    self._keys.pop(key.digest, None)
+                else:
+                    key.expires_at = row["expires_at"]
+            self._unknown.clear()
+
+
+def _from_row(hashed: str, row: dict[str, Any]) -> SdkKey:
+    return SdkKey(hashed, row["kind"], row["environment_id"], row["project_id"], row["org_id"],
+                  row["expires_at"])  # fmt: skip

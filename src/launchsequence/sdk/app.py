@@ -1,0 +1,70 @@
+"""The Starlette application serving /sdk/v1 and /ofrep/v1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..middleware import BodyLimit, SecurityHeaders
+from ..realtime.hubs import Hubs
+from . import ofrep, routes
+from .common import SdkError, json_response, sdk_error_response
+from .streams import StreamApp
+
+
+def build_stream_app(hubs: Hubs, clock: Callable[[], int], *, secret: str) -> StreamApp:
+    return StreamApp({**routes.stream_handlers(hubs), **ofrep.stream_handlers(hubs, clock, secret)})
+
+
+__all__ = ["CORS_REQUEST_HEADERS", "build_sdk_app", "build_stream_app"]
+
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "X-API-Key",
+    "Content-Type",
+    "If-None-Match",
+    "Last-Event-ID",
+    "X-LaunchSequence-SDK",  # sent by the JavaScript SDK on every fetch (evaluate, fetch streams)
+]
+
+
+def build_sdk_app(
+    hubs: Hubs, clock: Callable[[], int], *, secret: str, max_body: int, base_url: str = ""
+) -> Starlette:
+    async def sdk_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SdkError)
+        if request.url.path.startswith("/ofrep/") and exc.status in (400, 404):
+            return json_response({"errorCode": exc.code, "errorDetails": exc.message}, exc.status)
+        return sdk_error_response(exc)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        return json_response(
+            {"error": {"code": code, "message": str(exc.detail).lower()}},
+            exc.status_code,
+            dict(exc.headers or {}),
+        )
+
+    app = Starlette(
+        routes=[*routes.routes(hubs, clock), *ofrep.routes(hubs, clock, secret, base_url)],
+        exception_handlers={SdkError: sdk_error, HTTPException: http_error},
+    )
+    app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(SecurityHeaders)
+    # Web pages on other origins call these with the (public) client key. Keys travel in
+    # headers, never cookies, so any origin may call: no ambient credential can be abused.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST"],
+        allow_headers=CORS_REQUEST_HEADERS,
+        expose_headers=["ETag", "Retry-After"],
+        max_age=86_400,
+    )
+    return app

@@ -1,0 +1,83 @@
+"""SDK-key authentication and answers shared by the /sdk and /ofrep endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from ..realtime.hub import Hub
+from ..realtime.hubs import Hubs
+from ..realtime.keys import SdkKey
+
+__all__ = ["SdkError", "authenticate", "json_response", "read_json", "sdk_error_response"]
+
+_JSON = "application/json"
+
+
+class SdkError(Exception):
+    """An SDK request that cannot be answered; rendered as the usual error shape."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, headers=headers, media_type=_JSON)
+
+
+def sdk_error_response(exc: SdkError) -> Response:
+    return json_response(
+        {"error": {"code": exc.code, "message": exc.message}}, exc.status, exc.headers
+    )
+
+
+def presented_key(request: HTTPConnection, *, query: bool = False) -> str | None:
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else None
+    key = request.headers.get("x-api-key")
+    if key is None and query:
+        key = request.query_params.get("key")
+    return key
+
+
+_UNAUTHORIZED = SdkError(401, "unauthorized", "missing, unknown or expired SDK key",
+                         {"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+
+async def authenticate(
+    request: HTTPConnection, hubs: Hubs, *, server_only: bool, query: bool = False
+) -> tuple[SdkKey, Hub]:
+    """The key and its environment's hub. 401 for a wrong, revoked or expired key, with no hint
+    of which; 403 for a client key where a server key is needed."""
+    secret = presented_key(request, query=query)
+    if not secret:
+        raise _UNAUTHORIZED
+    found = hubs.keys.cached(secret)
+    if found is False:
+        found = await asyncio.to_thread(hubs.keys.load, secret)
+    if not isinstance(found, SdkKey) or not found.valid(hubs.clock()):
+        raise _UNAUTHORIZED
+    if server_only and found.kind != "server":
+        raise SdkError(403, "forbidden", "this endpoint needs the environment's server key")
+    hub = await hubs.aget(found.env_id)
+    if hub is None:
+        raise _UNAUTHORIZED
+    return found, hub
+
+
+async def read_json(request: Request) -> Any:
+    body = await request.body()
+    try:
+        return orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError:
+        raise SdkError(400, "invalid_json", "the body is not valid JSON") from None

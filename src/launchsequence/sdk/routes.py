@@ -1,0 +1,144 @@
+"""/sdk/v1: evaluation, the snapshot, and the server and client streams."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Any
+
+import launchsequence_engine as engine
+import orjson
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..realtime.hub import ClientSubscriber, HubState, ServerSubscriber, client_values
+from ..realtime.hubs import Hubs
+from ..realtime.writer import Writer
+from .common import SdkError, authenticate, json_response, read_json
+from .streams import EventStream, StreamHandler
+
+__all__ = ["routes", "stream_handlers"]
+
+MAX_CONTEXT_BYTES = 32_768
+
+
+def result_dict(r: engine.EvaluationResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"value": r.value, "variation": r.variation, "variant": r.variant,
+                           "reason": r.reason}  # fmt: skip
+    if r.error_code is not None:
+        out["error_code"] = r.error_code
+        if r.error_message:
+            out["error_message"] = r.error_message
+    if r.rule_id is not None:
+        out["rule_id"] = r.rule_id
+        out["rule_index"] = r.rule_index
+    return out
+
+
+def _context(body: Any) -> Any:
+    if not isinstance(body, dict):
+        raise SdkError(400, "invalid_request", "the body must be a JSON object")
+    if "context" not in body:
+        raise SdkError(400, "invalid_request", "the body needs a `context` object")
+    return body["context"]
+
+
+def routes(hubs: Hubs, clock: Callable[[], int]) -> list[Route]:
+    async def evaluate(request: Request) -> Response:
+        _, hub = await authenticate(request, hubs, server_only=True)
+        body = await read_json(request)
+        context = _context(body)
+        wanted = body.get("flags")
+        if wanted is not None and (
+            not isinstance(wanted, list) or not all(isinstance(k, str) for k in wanted)
+        ):
+            raise SdkError(400, "invalid_request", "`flags` must be a list of flag keys")
+        state = hub.state
+        now = clock()
+        if wanted is None:
+            results = engine.evaluate_all(state.compiled, context, now=now)
+        else:
+            results = {k: engine.evaluate(state.compiled, k, context, now=now) for k in wanted}
+        hubs.metrics.evaluations.labels("sdk").inc(len(results))
+        return json_response(
+            {"version": state.version, "flags": {k: result_dict(r) for k, r in results.items()}}
+        )
+
+    async def snapshot(request: Request) -> Response:
+        _, hub = await authenticate(request, hubs, server_only=True)
+        state = hub.state
+        headers = {"ETag": state.etag, "Cache-Control": "no-cache"}
+        if _etag_matches(request.headers.get("if-none-match"), state.etag):
+            return Response(status_code=304, headers=headers)
+        return Response(state.body, headers=headers, media_type="application/json")
+
+    async def client_evaluate(request: Request) -> Response:
+        _, hub = await authenticate(request, hubs, server_only=False)
+        context = _context(await read_json(request))
+        state = hub.state
+        flags = client_values(state, context)
+        hubs.metrics.evaluations.labels("client").inc(len(flags))
+        return json_response({"version": state.version, "flags": flags})
+
+    return [
+        Route("/sdk/v1/evaluate", evaluate, methods=["POST"]),
+        Route("/sdk/v1/snapshot", snapshot, methods=["GET"]),
+        Route("/sdk/v1/client/evaluate", client_evaluate, methods=["POST"]),
+    ]
+
+
+def stream_handlers(hubs: Hubs) -> dict[str, StreamHandler]:
+    """The stream endpoints, served by `StreamApp` (raw ASGI) rather than as routes."""
+
+    async def stream(request: HTTPConnection) -> EventStream:
+        key, hub = await authenticate(request, hubs, server_only=True)
+        last = request.headers.get("last-event-id")
+
+        def subscribe(writer: Writer, state: HubState) -> tuple[bytes, Callable[[], None]]:
+            sub = ServerSubscriber(hub, writer, key)
+            sub.version = state.version
+            hub.server_subs.add(sub)
+            first = b"" if last == str(state.version) else state.put
+            return first, lambda: hub.server_subs.discard(sub)
+
+        return EventStream(hubs, hub, key, "server", subscribe)
+
+    async def client_stream(request: HTTPConnection) -> EventStream:
+        key, hub = await authenticate(request, hubs, server_only=False, query=True)
+        context = _decode_context(request.query_params.get("context"))
+
+        def subscribe(writer: Writer, state: HubState) -> tuple[bytes, Callable[[], None]]:
+            sub = ClientSubscriber(hub, writer, key, context)
+            sub.version = state.version
+            sub.values = client_values(state, context)
+            hub.client_subs.add(sub)
+            put = {"version": state.version, "flags": sub.values}
+            first = b"event: put\nid: %d\ndata: %b\n\n" % (state.version, orjson.dumps(put))
+            return first, lambda: hub.client_subs.discard(sub)
+
+        return EventStream(hubs, hub, key, "client", subscribe)
+
+    return {"/sdk/v1/stream": stream, "/sdk/v1/client/stream": client_stream}
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    return any(t.strip().removeprefix("W/") in (etag, "*") for t in header.split(","))
+
+
+def _decode_context(raw: str | None) -> dict[str, Any]:
+    """The context of a client stream: base64url of its JSON (EventSource cannot POST)."""
+    if not raw:
+        raise SdkError(400, "invalid_context", "pass the context as ?context=<base64url JSON>")
+    if len(raw) > MAX_CONTEXT_BYTES:
+        raise SdkError(413, "payload_too_large", "the context is too large")
+    try:
+        context = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (binascii.Error, ValueError):
+        raise SdkError(400, "invalid_context", "the context is not base64url JSON") from None
+    if not isinstance(context, dict):
+        raise SdkError(400, "invalid_context", "the context must be a JSON object")
+    return context

@@ -1,0 +1,72 @@
+"""Domain rules and authorization, shared by the REST API and the dashboard. No HTTP here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .accounts import Accounts
+from .audit import Audit
+from .errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PreconditionFailed,
+    ServiceError,
+    Throttled,
+    Unauthorized,
+    Unavailable,
+)
+from .flags import Flags
+from .invitations import Invitations
+from .orgs import Orgs
+from .passwords import Passwords
+from .runtime import Actor, Runtime
+from .transfer import Transfer
+
+__all__ = [
+    "Accounts",
+    "Actor",
+    "Audit",
+    "Conflict",
+    "Flags",
+    "Forbidden",
+    "Invalid",
+    "Invitations",
+    "NotFound",
+    "Orgs",
+    "Passwords",
+    "PreconditionFailed",
+    "Runtime",
+    "ServiceError",
+    "Services",
+    "Throttled",
+    "Transfer",
+    "Unauthorized",
+    "Unavailable",
+]
+
+
+@dataclass
+class Services:
+    """Every service, built once per application by `create_app`."""
+
+    rt: Runtime
+    accounts: Accounts
+    orgs: Orgs
+    flags: Flags
+    audit: Audit
+    invitations: Invitations
+    transfer: Transfer
+
+    @classmethod
+    def build(cls, rt: Runtime, passwords: Passwords | None = None) -> Services:
+        return cls(
+            rt,
+            Accounts(rt, passwords),
+            Orgs(rt),
+            Flags(rt),
+            Audit(rt),
+            Invitations(rt),
+            Transfer(rt),
+        )

@@ -1,0 +1,263 @@
+"""Accounts: sign-up, log-in with throttling, sessions, and personal API tokens."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from ..secrets import digest, new_secret, sign
+from ..store import accounts as store
+from . import orgs
+from .errors import Conflict, Invalid, NotFound, Throttled, Unauthorized
+from .invitations import accept_in
+from .passwords import Passwords
+from .runtime import Actor, Runtime
+
+__all__ = [
+    "SESSION_PREFIX",
+    "TOKEN_PREFIX",
+    "Accounts",
+    "Session",
+    "normalize_email",
+]
+
+SESSION_PREFIX = "lss_"
+TOKEN_PREFIX = "lst_"  # noqa: S105 - a prefix, not a secret
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_TOUCH_EVERY_MS = 60_000
+_HOUR_MS = 3_600_000
+
+
+def normalize_email(email: Any) -> str:
+    if not isinstance(email, str):
+        raise Invalid("must be an email address", field="email")
+    normalized = email.strip().lower()
+    if len(normalized) > 320 or _EMAIL.fullmatch(normalized) is None:
+        raise Invalid("must be an email address", field="email")
+    return normalized
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise Invalid("must be 1 to 200 characters", field="name")
+    return name.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A logged-in session: the token goes in the cookie, `csrf` in every unsafe request."""
+
+    token: str
+    csrf: str
+    actor: Actor
+
+
+class Accounts:
+    def __init__(self, rt: Runtime, passwords: Passwords | None = None) -> None:
+        self.rt = rt
+        self.passwords = passwords or Passwords()
+
+    # --- users -------------------------------------------------------------------------------
+
+    def create_user(
+        self, *, email: str, password: str, name: str | None = None, invitation: str | None = None
+    ) -> Actor:
+        """A new user with their own organization, as sign-up makes it; or, with an
+        `invitation` token, a member of the inviting organization only.
+
+        Raises Invalid for a bad email, name or password, Conflict for a taken email, and
+        NotFound (code `invalid_invitation`) for an unknown or expired invitation.
+        """
+        email = normalize_email(email)
+        name = _check_name(name if name is not None else email.split("@")[0])
+        self.passwords.check_policy(password)
+        password_hash = self.passwords.hash(password)
+        now = self.rt.now()
+        try:
+            with self.rt.write_db.begin() as conn:
+                if store.get_user_by_email(conn, email) is not None:
+                    raise Conflict("an account with this email exists", code="email_taken")
+                user_id = store.create_user(
+                    conn, email=email, name=name, password_hash=password_hash, at=now
+                )
+                actor = Actor(user_id, email, name, "session")
+                if invitation is not None:
+                    accept_in(conn, self.rt, invitation, actor)
+                    versions: dict[int, int] = {}
+                else:
+                    versions = orgs.create_org_with_defaults(conn, self.rt, actor, name=name)
+        except IntegrityError:
+            raise Conflict("an account with this email exists", code="email_taken") from None
+        self.rt.changed(versions)
+        return actor
+
+    def signup(
+        self, *, email: str, password: str, name: str | None = None, invitation: str | None = None
+    ) -> Session:
+        actor = self.create_user(email=email, password=password, name=name, invitation=invitation)
+        return self._open_session(actor)
+
+    # --- sessions ----------------------------------------------------------------------------
+
+    def login(
+        self, *, email: Any, password: Any, address: str, old_token: str | None = None
+    ) -> Session:
+        """A new session (any session the client presented is ended: no fixation).
+
+        The same Unauthorized, after the same work, whether the email is unknown or the
+        password wrong. Throttled when the email or the address failed too often recently.
+        """
+        email_key = email.strip().lower() if isinstance(email, str) else ""
+        if not isinstance(password, str) or len(password) > 1024:
+            password = ""
+        subjects = [("account", digest(email_key)), ("address", digest(address))]
+        self._check_throttle(subjects)
+        with self.rt.db.connect() as conn:
+            user = store.get_user_by_email(conn, email_key)
+        if user is None:
+            self.passwords.verify_absent(password)
+            ok = False
+        else:
+            ok = self.passwords.verify(user["password_hash"], password)
+        if not ok:
+            now = self.rt.now()
+            with self.rt.write_db.begin() as conn:
+                for scope, subject in subjects:
+                    store.record_failure(conn, scope=scope, subject=subject, at=now)
+                store.forget_failures(conn, older_than=now - _HOUR_MS - 60_000)
+            raise Unauthorized("wrong email or password", code="invalid_credentials")
+        assert user is not None
+        if old_token:
+            self.logout(old_token)
+        return self._open_session(Actor(user["id"], user["email"], user["name"], "session"))
+
+    def _check_throttle(self, subjects: list[tuple[str, str]]) -> None:
+        s = self.rt.settings
+        now = self.rt.now()
+        window = s.login_window_seconds * 1000
+        limits = [
+            ("account", window, s.login_failures_per_account),
+            ("account", _HOUR_MS, s.login_failures_per_account_hour),
+            ("address", window, s.login_failures_per_address),
+        ]
+        wait = 0
+        with self.rt.db.connect() as conn:
+            for scope, span, limit in limits:
+                subject = dict(subjects)[scope]
+                count, oldest = store.count_failures(
+                    conn, scope=scope, subject=subject, since=now - span
+                )
+                if count >= limit:
+                    wait = max(wait, (oldest + span - now + 999) // 1000)
+        if wait:
+            raise Throttled("too many failed log-ins; try again later", retry_after=max(wait, 1))
+
+    def _open_session(self, actor: Actor) -> Session:
+        token = new_secret(SESSION_PREFIX)
+        with self.rt.write_db.begin() as conn:
+            store.create_session(
+                conn, token_hash=digest(token), user_id=actor.user_id, at=self.rt.now()
+            )
+        return Session(token, self.csrf_for(token), actor)
+
+    def csrf_for(self, session_token: str) -> str:
+        """The CSRF token bound to a session: it changes whenever the session does."""
+        return sign(self.rt.settings.secret_key, "csrf:" + digest(session_token))
+
+    def check_csrf(self, session_token: str, presented: str | None) -> bool:
+        return presented is not None and secrets.compare_digest(
+            self.csrf_for(session_token), presented
+        )
+
+    def authenticate_session(self, token: str | None) -> Actor:
+        """The session's user. Raises Unauthorized for a missing, unknown or expired session;
+        an expired one is deleted."""
+        if not token or not token.startswith(SESSION_PREFIX) or len(token) > 100:
+            raise Unauthorized("log in first")
+        s = self.rt.settings
+        now = self.rt.now()
+        token_hash = digest(token)
+        with self.rt.db.connect() as conn:
+            session = store.session_by_hash(conn, token_hash)
+            user = store.get_user(conn, session["user_id"]) if session else None
+        if session is None or user is None:
+            raise Unauthorized("log in first")
+        idle = now - session["last_seen_at"] > s.session_idle_minutes * 60_000
+        too_old = now - session["created_at"] > s.session_absolute_hours * 3_600_000
+        if idle or too_old:
+            with self.rt.write_db.begin() as conn:
+                store.delete_session(conn, token_hash)
+            raise Unauthorized("your session expired; log in again", code="session_expired")
+        if now - session["last_seen_at"] > _TOUCH_EVERY_MS:
+            with self.rt.write_db.begin() as conn:
+                store.touch_session(conn, session["id"], now)
+        return Actor(user["id"], user["email"], user["name"], "session")
+
+    def logout(self, token: str) -> None:
+        with self.rt.write_db.begin() as conn:
+            store.delete_session(conn, digest(token))
+
+    # --- personal API tokens -----------------------------------------------------------------
+
+    def create_token(self, actor: Actor, name: Any) -> tuple[str, dict[str, Any]]:
+        """A new token, returned in full only here; stored as a digest."""
+        if not isinstance(name, str) or not name.strip() or len(name) > 100:
+            raise Invalid("must be 1 to 100 characters", field="name")
+        token = new_secret(TOKEN_PREFIX)
+        now = self.rt.now()
+        with self.rt.write_db.begin() as conn:
+            token_id = store.create_token(
+                conn,
+                token_hash=digest(token),
+                prefix=token[:12],
+                user_id=actor.user_id,
+                name=name.strip(),
+                at=now,
+            )
+        row = {
+            "id": token_id,
+            "name": name.strip(),
+            "prefix": token[:12],
+            "created_at": now,
+            "last_used_at": None,
+        }
+        return token, row
+
+    def create_token_for_email(self, email: str, name: str) -> str:
+        return self.create_token(self.actor_for_email(email, via="token"), name)[0]
+
+    def actor_for_email(self, email: str, *, via: str = "command") -> Actor:
+        """The user with this email as the actor of an operator's command (no credentials:
+        for the `launchseq` command, which has the database itself)."""
+        with self.rt.db.connect() as conn:
+            user = store.get_user_by_email(conn, normalize_email(email))
+        if user is None:
+            raise NotFound("no user with this email")
+        return Actor(user["id"], user["email"], user["name"], via)
+
+    def list_tokens(self, actor: Actor) -> list[dict[str, Any]]:
+        with self.rt.db.connect() as conn:
+            return store.list_tokens(conn, actor.user_id)
+
+    def revoke_token(self, actor: Actor, token_id: int) -> None:
+        with self.rt.write_db.begin() as conn:
+            if not store.delete_token(conn, token_id=token_id, user_id=actor.user_id):
+                raise NotFound("no such token")
+
+    def authenticate_token(self, token: str) -> Actor:
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+            raise Unauthorized("invalid API token")
+        now = self.rt.now()
+        with self.rt.db.connect() as conn:
+            row = store.token_by_hash(conn, digest(token))
+            user = store.get_user(conn, row["user_id"]) if row else None
+        if row is None or user is None:
+            raise Unauthorized("invalid API token")
+        if row["last_used_at"] is None or now - row["last_used_at"] > _TOUCH_EVERY_MS:
+            with self.rt.write_db.begin() as conn:
+                store.touch_token(conn, row["id"], now)
+        return Actor(user["id"], user["email"], user["name"], "token")

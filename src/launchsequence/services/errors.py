@@ -1,0 +1,93 @@
+"""The services' exceptions: one hierarchy, mapped to HTTP answers in one place (api/errors.py).
+
+Each carries a stable machine-readable `code` and a message fit to show a user.
+"""
+
+from __future__ import annotations
+
+from ..store.db import StoreUnavailable
+
+__all__ = [
+    "Conflict",
+    "StoreUnavailable",
+    "Forbidden",
+    "Invalid",
+    "NotFound",
+    "PreconditionFailed",
+    "ServiceError",
+    "Throttled",
+    "Unauthorized",
+    "Unavailable",
+]
+
+
+class ServiceError(Exception):
+    """Base class: something the caller asked for cannot be done."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class Invalid(ServiceError):
+    """The input breaks a rule; `field` names where (a dotted path into the request body)."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        super().__init__(message, code=code)
+        self.field = field
+
+
+class Unauthorized(ServiceError):
+    """No valid credentials: not logged in, or a wrong, expired or revoked secret."""
+
+    code = "unauthorized"
+
+
+class Forbidden(ServiceError):
+    """Known caller, but their role does not allow this."""
+
+    code = "forbidden"
+
+
+class NotFound(ServiceError):
+    """Missing, or belonging to an organization the caller is not in: the two are one answer."""
+
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    """The change clashes with what exists (a key already taken, an object still in use)."""
+
+    code = "conflict"
+
+
+class PreconditionFailed(ServiceError):
+    """`If-Match` named a version that is no longer current; `current` is the current one."""
+
+    code = "version_conflict"
+
+    def __init__(self, message: str, *, current: int | None = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class Throttled(ServiceError):
+    """Too many attempts; try again after `retry_after` seconds."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(ServiceError):
+    """The database cannot be reached; nothing was changed."""
+
+    code = "unavailable"

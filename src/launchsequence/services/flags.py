@@ -1,0 +1,714 @@
+"""Flags, their configuration per environment, and segments.
+
+Every configuration is checked by the engine's strict compiler before anything is stored, so the
+database never holds a flag an SDK could not evaluate. Every change that alters what an
+environment serves adds one to that environment's version in the same transaction, and writes
+an audit entry with the before and after.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import secrets
+from typing import Any
+
+import launchsequence_engine as engine
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ..store import flags as store
+from ..store import orgs as org_store
+from ..store.snapshot import build_snapshot, flag_document, segment_document
+from .errors import Conflict, Invalid, NotFound, PreconditionFailed
+from .orgs import environment_for, initial_config, org_for, project_for
+from .runtime import Actor, Runtime, check_key, record_audit
+
+__all__ = ["FLAG_TYPES", "Flags", "flag_fields"]
+
+FLAG_TYPES = ("boolean", "string", "number", "json")
+_TAG = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
+MAX_TAGS = 50
+MAX_DESCRIPTION = 10_000
+MAX_STRING_VALUE = 10_000
+MAX_VARIATION_NAME = 100
+
+
+def check_text(value: Any, field: str, *, limit: int, required: bool) -> str:
+    if not isinstance(value, str) or len(value) > limit or (required and not value.strip()):
+        raise Invalid(f"must be {'1' if required else '0'} to {limit} characters", field=field)
+    return value.strip() if required else value
+
+
+def _tags(value: Any) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_TAGS:
+        raise Invalid(f"must be a list of at most {MAX_TAGS} tags", field="tags")
+    out: list[str] = []
+    for i, tag in enumerate(value):
+        if not isinstance(tag, str) or _TAG.fullmatch(tag) is None:
+            raise Invalid("must be 1 to 64 letters, digits or . _ : / -", field=f"tags[{i}]")
+        if tag not in out:
+            out.append(tag)
+    return out
+
+
+def _variations(flag_type: str, raw: Any) -> list[dict[str, Any]]:
+    if raw is None:
+        if flag_type != "boolean":
+            raise Invalid("a non-boolean flag needs its variations", field="variations")
+        return [{"value": True, "name": "On"}, {"value": False, "name": "Off"}]
+    if not isinstance(raw, list) or not 1 <= len(raw) <= 100:
+        raise Invalid("must be a list of 1 to 100 variations", field="variations")
+    accepts = _accepts(flag_type)
+    out: list[dict[str, Any]] = []
+    for i, variation in enumerate(raw):
+        if not isinstance(variation, dict) or "value" not in variation:
+            raise Invalid("must be an object with a value", field=f"variations[{i}]")
+        value = variation["value"]
+        if not accepts(value):
+            raise Invalid(f"must be a {flag_type} value", field=f"variations[{i}].value")
+        if isinstance(value, str) and len(value) > MAX_STRING_VALUE:
+            raise Invalid(
+                f"must be at most {MAX_STRING_VALUE} characters", field=f"variations[{i}].value"
+            )
+        entry: dict[str, Any] = {"value": value}
+        name = variation.get("name")
+        if name is not None and name != "":
+            entry["name"] = check_text(
+                name, f"variations[{i}].name", limit=MAX_VARIATION_NAME, required=True
+            )
+        out.append(entry)
+    values = [v["value"] for v in out]
+    if flag_type == "boolean" and (len(out) != 2 or set(values) != {True, False}):
+        raise Invalid(
+            "a boolean flag has exactly the variations true and false", field="variations"
+        )
+    if any(values.count(v) > 1 for v in values if not isinstance(v, (dict, list))):
+        raise Invalid("variation values must be distinct", field="variations")
+    return out
+
+
+def _accepts(flag_type: str) -> Any:
+    if flag_type == "boolean":
+        return lambda v: isinstance(v, bool)
+    if flag_type == "string":
+        return lambda v: isinstance(v, str)
+    if flag_type == "number":
+        return lambda v: (
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        )
+    return lambda v: v is not None
+
+
+def _index(value: Any, count: int, field: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < count:
+        raise Invalid(f"must be a variation index from 0 to {count - 1}", field=field)
+    return value
+
+
+def flag_fields(body: dict[str, Any], *, client_side: Any = None) -> dict[str, Any]:
+    """A new flag's key, name, description, tags, type, variations and defaults, checked.
+
+    `client_side` (the default availability to client SDKs) is `body["client_side"]` unless
+    given.
+    """
+    if client_side is None:
+        client_side = bool(body.get("client_side", False))
+    elif not isinstance(client_side, bool):
+        raise Invalid("must be true or false", field="defaults.client_side")
+    key = check_key(body.get("key"))
+    name = check_text(body.get("name") or key, "name", limit=200, required=True)
+    description = check_text(
+        body.get("description", ""), "description", limit=MAX_DESCRIPTION, required=False
+    )
+    tags = _tags(body.get("tags", []))
+    flag_type = body.get("type", "boolean")
+    if flag_type not in FLAG_TYPES:
+        raise Invalid("must be boolean, string, number or json", field="type")
+    variations = _variations(flag_type, body.get("variations"))
+    count = len(variations)
+    defaults_in = body.get("defaults") or {}
+    if not isinstance(defaults_in, dict):
+        raise Invalid("must be an object", field="defaults")
+    on_default = 0
+    off_default = 1 if count > 1 else 0
+    if flag_type == "boolean":
+        on_default = next(i for i, v in enumerate(variations) if v["value"] is True)
+        off_default = 1 - on_default
+    defaults = {
+        "on_variation": _index(
+            defaults_in.get("on_variation", on_default), count, "defaults.on_variation"
+        ),
+        "off_variation": _index(
+            defaults_in.get("off_variation", off_default), count, "defaults.off_variation"
+        ),
+        "client_side": client_side,
+    }
+    return {
+        "key": key,
+        "name": name,
+        "description": description,
+        "tags": tags,
+        "type": flag_type,
+        "variations": variations,
+        "defaults": defaults,
+    }
+
+
+def _public_flag(
+    flag: dict[str, Any], configs: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    out = {
+        "key": flag["key"],
+        "name": flag["name"],
+        "description": flag["description"],
+        "tags": flag["tags"],
+        "type": flag["type"],
+        "variations": flag["variations"],
+        "defaults": {k: flag["defaults"][k] for k in ("on_variation", "off_variation")},
+        "archived": flag["archived"],
+        "created_at": flag["created_at"],
+        "updated_at": flag["updated_at"],
+    }
+    if configs is not None:
+        out["environments"] = {
+            c["environment_key"]: {
+                "on": c["on"],
+                "version": c["version"],
+                "client_side": c["client_side"],
+            }
+            for c in configs
+        }
+    return out
+
+
+def _public_config(config: dict[str, Any], env_key: str) -> dict[str, Any]:
+    return {
+        "environment": env_key,
+        "on": config["on"],
+        "version": config["version"],
+        "client_side": config["client_side"],
+        "off_variation": config["off_variation"],
+        "targets": config["targets"],
+        "rules": config["rules"],
+        "fallthrough": config["fallthrough"],
+        "updated_at": config["updated_at"],
+    }
+
+
+def _config_state(config: dict[str, Any]) -> dict[str, Any]:
+    return {field: config[field] for field in store.CONFIG_FIELDS}
+
+
+def with_rule_ids(rules: Any) -> Any:
+    """Rules as given, with an id made up for each rule that has none."""
+    if not isinstance(rules, list):
+        return rules
+    out = []
+    for rule in rules:
+        if isinstance(rule, dict) and not rule.get("id"):
+            rule = {**rule, "id": secrets.token_hex(4)}
+        out.append(rule)
+    return out
+
+
+class Flags:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    # --- shared lookups ----------------------------------------------------------------------
+
+    def _scope(
+        self, conn: Connection, actor: Actor, org_key: str, project_key: str, *, write: bool = False
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        org = org_for(conn, actor, org_key, write=write)
+        return org, project_for(conn, org, project_key)
+
+    @staticmethod
+    def _flag(conn: Connection, project: dict[str, Any], key: str) -> dict[str, Any]:
+        flag = store.get_flag(conn, project_id=project["id"], key=key)
+        if flag is None:
+            raise NotFound("no such flag")
+        return flag
+
+    @staticmethod
+    def _segments(conn: Connection, env_id: int) -> dict[str, Any]:
+        return {s["key"]: segment_document(s) for s in store.list_segments(conn, env_id)}
+
+    @staticmethod
+    def _validate(flag: dict[str, Any], config: dict[str, Any], segments: dict[str, Any]) -> None:
+        """Raise Invalid, naming the field, if the engine would refuse this configuration."""
+        document = flag_document(flag, {**config, "version": 0})
+        try:
+            engine.compile({"flags": {flag["key"]: document}, "segments": segments})
+        except engine.SnapshotError as exc:
+            if exc.segment is not None and exc.flag is None:
+                raise Invalid(str(exc), field="segments") from None
+            raise Invalid(exc.problem, field=exc.path or None) from None
+
+    # --- flags -------------------------------------------------------------------------------
+
+    def list_flags(
+        self,
+        actor: Actor,
+        org_key: str,
+        project_key: str,
+        *,
+        archived: bool | None = False,
+        tag: str | None = None,
+        search: str | None = None,
+    ) -> list[dict[str, Any]]:
+        with self.rt.db.connect() as conn:
+            _, project = self._scope(conn, actor, org_key, project_key)
+            rows = store.list_flags(
+                conn, project_id=project["id"], archived=archived, tag=tag, search=search
+            )
+            states = self._states(conn, project["id"])
+        return [{**_public_flag(f), "environments": states.get(f["id"], {})} for f in rows]
+
+    @staticmethod
+    def _states(conn: Connection, project_id: int) -> dict[int, dict[str, Any]]:
+        states: dict[int, dict[str, Any]] = {}
+        for flag_id, env_key, on, version, client_side in store.list_config_states(
+            conn, project_id
+        ):
+            states.setdefault(flag_id, {})[env_key] = {
+                "on": on,
+                "version": version,
+                "client_side": client_side,
+            }
+        return states
+
+    def get_flag(self, actor: Actor, org_key: str, project_key: str, key: str) -> dict[str, Any]:
+        with self.rt.db.connect() as conn:
+            _, project = self._scope(conn, actor, org_key, project_key)
+            flag = self._flag(conn, project, key)
+            return _public_flag(flag, store.list_configs_for_flag(conn, flag["id"]))
+
+    def create_flag(
+        self, actor: Actor, org_key: str, project_key: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        fields = flag_fields(body)
+        key = fields["key"]
+        now = self.rt.now()
+        row = {
+            **fields,
+            "salt": secrets.token_hex(8),
+            "archived": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self.rt.write_db.begin() as conn:
+                org, project = self._scope(conn, actor, org_key, project_key, write=True)
+                if store.get_flag(conn, project_id=project["id"], key=key):
+                    raise Conflict("a flag with this key exists in this project", code="key_taken")
+                flag_id = store.create_flag(conn, {**row, "project_id": project["id"]})
+                flag = {**row, "id": flag_id}
+                envs = org_store.list_environments(conn, project["id"])
+                for env in envs:
+                    config = initial_config(flag, env["id"], now)
+                    self._validate(flag, config, {})
+                    store.create_config(conn, config)
+                versions = org_store.bump_environment_versions(conn, [e["id"] for e in envs])
+                result = _public_flag(flag, store.list_configs_for_flag(conn, flag_id))
+                record_audit(
+                    conn,
+                    self.rt,
+                    org_id=org["id"],
+                    actor=actor,
+                    action="flag.created",
+                    resource=key,
+                    project=project_key,
+                    flag=key,
+                    after=_public_flag(flag),
+                )
+        except IntegrityError:
+            raise Conflict(
+                "a flag with this key exists in this project", code="key_taken"
+            ) from None
+        self.rt.changed(versions)
+        return result
+
+    def update_flag(
+        self, actor: Actor, org_key: str, project_key: str, key: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Change name, description, tags, variations, defaults or `archived`.
+
+        Variations may change only so that every environment's configuration stays valid.
+        """
+        changes: dict[str, Any] = {}
+        with self.rt.write_db.begin() as conn:
+            org, project = self._scope(conn, actor, org_key, project_key, write=True)
+            flag = self._flag(conn, project, key)
+            if "name" in body:
+                changes["name"] = check_text(body["name"], "name", limit=200, required=True)
+            if "description" in body:
+                changes["description"] = check_text(
+                    body["description"], "description", limit=MAX_DESCRIPTION, required=False
+                )
+            if "tags" in body:
+                changes["tags"] = _tags(body["tags"])
+            if "variations" in body:
+                changes["variations"] = _variations(flag["type"], body["variations"])
+            if "archived" in body:
+                if not isinstance(body["archived"], bool):
+                    raise Invalid("must be true or false", field="archived")
+                changes["archived"] = body["archived"]
+            variations = changes.get("variations", flag["variations"])
+            if "defaults" in body:
+                d = body["defaults"] or {}
+                changes["defaults"] = {
+                    **flag["defaults"],
+                    **{
+                        k: _index(d[k], len(variations), f"defaults.{k}")
+                        for k in ("on_variation", "off_variation")
+                        if k in d
+                    },
+                }
+            elif "variations" in body:
+                for k in ("on_variation", "off_variation"):
+                    _index(flag["defaults"][k], len(variations), f"defaults.{k}")
+            updated = {**flag, **changes}
+            serves_change = any(k in changes for k in ("variations", "archived"))
+            envs = org_store.list_environments(conn, project["id"])
+            if "variations" in changes:
+                for env in envs:
+                    config = store.get_config(conn, flag_id=flag["id"], environment_id=env["id"])
+                    if config is not None:
+                        try:
+                            self._validate(updated, config, self._segments(conn, env["id"]))
+                        except Invalid as exc:
+                            raise Invalid(
+                                f"the {env['key']} configuration would break: {exc.message}",
+                                field="variations",
+                            ) from None
+            versions: dict[int, int] = {}
+            if changes:
+                changes["updated_at"] = self.rt.now()
+                store.update_flag(conn, flag["id"], changes)
+                if serves_change:
+                    versions = org_store.bump_environment_versions(conn, [e["id"] for e in envs])
+                action = "flag.updated"
+                if changes.keys() & {"archived"} and len(changes) == 2:
+                    action = "flag.archived" if changes["archived"] else "flag.restored"
+                record_audit(
+                    conn,
+                    self.rt,
+                    org_id=org["id"],
+                    actor=actor,
+                    action=action,
+                    resource=key,
+                    project=project_key,
+                    flag=key,
+                    before=_public_flag(flag),
+                    after=_public_flag({**updated, **changes}),
+                )
+            result = _public_flag(
+                {**updated, **changes}, store.list_configs_for_flag(conn, flag["id"])
+            )
+        self.rt.changed(versions)
+        return result
+
+    def delete_flag(self, actor: Actor, org_key: str, project_key: str, key: str) -> None:
+        with self.rt.write_db.begin() as conn:
+            org, project = self._scope(conn, actor, org_key, project_key, write=True)
+            flag = self._flag(conn, project, key)
+            envs = [e["id"] for e in org_store.list_environments(conn, project["id"])]
+            store.delete_flag(conn, flag["id"])
+            versions = org_store.bump_environment_versions(conn, envs)
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="flag.deleted",
+                resource=key,
+                project=project_key,
+                flag=key,
+                before=_public_flag(flag),
+            )
+        self.rt.changed(versions)
+
+    # --- configuration per environment -------------------------------------------------------
+
+    def get_config(
+        self, actor: Actor, org_key: str, project_key: str, key: str, env_key: str
+    ) -> dict[str, Any]:
+        with self.rt.db.connect() as conn:
+            _, project = self._scope(conn, actor, org_key, project_key)
+            flag = self._flag(conn, project, key)
+            env = environment_for(conn, project, env_key)
+            config = store.get_config(conn, flag_id=flag["id"], environment_id=env["id"])
+        if config is None:
+            raise NotFound("no such flag")
+        return _public_config(config, env_key)
+
+    def write_config(
+        self,
+        actor: Actor,
+        org_key: str,
+        project_key: str,
+        key: str,
+        env_key: str,
+        body: dict[str, Any],
+        *,
+        if_match: int | None,
+        replace: bool,
+    ) -> dict[str, Any]:
+        """Replace (`replace=True`, every field required) or patch the configuration.
+
+        With `if_match`, the write applies only to that version: a stale one raises
+        PreconditionFailed with the current version and changes nothing.
+        """
+        fields = store.CONFIG_FIELDS
+        if replace:
+            missing = [f for f in ("on", "off_variation", "fallthrough") if f not in body]
+            if missing:
+                raise Invalid("is required", field=missing[0])
+        unknown = set(body) - set(fields)
+        if unknown:
+            raise Invalid("is not a configuration field", field=sorted(unknown)[0])
+        with self.rt.write_db.begin() as conn:
+            org, project = self._scope(conn, actor, org_key, project_key, write=True)
+            flag = self._flag(conn, project, key)
+            env = environment_for(conn, project, env_key)
+            # Locked: without If-Match a concurrent write must not turn this one into a 412.
+            current = store.get_config(
+                conn, flag_id=flag["id"], environment_id=env["id"], for_update=True
+            )
+            if current is None:
+                raise NotFound("no such flag")
+            if if_match is not None and current["version"] != if_match:
+                raise PreconditionFailed(
+                    f"the configuration is at version {current['version']}, not {if_match}: "
+                    "someone else changed it",
+                    current=current["version"],
+                )
+            before = _config_state(current)
+            after = dict(before)
+            if replace:
+                after.update({"targets": [], "rules": [], "client_side": before["client_side"]})
+            after.update(copy.deepcopy(body))
+            after["rules"] = with_rule_ids(after["rules"])
+            for field in ("on", "client_side"):
+                if not isinstance(after[field], bool):
+                    raise Invalid("must be true or false", field=field)
+            self._validate(flag, after, self._segments(conn, env["id"]))
+            changes = {f: after[f] for f in fields if after[f] != before[f]}
+            if not changes:
+                return _public_config(current, env_key)
+            version = store.update_config(
+                conn,
+                flag_id=flag["id"],
+                environment_id=env["id"],
+                values=changes,
+                expected_version=current["version"],
+                at=self.rt.now(),
+            )
+            if version is None:
+                # Another writer committed between our read and our write.
+                raise PreconditionFailed("someone else changed the configuration; reload it")
+            versions = org_store.bump_environment_versions(conn, [env["id"]])
+            action = "flag.toggled" if changes.keys() == {"on"} else "flag.configured"
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action=action,
+                resource=key,
+                project=project_key,
+                environment=env_key,
+                flag=key,
+                before={"version": current["version"], **before},
+                after={"version": version, **after},
+            )
+            result = store.get_config(conn, flag_id=flag["id"], environment_id=env["id"])
+        self.rt.changed(versions)
+        assert result is not None
+        return _public_config(result, env_key)
+
+    # --- segments ----------------------------------------------------------------------------
+
+    def list_segments(
+        self, actor: Actor, org_key: str, project_key: str, env_key: str
+    ) -> list[dict[str, Any]]:
+        with self.rt.db.connect() as conn:
+            _, project = self._scope(conn, actor, org_key, project_key)
+            env = environment_for(conn, project, env_key)
+            return [_public_segment(s) for s in store.list_segments(conn, env["id"])]
+
+    def get_segment(
+        self, actor: Actor, org_key: str, project_key: str, env_key: str, key: str
+    ) -> dict[str, Any]:
+        with self.rt.db.connect() as conn:
+            _, project = self._scope(conn, actor, org_key, project_key)
+            env = environment_for(conn, project, env_key)
+            return _public_segment(self._segment(conn, env, key))
+
+    @staticmethod
+    def _segment(conn: Connection, env: dict[str, Any], key: str) -> dict[str, Any]:
+        segment = store.get_segment(conn, environment_id=env["id"], key=key)
+        if segment is None:
+            raise NotFound("no such segment")
+        return segment
+
+    def _check_segments(self, conn: Connection, env_id: int, segments: dict[str, Any]) -> None:
+        try:
+            engine.compile({"flags": {}, "segments": segments})
+        except engine.SnapshotError as exc:
+            raise Invalid(exc.problem, field=exc.path or None) from None
+        del conn, env_id
+
+    def write_segment(
+        self,
+        actor: Actor,
+        org_key: str,
+        project_key: str,
+        env_key: str,
+        key: str,
+        body: dict[str, Any],
+        *,
+        create: bool,
+    ) -> dict[str, Any]:
+        if create:
+            check_key(key)
+        with self.rt.write_db.begin() as conn:
+            org, project = self._scope(conn, actor, org_key, project_key, write=True)
+            env = environment_for(conn, project, env_key)
+            existing = store.get_segment(conn, environment_id=env["id"], key=key)
+            if create and existing is not None:
+                raise Conflict("a segment with this key exists", code="key_taken")
+            if not create and existing is None:
+                raise NotFound("no such segment")
+            base = existing or {
+                "name": key,
+                "description": "",
+                "included": [],
+                "excluded": [],
+                "rules": [],
+            }
+            values = {
+                "name": check_text(
+                    body.get("name", base["name"]) or key, "name", limit=200, required=True
+                ),
+                "description": check_text(
+                    body.get("description", base["description"]),
+                    "description",
+                    limit=MAX_DESCRIPTION,
+                    required=False,
+                ),
+                "included": body.get("included", base["included"]),
+                "excluded": body.get("excluded", base["excluded"]),
+                "rules": with_rule_ids(body.get("rules", base["rules"])),
+            }
+            segments = self._segments(conn, env["id"])
+            segments[key] = {
+                "key": key,
+                **{k: values[k] for k in ("included", "excluded", "rules")},
+            }
+            self._check_segments(conn, env["id"], segments)
+            now = self.rt.now()
+            if existing is None:
+                store.create_segment(
+                    conn,
+                    {
+                        **values,
+                        "key": key,
+                        "environment_id": env["id"],
+                        "version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                )
+            else:
+                store.update_segment(conn, existing["id"], {**values, "updated_at": now})
+            versions = org_store.bump_environment_versions(conn, [env["id"]])
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="segment.created" if create else "segment.updated",
+                resource=key,
+                project=project_key,
+                environment=env_key,
+                before=_public_segment(existing) if existing else None,
+                after=values,
+            )
+            result = _public_segment(self._segment(conn, env, key))
+        self.rt.changed(versions)
+        return result
+
+    def delete_segment(
+        self, actor: Actor, org_key: str, project_key: str, env_key: str, key: str
+    ) -> None:
+        with self.rt.write_db.begin() as conn:
+            org, project = self._scope(conn, actor, org_key, project_key, write=True)
+            env = environment_for(conn, project, env_key)
+            segment = self._segment(conn, env, key)
+            snapshot = build_snapshot(conn, env["id"]) or {"flags": {}, "segments": {}}
+            users = sorted(
+                [
+                    f"flag {k}"
+                    for k, f in snapshot["flags"].items()
+                    if _uses_segment(f["rules"], key)
+                ]
+                + [
+                    f"segment {k}"
+                    for k, s in snapshot["segments"].items()
+                    if k != key and _uses_segment(s["rules"], key)
+                ]
+            )
+            if users:
+                raise Conflict(f"the segment is used by {', '.join(users)}", code="in_use")
+            store.delete_segment(conn, segment["id"])
+            versions = org_store.bump_environment_versions(conn, [env["id"]])
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="segment.deleted",
+                resource=key,
+                project=project_key,
+                environment=env_key,
+                before=_public_segment(segment),
+            )
+        self.rt.changed(versions)
+
+    # --- snapshots ---------------------------------------------------------------------------
+
+    def snapshot(
+        self, actor: Actor, org_key: str, project_key: str, env_key: str
+    ) -> dict[str, Any]:
+        with self.rt.db.connect() as conn:
+            _, project = self._scope(conn, actor, org_key, project_key)
+            env = environment_for(conn, project, env_key)
+            snapshot = build_snapshot(conn, env["id"])
+        if snapshot is None:
+            raise NotFound("no such environment")
+        return snapshot
+
+
+def _uses_segment(rules: list[dict[str, Any]], key: str) -> bool:
+    return any(
+        clause.get("op") == "segment_match" and key in clause.get("values", [])
+        for rule in rules
+        for clause in rule.get("clauses", [])
+    )
+
+
+def _public_segment(segment: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "key": segment["key"],
+        "name": segment["name"],
+        "description": segment["description"],
+        "included": segment["included"],
+        "excluded": segment["excluded"],
+        "rules": segment["rules"],
+        "version": segment["version"],
+        "updated_at": segment["updated_at"],
+    }

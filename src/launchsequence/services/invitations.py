@@ -1,0 +1,143 @@
+"""Invitations: a link with a random token that lets a new (or existing) user join an
+organization with a given role, for a limited time. Only the token's digest is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ..secrets import digest, new_secret
+from ..store import invitations as store
+from ..store import orgs as org_store
+from .errors import Conflict, Invalid, NotFound
+from .orgs import _may_grant, _role, org_for
+from .runtime import Actor, Runtime, record_audit
+
+__all__ = ["INVITE_PREFIX", "INVITE_TTL_MS", "Invitations", "accept_in"]
+
+INVITE_PREFIX = "lsi_"
+INVITE_TTL_MS = 7 * 24 * 3_600_000
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "email": row["email"],
+        "role": row["role"],
+        "invited_by": row["invited_by"],
+        "created_at": row["created_at"],
+        "expires_at": row["expires_at"],
+    }
+
+
+def _pending(conn: Connection, token: Any, now: int) -> dict[str, Any]:
+    if not isinstance(token, str) or not token.startswith(INVITE_PREFIX) or len(token) > 100:
+        raise NotFound("this invitation is not valid", code="invalid_invitation")
+    row = store.invitation_by_hash(conn, digest(token))
+    if row is None or row["expires_at"] <= now:
+        raise NotFound("this invitation is not valid or has expired", code="invalid_invitation")
+    return row
+
+
+def accept_in(conn: Connection, rt: Runtime, token: Any, actor: Actor) -> dict[str, Any]:
+    """Make `actor` a member as the invitation says, in the caller's transaction; the
+    invitation is used up. Raises NotFound for an unknown or expired token, Invalid when the
+    invitation names another email, Conflict when already a member."""
+    row = _pending(conn, token, rt.now())
+    if row["email"] and row["email"] != actor.email:
+        raise Invalid(f"this invitation is for {row['email']}", field="email")
+    if org_store.get_membership(conn, org_id=row["org_id"], user_id=actor.user_id):
+        raise Conflict("already a member", code="already_member")
+    org_store.add_member(
+        conn, org_id=row["org_id"], user_id=actor.user_id, role=row["role"], at=rt.now()
+    )
+    store.delete_invitation(conn, invitation_id=row["id"], org_id=row["org_id"])
+    record_audit(
+        conn,
+        rt,
+        org_id=row["org_id"],
+        actor=actor,
+        action="invitation.accepted",
+        resource=actor.email,
+        after={"role": row["role"]},
+    )
+    return {"key": row["org_key"], "name": row["org_name"], "role": row["role"]}
+
+
+class Invitations:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def create(
+        self, actor: Actor, org_key: str, *, role: Any, email: Any = None
+    ) -> tuple[str, dict[str, Any]]:
+        """A new invitation; the token (for the link) is returned here only."""
+        role = _role(role)
+        if email is not None and email != "":
+            if not isinstance(email, str) or "@" not in email or len(email) > 320:
+                raise Invalid("must be an email address", field="email")
+            email = email.strip().lower()
+        else:
+            email = None
+        token = new_secret(INVITE_PREFIX)
+        now = self.rt.now()
+        with self.rt.write_db.begin() as conn:
+            org = org_for(conn, actor, org_key, write=True)
+            _may_grant(org["role"], role)
+            store.delete_expired(conn, now=now)
+            row = {
+                "org_id": org["id"],
+                "token_hash": digest(token),
+                "email": email,
+                "role": role,
+                "invited_by": actor.email,
+                "created_at": now,
+                "expires_at": now + INVITE_TTL_MS,
+            }
+            row["id"] = store.create_invitation(conn, row)
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="invitation.created",
+                resource=email or "(link)",
+                after={"role": role, "email": email, "expires_at": row["expires_at"]},
+            )
+        return token, _public(row)
+
+    def list(self, actor: Actor, org_key: str) -> list[dict[str, Any]]:
+        with self.rt.db.connect() as conn:
+            org = org_for(conn, actor, org_key)
+            return [_public(r) for r in store.list_invitations(conn, org["id"], now=self.rt.now())]
+
+    def revoke(self, actor: Actor, org_key: str, invitation_id: int) -> None:
+        with self.rt.write_db.begin() as conn:
+            org = org_for(conn, actor, org_key, write=True)
+            if not store.delete_invitation(conn, invitation_id=invitation_id, org_id=org["id"]):
+                raise NotFound("no such invitation")
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="invitation.revoked",
+                resource=str(invitation_id),
+            )
+
+    def peek(self, token: Any) -> dict[str, Any]:
+        """What an invitation offers (organization, role, email), for the sign-up page."""
+        with self.rt.db.connect() as conn:
+            row = _pending(conn, token, self.rt.now())
+        return {
+            "org": {"key": row["org_key"], "name": row["org_name"]},
+            "role": row["role"],
+            "email": row["email"],
+            "expires_at": row["expires_at"],
+        }
+
+    def accept(self, actor: Actor, token: Any) -> dict[str, Any]:
+        """An existing user joins through an invitation link."""
+        with self.rt.write_db.begin() as conn:
+            return accept_in(conn, self.rt, token, actor)

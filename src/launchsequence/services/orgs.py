@@ -1,0 +1,598 @@
+"""Organizations, members, projects, environments and SDK keys, with their access rules.
+
+Every lookup goes through the caller's memberships: another organization's object raises
+NotFound exactly as a missing one does. Viewers read; admins and owners change things.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ..secrets import digest, new_secret
+from ..store import accounts as account_store
+from ..store import flags as flag_store
+from ..store import orgs as store
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .runtime import Actor, Runtime, check_key, record_audit
+
+__all__ = [
+    "CLIENT_KEY_PREFIX",
+    "ROLES",
+    "SERVER_KEY_PREFIX",
+    "Orgs",
+    "create_org_with_defaults",
+    "environment_for",
+    "org_for",
+    "project_for",
+]
+
+ROLES = ("owner", "admin", "viewer")
+SERVER_KEY_PREFIX = "ls_srv_"
+CLIENT_KEY_PREFIX = "ls_cli_"
+DEFAULT_ENVIRONMENTS: tuple[tuple[str, str], ...] = (
+    ("production", "Production"),
+    ("staging", "Staging"),
+)
+MAX_GRACE_SECONDS = 7 * 24 * 3600
+
+
+def check_name(value: Any, field: str = "name") -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise Invalid("must be 1 to 200 characters", field=field)
+    return value.strip()
+
+
+def org_for(conn: Connection, actor: Actor, org_key: str, *, write: bool = False) -> dict[str, Any]:
+    """The organization with the caller's `role`. NotFound unless the caller is a member;
+    Forbidden for a write by a viewer."""
+    org = store.get_org_for_user(conn, org_key=org_key, user_id=actor.user_id)
+    if org is None:
+        raise NotFound("no such organization")
+    if write and org["role"] == "viewer":
+        raise Forbidden("viewers can read but not change anything", code="read_only")
+    return org
+
+
+def project_for(conn: Connection, org: dict[str, Any], key: str) -> dict[str, Any]:
+    project = store.get_project(conn, org_id=org["id"], key=key)
+    if project is None:
+        raise NotFound("no such project")
+    return project
+
+
+def environment_for(conn: Connection, project: dict[str, Any], key: str) -> dict[str, Any]:
+    environment = store.get_environment(conn, project_id=project["id"], key=key)
+    if environment is None:
+        raise NotFound("no such environment")
+    return environment
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
+    return slug or "org"
+
+
+def create_org_with_defaults(
+    conn: Connection, rt: Runtime, owner: Actor, *, name: str, key: str | None = None
+) -> dict[int, int]:
+    """An organization owned by `owner` with project `default` (production, staging)."""
+    now = rt.now()
+    if key is None:
+        key = _slug(name)
+        while store.org_key_taken(conn, key):
+            key = f"{_slug(name)[:35]}-{secrets.token_hex(2)}"
+    elif store.org_key_taken(conn, key):
+        raise Conflict("an organization with this key exists", code="key_taken")
+    org_id = store.create_org(conn, key=key, name=name, at=now)
+    store.add_member(conn, org_id=org_id, user_id=owner.user_id, role="owner", at=now)
+    record_audit(
+        conn,
+        rt,
+        org_id=org_id,
+        actor=owner,
+        action="org.created",
+        resource=key,
+        after={"key": key, "name": name},
+    )
+    return create_project_rows(conn, rt, owner, org_id, key="default", name="Default")[1]
+
+
+def _reveal(environment: dict[str, Any], server_key: str) -> dict[str, Any]:
+    """The environment as answered once, at creation: with its new server key in full."""
+    for entry in environment["sdk_keys"]:
+        if entry["kind"] == "server" and server_key.startswith(entry["prefix"]):
+            entry["key"] = server_key
+    return environment
+
+
+def create_project_rows(
+    conn: Connection,
+    rt: Runtime,
+    actor: Actor,
+    org_id: int,
+    *,
+    key: str,
+    name: str,
+    environments: tuple[tuple[str, str], ...] = DEFAULT_ENVIRONMENTS,
+) -> tuple[int, dict[int, int], dict[str, str]]:
+    """The project's id, its environments' versions, and their server keys (by key)."""
+    project_id = store.create_project(conn, org_id=org_id, key=key, name=name, at=rt.now())
+    versions: dict[int, int] = {}
+    server_keys: dict[str, str] = {}
+    for env_key, env_name in environments:
+        env_id, server_keys[env_key] = create_environment_rows(
+            conn, rt, project_id, key=env_key, name=env_name
+        )
+        versions[env_id] = 1
+    record_audit(
+        conn,
+        rt,
+        org_id=org_id,
+        actor=actor,
+        action="project.created",
+        resource=key,
+        project=key,
+        after={"key": key, "name": name, "environments": [e[0] for e in environments]},
+    )
+    return project_id, versions, server_keys
+
+
+def create_environment_rows(
+    conn: Connection, rt: Runtime, project_id: int, *, key: str, name: str
+) -> tuple[int, str]:
+    """The new environment's id and its server key (shown once, by whoever created it)."""
+    now = rt.now()
+    env_id = store.create_environment(conn, project_id=project_id, key=key, name=name, at=now)
+    server_key = _new_sdk_key(conn, env_id, "server", now)
+    _new_sdk_key(conn, env_id, "client", now)
+    # Every flag of the project gets its off configuration here.
+    for flag in flag_store.list_flags(conn, project_id=project_id, archived=None):
+        flag_store.create_config(conn, initial_config(flag, env_id, now))
+    return env_id, server_key
+
+
+def initial_config(flag: dict[str, Any], environment_id: int, now: int) -> dict[str, Any]:
+    defaults = flag["defaults"]
+    return {
+        "flag_id": flag["id"],
+        "environment_id": environment_id,
+        "on": False,
+        "off_variation": defaults["off_variation"],
+        "targets": [],
+        "rules": [],
+        "fallthrough": {"variation": defaults["on_variation"]},
+        "client_side": bool(defaults.get("client_side", False)),
+        "version": 1,
+        "updated_at": now,
+    }
+
+
+def _new_sdk_key(conn: Connection, environment_id: int, kind: str, now: int) -> str:
+    secret = new_secret(SERVER_KEY_PREFIX if kind == "server" else CLIENT_KEY_PREFIX, 24)
+    store.create_sdk_key(
+        conn,
+        environment_id=environment_id,
+        kind=kind,
+        key_hash=digest(secret),
+        prefix=secret[:14],
+        client_key=secret if kind == "client" else None,
+        at=now,
+    )
+    return secret
+
+
+def _public_environment(env: dict[str, Any], keys: list[dict[str, Any]]) -> dict[str, Any]:
+    def show(key: dict[str, Any]) -> dict[str, Any]:
+        out = {
+            "kind": key["kind"],
+            "prefix": key["prefix"],
+            "created_at": key["created_at"],
+            "expires_at": key["expires_at"],
+        }
+        if key["kind"] == "client":
+            out["key"] = key["client_key"]
+        return out
+
+    return {
+        "key": env["key"],
+        "name": env["name"],
+        "version": env["version"],
+        "created_at": env["created_at"],
+        "sdk_keys": [show(k) for k in keys],
+    }
+
+
+class Orgs:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    # --- organizations and members -----------------------------------------------------------
+
+    def list_orgs(self, actor: Actor) -> list[dict[str, Any]]:
+        with self.rt.db.connect() as conn:
+            rows = store.list_orgs_for_user(conn, actor.user_id)
+        return [{"key": r["key"], "name": r["name"], "role": r["role"]} for r in rows]
+
+    def get_org(self, actor: Actor, org_key: str) -> dict[str, Any]:
+        with self.rt.db.connect() as conn:
+            org = org_for(conn, actor, org_key)
+        return {"key": org["key"], "name": org["name"], "role": org["role"]}
+
+    def create_org(self, actor: Actor, *, key: str, name: str) -> dict[str, Any]:
+        check_key(key)
+        name = check_name(name)
+        try:
+            with self.rt.write_db.begin() as conn:
+                versions = create_org_with_defaults(conn, self.rt, actor, name=name, key=key)
+        except IntegrityError:
+            raise Conflict("an organization with this key exists", code="key_taken") from None
+        self.rt.changed(versions)
+        return {"key": key, "name": name, "role": "owner"}
+
+    def rename_org(self, actor: Actor, org_key: str, name: str) -> dict[str, Any]:
+        name = check_name(name)
+        with self.rt.write_db.begin() as conn:
+            org = org_for(conn, actor, org_key, write=True)
+            store.rename(conn, "organizations", org["id"], name)
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="org.renamed",
+                resource=org_key,
+                before={"name": org["name"]},
+                after={"name": name},
+            )
+        return {"key": org_key, "name": name, "role": org["role"]}
+
+    def list_members(self, actor: Actor, org_key: str) -> list[dict[str, Any]]:
+        with self.rt.db.connect() as conn:
+            org = org_for(conn, actor, org_key)
+            return [
+                {"user_id": m["id"], "email": m["email"], "name": m["name"], "role": m["role"]}
+                for m in store.list_members(conn, org["id"])
+            ]
+
+    def add_member(self, actor: Actor, org_key: str, *, email: str, role: str) -> dict[str, Any]:
+        role = _role(role)
+        with self.rt.write_db.begin() as conn:
+            org = org_for(conn, actor, org_key, write=True)
+            _may_grant(org["role"], role)
+            user = account_store.get_user_by_email(conn, str(email).strip().lower())
+            if user is None:
+                raise NotFound("no user with this email; invite them instead", code="no_such_user")
+            if store.get_membership(conn, org_id=org["id"], user_id=user["id"]):
+                raise Conflict("already a member", code="already_member")
+            store.add_member(
+                conn, org_id=org["id"], user_id=user["id"], role=role, at=self.rt.now()
+            )
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="member.added",
+                resource=user["email"],
+                after={"role": role},
+            )
+        return {"user_id": user["id"], "email": user["email"], "name": user["name"], "role": role}
+
+    def set_role(self, actor: Actor, org_key: str, user_id: int, role: str) -> dict[str, Any]:
+        role = _role(role)
+        with self.rt.write_db.begin() as conn:
+            org = org_for(conn, actor, org_key, write=True)
+            member = self._member(conn, org, user_id)
+            _may_grant(org["role"], role)
+            _may_grant(org["role"], member["role"])
+            if member["role"] == "owner" and role != "owner":
+                self._keep_an_owner(conn, org)
+            store.set_role(conn, org_id=org["id"], user_id=user_id, role=role)
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="member.role_changed",
+                resource=member["email"],
+                before={"role": member["role"]},
+                after={"role": role},
+            )
+        return {**member, "role": role}
+
+    def remove_member(self, actor: Actor, org_key: str, user_id: int) -> None:
+        with self.rt.write_db.begin() as conn:
+            org = org_for(conn, actor, org_key, write=True)
+            member = self._member(conn, org, user_id)
+            _may_grant(org["role"], member["role"])
+            if member["role"] == "owner":
+                self._keep_an_owner(conn, org)
+            store.remove_member(conn, org_id=org["id"], user_id=user_id)
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="member.removed",
+                resource=member["email"],
+                before={"role": member["role"]},
+            )
+
+    @staticmethod
+    def _member(conn: Connection, org: dict[str, Any], user_id: int) -> dict[str, Any]:
+        for m in store.list_members(conn, org["id"]):
+            if m["id"] == user_id:
+                return {
+                    "user_id": m["id"],
+                    "email": m["email"],
+                    "name": m["name"],
+                    "role": m["role"],
+                }
+        raise NotFound("no such member")
+
+    @staticmethod
+    def _keep_an_owner(conn: Connection, org: dict[str, Any]) -> None:
+        if store.count_owners(conn, org["id"]) <= 1:
+            raise Conflict("an organization needs at least one owner", code="last_owner")
+
+    # --- projects ----------------------------------------------------------------------------
+
+    def list_projects(self, actor: Actor, org_key: str) -> list[dict[str, Any]]:
+        with self.rt.db.connect() as conn:
+            org = org_for(conn, actor, org_key)
+            return [self._project(conn, p) for p in store.list_projects(conn, org["id"])]
+
+    def get_project(self, actor: Actor, org_key: str, project_key: str) -> dict[str, Any]:
+        with self.rt.db.connect() as conn:
+            org = org_for(conn, actor, org_key)
+            return self._project(conn, project_for(conn, org, project_key))
+
+    def _project(self, conn: Connection, project: dict[str, Any]) -> dict[str, Any]:
+        now = self.rt.now()
+        return {
+            "key": project["key"],
+            "name": project["name"],
+            "created_at": project["created_at"],
+            "environments": [
+                _public_environment(e, store.list_sdk_keys(conn, e["id"], now=now))
+                for e in store.list_environments(conn, project["id"])
+            ],
+        }
+
+    def create_project(
+        self,
+        actor: Actor,
+        org_key: str,
+        *,
+        key: str,
+        name: str,
+        environments: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        check_key(key)
+        name = check_name(name)
+        envs = DEFAULT_ENVIRONMENTS
+        if environments is not None:
+            envs = tuple(
+                (
+                    check_key(e["key"], f"environments[{i}].key"),
+                    check_name(e.get("name") or e["key"], f"environments[{i}].name"),
+                )
+                for i, e in enumerate(environments)
+            )
+            if len({k for k, _ in envs}) != len(envs):
+                raise Invalid("environment keys must be unique", field="environments")
+        try:
+            with self.rt.write_db.begin() as conn:
+                org = org_for(conn, actor, org_key, write=True)
+                if store.get_project(conn, org_id=org["id"], key=key):
+                    raise Conflict("a project with this key exists", code="key_taken")
+                _, versions, server_keys = create_project_rows(
+                    conn, self.rt, actor, org["id"], key=key, name=name, environments=envs
+                )
+                result = self._project(conn, project_for(conn, org, key))
+                for environment in result["environments"]:
+                    _reveal(environment, server_keys[environment["key"]])
+        except IntegrityError:
+            raise Conflict("a project with this key exists", code="key_taken") from None
+        self.rt.changed(versions)
+        return result
+
+    def rename_project(
+        self, actor: Actor, org_key: str, project_key: str, name: str
+    ) -> dict[str, Any]:
+        name = check_name(name)
+        with self.rt.write_db.begin() as conn:
+            org = org_for(conn, actor, org_key, write=True)
+            project = project_for(conn, org, project_key)
+            store.rename(conn, "projects", project["id"], name)
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="project.renamed",
+                resource=project_key,
+                project=project_key,
+                before={"name": project["name"]},
+                after={"name": name},
+            )
+            return self._project(conn, {**project, "name": name})
+
+    def delete_project(self, actor: Actor, org_key: str, project_key: str) -> list[int]:
+        """Delete a project with its environments and flags; the ids of the environments gone."""
+        with self.rt.write_db.begin() as conn:
+            org = org_for(conn, actor, org_key, write=True)
+            project = project_for(conn, org, project_key)
+            gone = [e["id"] for e in store.list_environments(conn, project["id"])]
+            store.delete_project(conn, project["id"])
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="project.deleted",
+                resource=project_key,
+                project=project_key,
+                before={"key": project_key, "name": project["name"]},
+            )
+        self.rt.changed({env_id: 0 for env_id in gone})
+        return gone
+
+    # --- environments and SDK keys -------------------------------------------------------------
+
+    def get_environment(
+        self, actor: Actor, org_key: str, project_key: str, env_key: str
+    ) -> dict[str, Any]:
+        with self.rt.db.connect() as conn:
+            org = org_for(conn, actor, org_key)
+            env = environment_for(conn, project_for(conn, org, project_key), env_key)
+            return _public_environment(env, store.list_sdk_keys(conn, env["id"], now=self.rt.now()))
+
+    def environment_ids(self, actor: Actor, org_key: str, project_key: str) -> dict[str, int]:
+        """Environment keys to internal ids, for live updates (NotFound as any lookup)."""
+        with self.rt.db.connect() as conn:
+            org = org_for(conn, actor, org_key)
+            project = project_for(conn, org, project_key)
+            return {e["key"]: e["id"] for e in store.list_environments(conn, project["id"])}
+
+    def list_environments(
+        self, actor: Actor, org_key: str, project_key: str
+    ) -> list[dict[str, Any]]:
+        return self.get_project(actor, org_key, project_key)["environments"]  # type: ignore[no-any-return]
+
+    def create_environment(
+        self, actor: Actor, org_key: str, project_key: str, *, key: str, name: str | None
+    ) -> dict[str, Any]:
+        check_key(key)
+        name = check_name(name or key)
+        try:
+            with self.rt.write_db.begin() as conn:
+                org = org_for(conn, actor, org_key, write=True)
+                project = project_for(conn, org, project_key)
+                if store.get_environment(conn, project_id=project["id"], key=key):
+                    raise Conflict("an environment with this key exists", code="key_taken")
+                env_id, server_key = create_environment_rows(
+                    conn, self.rt, project["id"], key=key, name=name
+                )
+                record_audit(
+                    conn,
+                    self.rt,
+                    org_id=org["id"],
+                    actor=actor,
+                    action="environment.created",
+                    resource=key,
+                    project=project_key,
+                    environment=key,
+                    after={"key": key, "name": name},
+                )
+                env = environment_for(conn, project, key)
+                result = _reveal(
+                    _public_environment(env, store.list_sdk_keys(conn, env_id, now=self.rt.now())),
+                    server_key,
+                )
+        except IntegrityError:
+            raise Conflict("an environment with this key exists", code="key_taken") from None
+        self.rt.changed({env_id: 1})
+        return result
+
+    def rename_environment(
+        self, actor: Actor, org_key: str, project_key: str, env_key: str, name: str
+    ) -> dict[str, Any]:
+        name = check_name(name)
+        with self.rt.write_db.begin() as conn:
+            org = org_for(conn, actor, org_key, write=True)
+            env = environment_for(conn, project_for(conn, org, project_key), env_key)
+            store.rename(conn, "environments", env["id"], name)
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="environment.renamed",
+                resource=env_key,
+                project=project_key,
+                environment=env_key,
+                before={"name": env["name"]},
+                after={"name": name},
+            )
+            return _public_environment(
+                {**env, "name": name}, store.list_sdk_keys(conn, env["id"], now=self.rt.now())
+            )
+
+    def delete_environment(
+        self, actor: Actor, org_key: str, project_key: str, env_key: str
+    ) -> None:
+        with self.rt.write_db.begin() as conn:
+            org = org_for(conn, actor, org_key, write=True)
+            env = environment_for(conn, project_for(conn, org, project_key), env_key)
+            store.delete_environment(conn, env["id"])
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="environment.deleted",
+                resource=env_key,
+                project=project_key,
+                environment=env_key,
+                before={"key": env_key, "name": env["name"]},
+            )
+        self.rt.changed({env["id"]: 0})
+
+    def rotate_sdk_key(
+        self,
+        actor: Actor,
+        org_key: str,
+        project_key: str,
+        env_key: str,
+        *,
+        kind: str,
+        grace_seconds: int | None = None,
+    ) -> dict[str, Any]:
+        """A new key of `kind`, shown in full once; the old one works `grace_seconds` more."""
+        if kind not in ("server", "client"):
+            raise Invalid("must be 'server' or 'client'", field="kind")
+        grace = self.rt.settings.sdk_key_grace_seconds if grace_seconds is None else grace_seconds
+        if not isinstance(grace, int) or not 0 <= grace <= MAX_GRACE_SECONDS:
+            raise Invalid(f"must be 0 to {MAX_GRACE_SECONDS} seconds", field="grace_seconds")
+        now = self.rt.now()
+        with self.rt.write_db.begin() as conn:
+            org = org_for(conn, actor, org_key, write=True)
+            env = environment_for(conn, project_for(conn, org, project_key), env_key)
+            store.expire_sdk_keys(conn, environment_id=env["id"], kind=kind, at=now + grace * 1000)
+            secret = _new_sdk_key(conn, env["id"], kind, now)
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="sdk_key.rotated",
+                resource=env_key,
+                project=project_key,
+                environment=env_key,
+                after={"kind": kind, "prefix": secret[:14], "grace_seconds": grace},
+            )
+        self.rt.sdk_keys_changed(env["id"])
+        return {
+            "kind": kind,
+            "key": secret,
+            "prefix": secret[:14],
+            "created_at": now,
+            "previous_key_expires_at": now + grace * 1000,
+        }
+
+
+def _role(role: Any) -> str:
+    if role not in ROLES:
+        raise Invalid("must be owner, admin or viewer", field="role")
+    return str(role)
+
+
+def _may_grant(my_role: str, role: str) -> None:
+    if role == "owner" and my_role != "owner":
+        raise Forbidden("only owners can grant, change or remove the owner role", code="owner_only")

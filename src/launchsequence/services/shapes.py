@@ -1,0 +1,200 @@
+"""The shapes of request bodies (admin API, imports). Strict: no coercion, unknown fields refused.
+
+They check shapes and limits; the services check meaning (and the engine, flag configurations).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "MAX_ID",
+    "ConfigPatch",
+    "ConfigPut",
+    "EnvironmentIn",
+    "FlagIn",
+    "FlagPatch",
+    "InvitationIn",
+    "LoginIn",
+    "MemberIn",
+    "NameIn",
+    "OrgIn",
+    "ProjectIn",
+    "RoleIn",
+    "SdkKeyIn",
+    "SegmentIn",
+    "SignupIn",
+    "TokenIn",
+]
+
+#: The largest row id (the id columns are 32-bit): a larger id in a path or query is refused
+#: before it reaches the database, which could not bind it. Ids start at 1: the routes take
+#: `ge=1` too (SQLite cannot bind an integer below -2**63 either: that was a 500).
+MAX_ID = 2**31 - 1
+Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+ContextKey = Annotated[str, Field(min_length=1, max_length=1024)]
+Operator = Literal[
+    "in", "contains", "starts_with", "ends_with", "lt", "lte", "gt", "gte",
+    "semver_eq", "semver_lt", "semver_gt", "before", "after", "segment_match",
+]  # fmt: skip
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SignupIn(Strict):
+    email: Annotated[str, Field(max_length=320)]
+    password: Annotated[str, Field(max_length=1024)]
+    name: Annotated[str, Field(max_length=200)] | None = None
+    invitation: Annotated[str, Field(max_length=100)] | None = None
+
+
+class InvitationIn(Strict):
+    role: Literal["owner", "admin", "viewer"]
+    email: Annotated[str, Field(max_length=320)] | None = None
+
+
+class LoginIn(Strict):
+    email: Annotated[str, Field(max_length=320)]
+    password: Annotated[str, Field(max_length=1024)]
+
+
+class TokenIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class NameIn(Strict):
+    name: Name
+
+
+class OrgIn(Strict):
+    key: Key
+    name: Name
+
+
+class MemberIn(Strict):
+    email: Annotated[str, Field(max_length=320)]
+    role: Literal["owner", "admin", "viewer"]
+
+
+class RoleIn(Strict):
+    role: Literal["owner", "admin", "viewer"]
+
+
+class EnvironmentIn(Strict):
+    key: Key
+    name: Name | None = None
+
+
+class ProjectIn(Strict):
+    key: Key
+    name: Name
+    environments: Annotated[list[EnvironmentIn], Field(max_length=50)] | None = None
+
+
+class SdkKeyIn(Strict):
+    kind: Literal["server", "client"]
+    grace_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600)] | None = Field(
+        default=None,
+        description="How long the replaced key keeps working; default: the server's setting.",
+    )
+
+
+class VariationIn(Strict):
+    value: Any
+    name: Annotated[str, Field(max_length=100)] | None = None
+
+
+class DefaultsIn(Strict):
+    on_variation: Annotated[int, Field(ge=0, lt=100)] | None = None
+    off_variation: Annotated[int, Field(ge=0, lt=100)] | None = None
+
+
+class FlagIn(Strict):
+    key: Key
+    name: Annotated[str, Field(max_length=200)] | None = None
+    description: Annotated[str, Field(max_length=10_000)] = ""
+    tags: Annotated[list[str], Field(max_length=50)] = []
+    type: Literal["boolean", "string", "number", "json"] = "boolean"
+    variations: Annotated[list[VariationIn], Field(min_length=1, max_length=100)] | None = None
+    defaults: DefaultsIn | None = None
+    client_side: bool = False
+
+
+class FlagPatch(Strict):
+    name: Name | None = None
+    description: Annotated[str, Field(max_length=10_000)] | None = None
+    tags: Annotated[list[str], Field(max_length=50)] | None = None
+    variations: Annotated[list[VariationIn], Field(min_length=1, max_length=100)] | None = None
+    defaults: DefaultsIn | None = None
+    archived: bool | None = None
+
+
+class TargetIn(Strict):
+    variation: int
+    values: Annotated[list[ContextKey], Field(max_length=10_000)]
+
+
+class ClauseIn(Strict):
+    attribute: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    op: Operator
+    values: Annotated[list[Any], Field(min_length=1, max_length=10_000)]
+    negate: bool = False
+
+
+class WeightIn(Strict):
+    variation: int
+    weight: Annotated[int, Field(ge=0, le=100_000)]
+
+
+class RolloutIn(Strict):
+    bucket_by: Annotated[str, Field(min_length=1, max_length=256)] = "key"
+    weights: Annotated[list[WeightIn], Field(min_length=1, max_length=100)]
+
+
+class ServeIn(Strict):
+    variation: int | None = None
+    rollout: RolloutIn | None = None
+
+
+class RuleIn(Strict):
+    id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    description: Annotated[str, Field(max_length=1000)] | None = None
+    clauses: Annotated[list[ClauseIn], Field(max_length=100)] = []
+    serve: ServeIn
+
+
+class SegmentRuleIn(Strict):
+    id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    description: Annotated[str, Field(max_length=1000)] | None = None
+    clauses: Annotated[list[ClauseIn], Field(max_length=100)] = []
+
+
+class ConfigPut(Strict):
+    on: bool
+    off_variation: int
+    targets: Annotated[list[TargetIn], Field(max_length=100)] = []
+    rules: Annotated[list[RuleIn], Field(max_length=1000)] = []
+    fallthrough: ServeIn
+    client_side: bool | None = None
+
+
+class ConfigPatch(Strict):
+    on: bool | None = None
+    off_variation: int | None = None
+    targets: Annotated[list[TargetIn], Field(max_length=100)] | None = None
+    rules: Annotated[list[RuleIn], Field(max_length=1000)] | None = None
+    fallthrough: ServeIn | None = None
+    client_side: bool | None = None
+
+
+class SegmentIn(Strict):
+    name: Name | None = None
+    description: Annotated[str, Field(max_length=10_000)] | None = None
+    included: Annotated[list[ContextKey], Field(max_length=10_000)] | None = None
+    excluded: Annotated[list[ContextKey], Field(max_length=10_000)] | None = None
+    rules: Annotated[list[SegmentRuleIn], Field(max_length=1000)] | None = None

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core tables, migrations and queries. The only place with SQL."""

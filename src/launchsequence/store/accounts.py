@@ -1,0 +1,128 @@
+"""Users, sessions, personal API tokens and failed log-ins. Secrets arrive here hashed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from .tables import api_tokens, login_failures, sessions, users
+
+__all__ = [
+    "count_failures",
+    "create_session",
+    "create_token",
+    "create_user",
+    "delete_session",
+    "delete_token",
+    "forget_failures",
+    "get_user",
+    "get_user_by_email",
+    "list_tokens",
+    "record_failure",
+    "session_by_hash",
+    "token_by_hash",
+    "touch_session",
+    "touch_token",
+]
+
+
+def create_user(conn: Connection, *, email: str, name: str, password_hash: str, at: int) -> int:
+    row = {"email": email, "name": name, "password_hash": password_hash, "created_at": at}
+    return int(conn.execute(insert(users).values(row).returning(users.c.id)).scalar_one())
+
+
+def get_user(conn: Connection, user_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(users).where(users.c.id == user_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def get_user_by_email(conn: Connection, email: str) -> dict[str, Any] | None:
+    row = conn.execute(select(users).where(users.c.email == email)).mappings().first()
+    return dict(row) if row else None
+
+
+def create_session(conn: Connection, *, token_hash: str, user_id: int, at: int) -> None:
+    conn.execute(
+        insert(sessions).values(
+            token_hash=token_hash, user_id=user_id, created_at=at, last_seen_at=at
+        )
+    )
+
+
+def session_by_hash(conn: Connection, token_hash: str) -> dict[str, Any] | None:
+    row = conn.execute(select(sessions).where(sessions.c.token_hash == token_hash)).mappings()
+    found = row.first()
+    return dict(found) if found else None
+
+
+def touch_session(conn: Connection, session_id: int, at: int) -> None:
+    conn.execute(update(sessions).where(sessions.c.id == session_id).values(last_seen_at=at))
+
+
+def delete_session(conn: Connection, token_hash: str) -> None:
+    conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+
+
+def create_token(
+    conn: Connection, *, token_hash: str, prefix: str, user_id: int, name: str, at: int
+) -> int:
+    row = {
+        "token_hash": token_hash,
+        "prefix": prefix,
+        "user_id": user_id,
+        "name": name,
+        "created_at": at,
+    }
+    return int(conn.execute(insert(api_tokens).values(row).returning(api_tokens.c.id)).scalar_one())
+
+
+def token_by_hash(conn: Connection, token_hash: str) -> dict[str, Any] | None:
+    query = select(api_tokens).where(api_tokens.c.token_hash == token_hash)
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def touch_token(conn: Connection, token_id: int, at: int) -> None:
+    conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=at))
+
+
+def list_tokens(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+    query = (
+        select(
+            api_tokens.c.id,
+            api_tokens.c.name,
+            api_tokens.c.prefix,
+            api_tokens.c.created_at,
+            api_tokens.c.last_used_at,
+        )
+        .where(api_tokens.c.user_id == user_id)
+        .order_by(api_tokens.c.id)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def delete_token(conn: Connection, *, token_id: int, user_id: int) -> bool:
+    result = conn.execute(
+        delete(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.user_id == user_id)
+    )
+    return result.rowcount > 0
+
+
+def record_failure(conn: Connection, *, scope: str, subject: str, at: int) -> None:
+    conn.execute(insert(login_failures).values(scope=scope, subject=subject, at=at))
+
+
+def count_failures(conn: Connection, *, scope: str, subject: str, since: int) -> tuple[int, int]:
+    """How many failures since `since`, and the time of the oldest of them (0 when none)."""
+    query = select(func.count(), func.min(login_failures.c.at)).where(
+        login_failures.c.scope == scope,
+        login_failures.c.subject == subject,
+        login_failures.c.at >= since,
+    )
+    count, oldest = conn.execute(query).one()
+    return int(count), int(oldest or 0)
+
+
+def forget_failures(conn: Connection, *, older_than: int) -> None:
+    conn.execute(delete(login_failures).where(login_failures.c.at < older_than))

@@ -1,0 +1,77 @@
+"""The environment snapshot: the one document the engine compiles and SDKs download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from .tables import environments, flag_configs, flags, projects, segments
+
+__all__ = ["build_snapshot", "flag_document", "segment_document"]
+
+
+def flag_document(flag: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """One flag as the snapshot holds it (`spec/schemas/snapshot.schema.json`)."""
+    return {
+        "key": flag["key"],
+        "type": flag["type"],
+        "variations": flag["variations"],
+        "salt": flag["salt"],
+        "version": config["version"],
+        "on": config["on"],
+        "client_side": config["client_side"],
+        "off_variation": config["off_variation"],
+        "targets": config["targets"],
+        "rules": config["rules"],
+        "fallthrough": config["fallthrough"],
+    }
+
+
+def segment_document(segment: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "key": segment["key"],
+        "version": segment["version"],
+        "included": segment["included"],
+        "excluded": segment["excluded"],
+        "rules": segment["rules"],
+    }
+
+
+def build_snapshot(conn: Connection, environment_id: int) -> dict[str, Any] | None:
+    """The snapshot of one environment, or None if it does not exist. Archived flags are left
+    out: SDKs answer FLAG_NOT_FOUND for them, as for deleted ones.
+
+    Read in one transaction, so the version and the flags always belong together.
+    """
+    head = conn.execute(
+        select(environments.c.key, environments.c.version, projects.c.key.label("project"))
+        .join(projects, projects.c.id == environments.c.project_id)
+        .where(environments.c.id == environment_id)
+    ).first()
+    if head is None:
+        return None
+    rows = conn.execute(
+        select(
+            flags.c.key,
+            flags.c.type,
+            flags.c.variations,
+            flags.c.salt,
+            flag_configs,
+        )
+        .join(flag_configs, flag_configs.c.flag_id == flags.c.id)
+        .where(flag_configs.c.environment_id == environment_id, flags.c.archived.is_(False))
+        .order_by(flags.c.key)
+    ).mappings()
+    flag_docs = {row["key"]: flag_document(dict(row), dict(row)) for row in rows}
+    segment_rows = conn.execute(
+        select(segments).where(segments.c.environment_id == environment_id).order_by(segments.c.key)
+    ).mappings()
+    return {
+        "schema_version": 1,
+        "project": head.project,
+        "environment": head.key,
+        "version": head.version,
+        "flags": flag_docs,
+        "segments": {row["key"]: segment_document(dict(row)) for row in segment_rows},
+    }

@@ -1,0 +1,230 @@
+"""The schema, in SQLAlchemy Core: the same tables on SQLite and PostgreSQL.
+
+Times are stored as integer Unix milliseconds, so that both databases compare them the same way.
+JSON columns hold the flag model's documents exactly as the API shows them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["metadata"]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Millis = BigInteger
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", Millis, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", Millis, nullable=False),
+    Column("last_seen_at", Millis, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("last_used_at", Millis),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scope", String(16), nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("at", Millis, nullable=False),
+    Index("ix_login_failures_subject", "scope", "subject", "at"),
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", Millis, nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("org_id", ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("role", String(16), nullable=False),
+    Column("created_at", Millis, nullable=False),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    UniqueConstraint("org_id", "key", name="uq_projects_org_key"),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    # Bumped in the same transaction as every change to what the environment serves.
+    Column("version", Integer, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    UniqueConstraint("project_id", "key", name="uq_environments_project_key"),
+)
+
+sdk_keys = Table(
+    "sdk_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "environment_id",
+        ForeignKey("environments.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("kind", String(8), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(24), nullable=False),
+    # Client keys are public (shipped in web pages) and shown in full; server keys never are.
+    Column("client_key", String(64)),
+    Column("created_at", Millis, nullable=False),
+    # Set when the key was rotated: it works until then.
+    Column("expires_at", Millis),
+)
+
+flags = Table(
+    "flags",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("type", String(8), nullable=False),
+    Column("variations", JSON, nullable=False),
+    Column("salt", String(32), nullable=False),
+    # {"on_variation": i, "off_variation": j}: what a new environment's configuration serves.
+    Column("defaults", JSON, nullable=False),
+    Column("archived", Boolean, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    UniqueConstraint("project_id", "key", name="uq_flags_project_key"),
+)
+
+flag_configs = Table(
+    "flag_configs",
+    metadata,
+    Column("flag_id", ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "environment_id",
+        ForeignKey("environments.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+    Column("on", Boolean, nullable=False),
+    Column("off_variation", Integer, nullable=False),
+    Column("targets", JSON, nullable=False),
+    Column("rules", JSON, nullable=False),
+    Column("fallthrough", JSON, nullable=False),
+    Column("client_side", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+)
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("included", JSON, nullable=False),
+    Column("excluded", JSON, nullable=False),
+    Column("rules", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    UniqueConstraint("environment_id", "key", name="uq_segments_environment_key"),
+)
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "org_id", ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    # Only the digest of the token in the invite link is kept.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("email", String(320)),
+    Column("role", String(16), nullable=False),
+    Column("invited_by", String(320), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("expires_at", Millis, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    Column("at", Millis, nullable=False),
+    Column("actor_id", Integer),
+    Column("actor", String(320), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("project", String(64)),
+    Column("environment", String(64)),
+    Column("flag", String(64)),
+    Column("resource", String(200), nullable=False),
+    Column("before", JSON),
+    Column("after", JSON),
+    Index("ix_audit_log_org", "org_id", "id"),
+)

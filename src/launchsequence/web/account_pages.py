@@ -1,0 +1,123 @@
+"""Sign-up (also through an invitation link), log-in and log-out."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.responses import RedirectResponse, Response
+
+from ..api.accounts import _set_session
+from ..api.auth import SESSION_COOKIE, client_address
+from ..services import Conflict, Invalid, NotFound, Throttled, Unauthorized
+from .pages import Page, Redirect, page
+
+__all__ = ["ROUTES"]
+
+
+def _safe_next(value: str | None) -> str:
+    # Only paths on this site: never an open redirect.
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+def _logged_in(p: Page, token: str, target: str) -> Response:
+    response = RedirectResponse(target, status_code=303)
+    _set_session(p.request, response, p.services, token)
+    return response
+
+
+@page(auth=False)
+def signup(p: Page) -> Response:
+    invitation = p.form.get("invitation") or p.query.get("invitation") or None
+    offer: dict[str, Any] | None = None
+    errors: dict[str, str] = {}
+    if invitation:
+        try:
+            offer = p.services.invitations.peek(invitation)
+        except NotFound as exc:
+            errors["invitation"] = exc.message
+            invitation = None
+    if p.actor is not None and offer is not None and p.request.method == "GET":
+        return p.render("accept.html", offer=offer, invitation=invitation)
+    values = {"email": (offer or {}).get("email") or "", "name": ""}
+    if p.request.method == "POST" and "invitation" not in errors:
+        values = {"email": p.form.get("email", ""), "name": p.form.get("name", "")}
+        try:
+            session = p.services.accounts.signup(
+                email=values["email"],
+                password=p.form.get("password", ""),
+                name=values["name"] or None,
+                invitation=invitation,
+            )
+        except Invalid as exc:
+            errors[exc.field or "email"] = exc.message
+        except Conflict as exc:
+            errors["email"] = exc.message
+        except NotFound as exc:
+            errors["invitation"] = exc.message
+        else:
+            orgs = p.services.orgs.list_orgs(session.actor)
+            return _logged_in(p, session.token, f"/o/{orgs[0]['key']}" if orgs else "/")
+        p.status = 422
+    return p.render("signup.html", values=values, errors=errors, offer=offer, invitation=invitation)
+
+
+@page()
+def accept(p: Page) -> Response:
+    org = p.services.invitations.accept(p.need_actor(), p.form.get("invitation"))
+    raise Redirect(f"/o/{org['key']}")
+
+
+@page(auth=False)
+def login(p: Page) -> Response:
+    target = _safe_next(p.form.get("next") or p.query.get("next"))
+    values = {"email": p.form.get("email", "")}
+    errors: dict[str, str] = {}
+    if p.request.method == "POST":
+        try:
+            session = p.services.accounts.login(
+                email=values["email"],
+                password=p.form.get("password", ""),
+                address=client_address(p.request),
+                old_token=p.request.cookies.get(SESSION_COOKIE),
+            )
+        except (Unauthorized, Throttled) as exc:
+            errors["form"] = exc.message
+            p.status = 429 if isinstance(exc, Throttled) else 401
+        else:
+            if target == "/":
+                orgs = p.services.orgs.list_orgs(session.actor)
+                target = f"/o/{orgs[0]['key']}" if orgs else "/"
+            return _logged_in(p, session.token, target)
+    elif p.actor is not None:
+        raise Redirect(target)
+    return p.render("login.html", values=values, errors=errors, next=target)
+
+
+@page()
+def logout(p: Page) -> Response:
+    token = p.request.cookies.get(SESSION_COOKIE)
+    if token:
+        p.services.accounts.logout(token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@page()
+def home(p: Page) -> Response:
+    orgs = p.services.orgs.list_orgs(p.need_actor())
+    if orgs:
+        raise Redirect(f"/o/{quote(orgs[0]['key'])}")
+    return p.render("error.html", title="No organization", message="You belong to none yet.")
+
+
+ROUTES = [
+    ("/", home, ["GET"]),
+    ("/signup", signup, ["GET", "POST"]),
+    ("/invitations/accept", accept, ["POST"]),
+    ("/login", login, ["GET", "POST"]),
+    ("/logout", logout, ["POST"]),
+]

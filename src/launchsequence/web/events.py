@@ -1,0 +1,75 @@
+"""Live updates for open dashboard pages: `GET /ui/events?org=..&project=..` (session cookie)
+sends an SSE event whenever an environment of the project serves a new version. It reads the
+version each environment's hub holds in memory (the hub the SDK streams use, kept current by
+the change feed), so it costs no database reads while the page stays open."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from ..api.auth import SESSION_COOKIE
+from ..services import ServiceError
+
+__all__ = ["ROUTES"]
+
+POLL_SECONDS = 0.2
+HEARTBEAT_SECONDS = 15.0
+RECHECK_SESSION_SECONDS = 60.0
+
+
+async def events(request: Request) -> Response:
+    services = request.app.state.services
+    hubs = request.app.state.hubs
+    token = request.cookies.get(SESSION_COOKIE)
+    org = request.query_params.get("org", "")
+    project = request.query_params.get("project", "")
+    try:
+        actor = await run_in_threadpool(services.accounts.authenticate_session, token)
+        env_ids = await run_in_threadpool(services.orgs.environment_ids, actor, org, project)
+    except ServiceError:
+        return Response("not found", status_code=404, media_type="text/plain")
+
+    async def stream() -> AsyncIterator[bytes]:
+        seen: dict[str, int] = {}
+        for key, env_id in env_ids.items():
+            hub = await hubs.aget(env_id)
+            seen[key] = hub.state.version if hub else 0
+        yield b"retry: 1000\nevent: hello\ndata: " + orjson.dumps(seen) + b"\n\n"
+        loop = asyncio.get_running_loop()
+        last_beat = last_check = loop.time()
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            if await request.is_disconnected():
+                return
+            for key, env_id in env_ids.items():
+                hub = await hubs.aget(env_id)
+                version = hub.state.version if hub else 0
+                if version != seen[key]:
+                    seen[key] = version
+                    data = orjson.dumps({"environment": key, "version": version})
+                    yield b"event: version\nid: %d\ndata: %b\n\n" % (version, data)
+            now = loop.time()
+            if now - last_check > RECHECK_SESSION_SECONDS:
+                last_check = now
+                try:
+                    await run_in_threadpool(services.accounts.authenticate_session, token)
+                except ServiceError:
+                    return
+            if now - last_beat > HEARTBEAT_SECONDS:
+                last_beat = now
+                yield b": heartbeat\n\n"
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+ROUTES = [("/ui/events", events, ["GET"])]

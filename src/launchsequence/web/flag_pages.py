@@ -1,0 +1,215 @@
+"""The flag list of a project (search, filters, a switch per environment) and flag creation."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from starlette.responses import Response
+
+from ..services import Conflict, Invalid
+from .pages import Page, Redirect, page
+
+__all__ = ["ROUTES", "flag_rows"]
+
+TYPES = ("boolean", "string", "number", "json")
+
+
+def _filters(p: Page) -> dict[str, str]:
+    q = p.query
+    return {
+        "q": q.get("q", "")[:200],
+        "tag": q.get("tag", "")[:64],
+        "state": q.get("state", "")[:80],
+        "archived": "1" if q.get("archived") == "1" else "",
+    }
+
+
+def flag_rows(p: Page, org: str, project: str, f: dict[str, str]) -> list[dict[str, Any]]:
+    flags = p.services.flags.list_flags(
+        p.need_actor(),
+        org,
+        project,
+        archived=bool(f["archived"]),
+        tag=f["tag"] or None,
+        search=f["q"] or None,
+    )
+    state, _, env = f["state"].partition(":")
+    if state in ("on", "off") and env:
+        want = state == "on"
+        flags = [x for x in flags if x["environments"].get(env, {}).get("on", False) == want]
+    return flags
+
+
+@page()
+def flag_list(p: Page) -> Response:
+    org_key, project_key = p.param("org"), p.param("project")
+    actor = p.need_actor()
+    org = p.services.orgs.get_org(actor, org_key)
+    project = p.services.orgs.get_project(actor, org_key, project_key)
+    f = _filters(p)
+    flags = flag_rows(p, org_key, project_key, f)
+    context = {"org": org, "project": project, "flags": flags, "filters": f}
+    if p.request.headers.get("x-partial") == "rows":
+        return p.render("_flag_rows.html", **context)
+    everything = flags
+    if any(f.values()):
+        everything = p.services.flags.list_flags(actor, org_key, project_key, archived=None)
+    tags = sorted({t for x in everything for t in x["tags"]})
+    return p.render("flags.html", tags=tags, **context)
+
+
+@page()
+def toggle(p: Page) -> Response:
+    """A switch was pressed: `toggle` is "<flag> <environment> <1|0>"."""
+    org_key, project_key = p.param("org"), p.param("project")
+    actor = p.need_actor()
+    flag_key, env, on = [*p.form.get("toggle", "").split(" "), "", "", ""][:3]
+    p.services.flags.write_config(
+        actor, org_key, project_key, flag_key, env, {"on": on == "1"}, if_match=None, replace=False
+    )
+    partial = p.request.headers.get("x-partial")
+    if partial == "row":
+        org = p.services.orgs.get_org(actor, org_key)
+        project = p.services.orgs.get_project(actor, org_key, project_key)
+        flag = p.services.flags.get_flag(actor, org_key, project_key, flag_key)
+        return p.render("_flag_rows.html", org=org, project=project, flags=[flag], filters={})
+    if partial == "none":
+        return Response(status_code=204)
+    back = p.form.get("back", "")
+    if not back.startswith(f"/o/{org_key}/p/{project_key}/"):
+        back = f"/o/{org_key}/p/{project_key}/flags"
+    raise Redirect(back)
+
+
+def parse_value(flag_type: str, raw: str, field: str) -> Any:
+    """A variation value typed in a form, read as the flag's type (Invalid names the field)."""
+    if flag_type == "string":
+        return raw
+    if flag_type == "number":
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise Invalid("must be a number", field=field) from None
+        if not math.isfinite(value):
+            raise Invalid("must be a finite number", field=field)
+        return (
+            int(value)
+            if value.is_integer() and "." not in raw and "e" not in raw.lower()
+            else value
+        )
+    if flag_type == "json":
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise Invalid(
+                f"is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", field=field
+            ) from None
+    return raw == "true"
+
+
+def _variation_rows(p: Page, flag_type: str) -> list[dict[str, str]]:
+    names = p.lists.get("variation_name", [])
+    values = p.lists.get("variation_value", [])
+    rows = [{"name": n, "value": v} for n, v in zip(names, values, strict=False)]
+    if flag_type == "boolean":
+        return (
+            [{"name": "On", "value": "true"}, {"name": "Off", "value": "false"}]
+            if not rows or len(rows) != 2
+            else rows
+        )
+    return rows
+
+
+@page()
+def new_flag(p: Page) -> Response:
+    org_key, project_key = p.param("org"), p.param("project")
+    actor = p.need_actor()
+    org = p.services.orgs.get_org(actor, org_key)
+    project = p.services.orgs.get_project(actor, org_key, project_key)
+    errors: dict[str, str] = {}
+    flag_type = p.form.get("type") or p.query.get("type") or "boolean"
+    if flag_type not in TYPES:
+        flag_type = "boolean"
+    values = {
+        "name": p.form.get("name", ""),
+        "key": p.form.get("key", ""),
+        "description": p.form.get("description", ""),
+        "tags": p.form.get("tags", ""),
+        "type": flag_type,
+        "on_variation": p.form.get("on_variation", "0"),
+        "off_variation": p.form.get("off_variation", "1"),
+        "client_side": p.form.get("client_side", ""),
+    }
+    variations = _variation_rows(p, flag_type)
+    if not variations:
+        variations = [{"name": "", "value": ""}, {"name": "", "value": ""}]
+    action = p.form.get("action", "create")
+    if p.request.method == "POST" and action == "add-variation":
+        variations.append({"name": "", "value": ""})
+    elif p.request.method == "POST" and action.startswith("remove-variation:"):
+        index = action.partition(":")[2]
+        if index.isdigit() and int(index) < len(variations) and len(variations) > 1:
+            variations.pop(int(index))
+    elif p.request.method == "POST" and action == "change-type":
+        variations = (
+            _variation_rows(p, flag_type)
+            if flag_type == "boolean"
+            else [{"name": "", "value": ""}, {"name": "", "value": ""}]
+        )
+    elif p.request.method == "POST":
+        try:
+            parsed = [
+                {
+                    "value": parse_value(flag_type, v["value"], f"variations[{i}].value"),
+                    "name": v["name"].strip(),
+                }
+                for i, v in enumerate(variations)
+            ]
+            body: dict[str, Any] = {
+                "key": values["key"].strip(),
+                "name": values["name"].strip(),
+                "description": values["description"],
+                "tags": [t for t in re.split(r"[\s,]+", values["tags"]) if t],
+                "type": flag_type,
+                "variations": parsed,
+                "client_side": bool(values["client_side"]),
+                "defaults": {
+                    "on_variation": int(values["on_variation"])
+                    if values["on_variation"].isdigit()
+                    else -1,
+                    "off_variation": int(values["off_variation"])
+                    if values["off_variation"].isdigit()
+                    else -1,
+                },
+            }
+            p.services.flags.create_flag(actor, org_key, project_key, body)
+        except Invalid as exc:
+            field = exc.field or "form"
+            if field.startswith("tags["):
+                field = "tags"
+            errors[field] = exc.message
+            p.status = 422
+        except Conflict as exc:
+            errors["key"] = exc.message
+            p.status = 409
+        else:
+            raise Redirect(f"/o/{org_key}/p/{project_key}/flags/{body['key']}")
+    return p.render(
+        "new_flag.html",
+        org=org,
+        project=project,
+        values=values,
+        variations=variations,
+        errors=errors,
+        types=TYPES,
+    )
+
+
+ROUTES = [
+    ("/o/{org}/p/{project}/flags", flag_list, ["GET"]),
+    ("/o/{org}/p/{project}/flags/new", new_flag, ["GET", "POST"]),
+    ("/o/{org}/p/{project}/toggle", toggle, ["POST"]),
+]

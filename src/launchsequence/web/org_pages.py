@@ -1,0 +1,135 @@
+"""Organization pages: the dashboard of projects, the audit log, and settings (members,
+invitations, personal API tokens)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from ..services import Conflict, Forbidden, Invalid, NotFound
+from .pages import Page, Redirect, page
+
+__all__ = ["ROUTES"]
+
+
+def _project_summary(p: Page, org: str, project: dict[str, Any]) -> dict[str, Any]:
+    actor = p.need_actor()
+    flags = p.services.flags.list_flags(actor, org, project["key"])
+    on = {
+        env["key"]: sum(1 for f in flags if f["environments"].get(env["key"], {}).get("on"))
+        for env in project["environments"]
+    }
+    recent = p.services.audit.list_entries(actor, org, project=project["key"], limit=5)
+    return {**project, "flag_count": len(flags), "on": on, "recent": recent["entries"]}
+
+
+@page()
+def dashboard(p: Page) -> Response:
+    org_key = p.param("org")
+    actor = p.need_actor()
+    org = p.services.orgs.get_org(actor, org_key)
+    errors: dict[str, str] = {}
+    values = {"key": "", "name": ""}
+    if p.request.method == "POST":
+        values = {"key": p.form.get("key", "").strip(), "name": p.form.get("name", "").strip()}
+        try:
+            p.services.orgs.create_project(actor, org_key, key=values["key"], name=values["name"])
+        except (Invalid, Conflict) as exc:
+            errors[getattr(exc, "field", None) or "key"] = exc.message
+            p.status = 422
+        else:
+            raise Redirect(f"/o/{org_key}/p/{values['key']}/flags")
+    projects = [
+        _project_summary(p, org_key, pr) for pr in p.services.orgs.list_projects(actor, org_key)
+    ]
+    return p.render("dashboard.html", org=org, projects=projects, errors=errors, values=values)
+
+
+@page()
+def audit(p: Page) -> Response:
+    org_key = p.param("org")
+    actor = p.need_actor()
+    org = p.services.orgs.get_org(actor, org_key)
+    before = p.query.get("before")
+    flag = p.query.get("flag") or None
+    project = p.query.get("project") or None
+    entries = p.services.audit.list_entries(
+        actor,
+        org_key,
+        project=project,
+        flag=flag,
+        before=int(before) if before and before.isdigit() and len(before) < 10 else None,
+        limit=50,
+    )
+    return p.render("audit.html", org=org, page=entries, flag=flag, project=project)
+
+
+@page()
+def settings(p: Page) -> Response:
+    org_key = p.param("org")
+    actor = p.need_actor()
+    org = p.services.orgs.get_org(actor, org_key)
+    errors: dict[str, str] = {}
+    values: dict[str, str] = {}
+    shown: dict[str, Any] = {}
+    if p.request.method == "POST":
+        action = p.form.get("action", "")
+        values = dict(p.form)
+        try:
+            if action == "invite":
+                token, _ = p.services.invitations.create(
+                    actor, org_key, role=p.form.get("role"), email=p.form.get("email") or None
+                )
+                base = p.services.rt.settings.base_url.rstrip("/") or str(
+                    p.request.base_url
+                ).rstrip("/")
+                shown["invite_url"] = f"{base}/signup?invitation={token}"
+                values = {}
+            elif action == "revoke-invitation":
+                p.services.invitations.revoke(actor, org_key, int(p.form.get("id", "0")))
+                raise Redirect(f"/o/{org_key}/settings")
+            elif action == "set-role":
+                p.services.orgs.set_role(
+                    actor, org_key, int(p.form.get("user_id", "0")), p.form.get("role", "")
+                )
+                raise Redirect(f"/o/{org_key}/settings")
+            elif action == "remove-member":
+                p.services.orgs.remove_member(actor, org_key, int(p.form.get("user_id", "0")))
+                raise Redirect(f"/o/{org_key}/settings")
+            elif action == "create-token":
+                token, _ = p.services.accounts.create_token(actor, p.form.get("token_name", ""))
+                shown["token"] = token
+                values = {}
+            elif action == "revoke-token":
+                p.services.accounts.revoke_token(actor, int(p.form.get("id", "0")))
+                raise Redirect(f"/o/{org_key}/settings")
+            else:
+                errors["form"] = "unknown action"
+        except Invalid as exc:
+            field = exc.field or "form"
+            errors["token_name" if action == "create-token" else field] = exc.message
+            p.status = 422
+        except (Conflict, Forbidden) as exc:
+            errors["form"] = exc.message
+            p.status = 403 if isinstance(exc, Forbidden) else 409
+        except ValueError:
+            raise NotFound("no such item") from None
+    return p.render(
+        "settings.html",
+        org=org,
+        members=p.services.orgs.list_members(actor, org_key),
+        invitations=p.services.invitations.list(actor, org_key),
+        tokens=p.services.accounts.list_tokens(actor),
+        errors=errors,
+        values=values,
+        shown=shown,
+        me=actor,
+    )
+
+
+ROUTES = [
+    ("/o/{org}", dashboard, ["GET", "POST"]),
+    ("/o/{org}/audit", audit, ["GET"]),
+    ("/o/{org}/settings", settings, ["GET", "POST"]),
+]

@@ -1,0 +1,180 @@
+"""What every dashboard page shares: templates, the logged-in user, CSRF and Origin checks on
+every POST, and service errors turned into pages (404 for another organization's objects)."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from ..api.auth import SESSION_COOKIE, check_origin
+from ..services import Actor, Forbidden, NotFound, ServiceError, Services, Unauthorized
+
+__all__ = ["ANON_COOKIE", "Page", "Redirect", "page", "render"]
+
+ANON_COOKIE = "launchseq_anon"
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _when(ms: int | None) -> str:
+    if not ms:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))
+
+
+def _pretty(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+
+
+def _compact(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+_templates.filters["when"] = _when
+_templates.filters["pretty"] = _pretty
+_templates.filters["compact"] = _compact
+
+
+class Redirect(Exception):
+    """Raised by a page handler to answer 303 See Other (post/redirect/get)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+@dataclass
+class Page:
+    """One request to a page: who asks, what they sent, and how to answer."""
+
+    request: Request
+    services: Services
+    actor: Actor | None
+    csrf: str | None
+    form: dict[str, str] = field(default_factory=dict)
+    lists: dict[str, list[str]] = field(default_factory=dict)
+    status: int = 200
+
+    @property
+    def query(self) -> Any:
+        return self.request.query_params
+
+    def param(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    def render(self, template: str, **context: Any) -> HTMLResponse:
+        return render(self, template, status=self.status, **context)
+
+    def need_actor(self) -> Actor:
+        assert self.actor is not None
+        return self.actor
+
+
+def render(p: Page, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    orgs: list[dict[str, Any]] = []
+    if p.actor is not None:
+        orgs = p.services.orgs.list_orgs(p.actor)
+    html = _templates.get_template(template).render(
+        user=p.actor, csrf=p.csrf, orgs=orgs, path=p.request.url.path, **context
+    )
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _error_page(p: Page, status: int, title: str, message: str) -> HTMLResponse:
+    return render(p, "error.html", status=status, title=title, message=message)
+
+
+def page(*, auth: bool = True) -> Callable[[Callable[..., Response]], Callable[..., Any]]:
+    """Wrap a blocking page handler `fn(p: Page) -> Response` as an endpoint.
+
+    Logged-in pages send anonymous users to the log-in page. Every POST must carry the
+    session's CSRF token in the `csrf_token` field and no foreign Origin (403 otherwise).
+    The handler runs in a worker thread: services are blocking.
+    """
+
+    def wrap(fn: Callable[..., Response]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        async def endpoint(request: Request) -> Response:
+            services: Services = request.app.state.services
+            form: dict[str, str] = {}
+            lists: dict[str, list[str]] = {}
+            if request.method == "POST":
+                data = await request.form()
+                for k, v in data.multi_items():
+                    if isinstance(v, str):
+                        lists.setdefault(k, []).append(v)
+                        form.setdefault(k, v)
+            return await run_in_threadpool(_run, fn, request, services, form, lists, auth)
+
+        return endpoint
+
+    return wrap
+
+
+def _run(
+    fn: Callable[..., Response],
+    request: Request,
+    services: Services,
+    form: dict[str, str],
+    lists: dict[str, list[str]],
+    auth: bool,
+) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    actor: Actor | None = None
+    if token:
+        try:
+            actor = services.accounts.authenticate_session(token)
+        except Unauthorized:
+            actor = None
+    # Anonymous forms (log-in, sign-up) are bound to a random pre-session cookie instead.
+    anonymous = request.cookies.get(ANON_COOKIE) or ""
+    new_anonymous = None
+    if actor is None and not anonymous:
+        anonymous = new_anonymous = secrets.token_urlsafe(24)
+    bound = token if actor is not None else "anon:" + anonymous
+    assert bound is not None
+    p = Page(request, services, actor, services.accounts.csrf_for(bound), form, lists)
+    if auth and actor is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    try:
+        if request.method == "POST":
+            check_origin(request, services.rt.settings.base_url)
+            if new_anonymous is not None or not services.accounts.check_csrf(
+                bound, form.get("csrf_token")
+            ):
+                raise Forbidden(
+                    "this form expired or did not come from this site: reload the page and "
+                    "try again",
+                    code="csrf_failed",
+                )
+        response = fn(p)
+        if new_anonymous is not None:
+            response.set_cookie(ANON_COOKIE, new_anonymous, httponly=True, samesite="lax", path="/")
+        return response
+    except Redirect as r:
+        return RedirectResponse(r.url, status_code=303)
+    except NotFound as exc:
+        return _error_page(p, 404, "Not found", exc.message)
+    except Forbidden as exc:
+        return _error_page(p, 403, "Not allowed", exc.message)
+    except Unauthorized:
+        return RedirectResponse("/login", status_code=303)
+    except ServiceError as exc:
+        return _error_page(p, 400, "Something is wrong", exc.message)

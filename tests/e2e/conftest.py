@@ -1,0 +1,93 @@
+"""End-to-end fixtures: the real app on a loopback server and a headless Chromium.
+
+Chromium comes from the system package (`apt-get install chromium`). Without it (or without
+Playwright) these tests skip loudly, except under CI (`CI` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from launchsequence.app import create_app
+from launchsequence.config import Settings
+from tests.support.live import LiveServer
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PASSWORD = "correct horse battery"
+
+
+def _unavailable(reason: str) -> None:
+    message = f"END-TO-END TESTS NOT RUN: {reason}"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    print(f"\n*** {message} ***")
+    pytest.skip(message)
+
+
+# Module scope: Playwright's sync API keeps an event loop marked running while it is open,
+# which would break later asyncio tests in the same process.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install -e '.[dev]')")
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        _unavailable("no chromium on PATH (apt-get install -y chromium)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data = tmp_path_factory.mktemp("e2e-data")
+    app = create_app(Settings(data_dir=str(data), secret_key="e2e-secret", sdk_key_grace_seconds=0))
+    live = LiveServer(app).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def new_context(browser: Any, server: LiveServer) -> Iterator[Any]:
+    """A factory of fresh browser contexts (each its own cookies: another person)."""
+    contexts: list[Any] = []
+
+    def make(width: int = 1280, height: int = 900) -> Any:
+        context = browser.new_context(
+            base_url=server.url, viewport={"width": width, "height": height}
+        )
+        context.set_default_timeout(5000)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_up(page: Any, email: str, name: str = "", path: str = "/signup") -> str:
+    """Sign up through the form; the organization key the dashboard lands on."""
+    page.goto(path)
+    if name:
+        page.get_by_label("Your name").fill(name)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name=re.compile("^Sign up")).click()
+    page.wait_for_url(re.compile(r"/o/[^/]+$"))
+    return str(page.url.rsplit("/o/", 1)[1])

@@ -1,0 +1,213 @@
+"""The dashboard in a real browser against a real server: what a team does in a day."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import httpx
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import PASSWORD, shot, sign_up
+
+
+def create_flag(page: Any, org: str, name: str, flag_type: str, values: list[str]) -> str:
+    page.goto(f"/o/{org}/p/default/flags/new")
+    page.get_by_label("Name", exact=True).fill(name)
+    if flag_type != "boolean":
+        page.get_by_label("Type", exact=True).select_option(flag_type)  # the page re-renders
+        page.wait_for_load_state()
+        expect(page.get_by_label("Value of variation 1")).to_have_count(1)
+        for i, value in enumerate(values):
+            page.get_by_label(f"Name of variation {i + 1}").fill(f"V{i + 1}")
+            page.get_by_label(f"Value of variation {i + 1}").fill(value)
+    key = page.get_by_label("Key", exact=True).input_value()
+    page.get_by_role("button", name="Create flag", exact=True).click()
+    page.wait_for_url(re.compile(f"/flags/{re.escape(key)}$"))
+    return key
+
+
+def evaluate(base_url: str, server_key: str, flag: str, context: dict[str, Any]) -> dict[str, Any]:
+    answer = httpx.post(
+        f"{base_url}/sdk/v1/evaluate",
+        json={"context": context, "flags": [flag]},
+        headers={"Authorization": f"Bearer {server_key}"},
+    )
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json()["flags"][flag])
+
+
+def test_an_owner_builds_targets_a_flag_and_reads_it_back_through_the_sdk(new_context, server):
+    page = new_context().new_page()
+    org = sign_up(page, "owner@example.com", "Olive Owner")
+    shot(page, "01-dashboard-empty")
+
+    # A flag of each type; the JSON one is checked in the page before it is sent.
+    assert (
+        create_flag(page, org, "Checkout banner", "string", ["blue", "green"]) == "checkout-banner"
+    )
+    assert create_flag(page, org, "Page size", "number", ["10", "25.5"]) == "page-size"
+    page.goto(f"/o/{org}/p/default/flags/new")
+    page.get_by_label("Name", exact=True).fill("Theme config")
+    page.get_by_label("Type", exact=True).select_option("json")
+    page.wait_for_load_state()
+    page.get_by_label("Value of variation 1").fill("{not json")
+    expect(page.locator("#vv0-msg")).to_contain_text("Not valid JSON")
+    page.get_by_role("button", name="Create flag", exact=True).click()
+    assert page.url.endswith("/flags/new")  # not sent
+    page.get_by_label("Value of variation 1").fill('{"dark": true}')
+    page.get_by_label("Value of variation 2").fill('{"dark": false}')
+    shot(page, "02-new-flag")
+    page.get_by_role("button", name="Create flag", exact=True).click()
+    page.wait_for_url(re.compile("/flags/theme-config$"))
+    flag = create_flag(page, org, "New checkout", "boolean", [])
+    assert flag == "new-checkout"
+
+    # Targets, a rule with two clauses and a rollout, a default; saved in production.
+    page.goto(f"/o/{org}/p/default/flags/{flag}?env=production")
+    page.get_by_label(re.compile("^Context keys served On")).fill("vip-1\nvip-2, vip-3")
+    page.get_by_role("button", name="Add a rule").click()
+    page.get_by_label("Attribute of rule 1 clause 1").fill("country")
+    page.get_by_label("Values of rule 1 clause 1").fill("DE\nFR")
+    page.get_by_role("button", name="Add a clause to rule 1").click()
+    expect(page.get_by_label("Values of rule 1 clause 1")).to_have_value("DE\nFR")  # kept
+    page.get_by_label("Attribute of rule 1 clause 2").fill("plan")
+    page.get_by_label("Values of rule 1 clause 2").fill("enterprise")
+    page.locator("#r0-serve").select_option("rollout")
+    page.locator("#r0-w0").fill("100")
+    page.locator("#r0-w1").fill("0")
+    page.locator("#ft-serve").select_option("1")
+    page.get_by_label("On in production").check()
+    page.get_by_role("button", name="Save changes to production").click()
+    expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    page.goto(f"/o/{org}/p/default/flags/{flag}?env=production&context=" + '{"key":"vip-2"}')
+    expect(page.locator("#test-reason")).to_have_text("TARGETING_MATCH")
+    shot(page, "03-flag-page")
+
+    # Toggle on the flag list: staging on, at once, without leaving the page.
+    page.goto(f"/o/{org}/p/default/flags")
+    staging = page.get_by_role("switch", name="New checkout (new-checkout) in staging")
+    expect(staging).to_have_attribute("aria-checked", "false")
+    staging.click()
+    expect(staging).to_have_attribute("aria-checked", "true")
+    page.reload()
+    expect(
+        page.get_by_role("switch", name="New checkout (new-checkout) in staging")
+    ).to_have_attribute("aria-checked", "true")
+    shot(page, "04-flag-list")
+
+    # Rotate the production server key (with confirmation); the new one is shown once.
+    page.goto(f"/o/{org}/p/default/environments")
+    page.get_by_role("button", name="Rotate the server key of Production…").click()
+    page.get_by_role("button", name="Yes, rotate the server key of Production").click()
+    server_key = page.locator("#revealed-key").inner_text()
+    assert server_key.startswith("ls_srv_")
+    expect(page.locator("#snip-production-curl")).to_contain_text(server_key)
+    shot(page, "05-environments")
+    page.goto(f"/o/{org}/p/default/environments")
+    expect(page.locator("#revealed-key")).to_have_count(0)
+
+    matching = evaluate(
+        server.url, server_key, flag, {"key": "u-9", "country": "DE", "plan": "enterprise"}
+    )
+    assert matching["value"] is True and matching["reason"] in ("SPLIT", "TARGETING_MATCH"), (
+        matching
+    )
+    assert matching.get("rule_index") == 0, matching
+    other = evaluate(server.url, server_key, flag, {"key": "u-9", "country": "DE", "plan": "free"})
+    assert (other["value"], other["reason"]) == (False, "DEFAULT"), other
+    target = evaluate(server.url, server_key, flag, {"key": "vip-3"})
+    assert (target["value"], target["reason"]) == (True, "TARGETING_MATCH"), target
+
+    page.goto(f"/o/{org}/audit")
+    expect(page.get_by_text("flag.configured").first).to_be_visible()
+    shot(page, "06-audit")
+    page.goto(f"/o/{org}")
+    expect(page.locator(".project")).to_contain_text("4 flags")
+    shot(page, "07-dashboard")
+    mobile = new_context(390, 844).new_page()
+    mobile.goto("/login")
+    mobile.get_by_label("Email").fill("owner@example.com")
+    mobile.get_by_label("Password").fill(PASSWORD)
+    mobile.get_by_role("button", name="Log in").click()
+    mobile.wait_for_url(re.compile(r"/o/[^/]+$"))
+    mobile.goto(f"/o/{org}/p/default/flags")
+    shot(mobile, "08-flag-list-390px")
+
+
+def test_an_invited_viewer_signs_up_through_the_link_and_changes_nothing(new_context, server):
+    owner = new_context().new_page()
+    org = sign_up(owner, "inviter@example.com", "Ivy Inviter")
+    create_flag(owner, org, "Dark mode", "boolean", [])
+    owner.goto(f"/o/{org}/settings")
+    owner.get_by_label("Role", exact=True).select_option("viewer")
+    owner.get_by_role("button", name="Create invitation link").click()
+    link = owner.locator("#invite-url").inner_text()
+    assert "/signup?invitation=lsi_" in link
+    shot(owner, "09-settings")
+
+    viewer = new_context().new_page()
+    viewer.goto("/" + link.split("/", 3)[3])
+    expect(viewer.get_by_role("heading", name=re.compile("^Join"))).to_be_visible()
+    viewer_org = sign_up(viewer, "viewer@example.com", "Vic Viewer", path=viewer.url)
+    assert viewer_org == org
+    expect(viewer.get_by_role("link", name="Default")).to_be_visible()
+    viewer.get_by_role("link", name="Default").click()
+    switch = viewer.get_by_role("switch", name="Dark mode (dark-mode) in production")
+    expect(switch).to_be_disabled()
+    expect(viewer.get_by_role("link", name="New flag")).to_have_count(0)
+    # Even a hand-made request with a valid CSRF token is refused.
+    token = viewer.locator('input[name="csrf_token"]').first.get_attribute("value")
+    answer = viewer.request.post(
+        f"/o/{org}/p/default/toggle",
+        form={"csrf_token": token, "toggle": "dark-mode production 1"},
+        headers={"Origin": server.url},
+    )
+    assert answer.status == 403
+    viewer.goto(f"/o/{org}/p/default/flags/dark-mode?env=production")
+    expect(viewer.get_by_role("button", name=re.compile("^Save changes"))).to_have_count(0)
+    expect(viewer.get_by_label("On in production")).to_be_disabled()
+
+    # The link works once.
+    again = new_context().new_page()
+    again.goto("/" + link.split("/", 3)[3])
+    expect(again.locator(".field-error")).to_contain_text("not valid")
+
+
+def test_a_toggle_shows_in_another_open_browser_within_a_second(new_context, server):
+    first = new_context().new_page()
+    org = sign_up(first, "live@example.com", "Lee Live")
+    create_flag(first, org, "Live flag", "boolean", [])
+    second = new_context().new_page()
+    second.goto("/login")
+    second.get_by_label("Email").fill("live@example.com")
+    second.get_by_label("Password").fill(PASSWORD)
+    second.get_by_role("button", name="Log in").click()
+    second.wait_for_url(re.compile(r"/o/[^/]+$"))
+
+    first.goto(f"/o/{org}/p/default/flags")
+    second.goto(f"/o/{org}/p/default/flags")
+    second.wait_for_selector("[data-live-ready]")
+    name = "Live flag (live-flag) in production"
+    first.get_by_role("switch", name=name).click()
+    expect(first.get_by_role("switch", name=name)).to_have_attribute("aria-checked", "true")
+    started = time.monotonic()
+    expect(second.get_by_role("switch", name=name)).to_have_attribute(
+        "aria-checked", "true", timeout=1000
+    )
+    assert time.monotonic() - started < 1.0
+
+    # The flag page too, and a save from the stale page shows the other change instead.
+    second.goto(f"/o/{org}/p/default/flags/live-flag?env=production")
+    second.wait_for_selector("[data-live-ready]")
+    first.get_by_role("switch", name=name).click()
+    expect(second.get_by_role("switch", name=name)).to_have_attribute(
+        "aria-checked", "false", timeout=1000
+    )
+    expect(second.locator("#changed-elsewhere")).to_be_visible()
+    second.get_by_label(re.compile("^Context keys served On")).fill("someone")
+    second.get_by_role("button", name="Save changes to production").click()
+    expect(second.get_by_role("alert")).to_contain_text("someone else changed this flag")
+    expect(second.get_by_label(re.compile("^Context keys served On"))).to_have_value("")
+    shot(second, "10-stale-save")

@@ -1,0 +1,81 @@
+"""A `launchseq serve` process for fault tests: started, killed and restarted on one store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.live import free_port
+
+LAUNCHSEQ = [sys.executable, "-m", "launchsequence"]
+SECRET = "fault-test-secret"
+PROXIES = ("http_proxy", "https_proxy", "all_proxy")  # loopback must not go through one
+
+
+def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a server process: no proxy, no inherited LAUNCHSEQ_* settings."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LAUNCHSEQ_")
+        and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
+    }
+    env.update({"LAUNCHSEQ_DATA_DIR": str(data_dir), "LAUNCHSEQ_LOG_LEVEL": "warning"})
+    env.update(extra)
+    return env
+
+
+class ServerProcess:
+    """`launchseq serve` on a free port; the same data directory and database across restarts."""
+
+    def __init__(self, workdir: Path, database_url: str = "", **env: str) -> None:
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.database_url = database_url
+        self.env = env
+        self.log_path = workdir / "server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerProcess:
+        self.port = free_port()
+        args = [*LAUNCHSEQ, "serve", "--port", str(self.port)]
+        if self.database_url:
+            args += ["--database-url", self.database_url]
+        env = clean_env(self.data_dir, LAUNCHSEQ_SECRET_KEY=SECRET, **self.env)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the server exited at start:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server did not become ready:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL, then reap."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
