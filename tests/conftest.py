@@ -15,17 +15,29 @@ from tests.support.live import LiveServer
 
 
 class Clock:
-    """A settable clock (Unix ms) for expiry tests; starts at the real time."""
+    """A settable clock (Unix ms) for expiry tests; starts at the real time.
+
+    `advance` is time passing; `jump` sets the wall clock alone, as an operator or a bad NTP
+    server would. `elapsed` (ms) is the clock that jumps do not move.
+    """
 
     def __init__(self) -> None:
         import time
 
         self.now = time.time_ns() // 1_000_000
+        self.elapsed_ms = 0
 
     def __call__(self) -> int:
         return self.now
 
+    def elapsed(self) -> int:
+        return self.elapsed_ms
+
     def advance(self, seconds: float) -> None:
+        self.now += int(seconds * 1000)
+        self.elapsed_ms += int(seconds * 1000)
+
+    def jump(self, seconds: float) -> None:
         self.now += int(seconds * 1000)
 
 

@@ -26,7 +26,7 @@ from .realtime.keys import KeyCache
 from .sdk.app import build_sdk_app, build_stream_app
 from .sdk.streams import StreamApp
 from .services import Passwords, Runtime, Services
-from .services.runtime import wall_clock_ms
+from .services.runtime import SteadyClock, elapsed_clock_ms, wall_clock_ms
 from .store import migrate
 from .store.db import create_db_engine
 
@@ -61,19 +61,29 @@ def create_app(
     *,
     db: Engine | None = None,
     clock: Callable[[], int] = wall_clock_ms,
+    elapsed: Callable[[], int] | None = None,
     passwords: Passwords | None = None,
     apply_migrations: bool = True,
 ) -> Application:
     """The ASGI application for these settings.
 
     Opens the database (SQLite file by default), applies pending migrations unless told not
-    to, and builds the services. `clock` (Unix ms) and `passwords` are there for tests.
+    to, and builds the services. `clock` (Unix ms), `elapsed` (ms of a clock that does not
+    jump) and `passwords` are there for tests; a test clock without `elapsed` times sessions
+    itself.
     """
     settings = settings.with_secret()
     engine = db if db is not None else create_db_engine(settings.resolved_database_url)
     if apply_migrations:
         migrate.upgrade(engine)
-    rt = Runtime(db=engine, settings=settings, clock=clock)
+    if elapsed is None and clock is wall_clock_ms:
+        elapsed = elapsed_clock_ms
+    session_clock = (
+        clock
+        if elapsed is None
+        else SteadyClock(clock, elapsed, settings.session_clock_skew_seconds * 1000)
+    )
+    rt = Runtime(db=engine, settings=settings, clock=clock, session_clock=session_clock)
     services = Services.build(rt, passwords)
     metrics = Metrics()
     hubs = Hubs(
@@ -151,13 +161,16 @@ def create_app(
     def prometheus() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, timeout=settings.body_timeout_seconds
+    )
     app.add_middleware(SecurityHeaders)
     sdk = build_sdk_app(
         hubs,
         clock,
         secret=settings.secret_key,
         max_body=settings.max_body_bytes,
+        body_timeout=settings.body_timeout_seconds,
         base_url=settings.base_url,
     )
     streams = build_stream_app(hubs, clock, secret=settings.secret_key)

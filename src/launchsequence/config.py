@@ -53,6 +53,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "session_absolute_hours", 168, "A session expires this long after log-in, in use or not."
     ),
+    Setting(
+        "session_clock_skew_seconds",
+        60,
+        "Sessions are timed by a steady clock: a jump of the system clock larger than this is "
+        "ignored, so a session ends neither earlier nor later than this because of it.",
+    ),
     Setting("login_window_seconds", 900, "Window over which failed log-ins are counted."),
     Setting("login_failures_per_account", 10, "Failed log-ins per email within the window."),
     Setting(
@@ -65,6 +71,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Default time a rotated SDK key keeps working (a rotation request may choose 0 to 7 days).",
     ),
     Setting("max_body_bytes", 1_048_576, "Largest request body accepted; larger answers 413."),
+    Setting(
+        "body_timeout_seconds",
+        30,
+        "A request body must arrive whole within this time of its first read; slower answers 408.",
+    ),
     Setting("sse_heartbeat_seconds", 15, "Seconds between heartbeat comments on idle streams."),
     Setting(
         "stream_max_buffer_bytes",
@@ -103,12 +114,14 @@ class Settings:
     secure_cookies: str = "auto"
     session_idle_minutes: int = 720
     session_absolute_hours: int = 168
+    session_clock_skew_seconds: int = 60
     login_window_seconds: int = 900
     login_failures_per_account: int = 10
     login_failures_per_address: int = 50
     login_failures_per_account_hour: int = 100
     sdk_key_grace_seconds: int = 3600
     max_body_bytes: int = 1_048_576
+    body_timeout_seconds: int = 30
     sse_heartbeat_seconds: int = 15
     stream_max_buffer_bytes: int = 1_048_576
     max_streams: int = 20_000

@@ -1,7 +1,8 @@
-"""ASGI middleware: request body limit and security headers on every answer."""
+"""ASGI middleware: request body limits (size and time) and security headers on every answer."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -15,6 +16,11 @@ _TOO_LARGE = orjson.dumps(
 )
 
 
+_TOO_SLOW = orjson.dumps(
+    {"error": {"code": "request_timeout", "message": "the request body arrived too slowly"}}
+)
+
+
 class _TooLarge(HTTPException):
     """Raised from `receive` when a streamed body passes the limit. An HTTPException, because
     FastAPI turns any other exception raised while reading the body into a 400; this one
@@ -24,12 +30,24 @@ class _TooLarge(HTTPException):
         super().__init__(413, "the request body is too large")
 
 
-class BodyLimit:
-    """Refuse bodies over `limit` bytes with 413, by Content-Length or while streaming."""
+class _TooSlow(HTTPException):
+    """Raised from `receive` when the body is not whole by its deadline (a slow client, or one
+    holding a connection open on purpose): answered 408 `request_timeout`."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self) -> None:
+        super().__init__(408, "the request body arrived too slowly")
+
+
+class BodyLimit:
+    """Refuse bodies over `limit` bytes with 413, by Content-Length or while streaming, and
+    bodies that are not whole `timeout` seconds after the app first asks for them with 408.
+    Once the body is whole, `receive` is passed through untouched (streaming answers wait on
+    it for the client's disconnect)."""
+
+    def __init__(self, app: ASGIApp, limit: int, timeout: float = 30.0) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,20 +64,37 @@ class BodyLimit:
                     return
         seen = 0
         started = False
+        whole = False
+        deadline: float | None = None
 
         async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, whole, deadline
+            if whole:
+                return await receive()
+            loop = asyncio.get_running_loop()
+            if deadline is None:
+                deadline = loop.time() + self.timeout
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _TooSlow from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
                     raise _TooLarge
+                whole = not message.get("more_body", False)
+            else:
+                whole = True
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if not whole:  # the app answered before the body was in: do not wait for it
+                    headers = [h for h in message.get("headers", []) if h[0] != b"connection"]
+                    message = {**message, "headers": [*headers, (b"connection", b"close")]}
             await send(message)
 
         try:
@@ -67,21 +102,24 @@ class BodyLimit:
         except _TooLarge:
             if not started:
                 await self._refuse(send)
+        except _TooSlow:
+            if not started:
+                await self._refuse(send, 408, _TOO_SLOW)
 
     @staticmethod
-    async def _refuse(send: Send) -> None:
+    async def _refuse(send: Send, status: int = 413, body: bytes = _TOO_LARGE) -> None:
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
-                    (b"content-length", str(len(_TOO_LARGE)).encode()),
+                    (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": _TOO_LARGE})
+        await send({"type": "http.response.body", "body": body})
 
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [

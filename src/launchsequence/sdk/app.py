@@ -34,7 +34,13 @@ CORS_REQUEST_HEADERS = [
 
 
 def build_sdk_app(
-    hubs: Hubs, clock: Callable[[], int], *, secret: str, max_body: int, base_url: str = ""
+    hubs: Hubs,
+    clock: Callable[[], int],
+    *,
+    secret: str,
+    max_body: int,
+    body_timeout: float = 30.0,
+    base_url: str = "",
 ) -> Starlette:
     async def sdk_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SdkError)
@@ -44,7 +50,12 @@ def build_sdk_app(
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            408: "request_timeout",
+            413: "payload_too_large",
+        }.get(exc.status_code, "error")
         return json_response(
             {"error": {"code": code, "message": str(exc.detail).lower()}},
             exc.status_code,
@@ -55,7 +66,7 @@ def build_sdk_app(
         routes=[*routes.routes(hubs, clock), *ofrep.routes(hubs, clock, secret, base_url)],
         exception_handlers={SdkError: sdk_error, HTTPException: http_error},
     )
-    app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(BodyLimit, limit=max_body, timeout=body_timeout)
     app.add_middleware(SecurityHeaders)
     # Web pages on other origins call these with the (public) client key. Keys travel in
     # headers, never cookies, so any origin may call: no ambient credential can be abused.

@@ -160,7 +160,7 @@ class Accounts:
         token = new_secret(SESSION_PREFIX)
         with self.rt.write_db.begin() as conn:
             store.create_session(
-                conn, token_hash=digest(token), user_id=actor.user_id, at=self.rt.now()
+                conn, token_hash=digest(token), user_id=actor.user_id, at=self.rt.session_now()
             )
         return Session(token, self.csrf_for(token), actor)
 
@@ -179,7 +179,7 @@ class Accounts:
         if not token or not token.startswith(SESSION_PREFIX) or len(token) > 100:
             raise Unauthorized("log in first")
         s = self.rt.settings
-        now = self.rt.now()
+        now = self.rt.session_now()
         token_hash = digest(token)
         with self.rt.db.connect() as conn:
             session = store.session_by_hash(conn, token_hash)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +17,18 @@ from ..store import audit as audit_store
 from ..store.db import writer
 from .errors import Invalid
 
-__all__ = ["KEY_PATTERN", "Actor", "Runtime", "check_key", "record_audit", "wall_clock_ms"]
+__all__ = [
+    "KEY_PATTERN",
+    "Actor",
+    "Runtime",
+    "SteadyClock",
+    "check_key",
+    "elapsed_clock_ms",
+    "record_audit",
+    "wall_clock_ms",
+]
+
+log = logging.getLogger("launchsequence")
 
 #: Keys of organizations, projects, environments, flags and segments: what URLs address.
 KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -26,6 +39,53 @@ ChangeListener = Callable[[dict[int, int]], None]
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+#: A clock that the system clock's jumps do not move; on Linux it also counts time asleep.
+_ELAPSED = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+
+
+def elapsed_clock_ms() -> int:
+    return time.clock_gettime_ns(_ELAPSED) // 1_000_000
+
+
+class SteadyClock:
+    """Wall time (Unix ms) that ignores jumps of the system clock, for timing sessions.
+
+    It answers `wall()` while the wall clock moves as `elapsed()` does, give or take `skew_ms`
+    since the last reading. When the wall clock jumps further than that (set back, or forward
+    without that much time passing), it goes on counting from the last reading they agreed on,
+    so real time alone decides when a session ends, and rejoins the wall clock once it is back.
+    """
+
+    def __init__(self, wall: Callable[[], int], elapsed: Callable[[], int], skew_ms: int) -> None:
+        self._wall = wall
+        self._elapsed = elapsed
+        self._skew_ms = skew_ms
+        self._lock = threading.Lock()
+        self._anchor = (wall(), elapsed())
+        self._jumped = False
+
+    def __call__(self) -> int:
+        with self._lock:
+            wall, elapsed = self._wall(), self._elapsed()
+            anchor_wall, anchor_elapsed = self._anchor
+            steady = anchor_wall + (elapsed - anchor_elapsed)
+            if abs(wall - steady) <= self._skew_ms:
+                self._anchor = (wall, elapsed)
+                if self._jumped:
+                    self._jumped = False
+                    log.warning("the system clock agrees with elapsed time again")
+                return wall
+            if not self._jumped:
+                self._jumped = True
+                log.warning(
+                    "the system clock jumped %+d s against elapsed time; sessions are timed "
+                    "by elapsed time until it agrees again",
+                    (wall - steady) // 1000,
+                )
+            self._anchor = (steady, elapsed)
+            return steady
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +103,8 @@ class Runtime:
     db: Engine
     settings: Settings
     clock: Callable[[], int] = wall_clock_ms
+    #: Times sessions: the wall clock without its jumps (see SteadyClock); `clock` by default.
+    session_clock: Callable[[], int] | None = None
     listeners: list[ChangeListener] = field(default_factory=list)
     key_listeners: list[Callable[[int], None]] = field(default_factory=list)
 
@@ -52,6 +114,9 @@ class Runtime:
 
     def now(self) -> int:
         return self.clock()
+
+    def session_now(self) -> int:
+        return (self.session_clock or self.clock)()
 
     def changed(self, versions: dict[int, int]) -> None:
         """Tell listeners (hubs, change feeds) what a committed transaction changed."""
