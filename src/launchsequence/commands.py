@@ -110,6 +110,7 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
+    from .httpserver import head_limited_protocol
 
     app = create_app(settings)
     hubs = app.state.hubs
@@ -136,6 +137,7 @@ def _serve(settings: Settings) -> int:
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         timeout_graceful_shutdown=5,
+        http=head_limited_protocol(settings.max_header_bytes),
     )
     server = Server(config)
     with contextlib.suppress(KeyboardInterrupt):

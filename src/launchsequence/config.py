@@ -72,6 +72,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_body_bytes", 1_048_576, "Largest request body accepted; larger answers 413."),
     Setting(
+        "max_header_bytes",
+        65_536,
+        "Largest request line and headers accepted; larger answers 431 and closes the connection.",
+    ),
+    Setting(
         "body_timeout_seconds",
         30,
         "A request body must arrive whole within this time of its first read; slower answers 408.",
@@ -121,6 +126,7 @@ class Settings:
     login_failures_per_account_hour: int = 100
     sdk_key_grace_seconds: int = 3600
     max_body_bytes: int = 1_048_576
+    max_header_bytes: int = 65_536
     body_timeout_seconds: int = 30
     sse_heartbeat_seconds: int = 15
     stream_max_buffer_bytes: int = 1_048_576

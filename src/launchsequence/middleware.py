@@ -65,10 +65,11 @@ class BodyLimit:
         seen = 0
         started = False
         whole = False
+        timed_out = False
         deadline: float | None = None
 
         async def limited_receive() -> Message:
-            nonlocal seen, whole, deadline
+            nonlocal seen, whole, timed_out, deadline
             if whole:
                 return await receive()
             loop = asyncio.get_running_loop()
@@ -78,6 +79,7 @@ class BodyLimit:
                 async with asyncio.timeout_at(deadline):
                     message = await receive()
             except TimeoutError:
+                timed_out = True
                 raise _TooSlow from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
@@ -92,7 +94,7 @@ class BodyLimit:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if not whole:  # the app answered before the body was in: do not wait for it
+                if timed_out:  # the answer to a body too slow: do not wait for the rest
                     headers = [h for h in message.get("headers", []) if h[0] != b"connection"]
                     message = {**message, "headers": [*headers, (b"connection", b"close")]}
             await send(message)

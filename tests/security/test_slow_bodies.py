@@ -143,3 +143,23 @@ def test_a_long_lived_dashboard_stream_outlives_the_body_timeout(server: LiveSer
             assert not closed, "the stream was closed by the body timeout"
     finally:
         user.close()
+
+
+def test_connections_stay_alive_for_requests_answered_in_time(server: LiveServer) -> None:
+    """The timeout closes only the connection it fired on: a client's kept-alive connection
+    serves request after request, with and without bodies."""
+    login = json.dumps({"email": "nobody@example.com", "password": "wrong password"}).encode()
+    requests = [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%b" % (len(login), login),
+    ] * 2
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for request in requests:
+            sock.sendall(request)
+            answer = b""
+            while not answer.endswith(b"}"):
+                chunk = sock.recv(65536)
+                assert chunk, "the server closed a kept-alive connection"
+                answer += chunk
+            assert b"connection: close" not in answer.lower(), answer

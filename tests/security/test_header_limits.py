@@ -1,0 +1,104 @@
+"""Request heads over `max_header_bytes` (64 KiB by default) are refused by `launchseq serve`
+with 431 `headers_too_large` and the connection closed, before the server buffers them; heads
+under the limit, kept-alive connections and large bodies are unaffected."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.faults.support import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    process = ServerProcess(Path(tmp_path_factory.mktemp("headers"))).start()
+    yield process
+    process.kill()
+
+
+def exchange(server: ServerProcess, raw: bytes) -> tuple[bytes, bool]:
+    """Send `raw`, read until the answer arrived or the server closed the connection: (what it
+    sent, whether it closed). A reset while sending counts as closed."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(raw)
+        data = b""
+        while not data.endswith(b"}"):
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                return data, True
+            except TimeoutError:
+                return data, False
+            if not chunk:
+                return data, True
+            data += chunk
+        sock.settimeout(1)
+        try:
+            closed = sock.recv(1) == b""
+        except TimeoutError:
+            closed = False
+        except ConnectionResetError:
+            closed = True
+        return data, closed
+
+
+def get(header_bytes: int, *, close: bool = True) -> bytes:
+    connection = b"Connection: close\r\n" if close else b""
+    return (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+        + connection
+        + b"X-Padding: "
+        + b"a" * header_bytes
+        + b"\r\n\r\n"
+    )
+
+
+def test_a_head_under_the_limit_is_served(server: ServerProcess) -> None:
+    answer, _ = exchange(server, get(60_000))
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+
+
+@pytest.mark.parametrize("size", [70_000, 10_000_000])
+def test_a_head_over_the_limit_is_refused_and_the_connection_closed(
+    server: ServerProcess, size: int
+) -> None:
+    answer, closed = exchange(server, get(size, close=False))
+    assert closed, "the connection must be closed"
+    if answer:  # a 10 MB head may be cut short by a reset before the answer is read
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 431 "), head
+        assert json.loads(body)["error"]["code"] == "headers_too_large"
+    else:
+        assert size > 1_000_000, "a 70 KB head must get its 431 answer"
+    # and the server is still there for everyone else
+    assert exchange(server, get(10))[0].startswith(b"HTTP/1.1 200 ")
+
+
+def test_the_limit_is_per_request_on_a_kept_alive_connection(server: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for _ in range(3):  # 120 KB of heads in all on one connection, 40 KB each
+            sock.sendall(get(40_000, close=False))
+            answer = b""
+            while not answer.endswith(b"}"):
+                chunk = sock.recv(65536)
+                assert chunk, "the server closed the kept-alive connection"
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+
+
+def test_a_large_body_is_not_mistaken_for_a_large_head(server: ServerProcess) -> None:
+    body = json.dumps({"email": "x@example.com", "password": "p" * 200_000}).encode()
+    request = (
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
+    )
+    answer, _ = exchange(server, request)
+    assert not answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert answer.startswith(b"HTTP/1.1 422 "), answer[:300]  # the password is too long
