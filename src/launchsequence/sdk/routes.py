@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..realtime.hub import ClientSubscriber, HubState, ServerSubscriber, client_values
+from ..realtime.hub import ClientSubscriber, Hub, HubState, ServerSubscriber, client_values
 from ..realtime.hubs import Hubs
 from ..realtime.writer import Writer
 from .common import SdkError, authenticate, json_response, read_json
@@ -92,9 +93,20 @@ def routes(hubs: Hubs, clock: Callable[[], int]) -> list[Route]:
 def stream_handlers(hubs: Hubs) -> dict[str, StreamHandler]:
     """The stream endpoints, served by `StreamApp` (raw ASGI) rather than as routes."""
 
+    async def catch_up(request: HTTPConnection, hub: Hub) -> str | None:
+        """The client's Last-Event-ID. When it is ahead of this process (the client came from
+        an instance that saw a write whose notification has not arrived here yet), reload
+        first, so that the client is not sent back to an older version."""
+        last = request.headers.get("last-event-id")
+        if last is not None and last.isdigit() and len(last) < 19:
+            if int(last) > hub.state.version:
+                with contextlib.suppress(Exception):  # the database is away: serve what we have
+                    await hubs.areload(hub.env_id, cause="ahead")
+        return last
+
     async def stream(request: HTTPConnection) -> EventStream:
         key, hub = await authenticate(request, hubs, server_only=True)
-        last = request.headers.get("last-event-id")
+        last = await catch_up(request, hub)
 
         def subscribe(writer: Writer, state: HubState) -> tuple[bytes, Callable[[], None]]:
             sub = ServerSubscriber(hub, writer, key)
@@ -108,6 +120,7 @@ def stream_handlers(hubs: Hubs) -> dict[str, StreamHandler]:
     async def client_stream(request: HTTPConnection) -> EventStream:
         key, hub = await authenticate(request, hubs, server_only=False, query=True)
         context = _decode_context(request.query_params.get("context"))
+        await catch_up(request, hub)
 
         def subscribe(writer: Writer, state: HubState) -> tuple[bytes, Callable[[], None]]:
             sub = ClientSubscriber(hub, writer, key, context)
