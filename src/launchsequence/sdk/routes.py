@@ -98,10 +98,10 @@ def stream_handlers(hubs: Hubs) -> dict[str, StreamHandler]:
         an instance that saw a write whose notification has not arrived here yet), reload
         first, so that the client is not sent back to an older version."""
         last = request.headers.get("last-event-id")
-        if last is not None and last.isdigit() and len(last) < 19:
-            if int(last) > hub.state.version:
-                with contextlib.suppress(Exception):  # the database is away: serve what we have
-                    await hubs.areload(hub.env_id, cause="ahead")
+        ahead = last is not None and last.isdigit() and len(last) < 19
+        if ahead and int(last or 0) > hub.state.version:
+            with contextlib.suppress(Exception):  # the database is away: serve what we have
+                await hubs.areload(hub.env_id, cause="ahead")
         return last
 
     async def stream(request: HTTPConnection) -> EventStream:
