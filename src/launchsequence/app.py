@@ -148,7 +148,8 @@ def create_app(
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
-            log.warning("readiness check failed: %s", type(exc).__name__)
+            # Probed every few seconds: the store logs an outage once, not once per probe.
+            log.debug("readiness check failed: %s", type(exc).__name__)
             return JSONBytes({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return {"status": "ok", "database": "ok"}
 

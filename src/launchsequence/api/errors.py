@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..services import errors as e
@@ -90,6 +90,15 @@ def error_response(
     return JSONBytes({"error": body}, status_code=status, headers=dict(headers or {}))
 
 
+def _database_unavailable() -> JSONBytes:
+    return error_response(
+        503,
+        "unavailable",
+        "the database cannot be reached right now; nothing was changed. Try again shortly",
+        headers={"Retry-After": "5"},
+    )
+
+
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [p for p in loc if p != "body"]
     out = ""
@@ -134,13 +143,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def database_down(request: Request, exc: OperationalError) -> JSONBytes:
-        log.warning("database unavailable: %s", type(exc.orig).__name__)
-        return error_response(
-            503,
-            "unavailable",
-            "the database is unavailable; nothing was changed",
-            headers={"Retry-After": "5"},
-        )
+        # An unreachable database (no connection, or one dropped mid-query) is logged once
+        # per outage by the store; anything else (SQLite busy, a serialization failure) here.
+        if not (exc.connection_invalidated or exc.statement is None):
+            log.warning("database error on %s %s: %s", request.method, request.url.path,
+                        type(exc.orig).__name__)  # fmt: skip
+        return _database_unavailable()
 
     @app.exception_handler(DataError)
     async def unstorable(request: Request, exc: DataError) -> JSONBytes:
@@ -159,3 +167,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONBytes:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal", "something went wrong on our side")
+
+    @app.exception_handler(DBAPIError)
+    async def database_lost(request: Request, exc: DBAPIError) -> JSONBytes:
+        if exc.connection_invalidated:  # the connection broke mid-request
+            return _database_unavailable()
+        return await unexpected(request, exc)

@@ -17,7 +17,9 @@ from typing import Any
 import orjson
 import psycopg
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import OperationalError
 
+from ..store.db import CONNECT_TIMEOUT_SECONDS
 from ..store.tables import environments
 from .hubs import Hubs
 
@@ -34,6 +36,10 @@ class PostgresFeed:
         self.check_seconds = check_seconds
         url = db.url.set(drivername="postgresql")
         self._dsn = url.render_as_string(hide_password=False)
+        # Bounded like the engine's connections, unless the URL chose its own timeout.
+        self._connect_args: dict[str, Any] = (
+            {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._pending: set[asyncio.Future[Any]] = set()
         self.connected = asyncio.Event()
@@ -74,15 +80,23 @@ class PostgresFeed:
                 await task
 
     async def _listen_forever(self) -> None:
+        """Listen; when the connection is lost, reconnect with jittered backoff (0.5 s doubling
+        up to 5 s) until the database answers again, then catch up with a version check.
+        Said once per loss and once when listening again: an outage is logged as a warning by
+        the store, and a lost connection that comes back at once is no reason for alarm."""
         delay = 0.5
+        lost = False
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self._dsn, autocommit=True
+                    self._dsn, autocommit=True, **self._connect_args
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self.connected.set()
                     delay = 0.5
+                    if lost:
+                        lost = False
+                        log.info("change feed listening again; catching up")
                     await self.check()  # whatever happened while we were not listening
                     async for note in conn.notifies():
                         self._handle(note.payload)
@@ -90,7 +104,9 @@ class PostgresFeed:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: reconnect
                 self.connected.clear()
-                log.warning("change feed listener lost (%s); reconnecting", type(exc).__name__)
+                if not lost:
+                    lost = True
+                    log.info("change feed listener lost (%s); reconnecting", type(exc).__name__)
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 5.0)
 
@@ -116,14 +132,20 @@ class PostgresFeed:
                 self._spawn(self.hubs.areload(env_id, cause="notify"))
 
     async def _check_forever(self) -> None:
+        failing = False
         while True:
             await asyncio.sleep(self.check_seconds)
             try:
                 await self.check()
+                failing = False
             except asyncio.CancelledError:
                 raise
+            except OperationalError:
+                pass  # the database is unreachable: the store logs that once per outage
             except Exception as exc:  # noqa: BLE001 - try again next period
-                log.warning("version check failed: %s", type(exc).__name__)
+                if not failing:  # once until it succeeds again, not every period
+                    log.warning("version check failed: %s", type(exc).__name__)
+                failing = True
 
     async def check(self) -> None:
         """Reload every loaded hub whose environment moved on without us hearing of it."""

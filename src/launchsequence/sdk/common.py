@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
@@ -13,7 +16,14 @@ from ..realtime.hub import Hub
 from ..realtime.hubs import Hubs
 from ..realtime.keys import SdkKey
 
-__all__ = ["SdkError", "authenticate", "json_response", "read_json", "sdk_error_response"]
+__all__ = [
+    "SdkError",
+    "authenticate",
+    "json_response",
+    "read_json",
+    "sdk_error_response",
+    "store_errors",
+]
 
 _JSON = "application/json"
 
@@ -52,6 +62,24 @@ def presented_key(request: HTTPConnection, *, query: bool = False) -> str | None
 
 _UNAUTHORIZED = SdkError(401, "unauthorized", "missing, unknown or expired SDK key",
                          {"WWW-Authenticate": "Bearer"})  # fmt: skip
+_STORE_DOWN = SdkError(503, "unavailable",
+                       "the database is unreachable and this key is not known to this server "
+                       "yet; try again shortly", {"Retry-After": "5"})  # fmt: skip
+
+
+@contextlib.contextmanager
+def store_errors() -> Iterator[None]:
+    """Around a database read the SDK paths make only on a cache miss (a key or a hub not yet
+    loaded): an unreachable database answers 503 `unavailable`, not 500. The store logs the
+    outage itself, once."""
+    try:
+        yield
+    except OperationalError:
+        raise _STORE_DOWN from None
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise _STORE_DOWN from None
+        raise
 
 
 async def authenticate(
@@ -64,12 +92,14 @@ async def authenticate(
         raise _UNAUTHORIZED
     found = hubs.keys.cached(secret)
     if found is False:
-        found = await asyncio.to_thread(hubs.keys.load, secret)
+        with store_errors():
+            found = await asyncio.to_thread(hubs.keys.load, secret)
     if not isinstance(found, SdkKey) or not found.valid(hubs.clock()):
         raise _UNAUTHORIZED
     if server_only and found.kind != "server":
         raise SdkError(403, "forbidden", "this endpoint needs the environment's server key")
-    hub = await hubs.aget(found.env_id)
+    with store_errors():
+        hub = await hubs.aget(found.env_id)
     if hub is None:
         raise _UNAUTHORIZED
     return found, hub

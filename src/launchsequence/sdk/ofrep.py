@@ -27,7 +27,7 @@ from ..realtime.hub import HubState, OfrepSubscriber
 from ..realtime.hubs import Hubs
 from ..realtime.keys import SdkKey
 from ..realtime.writer import Writer
-from .common import SdkError, authenticate, json_response, read_json
+from .common import SdkError, authenticate, json_response, read_json, store_errors
 from .routes import _etag_matches
 from .streams import EventStream, StreamHandler
 
@@ -159,7 +159,8 @@ def stream_handlers(hubs: Hubs, clock: Callable[[], int], secret: str) -> dict[s
     async def events(request: HTTPConnection) -> EventStream:
         token = request.query_params.get("token", "")
         key = await _key_for_token(token)
-        hub = await hubs.aget(key.env_id)
+        with store_errors():
+            hub = await hubs.aget(key.env_id)
         if hub is None:
             raise SdkError(401, "unauthorized", "missing, unknown or expired stream token")
 
@@ -176,7 +177,8 @@ def stream_handlers(hubs: Hubs, clock: Callable[[], int], secret: str) -> dict[s
         expected = stream_token(secret, _probe(digest))
         if not digest or not hmac.compare_digest(token, expected):
             raise SdkError(401, "unauthorized", "missing, unknown or expired stream token")
-        found = await asyncio.to_thread(hubs.keys.load_digest, digest)
+        with store_errors():
+            found = await asyncio.to_thread(hubs.keys.load_digest, digest)
         if found is None or not found.valid(clock()):
             raise SdkError(401, "unauthorized", "missing, unknown or expired stream token")
         return found

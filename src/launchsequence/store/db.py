@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 
 __all__ = ["StoreUnavailable", "create_db_engine", "describe", "is_sqlite", "writer"]
+
+log = logging.getLogger("launchsequence.store")
+
+CONNECT_TIMEOUT_SECONDS = 5  # a database host that drops packets must not hold requests for minutes
 
 
 class StoreUnavailable(RuntimeError):
@@ -33,6 +40,10 @@ def create_db_engine(url: str) -> Engine:
     SQLite: WAL journal, foreign keys on, a 10 s busy timeout. Transactions opened through
     `writer(engine)` begin IMMEDIATE, so two writers queue instead of failing when one upgrades
     a read lock; reads begin deferred and never wait for writers.
+
+    PostgreSQL: connections are pinged at checkout, a new one gives up after
+    CONNECT_TIMEOUT_SECONDS (unless the URL sets `connect_timeout`), and an outage is logged
+    once when it starts and once when it ends.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -48,7 +59,49 @@ def create_db_engine(url: str) -> Engine:
         )
         _sqlite_setup(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    connect_args = (
+        {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    )
+    # Pre-ping: a connection the database dropped (restart, failover) is replaced at checkout
+    # instead of failing the request that draws it.
+    engine = create_engine(
+        url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=connect_args
+    )
+    _watch_outages(engine)
+    return engine
+
+
+def _watch_outages(engine: Engine) -> None:
+    """Log an outage once when it starts and once when it ends, however many requests and
+    background tasks run into it meanwhile: the database is down from the first failed
+    connection (or one dropped mid-query) until a new connection succeeds."""
+    lock = threading.Lock()
+    down_since: list[float] = []  # empty while the database answers
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(context: ExceptionContext) -> None:
+        # A failed pre-ping only finds a stale connection; the reconnect after it decides.
+        if context.is_pre_ping or not (context.is_disconnect or context.connection is None):
+            return
+        with lock:
+            if down_since:
+                return
+            down_since.append(time.monotonic())
+        reason = (str(context.original_exception).strip().splitlines() or [""])[0][:200]
+        log.warning(
+            "database unreachable (%s: %s): SDK evaluations and open streams go on from "
+            "memory; writes, sign-ins and /readyz answer 503 until it is back",
+            type(context.original_exception).__name__,
+            reason,
+        )
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection: Any, _record: Any) -> None:
+        with lock:
+            if not down_since:
+                return
+            started = down_since.pop()
+        log.warning("database reachable again after %.1f s", time.monotonic() - started)
 
 
 def _sqlite_setup(engine: Engine) -> None:
