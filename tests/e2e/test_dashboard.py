@@ -211,3 +211,64 @@ def test_a_toggle_shows_in_another_open_browser_within_a_second(new_context, ser
     expect(second.get_by_role("alert")).to_contain_text("someone else changed this flag")
     expect(second.get_by_label(re.compile("^Context keys served On"))).to_have_value("")
     shot(second, "10-stale-save")
+
+
+def test_an_owner_edits_a_variation_renames_an_environment_and_pages_through_flags(
+    new_context, server
+):
+    page = new_context().new_page()
+    org = sign_up(page, "editor@example.com", "Eddie Editor")
+    flag = create_flag(page, org, "Hero color", "string", ["blue", "green"])
+
+    # Change the second variation's value and name; the flag page's menus follow.
+    page.get_by_role("link", name="edit variations").click()
+    expect(page.get_by_role("heading", name="Variations of Hero color")).to_be_visible()
+    page.get_by_label("Value of variation 2").fill("teal")
+    page.get_by_label("Name of variation 2").fill("Teal")
+    page.get_by_role("button", name="Add a variation").click()
+    expect(page.get_by_label("Value of variation 2")).to_have_value("teal")  # kept
+    page.get_by_label("Value of variation 3").fill("teal")
+    page.get_by_role("button", name="Save variations", exact=True).click()
+    expect(page.locator("#variations\\[2\\]-error, .alert.error").first).to_contain_text("distinct")
+    page.get_by_label("Value of variation 3").fill("red")
+    page.get_by_role("button", name="Save variations", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Saved the variations.")
+    shot(page, "11-variations")
+    # The first variation is what production serves by default: it cannot be removed.
+    page.get_by_role("button", name="Remove variation 1").click()
+    expect(page.locator("#variations\\[0\\]-error")).to_contain_text("in use in production")
+    page.get_by_role("button", name="Remove variation 3").click()
+    expect(page.get_by_role("status")).to_contain_text("Removed the variation.")
+    expect(page.get_by_label("Value of variation 3")).to_have_count(0)
+    page.goto(f"/o/{org}/p/default/flags/{flag}?env=production")
+    expect(page.get_by_label("When off, serve")).to_contain_text("Teal")
+
+    # Rename staging; the flag page's environment tabs show the new name.
+    page.goto(f"/o/{org}/p/default/environments")
+    page.get_by_label("Name of staging").fill("QA & review")
+    page.get_by_role("button", name="Rename staging").click()
+    expect(page.get_by_role("status")).to_contain_text("Renamed the environment")
+    page.goto(f"/o/{org}/p/default/flags/{flag}")
+    expect(page.get_by_role("navigation", name="Environments")).to_contain_text("QA & review")
+
+    # 60 more flags through the API: the list shows 50, the next page the rest.
+    token = page.locator('input[name="csrf_token"]').first.get_attribute("value")
+    for i in range(60):
+        made = page.request.post(
+            f"/api/v1/orgs/{org}/projects/default/flags",
+            data={"key": f"bulk-{i:02d}", "name": f"Bulk {i:02d}"},
+            headers={"X-CSRF-Token": token or "", "Origin": server.url},
+        )
+        assert made.status == 201, made.text()
+    page.goto(f"/o/{org}/p/default/flags")
+    expect(page.locator("#flag-count")).to_contain_text("Showing 1\u201350 of 61 flags")
+    expect(page.locator("tr[data-flag]")).to_have_count(50)
+    page.get_by_role("link", name="Next page").click()
+    page.wait_for_url(re.compile(r"\?page=2$"))
+    expect(page.locator("tr[data-flag]")).to_have_count(11)
+    expect(page.locator("#flag-count")).to_contain_text("Showing 51\u201361 of 61 flags")
+    switch = page.get_by_role("switch", name="Hero color (hero-color) in staging")
+    switch.click()
+    expect(switch).to_have_attribute("aria-checked", "true")
+    expect(page.locator("tr[data-flag]")).to_have_count(11)
+    shot(page, "12-flag-list-page-2")

@@ -24,6 +24,7 @@ from ..store.snapshot import build_snapshot, flag_document, segment_document
 from .errors import Conflict, Invalid, NotFound, PreconditionFailed
 from .orgs import environment_for, initial_config, org_for, project_for
 from .runtime import Actor, Runtime, check_key, record_audit
+from .variations import variation_uses, without_variation
 
 __all__ = ["FLAG_TYPES", "Flags", "flag_fields"]
 
@@ -408,6 +409,95 @@ class Flags:
             result = _public_flag(
                 {**updated, **changes}, store.list_configs_for_flag(conn, flag["id"])
             )
+        self.rt.changed(versions)
+        return result
+
+    def remove_variation(
+        self, actor: Actor, org_key: str, project_key: str, key: str, index: int
+    ) -> dict[str, Any]:
+        """Remove variation `index`, renumbering every environment's configuration to match.
+
+        Raises Invalid (field `variations[index]`, code `variation_in_use`) if any environment
+        serves it (off variation, targets, a rule, the default rule) or it is a default for new
+        environments; a boolean flag keeps its two variations.
+        """
+        field = f"variations[{index}]"
+        with self.rt.write_db.begin() as conn:
+            org, project = self._scope(conn, actor, org_key, project_key, write=True)
+            flag = self._flag(conn, project, key)
+            count = len(flag["variations"])
+            if flag["type"] == "boolean":
+                raise Invalid("a boolean flag keeps its two variations", field=field)
+            _index(index, count, field)
+            if count == 1:
+                raise Invalid("a flag needs at least one variation", field=field)
+            envs = org_store.list_environments(conn, project["id"])
+            configs = []
+            for env in envs:
+                config = store.get_config(
+                    conn, flag_id=flag["id"], environment_id=env["id"], for_update=True
+                )
+                if config is None:
+                    continue
+                uses = variation_uses(config, index)
+                if uses:
+                    raise Invalid(
+                        f"is in use in {env['key']} ({', '.join(uses)}): serve another "
+                        "variation there first",
+                        field=field,
+                        code="variation_in_use",
+                    )
+                configs.append((env, config))
+            for which in ("on_variation", "off_variation"):
+                if flag["defaults"][which] == index:
+                    raise Invalid(
+                        f"is the default when {which[:-10]} for new environments: choose "
+                        "another default first",
+                        field=field,
+                        code="variation_in_use",
+                    )
+            variations = [v for i, v in enumerate(flag["variations"]) if i != index]
+            defaults = {
+                **flag["defaults"],
+                **{
+                    k: flag["defaults"][k] - (flag["defaults"][k] > index)
+                    for k in ("on_variation", "off_variation")
+                },
+            }
+            now = self.rt.now()
+            updated = {**flag, "variations": variations, "defaults": defaults, "updated_at": now}
+            for env, config in configs:
+                fields = without_variation(config, index)
+                self._validate(updated, {**config, **fields}, self._segments(conn, env["id"]))
+                changed = {f: v for f, v in fields.items() if v != config[f]}
+                if changed:
+                    store.update_config(
+                        conn,
+                        flag_id=flag["id"],
+                        environment_id=env["id"],
+                        values=changed,
+                        expected_version=None,
+                        at=now,
+                    )
+            store.update_flag(
+                conn,
+                flag["id"],
+                {"variations": variations, "defaults": defaults, "updated_at": now},
+            )
+            versions = org_store.bump_environment_versions(conn, [e["id"] for e in envs])
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="flag.updated",
+                resource=key,
+                project=project_key,
+                flag=key,
+                before=_public_flag(flag),
+                after=_public_flag(updated),
+            )
+            result = _public_flag(updated, store.list_configs_for_flag(conn, flag["id"]))
         self.rt.changed(versions)
         return result
 

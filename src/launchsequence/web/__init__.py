@@ -7,7 +7,16 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from . import account_pages, config_pages, events, flag_pages, org_pages, project_pages
+from . import (
+    account_pages,
+    config_pages,
+    events,
+    flag_pages,
+    manage_pages,
+    org_pages,
+    project_pages,
+    variation_pages,
+)
 
 __all__ = ["install"]
 
@@ -16,7 +25,17 @@ STATIC = Path(__file__).parent / "static"
 
 def install(app: FastAPI) -> None:
     """Add the dashboard's routes and `/static` to the admin app."""
-    for module in (account_pages, org_pages, project_pages, flag_pages, config_pages, events):
+    modules = (
+        account_pages,
+        org_pages,
+        project_pages,
+        manage_pages,
+        flag_pages,
+        variation_pages,
+        config_pages,
+        events,
+    )
+    for module in modules:
         for path, endpoint, methods in module.ROUTES:
             app.add_route(path, endpoint, methods=methods, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,4 +1,5 @@
-"""The flag list of a project (search, filters, a switch per environment) and flag creation."""
+"""The flag list of a project (search, filters, pages of 50, a switch per environment) and flag
+creation."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ import json
 import math
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.responses import Response
 
 from ..services import Conflict, Invalid
 from .pages import Page, Redirect, page
 
-__all__ = ["ROUTES", "flag_rows"]
+__all__ = ["PER_PAGE", "ROUTES", "flag_rows", "pagination"]
 
 TYPES = ("boolean", "string", "number", "json")
+PER_PAGE = 50
 
 
 def _filters(p: Page) -> dict[str, str]:
@@ -43,6 +46,39 @@ def flag_rows(p: Page, org: str, project: str, f: dict[str, str]) -> list[dict[s
     return flags
 
 
+def pagination(total: int, requested: str, filters: dict[str, str]) -> dict[str, Any]:
+    """Which slice of `total` rows page `requested` shows, and its links (filters kept).
+
+    A page number out of range shows the nearest page; links are 1, the pages around the
+    current one and the last, with None for a gap.
+    """
+    last = max(1, math.ceil(total / PER_PAGE))
+    current = int(requested) if requested.isdigit() and len(requested) < 7 else 1
+    current = min(max(current, 1), last)
+    kept = {k: v for k, v in filters.items() if v}
+
+    def href(n: int) -> str:
+        return "?" + urlencode({**kept, "page": str(n)} if n > 1 else kept)
+
+    numbers = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
+    links: list[dict[str, Any] | None] = []
+    for n in numbers:
+        if links and links[-1] is not None and n - links[-1]["number"] > 1:
+            links.append(None)
+        links.append({"number": n, "href": href(n)})
+    start = (current - 1) * PER_PAGE
+    return {
+        "current": current,
+        "last": last,
+        "start": start,
+        "end": min(start + PER_PAGE, total),
+        "total": total,
+        "links": links,
+        "previous": href(current - 1) if current > 1 else None,
+        "next": href(current + 1) if current < last else None,
+    }
+
+
 @page()
 def flag_list(p: Page) -> Response:
     org_key, project_key = p.param("org"), p.param("project")
@@ -50,11 +86,21 @@ def flag_list(p: Page) -> Response:
     org = p.services.orgs.get_org(actor, org_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     f = _filters(p)
-    flags = flag_rows(p, org_key, project_key, f)
-    context = {"org": org, "project": project, "flags": flags, "filters": f}
+    everything_matching = flag_rows(p, org_key, project_key, f)
+    pages = pagination(len(everything_matching), p.query.get("page", "1"), f)
+    flags = everything_matching[pages["start"] : pages["end"]]
+    back = p.request.url.path + (f"?{p.request.url.query}" if p.request.url.query else "")
+    context = {
+        "org": org,
+        "project": project,
+        "flags": flags,
+        "filters": f,
+        "pages": pages,
+        "back": back,
+    }
     if p.request.headers.get("x-partial") == "rows":
         return p.render("_flag_rows.html", **context)
-    everything = flags
+    everything = everything_matching
     if any(f.values()):
         everything = p.services.flags.list_flags(actor, org_key, project_key, archived=None)
     tags = sorted({t for x in everything for t in x["tags"]})

@@ -1,9 +1,10 @@
-"""Organization pages: the dashboard of projects, the audit log, and settings (members,
-invitations, personal API tokens)."""
+"""Organization pages: the dashboard of projects, the audit log, and settings (the name,
+members added by email or invited, personal API tokens)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from starlette.responses import Response
 
@@ -43,7 +44,14 @@ def dashboard(p: Page) -> Response:
     projects = [
         _project_summary(p, org_key, pr) for pr in p.services.orgs.list_projects(actor, org_key)
     ]
-    return p.render("dashboard.html", org=org, projects=projects, errors=errors, values=values)
+    return p.render(
+        "dashboard.html",
+        org=org,
+        projects=projects,
+        errors=errors,
+        values=values,
+        deleted=p.query.get("deleted"),
+    )
 
 
 @page()
@@ -63,6 +71,14 @@ def audit(p: Page) -> Response:
         limit=50,
     )
     return p.render("audit.html", org=org, page=entries, flag=flag, project=project)
+
+
+# A service's field name -> the settings page's input, per action (the page has several forms).
+_FIELDS = {
+    "create-token": {"name": "token_name", "form": "token_name"},
+    "add-member": {"role": "member_role", "email": "member_email"},
+    "rename-org": {"name": "org_name", "form": "org_name"},
+}
 
 
 @page()
@@ -86,6 +102,17 @@ def settings(p: Page) -> Response:
                 ).rstrip("/")
                 shown["invite_url"] = f"{base}/signup?invitation={token}"
                 values = {}
+            elif action == "add-member":
+                member = p.services.orgs.add_member(
+                    actor,
+                    org_key,
+                    email=p.form.get("member_email", ""),
+                    role=p.form.get("member_role", ""),
+                )
+                raise Redirect(f"/o/{org_key}/settings?added={quote(member['email'])}#members")
+            elif action == "rename-org":
+                p.services.orgs.rename_org(actor, org_key, p.form.get("org_name", ""))
+                raise Redirect(f"/o/{org_key}/settings?renamed=1")
             elif action == "revoke-invitation":
                 p.services.invitations.revoke(actor, org_key, int(p.form.get("id", "0")))
                 raise Redirect(f"/o/{org_key}/settings")
@@ -108,10 +135,22 @@ def settings(p: Page) -> Response:
                 errors["form"] = "unknown action"
         except Invalid as exc:
             field = exc.field or "form"
-            errors["token_name" if action == "create-token" else field] = exc.message
+            if action in _FIELDS:
+                field = _FIELDS[action].get(field, field)
+            errors[field] = exc.message
+            p.status = 422
+        except NotFound as exc:
+            if exc.code != "no_such_user":
+                raise
+            errors["member_email"] = exc.message
             p.status = 422
         except (Conflict, Forbidden) as exc:
-            errors["form"] = exc.message
+            if action == "add-member" and exc.code == "already_member":
+                errors["member_email"] = exc.message
+            elif action == "add-member" and exc.code == "owner_only":
+                errors["member_role"] = exc.message
+            else:
+                errors["form"] = exc.message
             p.status = 403 if isinstance(exc, Forbidden) else 409
         except ValueError:
             raise NotFound("no such item") from None
@@ -125,6 +164,8 @@ def settings(p: Page) -> Response:
         values=values,
         shown=shown,
         me=actor,
+        added=p.query.get("added"),
+        renamed=p.query.get("renamed") == "1",
     )
 
 

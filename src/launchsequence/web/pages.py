@@ -70,6 +70,9 @@ class Page:
     form: dict[str, str] = field(default_factory=dict)
     lists: dict[str, list[str]] = field(default_factory=dict)
     status: int = 200
+    # Cookies to set on the answer, rendered page or redirect: (name, value, max_age, path);
+    # max_age 0 deletes. HttpOnly and SameSite=Strict, Secure as the session cookie is.
+    cookies: list[tuple[str, str, int, str]] = field(default_factory=list)
 
     @property
     def query(self) -> Any:
@@ -84,6 +87,26 @@ class Page:
     def need_actor(self) -> Actor:
         assert self.actor is not None
         return self.actor
+
+    @property
+    def session_token(self) -> str:
+        """The logged-in session's cookie value (what one-time flashes are bound to)."""
+        return self.request.cookies.get(SESSION_COOKIE, "")
+
+    def apply_cookies(self, response: Response) -> Response:
+        mode = self.services.rt.settings.secure_cookies
+        secure = mode == "true" or (mode == "auto" and self.request.url.scheme == "https")
+        for name, value, max_age, path in self.cookies:
+            response.set_cookie(
+                name,
+                value,
+                max_age=max_age,
+                path=path,
+                httponly=True,
+                samesite="strict",
+                secure=secure,
+            )
+        return response
 
 
 def render(p: Page, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
@@ -164,12 +187,12 @@ def _run(
                     "try again",
                     code="csrf_failed",
                 )
-        response = fn(p)
+        response = p.apply_cookies(fn(p))
         if new_anonymous is not None:
             response.set_cookie(ANON_COOKIE, new_anonymous, httponly=True, samesite="lax", path="/")
         return response
     except Redirect as r:
-        return RedirectResponse(r.url, status_code=303)
+        return p.apply_cookies(RedirectResponse(r.url, status_code=303))
     except NotFound as exc:
         return _error_page(p, 404, "Not found", exc.message)
     except Forbidden as exc:

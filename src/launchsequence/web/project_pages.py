@@ -1,13 +1,16 @@
 """Environments and their SDK keys: the client key shown, the server key shown once (at
-creation or rotation), rotation behind a confirmation, and usage snippets."""
+creation or rotation, after a redirect so that a reload makes no other key), rotation behind a
+confirmation, renaming, deleting after typing the key, and usage snippets."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from starlette.responses import Response
 
-from ..services import Conflict, Invalid
+from ..services import Conflict, Forbidden, Invalid
+from . import flash
 from .pages import Page, Redirect, page
 
 __all__ = ["ROUTES"]
@@ -22,8 +25,10 @@ def environments(p: Page) -> Response:
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
     org = p.services.orgs.get_org(actor, org_key)
+    here = f"/o/{org_key}/p/{project_key}/environments"
     errors: dict[str, str] = {}
     values = {"key": "", "name": ""}
+    renaming: dict[str, str] = {}
     revealed: dict[str, Any] | None = None
     if p.request.method == "POST":
         action = p.form.get("action", "")
@@ -38,19 +43,34 @@ def environments(p: Page) -> Response:
                 p.status = 422
             else:
                 server = next(k for k in env["sdk_keys"] if k["kind"] == "server")
-                revealed = {"environment": env["key"], "kind": "server", "key": server["key"]}
-                values = {"key": "", "name": ""}
+                _reveal_next(p, here, env["key"], "server", server["key"], created=True)
+        elif action == "rename":
+            env_key = p.form.get("env", "")
+            name = p.form.get("name", "")
+            try:
+                p.services.orgs.rename_environment(actor, org_key, project_key, env_key, name)
+            except Invalid as exc:
+                errors[f"rename-{env_key}"] = exc.message
+                renaming[env_key] = name
+                p.status = 422
+            else:
+                raise Redirect(f"{here}?renamed={quote(env_key)}#env-{quote(env_key)}")
         elif action == "rotate":
             if p.form.get("confirm") != "yes":
                 raise Redirect(
-                    f"/o/{org_key}/p/{project_key}/environments/{p.form.get('env', '')}"
-                    f"/rotate?kind={p.form.get('kind', '')}"
+                    f"{here}/{quote(p.form.get('env', ''))}"
+                    f"/rotate?kind={quote(p.form.get('kind', ''))}"
                 )
             env_key = p.form.get("env", "")
             rotated = p.services.orgs.rotate_sdk_key(
                 actor, org_key, project_key, env_key, kind=p.form.get("kind", "")
             )
-            revealed = {"environment": env_key, "kind": rotated["kind"], "key": rotated["key"]}
+            _reveal_next(p, here, env_key, rotated["kind"], rotated["key"], created=False)
+        else:
+            errors["form"] = "unknown action"
+            p.status = 400
+    else:
+        revealed = _revealed(p, here)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     return p.render(
         "environments.html",
@@ -59,7 +79,64 @@ def environments(p: Page) -> Response:
         base_url=_base_url(p),
         errors=errors,
         values=values,
+        renaming=renaming,
         revealed=revealed,
+        renamed=p.query.get("renamed"),
+        deleted=p.query.get("deleted"),
+    )
+
+
+def _reveal_next(p: Page, here: str, env_key: str, kind: str, key: str, *, created: bool) -> None:
+    """Post/redirect/get: the new key goes to the next GET only, so a reload makes no other."""
+    payload = {"environment": env_key, "kind": kind, "key": key, "created": created}
+    flash.put(p, here, payload)
+    raise Redirect(f"{here}#env-{quote(env_key)}")
+
+
+def _revealed(p: Page, here: str) -> dict[str, Any] | None:
+    data = flash.take(p, here)
+    if not isinstance(data, dict) or not isinstance(data.get("key"), str):
+        return None
+    return data
+
+
+@page()
+def confirm_delete(p: Page) -> Response:
+    """Deleting an environment: a page that names it and asks for its key to be typed."""
+    org_key, project_key, env_key = p.param("org"), p.param("project"), p.param("env")
+    actor = p.need_actor()
+    org = p.services.orgs.get_org(actor, org_key)
+    project = p.services.orgs.get_project(actor, org_key, project_key)
+    if org["role"] == "viewer":
+        raise Forbidden("viewers can read but not change anything", code="read_only")
+    env = p.services.orgs.get_environment(actor, org_key, project_key, env_key)
+    here = f"/o/{org_key}/p/{project_key}/environments"
+    errors: dict[str, str] = {}
+    typed = ""
+    if p.request.method == "POST":
+        typed = p.form.get("confirm_key", "")
+        if typed.strip() != env_key:
+            errors["confirm_key"] = f"type {env_key} to confirm"
+            p.status = 422
+        else:
+            p.services.orgs.delete_environment(actor, org_key, project_key, env_key)
+            raise Redirect(f"{here}?deleted={quote(env_key)}")
+    flags = len(p.services.flags.list_flags(actor, org_key, project_key, archived=None))
+    return p.render(
+        "confirm_delete.html",
+        org=org,
+        project=project,
+        what="environment",
+        name=env["name"],
+        key=env_key,
+        consequences=[
+            f"the configuration of its {flags} flag{'' if flags == 1 else 's'} in this "
+            "environment, and its segments",
+            "its SDK keys: applications using them get 401 at once",
+        ],
+        cancel=f"{here}#env-{quote(env_key)}",
+        errors=errors,
+        typed=typed,
     )
 
 
@@ -78,4 +155,5 @@ def confirm_rotate(p: Page) -> Response:
 ROUTES = [
     ("/o/{org}/p/{project}/environments", environments, ["GET", "POST"]),
     ("/o/{org}/p/{project}/environments/{env}/rotate", confirm_rotate, ["GET"]),
+    ("/o/{org}/p/{project}/environments/{env}/delete", confirm_delete, ["GET", "POST"]),
 ]

@@ -1,0 +1,64 @@
+"""Renaming and deleting a project. Deleting asks for the project's key to be typed, on a page
+that says what goes with it; only owners and admins see these forms (the service refuses the
+rest)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.responses import Response
+
+from ..services import Forbidden, Invalid
+from .pages import Page, Redirect, page
+
+__all__ = ["ROUTES"]
+
+
+@page()
+def project_settings(p: Page) -> Response:
+    org_key, project_key = p.param("org"), p.param("project")
+    actor = p.need_actor()
+    org = p.services.orgs.get_org(actor, org_key)
+    project = p.services.orgs.get_project(actor, org_key, project_key)
+    here = f"/o/{org_key}/p/{project_key}/settings"
+    errors: dict[str, str] = {}
+    values = {"name": project["name"], "confirm_key": ""}
+    if p.request.method == "POST":
+        if org["role"] == "viewer":
+            raise Forbidden("viewers can read but not change anything", code="read_only")
+        action = p.form.get("action", "")
+        if action == "rename":
+            values["name"] = p.form.get("name", "")
+            try:
+                p.services.orgs.rename_project(actor, org_key, project_key, values["name"])
+            except Invalid as exc:
+                errors["name"] = exc.message
+                p.status = 422
+            else:
+                raise Redirect(f"{here}?renamed=1")
+        elif action == "delete":
+            values["confirm_key"] = p.form.get("confirm_key", "")
+            if values["confirm_key"].strip() != project_key:
+                errors["confirm_key"] = f"type {project_key} to confirm"
+                p.status = 422
+            else:
+                p.services.orgs.delete_project(actor, org_key, project_key)
+                raise Redirect(f"/o/{quote(org_key)}?deleted={quote(project_key)}")
+        else:
+            errors["form"] = "unknown action"
+            p.status = 400
+    flags = len(p.services.flags.list_flags(actor, org_key, project_key, archived=None))
+    return p.render(
+        "project_settings.html",
+        org=org,
+        project=project,
+        flag_count=flags,
+        errors=errors,
+        values=values,
+        renamed=p.query.get("renamed") == "1",
+    )
+
+
+ROUTES = [
+    ("/o/{org}/p/{project}/settings", project_settings, ["GET", "POST"]),
+]
