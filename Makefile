@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := -e engine -e sdks/python -e '.[dev]'
 
-.PHONY: install serve test check lint typecheck bench clean
+.PHONY: install serve test check lint typecheck bench soak clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ bench: install
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/sdk_python.py
 	$(BIN)/python bench/dashboard.py
+
+# Minutes of mixed load on one server process (needs wrk); not part of `make bench`.
+soak: install
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
