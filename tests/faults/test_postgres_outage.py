@@ -349,6 +349,11 @@ def test_postgres_stopped_for_30_seconds(tmp_path):
             listed = s.user.get(f"{s.base}/flags")
             statuses.setdefault("session read", set()).add(listed.status_code)
             assert_unavailable(listed, "a read on a session cookie")
+            dashboard = s.user.get("/")  # a page: HTML for a person, not JSON
+            statuses.setdefault("dashboard page", set()).add(dashboard.status_code)
+            assert dashboard.status_code == 503, dashboard.text
+            assert dashboard.headers["content-type"].startswith("text/html")
+            assert "Temporarily unavailable" in dashboard.text
             unknown_key = ofrep(a, s.client_key, "user-1")
             statuses.setdefault("uncached key", set()).add(unknown_key.status_code)
             assert_unavailable(unknown_key, "an SDK key the server has not cached yet")

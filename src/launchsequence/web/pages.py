@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -123,6 +124,23 @@ def _error_page(p: Page, status: int, title: str, message: str) -> HTMLResponse:
     return render(p, "error.html", status=status, title=title, message=message)
 
 
+def _unavailable_page(request: Request) -> HTMLResponse:
+    """The database cannot be reached: an HTML answer (the API answers JSON), rendered without
+    reading anything from it. Nothing was changed."""
+    html = _templates.get_template("error.html").render(
+        user=None,
+        csrf=None,
+        orgs=[],
+        path=request.url.path,
+        title="Temporarily unavailable",
+        message="The database cannot be reached right now, so nothing was changed. "
+        "Flags keep being served to your applications. Try again in a few seconds.",
+    )
+    return HTMLResponse(
+        html, status_code=503, headers={"Cache-Control": "no-store", "Retry-After": "5"}
+    )
+
+
 def page(*, auth: bool = True) -> Callable[[Callable[..., Response]], Callable[..., Any]]:
     """Wrap a blocking page handler `fn(p: Page) -> Response` as an endpoint.
 
@@ -143,7 +161,12 @@ def page(*, auth: bool = True) -> Callable[[Callable[..., Response]], Callable[.
                     if isinstance(v, str):
                         lists.setdefault(k, []).append(v)
                         form.setdefault(k, v)
-            return await run_in_threadpool(_run, fn, request, services, form, lists, auth)
+            try:
+                return await run_in_threadpool(_run, fn, request, services, form, lists, auth)
+            except DBAPIError as exc:
+                if isinstance(exc, OperationalError) or exc.connection_invalidated:
+                    return _unavailable_page(request)
+                raise
 
         return endpoint
 
