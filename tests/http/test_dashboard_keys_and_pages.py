@@ -165,3 +165,34 @@ def test_long_flag_lists_come_in_pages_with_the_filters_kept(live):
     )  # fmt: skip
     assert toggled.status_code == 303
     assert toggled.headers["location"].endswith("?tag=even&q=flag&page=2")
+
+
+NEW_TOKEN = re.compile(r'<code id="new-token">([^<]+)</code>')
+INVITE = re.compile(r'<code id="invite-url">([^<]+)</code>')
+
+
+def test_a_new_api_token_and_invitation_link_are_shown_once(live):
+    user = signup(live.url, "once@example.com")
+    page = f"/o/{user.org}/settings"
+    token = csrf_of(user.get(page).text)
+
+    made = user.http.post(page, data={"csrf_token": token, "action": "create-token",
+                                      "token_name": "deploys"})  # fmt: skip
+    assert made.status_code == 303 and "location" in made.headers
+    shown = user.get(made.headers["location"]).text
+    match = NEW_TOKEN.search(shown)
+    assert match, "the new token is not shown after the redirect"
+    api_token = match.group(1)
+    me = httpx.get(f"{live.url}/api/v1/me", headers={"Authorization": f"Bearer {api_token}"})
+    assert me.status_code == 200
+    again = user.get(made.headers["location"]).text  # a reload
+    assert api_token not in again and not NEW_TOKEN.search(again)
+    assert len(user.get("/api/v1/tokens").json()["tokens"]) == 1  # and no second token
+
+    invited = user.http.post(page, data={"csrf_token": token, "action": "invite",
+                                         "role": "viewer"})  # fmt: skip
+    assert invited.status_code == 303
+    link = INVITE.search(user.get(invited.headers["location"]).text)
+    assert link and "/signup?invitation=" in link.group(1)
+    assert not INVITE.search(user.get(invited.headers["location"]).text)
+    assert len(user.get(f"/api/v1/orgs/{user.org}/invitations").json()["invitations"]) == 1

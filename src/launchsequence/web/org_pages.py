@@ -9,6 +9,7 @@ from urllib.parse import quote
 from starlette.responses import Response
 
 from ..services import Conflict, Forbidden, Invalid, NotFound
+from . import flash
 from .pages import Page, Redirect, page
 
 __all__ = ["ROUTES"]
@@ -81,6 +82,21 @@ _FIELDS = {
 }
 
 
+def _show_next(p: Page, org_key: str, secret: dict[str, str]) -> None:
+    """Post/redirect/get: a new invitation link or API token goes to the next GET only, so a
+    reload neither shows it again nor makes another."""
+    here = f"/o/{org_key}/settings"
+    flash.put(p, here, secret)
+    raise Redirect(f"{here}#{'invitations' if 'invite_url' in secret else 'tokens'}")
+
+
+def _shown(p: Page, org_key: str) -> dict[str, Any]:
+    data = flash.take(p, f"/o/{org_key}/settings")
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if k in ("invite_url", "token") and isinstance(v, str)}
+
+
 @page()
 def settings(p: Page) -> Response:
     org_key = p.param("org")
@@ -89,6 +105,8 @@ def settings(p: Page) -> Response:
     errors: dict[str, str] = {}
     values: dict[str, str] = {}
     shown: dict[str, Any] = {}
+    if p.request.method == "GET":
+        shown = _shown(p, org_key)
     if p.request.method == "POST":
         action = p.form.get("action", "")
         values = dict(p.form)
@@ -100,8 +118,7 @@ def settings(p: Page) -> Response:
                 base = p.services.rt.settings.base_url.rstrip("/") or str(
                     p.request.base_url
                 ).rstrip("/")
-                shown["invite_url"] = f"{base}/signup?invitation={token}"
-                values = {}
+                _show_next(p, org_key, {"invite_url": f"{base}/signup?invitation={token}"})
             elif action == "add-member":
                 member = p.services.orgs.add_member(
                     actor,
@@ -126,8 +143,7 @@ def settings(p: Page) -> Response:
                 raise Redirect(f"/o/{org_key}/settings")
             elif action == "create-token":
                 token, _ = p.services.accounts.create_token(actor, p.form.get("token_name", ""))
-                shown["token"] = token
-                values = {}
+                _show_next(p, org_key, {"token": token})
             elif action == "revoke-token":
                 p.services.accounts.revoke_token(actor, int(p.form.get("id", "0")))
                 raise Redirect(f"/o/{org_key}/settings")
