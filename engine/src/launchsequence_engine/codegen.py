@@ -1,37 +1,55 @@
-"""A flag's evaluation generated as one Python function, for speed.
+"""A flag's evaluation generated as Python functions, for speed.
 
 The closures of `flags.py` cost a call per rule; on the fall-through path of a flag with five
-rules that is a third of the time. Here the targets lookup, every rule and the fallthrough
-become one function, with the common clause shapes inline (`in` over strings, `starts_with`,
-`ends_with`, number comparisons, when the attribute has the obvious type). Every other case,
-and every attribute of another type, calls the clause's compiled matcher, so the two paths
-cannot disagree: the inline test is exactly what that matcher would compute.
+rules that is a third of the time. Here the targets lookup, every rule, the fallthrough and the
+rollout's bucketing become one function, with the common clause shapes inline (`in` over
+strings, booleans or numbers, `starts_with`, `ends_with`, number comparisons, when the attribute
+has the obvious type). Every other case, and every attribute of another type, calls the clause's
+compiled matcher, so the two paths cannot disagree: the inline test is exactly what that matcher
+would compute.
 
-Only identifiers we make and `repr()` of attribute names (a valid literal for any string)
-appear in the source; every value lives in the namespace, never in the code.
+`evaluate_all` passes the function a fourth argument, the call's list of slots: a clause that
+the snapshot uses more than once (`sharing.py`) is then read from it, or tested and stored into
+it; `evaluate` passes none, and the clause is tested as any other.
+
+Only identifiers we make (and the spec's 100000 buckets) appear in the source; every value,
+attribute name and slot number lives in the namespace. So flags of the same shape (the same
+operators in the same places) have the same source, compiled once per snapshot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import CodeType, FunctionType
+from typing import Any, Protocol
 
+from .bucketing import BUCKETS, bucket_value
 from .clauses import NOW_ATTRIBUTE, Matcher
 from .result import EvaluationResult
+from .rollouts import RolloutPlan
+from .sharing import ClauseTable, clause_signature
 
-__all__ = ["ClausePlan", "generate_run"]
+__all__ = ["CachedRun", "ClausePlan", "GeneratedRun", "Slots", "generate_run"]
 
 Context = Mapping[str, Any]
-Rollout = Callable[[Context, str], EvaluationResult]
-Run = Callable[[Context, str, "float | None"], EvaluationResult]
+#: The call's list of slots for shared clauses (in it, None: not tested yet).
+Slots = list["bool | None"]
+Serve = EvaluationResult | RolloutPlan
 
 _NUMBER_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+#: The type test of an `in` whose values are all of one JSON type, keyed by that type.
+_IN_TYPES = {str: "type{get} is str", bool: "type{get} is bool"}
+_NUMBER_TYPE = "(type{get} is int or type(v) is float)"
+#: The bucket's source: the digest's first four bytes as an unsigned big-endian integer.
+_FIRST_WORD = struct.Struct(">I").unpack_from
 
 
 class ClausePlan:
-    """A compiled clause with what the generator needs to inline it."""
+    """A compiled clause with what the generator needs to inline and share it."""
 
-    __slots__ = ("attribute", "matcher", "negate", "op", "values")
+    __slots__ = ("attribute", "matcher", "negate", "op", "signature", "values")
 
     def __init__(self, raw: Mapping[str, Any], matcher: Matcher) -> None:
         self.op = raw.get("op")
@@ -39,6 +57,28 @@ class ClausePlan:
         self.values = raw.get("values")
         self.negate = raw.get("negate", False) is True
         self.matcher = matcher
+        self.signature = clause_signature(raw)
+
+
+class GeneratedRun(Protocol):
+    """A flag's evaluation of a valid context; `evaluate_all` also passes its slots."""
+
+    def __call__(
+        self, context: Context, key: str, now: float | None, cache: Slots | None = None, /
+    ) -> EvaluationResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CachedRun:
+    """A flag's generated `run`, which takes the call's slots of `table` as `cache`."""
+
+    run: GeneratedRun
+    table: ClauseTable
+
+
+def _keep(cache: Slots, slot: int, value: bool) -> bool:
+    cache[slot] = value
+    return value
 
 
 def _clause_expression(plan: ClausePlan, name: str, namespace: dict[str, Any]) -> str:
@@ -48,62 +88,115 @@ def _clause_expression(plan: ClausePlan, name: str, namespace: dict[str, Any]) -
     attribute = plan.attribute
     if type(attribute) is not str or attribute == NOW_ATTRIBUTE or type(plan.values) is not list:
         return generic
-    get = f"(v := get({attribute!r}))"
+    namespace[f"{name}_a"] = attribute
+    get = f"(v := context.get({name}_a))"
     negate = "not " if plan.negate else ""
     values = plan.values
-    if plan.op == "in" and all(type(x) is str for x in values):
+    op = plan.op
+    kinds = {type(x) for x in values}
+    if op == "in" and len(kinds) == 1 and (kind := next(iter(kinds))) in _IN_TYPES:
         namespace[f"{name}_s"] = frozenset(values)
-        return f"(({negate}(v in {name}_s)) if type{get} is str else {generic})"
-    if plan.op in ("starts_with", "ends_with") and all(type(x) is str for x in values):
+        return f"(({negate}(v in {name}_s)) if {_IN_TYPES[kind].format(get=get)} else {generic})"
+    if op == "in" and kinds <= {int, float}:  # 1 is 1.0; booleans are kept out by the type test
+        namespace[f"{name}_s"] = frozenset(values)
+        return f"(({negate}(v in {name}_s)) if {_NUMBER_TYPE.format(get=get)} else {generic})"
+    if op in ("starts_with", "ends_with") and kinds == {str}:
         namespace[f"{name}_t"] = tuple(values)
-        return (
-            f"(({negate}v.{plan.op.replace('_', '')}({name}_t)) if type{get} is str else {generic})"
-        )
-    if plan.op in _NUMBER_OPS:
-        bound = max(values) if plan.op in ("lt", "lte") else min(values)
+        method = op.replace("_", "")
+        return f"(({negate}v.{method}({name}_t)) if type{get} is str else {generic})"
+    if op in _NUMBER_OPS:
+        bound = max(values) if op in ("lt", "lte") else min(values)
         namespace[f"{name}_b"] = bound
-        test = f"v {_NUMBER_OPS[plan.op]} {name}_b"
-        return f"(({negate}({test})) if (type{get} is int or type(v) is float) else {generic})"
+        test = f"v {_NUMBER_OPS[op]} {name}_b"
+        return f"(({negate}({test})) if {_NUMBER_TYPE.format(get=get)} else {generic})"
     return generic
+
+
+def _serve_lines(serve: Serve, name: str, namespace: dict[str, Any]) -> list[str]:
+    """Statements that return the serve's result (a rollout's bucketing inline)."""
+    namespace[name] = serve
+    if isinstance(serve, EvaluationResult):
+        return [f"return {name}"]
+    if serve.seeded is None:
+        return [f"return {name}(context, key)"]
+    namespace[f"{name}_copy"] = serve.seeded.copy
+    namespace[f"{name}_first"] = serve.first
+    if serve.bucket_by == "key":
+        lines = [f"s = {name}_copy()", "s.update(key.encode())"]
+    else:
+        namespace[f"{name}_a"] = serve.bucket_by
+        lines = [
+            f"v = context.get({name}_a)",
+            "if type(v) is not str:",
+            "    v = bucket_value(v)",
+            "    if v is None:",
+            f"        return {name}_first",  # no value to hash: bucket 0
+            f"s = {name}_copy()",
+            "s.update(v.encode())",
+        ]
+    lines.append(f"b = first_word(s.digest())[0] % {BUCKETS}")
+    *inner, (_, last) = serve.bounds  # the last bound is BUCKETS: no test needed
+    for i, (bound, result) in enumerate(inner):
+        namespace[f"{name}_b{i}"] = bound
+        namespace[f"{name}_r{i}"] = result
+        lines += [f"if b < {name}_b{i}:", f"    return {name}_r{i}"]
+    namespace[f"{name}_last"] = last
+    lines.append(f"return {name}_last")
+    return lines
+
+
+def _cached(expression: str, name: str, slot: int | None, namespace: dict[str, Any]) -> str:
+    """The clause's test; with a slot, read from `cache` when there is one (its matcher fills
+    the slot, once per `evaluate_all`: no need to repeat the inline test)."""
+    if slot is None:
+        return expression
+    namespace[f"{name}_i"] = slot
+    fill = f"keep(cache, {name}_i, {name}_m(context, now))"
+    read = f"(x if (x := cache[{name}_i]) is not None else {fill})"
+    return f"({expression} if cache is None else {read})"
 
 
 def generate_run(
     targets: dict[str, EvaluationResult],
-    rules: list[tuple[list[ClausePlan], EvaluationResult | None, Rollout | None]],
-    fallthrough: EvaluationResult | Rollout,
+    rules: list[tuple[list[ClausePlan], Serve]],
+    fallthrough: Serve,
     flag_key: str,
-) -> Run:
-    """One function: targets, rules in order (clauses ANDed, none = match), fallthrough."""
-    namespace: dict[str, Any] = {"target": targets.get}
-    lines = [
-        "def run(context, key, now):",
-        "    hit = target(key)",
-        "    if hit is not None:",
-        "        return hit",
-        "    get = context.get",
-    ]
-    for i, (clauses, result, rollout) in enumerate(rules):
-        tests = [_clause_expression(p, f"c{i}_{j}", namespace) for j, p in enumerate(clauses)]
-        if result is not None:
-            namespace[f"r{i}"] = result
-            serve = f"r{i}"
-        else:
-            namespace[f"ro{i}"] = rollout
-            serve = f"ro{i}(context, key)"
-        if tests:
-            lines.append(f"    if {' and '.join(tests)}:")
-            lines.append(f"        return {serve}")
-        else:
-            lines.append(f"    return {serve}")  # a rule without clauses matches everyone
+    table: ClauseTable,
+) -> GeneratedRun:
+    """One function: targets, rules in order (clauses ANDed, none = match), fallthrough.
+
+    It takes an optional fourth argument, `cache`: the call's slots of `table` (`sharing.py`).
+    """
+    namespace: dict[str, Any] = {
+        "target": targets.get,
+        "bucket_value": bucket_value,
+        "first_word": _FIRST_WORD,
+        "keep": _keep,
+    }
+    lines = ["def run(context, key, now, cache=None):"]
+    if targets:
+        lines += ["    hit = target(key)", "    if hit is not None:", "        return hit"]
+    for i, (clauses, serve) in enumerate(rules):
+        tests = []
+        for j, plan in enumerate(clauses):
+            name = f"c{i}_{j}"
+            test = _clause_expression(plan, name, namespace)
+            tests.append(_cached(test, name, table.slot(plan.signature), namespace))
+        serve_lines = _serve_lines(serve, f"r{i}", namespace)
+        if not tests:  # a rule without clauses matches everyone
+            lines += ["    " + line for line in serve_lines]
             break
+        lines.append(f"    if {' and '.join(tests)}:")
+        lines += ["        " + line for line in serve_lines]
     else:
-        if isinstance(fallthrough, EvaluationResult):
-            namespace["fixed"] = fallthrough
-            lines.append("    return fixed")
-        else:
-            namespace["fallthrough"] = fallthrough
-            lines.append("    return fallthrough(context, key)")
-    code = compile("\n".join(lines) + "\n", f"<flag {flag_key!r}>", "exec")
-    exec(code, namespace)  # noqa: S102 - our own source, values only in the namespace
-    run: Run = namespace["run"]
+        lines += ["    " + line for line in _serve_lines(fallthrough, "fallthrough", namespace)]
+    # Flags of the same shape have the same source: compile it once per snapshot, and give each
+    # flag its own file name for tracebacks.
+    source = "\n".join(lines) + "\n"
+    code = table.code.get(source)
+    if code is None:
+        module = compile(source, "<flag>", "exec")
+        code = table.code[source] = next(c for c in module.co_consts if isinstance(c, CodeType))
+    code = code.replace(co_filename=f"<flag {flag_key!r}>")
+    run: GeneratedRun = FunctionType(code, namespace, "run", (None,))
     return run

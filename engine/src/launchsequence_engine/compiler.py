@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .codegen import GeneratedRun
 from .errors import SnapshotError
 from .flags import CompiledFlag, compile_flag
 from .segments import SegmentTable
+from .sharing import ClauseTable
 
 __all__ = ["SCHEMA_VERSION", "CompiledSnapshot", "compile"]
 
 #: The snapshot format this engine reads (`schema_version` in the document).
 SCHEMA_VERSION: Final = 1
+
+#: `evaluate_all`'s steps: (flag key, its `run`, which of the call's slot lists it takes).
+Plan = tuple[tuple[str, GeneratedRun, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,28 @@ class CompiledSnapshot:
     project: str | None
     flags: Mapping[str, CompiledFlag]
     broken: Mapping[str, SnapshotError] = field(default_factory=dict)
+    # Derived from `flags` when constructed, for `evaluate_all`: every flag, the client-side
+    # ones, and the length of each slot list (one per ClauseTable among the flags).
+    plan: Plan = field(init=False, repr=False, compare=False)
+    client_side_plan: Plan = field(init=False, repr=False, compare=False)
+    slot_counts: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        tables: dict[ClauseTable, int] = {}
+        steps: list[tuple[str, GeneratedRun, int]] = []
+        client_side: list[tuple[str, GeneratedRun, int]] = []
+        for key, flag in self.flags.items():
+            shared = flag.shared
+            if shared is not None and shared.run is flag.run:
+                step = (key, shared.run, tables.setdefault(shared.table, len(tables)))
+            else:  # a flag built by hand, or rebuilt with another `run`: call that one
+                step = (key, _without_slots(flag.run), 0)
+            steps.append(step)
+            if flag.client_side:
+                client_side.append(step)
+        object.__setattr__(self, "plan", tuple(steps))
+        object.__setattr__(self, "client_side_plan", tuple(client_side))
+        object.__setattr__(self, "slot_counts", tuple(t.size for t in tables) or (0,))
 
 
 def compile(snapshot: Any, *, strict: bool = True) -> CompiledSnapshot:  # noqa: A001
@@ -61,6 +88,8 @@ def compile(snapshot: Any, *, strict: bool = True) -> CompiledSnapshot:  # noqa:
         raise SnapshotError("must be an object of segments by key", path="segments")
 
     segments = SegmentTable(raw_segments)
+    table = ClauseTable()
+    table.count(raw_flags)
     if strict:
         for key in raw_segments:
             segments.matcher(key)  # reports a broken segment even when no flag uses it
@@ -69,11 +98,12 @@ def compile(snapshot: Any, *, strict: bool = True) -> CompiledSnapshot:  # noqa:
     broken: dict[str, SnapshotError] = {}
     for key, raw in raw_flags.items():
         try:
-            flags[key] = compile_flag(key, raw, segments.matcher)
+            flags[key] = compile_flag(key, raw, segments.matcher, table)
         except SnapshotError as exc:
             if strict:
                 raise
             broken[key] = exc
+    table.finish()
     return CompiledSnapshot(version, environment, project, flags, broken)
 
 
@@ -82,3 +112,7 @@ def _optional_str(snapshot: Mapping[str, Any], name: str) -> str | None:
     if value is not None and type(value) is not str:
         raise SnapshotError("must be a string", path=name)
     return value
+
+
+def _without_slots(run: Callable[[Any, str, float | None], Any]) -> GeneratedRun:
+    return lambda context, key, now, cache=None, /: run(context, key, now)

@@ -76,22 +76,24 @@ def evaluate_all(
     """Evaluate every flag (or every client-side flag) for one context. Never raises.
 
     Flags without a value for this context (a broken flag, an invalid context) are in the
-    answer too, with reason ERROR and a value of None.
+    answer too, with reason ERROR and a value of None. A clause that several flags use is
+    tested once for the call (`sharing.py`).
     """
     key = check_context(context)
+    plan = compiled.client_side_plan if client_side_only else compiled.plan
     out: dict[str, EvaluationResult] = {}
-    for flag_key, flag in compiled.flags.items():
-        if client_side_only and not flag.client_side:
-            continue
-        if type(key) is tuple:
+    if type(key) is tuple:
+        for flag_key, _, _ in plan:
             out[flag_key] = _error(flag_key, None, *key)
-            continue
-        try:
-            out[flag_key] = flag.run(context, key, now)  # type: ignore[arg-type]
-        except Exception as exc:  # noqa: BLE001 - one failing flag must not hide the others
-            out[flag_key] = _error(
-                flag_key, None, ErrorCode.GENERAL, f"{type(exc).__name__}: {exc}"
-            )
+    else:
+        slots: list[list[bool | None]] = [[None] * n for n in compiled.slot_counts]
+        for flag_key, run, which in plan:
+            try:
+                out[flag_key] = run(context, key, now, slots[which])  # type: ignore[arg-type]
+            except Exception as exc:  # noqa: BLE001 - one failing flag must not hide the others
+                out[flag_key] = _error(
+                    flag_key, None, ErrorCode.GENERAL, f"{type(exc).__name__}: {exc}"
+                )
     if not client_side_only:
         for flag_key, broken in compiled.broken.items():
             out[flag_key] = _error(flag_key, None, ErrorCode.PARSE_ERROR, str(broken))

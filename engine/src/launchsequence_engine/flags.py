@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from hashlib import sha1
 from typing import Any
 
-from .bucketing import BUCKETS, bucket_value
+from .bucketing import BUCKETS
 from .clauses import Matcher, compile_clause
-from .codegen import ClausePlan, generate_run
+from .codegen import CachedRun, ClausePlan, GeneratedRun, Serve, generate_run
 from .errors import SnapshotError
 from .result import EvaluationResult, Reason
+from .rollouts import RolloutPlan
+from .sharing import ClauseTable
 
 __all__ = ["FLAG_TYPES", "CompiledFlag", "compile_flag", "compile_rule_match", "type_check"]
 
@@ -25,7 +25,6 @@ MAX_VARIATIONS = 100
 Context = Mapping[str, Any]
 #: A flag's evaluation once the context is known to be valid: (context, its key, now).
 Run = Callable[[Context, str, "float | None"], EvaluationResult]
-Rollout = Callable[[Context, str], EvaluationResult]
 
 
 def type_check(flag_type: str) -> Callable[[Any], bool]:
@@ -51,6 +50,9 @@ class CompiledFlag:
     variations: tuple[Any, ...]
     accepts: Callable[[Any], bool]
     run: Run
+    #: `run` and the table of the clauses it shares: `evaluate_all` passes it the call's slots
+    #: while `shared.run is run` (a flag rebuilt with another `run` has that one called).
+    shared: CachedRun | None = None
 
 
 def _int_index(raw: Any, count: int, path: str) -> int:
@@ -75,8 +77,8 @@ class _Builder:
             rule_id=rule_id, rule_index=rule_index,
         )  # fmt: skip
 
-    def serve(self, raw: Any, path: str, rule: tuple[str, int] | None) -> Any:
-        """A prebuilt result for a fixed variation, or a rollout function."""
+    def serve(self, raw: Any, path: str, rule: tuple[str, int] | None) -> Serve:
+        """A prebuilt result for a fixed variation, or a rollout's plan."""
         if not isinstance(raw, Mapping):
             raise SnapshotError("must be an object with `variation` or `rollout`", path=path)
         has_variation, has_rollout = "variation" in raw, "rollout" in raw
@@ -89,7 +91,7 @@ class _Builder:
             return self.result(index, reason, rule)
         return self.rollout(raw["rollout"], f"{path}.rollout", rule)
 
-    def rollout(self, raw: Any, path: str, rule: tuple[str, int] | None) -> Rollout:
+    def rollout(self, raw: Any, path: str, rule: tuple[str, int] | None) -> RolloutPlan:
         if not isinstance(raw, Mapping):
             raise SnapshotError("must be an object", path=path)
         bucket_by = raw.get("bucket_by", "key")
@@ -121,90 +123,7 @@ class _Builder:
             raise SnapshotError(
                 f"weights must sum to {BUCKETS}, not {total}", path=f"{path}.weights"
             )
-        return _rollout(self.prefix, bucket_by, tuple(bounds))
-
-
-#: The bucket's source: the digest's first four bytes as an unsigned big-endian integer.
-_FIRST_WORD = struct.Struct(">I").unpack_from
-
-
-def _rollout(
-    prefix: str, bucket_by: str, bounds: tuple[tuple[int, EvaluationResult], ...]
-) -> Rollout:
-    """The rollout's function; `bounds` are (running sum, result), non-zero weights only.
-
-    Hot path: the SHA-1 state of `prefix` is computed once and copied for each evaluation, which
-    hashes the same bytes as `sha1(prefix + value)` (UTF-8 encodes code point by code point).
-    """
-    first = bounds[0][1]
-    try:
-        seeded = sha1(prefix.encode(), usedforsecurity=False)
-    except UnicodeEncodeError:  # a lone surrogate in the key or salt: see _plain_rollout
-        return _plain_rollout(prefix, bucket_by, bounds)
-    copy = seeded.copy
-    first_word = _FIRST_WORD
-
-    if bucket_by != "key":
-
-        def rollout_by_attribute(context: Context, key: str) -> EvaluationResult:
-            value = bucket_value(context.get(bucket_by))
-            if value is None:
-                return first  # no value to hash: bucket 0, the first weighted variation
-            state = copy()
-            state.update(value.encode())
-            point = first_word(state.digest())[0] % BUCKETS
-            for bound, result in bounds:
-                if point < bound:
-                    return result
-            return first  # unreachable: the last bound is BUCKETS
-
-        return rollout_by_attribute
-
-    if len(bounds) == 2:  # the common A/B split: the last bound is BUCKETS, so one comparison
-        (split, low), (_, high) = bounds
-
-        def rollout_two_ways(context: Context, key: str) -> EvaluationResult:
-            state = copy()
-            state.update(key.encode())
-            return low if first_word(state.digest())[0] % BUCKETS < split else high
-
-        return rollout_two_ways
-
-    def rollout_by_key(context: Context, key: str) -> EvaluationResult:
-        state = copy()
-        state.update(key.encode())
-        point = first_word(state.digest())[0] % BUCKETS
-        for bound, result in bounds:
-            if point < bound:
-                return result
-        return first  # unreachable: the last bound is BUCKETS
-
-    return rollout_by_key
-
-
-def _plain_rollout(
-    prefix: str, bucket_by: str, bounds: tuple[tuple[int, EvaluationResult], ...]
-) -> Rollout:
-    """The rollout as section 5 of the spec words it, kept for a prefix that cannot be UTF-8
-    encoded (a lone surrogate): every evaluation with a value to hash then ends in GENERAL."""
-    first = bounds[0][1]
-    by_key = bucket_by == "key"
-
-    def rollout(context: Context, key: str) -> EvaluationResult:
-        if by_key:
-            value: str | None = key
-        else:
-            value = bucket_value(context.get(bucket_by))
-            if value is None:
-                return first  # no value to hash: bucket 0, the first weighted variation
-        digest = sha1(f"{prefix}{value}".encode(), usedforsecurity=False).digest()
-        point = int.from_bytes(digest[:4], "big") % BUCKETS
-        for bound, result in bounds:
-            if point < bound:
-                return result
-        return first  # unreachable: the last bound is BUCKETS
-
-    return rollout
+        return RolloutPlan(self.prefix, bucket_by, tuple(bounds))
 
 
 def compile_clauses(clauses: Any, segment_matcher: Callable[[str], Matcher]) -> list[ClausePlan]:
@@ -250,15 +169,29 @@ def _rule_id(raw: Any, index: int, seen: set[str]) -> str:
     return rule_id
 
 
-def compile_flag(key: str, raw: Any, segment_matcher: Callable[[str], Matcher]) -> CompiledFlag:
-    """Compile one flag; raises SnapshotError naming the flag, the rule and the field."""
+def compile_flag(
+    key: str,
+    raw: Any,
+    segment_matcher: Callable[[str], Matcher],
+    table: ClauseTable | None = None,
+) -> CompiledFlag:
+    """Compile one flag; raises SnapshotError naming the flag, the rule and the field.
+
+    `table` holds the clauses its snapshot shares between flags (a new one shares none).
+    """
+    shared = ClauseTable() if table is None else table
     try:
-        return _compile_flag(key, raw, segment_matcher)
+        return _compile_flag(key, raw, segment_matcher, shared)
     except SnapshotError as exc:
         raise exc.within(flag=key) from None
+    finally:
+        if table is None:
+            shared.finish()
 
 
-def _compile_flag(key: str, raw: Any, segment_matcher: Callable[[str], Matcher]) -> CompiledFlag:
+def _compile_flag(
+    key: str, raw: Any, segment_matcher: Callable[[str], Matcher], table: ClauseTable
+) -> CompiledFlag:
     if not isinstance(raw, Mapping):
         raise SnapshotError("must be an object")
     if raw.get("key", key) != key:
@@ -307,12 +240,15 @@ def _compile_flag(key: str, raw: Any, segment_matcher: Callable[[str], Matcher])
     rules = _compile_rules(raw.get("rules", []), build, segment_matcher)
     fallthrough = build.serve(raw.get("fallthrough"), "fallthrough", None)
 
-    run = off_run(off) if not on else generate_run(targets, rules, fallthrough, key)
-    return CompiledFlag(key, flag_type, version, client_side, on, tuple(values), accepts, run)
+    run = generate_run(targets, rules, fallthrough, key, table) if on else off_run(off)
+    shared = CachedRun(run, table)
+    return CompiledFlag(
+        key, flag_type, version, client_side, on, tuple(values), accepts, shared.run, shared
+    )
 
 
-def off_run(off: EvaluationResult) -> Run:
-    return lambda context, key, now: off
+def off_run(off: EvaluationResult) -> GeneratedRun:
+    return lambda context, key, now, cache=None, /: off
 
 
 def _compile_targets(raw: Any, build: _Builder) -> dict[str, EvaluationResult]:
@@ -340,7 +276,7 @@ def _compile_targets(raw: Any, build: _Builder) -> dict[str, EvaluationResult]:
     return targets
 
 
-RulePlan = tuple[list[ClausePlan], EvaluationResult | None, Rollout | None]
+RulePlan = tuple[list[ClausePlan], Serve]
 
 
 def _compile_rules(
@@ -358,8 +294,5 @@ def _compile_rules(
             serve = build.serve(rule.get("serve"), "serve", (rule_id, i))
         except SnapshotError as exc:
             raise exc.within(rule=rule_id, prefix=f"rules[{i}]") from None
-        if isinstance(serve, EvaluationResult):
-            rules.append((plans, serve, None))
-        else:
-            rules.append((plans, None, serve))
+        rules.append((plans, serve))
     return rules
