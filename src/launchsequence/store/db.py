@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DataError
 
 __all__ = ["StoreUnavailable", "create_db_engine", "describe", "is_sqlite", "writer"]
 
@@ -120,6 +121,18 @@ def _sqlite_setup(engine: Engine) -> None:
     def _begin(conn: Any) -> None:
         immediate = conn.get_execution_options().get("immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _no_nul(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
+    ) -> None:
+        # PostgreSQL refuses NUL in text; SQLite would store it. Refuse it here too, so that
+        # a value is accepted or refused the same on either database (DataError: 422).
+        rows = parameters if many else [parameters]
+        for row in rows or ():
+            values = row.values() if isinstance(row, dict) else row or ()
+            if any(type(v) is str and "\x00" in v for v in values):
+                raise DataError(statement, None, ValueError("a NUL character in text"))
 
 
 def writer(engine: Engine) -> Engine:
