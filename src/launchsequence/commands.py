@@ -137,7 +137,7 @@ def _serve(settings: Settings) -> int:
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         timeout_graceful_shutdown=5,
-        http=head_limited_protocol(settings.max_header_bytes),
+        http=head_limited_protocol(settings.max_header_bytes, settings.header_timeout_seconds),
     )
     server = Server(config)
     with contextlib.suppress(KeyboardInterrupt):

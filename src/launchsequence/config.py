@@ -77,6 +77,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest request line and headers accepted; larger answers 431 and closes the connection.",
     ),
     Setting(
+        "header_timeout_seconds",
+        30,
+        "A request line and headers must arrive whole within this time of the connection "
+        "opening or the previous answer; slower ones are cut off (408).",
+    ),
+    Setting(
         "body_timeout_seconds",
         30,
         "A request body must arrive whole within this time of its first read; slower answers 408.",
@@ -127,6 +133,7 @@ class Settings:
     sdk_key_grace_seconds: int = 3600
     max_body_bytes: int = 1_048_576
     max_header_bytes: int = 65_536
+    header_timeout_seconds: int = 30
     body_timeout_seconds: int = 30
     sse_heartbeat_seconds: int = 15
     stream_max_buffer_bytes: int = 1_048_576

@@ -1,6 +1,8 @@
 """The HTTP protocol `launchseq serve` runs: uvicorn's (httptools), with a limit on the size of
-a request's head (request line and headers), which uvicorn does not have: without it, one
-request could make the server buffer megabytes of headers."""
+a request's head (request line and headers) and on the time it may take to arrive, which
+uvicorn does not have: without them, one request could make the server buffer megabytes of
+headers, and a client sending a byte now and then (or nothing) could hold a connection open
+for ever."""
 
 from __future__ import annotations
 
@@ -12,6 +14,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 __all__ = ["head_limited_protocol"]
 
+_TOO_SLOW = orjson.dumps(
+    {
+        "error": {
+            "code": "request_timeout",
+            "message": "the request line and headers arrived too slowly",
+        }
+    }
+)
 _TOO_LARGE = orjson.dumps(
     {
         "error": {
@@ -26,16 +36,54 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
     """Answers 431 and closes the connection when a request's head passes `max_head_bytes`:
     counted from the parsed request line and headers, and, while a head is still incomplete,
     from the bytes received, so a head that never ends is cut off too. Each request on a
-    kept-alive connection has its own count."""
+    kept-alive connection has its own count.
+
+    A head must also be whole `head_timeout` seconds after the connection opened or the last
+    answer on it was sent; otherwise the connection is closed (with 408 if some of it came).
+    Once a head is in, the request (a stream included) has no such limit."""
 
     max_head_bytes = 65_536
+    head_timeout = 30.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._received = 0  # bytes received since the current head began
         self._head_size = 0  # bytes of the current head parsed so far
         self._in_head = True
         self._refused = False
+        self._head_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self._in_head:
+            self._arm_head_timer()  # the next request's head is on the clock
+
+    def _arm_head_timer(self) -> None:
+        self._cancel_head_timer()
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing() or not self._in_head:
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # an answer is being written; its end re-arms the timer
+        if self._received:
+            self.transport.write(
+                b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                b"content-length: %d\r\nconnection: close\r\n\r\n%b" % (len(_TOO_SLOW), _TOO_SLOW)
+            )
+        self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -56,6 +104,7 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._cancel_head_timer()
         if self._head_size > self.max_head_bytes:
             self._refused = True  # no request cycle: the app never sees it
             return
@@ -86,6 +135,7 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def head_limited_protocol(max_head_bytes: int) -> Any:
+def head_limited_protocol(max_head_bytes: int, head_timeout: float = 30.0) -> Any:
     """The protocol class to give uvicorn as `http=`."""
-    return type("HeadLimitedProtocol", (_HeadLimitedProtocol,), {"max_head_bytes": max_head_bytes})
+    limits = {"max_head_bytes": max_head_bytes, "head_timeout": head_timeout}
+    return type("HeadLimitedProtocol", (_HeadLimitedProtocol,), limits)

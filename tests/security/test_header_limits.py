@@ -1,23 +1,32 @@
 """Request heads over `max_header_bytes` (64 KiB by default) are refused by `launchseq serve`
 with 431 `headers_too_large` and the connection closed, before the server buffers them; heads
-under the limit, kept-alive connections and large bodies are unaffected."""
+under the limit, kept-alive connections and large bodies are unaffected. A head that takes
+longer than `header_timeout_seconds` to arrive (a client trickling it, or sending nothing) is
+cut off; a stream, whose head came at once, lives on."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.faults.support import ServerProcess
+from tests.http.test_delivery import BOOL, make_flag, setup_env, stream, toggle
+
+HEAD_TIMEOUT = 2  # header_timeout_seconds for this module's server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(Path(tmp_path_factory.mktemp("headers"))).start()
+    process = ServerProcess(
+        Path(tmp_path_factory.mktemp("headers")),
+        LAUNCHSEQ_HEADER_TIMEOUT_SECONDS=str(HEAD_TIMEOUT),
+    ).start()
     yield process
     process.kill()
 
@@ -102,3 +111,57 @@ def test_a_large_body_is_not_mistaken_for_a_large_head(server: ServerProcess) ->
     answer, _ = exchange(server, request)
     assert not answer.startswith(b"HTTP/1.1 431 "), answer[:200]
     assert answer.startswith(b"HTTP/1.1 422 "), answer[:300]  # the password is too long
+
+
+def closed_within(sock: socket.socket, seconds: float) -> tuple[bytes, bool]:
+    """What the server sent before closing `sock`, and whether it closed it in `seconds`."""
+    sock.settimeout(0.2)
+    data = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return data, True
+        if not chunk:
+            return data, True
+        data += chunk
+    return data, False
+
+
+def test_a_trickled_head_is_cut_off_with_408(server: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        cut_off = False
+        for _ in range(40):  # a header byte every 0.25 s: 10 s, five times the limit
+            try:
+                sock.sendall(b"X")
+            except OSError:  # the server closed the connection
+                cut_off = True
+                break
+            time.sleep(0.25)
+        answer, closed = closed_within(sock, 5)
+    assert cut_off or closed, "a head trickled for five times the timeout kept its connection"
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), answer
+    assert json.loads(body)["error"]["code"] == "request_timeout"
+
+
+def test_a_connection_that_sends_nothing_is_closed(server: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        answer, closed = closed_within(sock, HEAD_TIMEOUT * 4)
+    assert closed and answer == b"", answer
+
+
+def test_a_stream_outlives_the_head_timeout(server: ServerProcess) -> None:
+    env = setup_env(server.url, "stream-head@example.com")
+    make_flag(env, "banner", BOOL)
+    auth = {"Authorization": f"Bearer {env.server_key}"}
+    with stream(server.url, "/sdk/v1/stream", auth) as s:
+        assert s.next_data_event().event == "put"
+        time.sleep(HEAD_TIMEOUT * 1.5)
+        toggle(env, "banner", False)
+        change = s.next_data_event(timeout=10)
+        assert (change.event, change.data["key"]) == ("patch", "banner")
