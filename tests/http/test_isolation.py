@@ -35,6 +35,7 @@ MISSING = {
     "segment": "no-such-segment",
     "user_id": "987654321",
     "invitation_id": "987654321",
+    "index": "99",
 }
 
 #: (method, path template) -> a valid body that would change something if it were obeyed.
@@ -70,6 +71,7 @@ OPERATIONS: dict[tuple[str, str], Any] = {
     ("GET", FLAG): None,
     ("PATCH", FLAG): {"name": "Hijacked", "archived": True},
     ("DELETE", FLAG): None,
+    ("DELETE", FLAG + "/variations/{index}"): None,
     ("GET", FLAG + "/environments/{env}"): None,
     ("PUT", FLAG + "/environments/{env}"): {
         "on": True,
@@ -202,6 +204,7 @@ def a_objects(owner: ApiUser) -> dict[str, str]:
         "segment": A_SEGMENT,
         "user_id": user_id(owner),
         "invitation_id": invitation_id(owner),
+        "index": "0",
     }
 
 
@@ -278,6 +281,7 @@ def test_keys_are_per_organization(live_any_db):
         "segment": "b-segment",
         "user_id": user_id(bob),
         "invitation_id": invitation_id(bob),
+        "index": "0",
     }
     a_only = {
         "project": A_PROJECT,
@@ -294,8 +298,10 @@ def test_keys_are_per_organization(live_any_db):
     for method, template in org_operations(url):
         body = OPERATIONS[(method, template)]
         for name in params_in(template):
-            if name == "org" or (method == "PUT" and name == "segment"):
-                continue  # PUT of a segment key B does not have creates it: see below
+            if name in ("org", "index") or (method == "PUT" and name == "segment"):
+                # PUT of a segment key B does not have creates it (see below); a variation's
+                # index is not a key of anyone's.
+                continue
             answer = send(bob, method, fill(template, {**b, name: a_only[name]}), body)
             what = f"{method} {template} with A's {name}"
             assert answer.status_code == 404, f"{what}: {answer.status_code} {answer.text}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from ..services import Invalid
 from ..services.shapes import ConfigPatch, ConfigPut, FlagIn, FlagPatch
@@ -82,6 +82,25 @@ def update_flag(
     """Archived flags are no longer served (SDKs answer FLAG_NOT_FOUND) and are listed apart."""
     data = body.model_dump(exclude_unset=True)
     return services.flags.update_flag(actor, org, project, flag, data)
+
+
+@router.delete(
+    "/{flag}/variations/{index}", summary="Remove a variation, renumbering the ones after it"
+)
+def remove_variation(
+    org: str,
+    project: str,
+    flag: str,
+    index: Annotated[int, Path(ge=0, le=99)],
+    actor: CurrentActor,
+    services: ServicesDep,
+) -> Any:
+    """Every environment's configuration (off variation, targets, rules, the default rule and
+    rollouts) and the flag's defaults are renumbered to match, in one change. A variation that
+    any environment serves, or that is a default for new environments, answers 422
+    `variation_in_use` naming where; serve another one there first. A boolean flag keeps its
+    two variations. Answers the flag as `GET` does."""
+    return services.flags.remove_variation(actor, org, project, flag, index)
 
 
 @router.delete("/{flag}", status_code=204, summary="Delete a flag in every environment")

@@ -337,7 +337,8 @@ class Flags:
     ) -> dict[str, Any]:
         """Change name, description, tags, variations, defaults or `archived`.
 
-        Variations may change only so that every environment's configuration stays valid.
+        Variations may be edited in place and added at the end, so that every environment's
+        configuration stays valid; removing one is `remove_variation`'s job.
         """
         changes: dict[str, Any] = {}
         with self.rt.write_db.begin() as conn:
@@ -353,6 +354,16 @@ class Flags:
                 changes["tags"] = _tags(body["tags"])
             if "variations" in body:
                 changes["variations"] = _variations(flag["type"], body["variations"])
+                if len(changes["variations"]) < len(flag["variations"]):
+                    # Every configuration refers to variations by index: dropping one here
+                    # would silently make the later ones serve their neighbour's value.
+                    raise Invalid(
+                        "cannot remove variations here, as that would renumber the rest: "
+                        "remove them one at a time with DELETE .../variations/{index}, "
+                        "which renumbers every environment's configuration to match",
+                        field="variations",
+                        code="variation_removal",
+                    )
             if "archived" in body:
                 if not isinstance(body["archived"], bool):
                     raise Invalid("must be true or false", field="archived")
