@@ -139,7 +139,9 @@ def create_app(
     web.install(app)
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
-    def healthz() -> Any:
+    async def healthz() -> Any:
+        # On the event loop, not the thread pool: a liveness probe must not queue behind
+        # database work, or a busy but healthy process would be restarted.
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"], summary="The database answers")
