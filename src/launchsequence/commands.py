@@ -135,7 +135,7 @@ def _serve(settings: Settings) -> int:
         log_level=settings.log_level,
         access_log=settings.access_log.lower() == "true",
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=settings.trusted_proxies,
         timeout_graceful_shutdown=5,
         http=head_limited_protocol(settings.max_header_bytes, settings.header_timeout_seconds),
     )

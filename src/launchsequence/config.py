@@ -49,6 +49,14 @@ SETTINGS: tuple[Setting, ...] = (
         "auto",
         "Mark cookies Secure: 'true', 'false', or 'auto' (when the request came over HTTPS).",
     ),
+    Setting(
+        "trusted_proxies",
+        "127.0.0.1",
+        "Comma-separated addresses or networks (like 10.0.0.0/8) of reverse proxies whose "
+        "X-Forwarded-For and X-Forwarded-Proto are believed: the client address for log-in "
+        "throttling and HTTPS for secure cookies. '*' trusts every peer: only when nothing "
+        "else can reach the server.",
+    ),
     Setting("session_idle_minutes", 720, "A session unused this long expires."),
     Setting(
         "session_absolute_hours", 168, "A session expires this long after log-in, in use or not."
@@ -123,6 +131,7 @@ class Settings:
     secret_key: str = ""
     base_url: str = ""
     secure_cookies: str = "auto"
+    trusted_proxies: str = "127.0.0.1"
     session_idle_minutes: int = 720
     session_absolute_hours: int = 168
     session_clock_skew_seconds: int = 60
