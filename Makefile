@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := -e engine -e sdks/python -e '.[dev]'
 
-.PHONY: install serve test check lint typecheck bench soak clean
+.PHONY: install serve test test-fast check lint typecheck bench soak clean
 
 install: $(STAMP)
 
@@ -18,8 +18,14 @@ $(STAMP): pyproject.toml engine/pyproject.toml sdks/python/pyproject.toml constr
 serve: install
 	$(BIN)/launchseq serve
 
+# Every test: Python (SQLite, PostgreSQL, the browser, the slow fault tests) and JavaScript.
 test: install
 	$(BIN)/pytest -q
+	$(MAKE) --no-print-directory test-js
+
+# The quick loop while working: everything but the tests marked slow, and no JavaScript.
+test-fast: install
+	$(BIN)/pytest -q -m "not slow"
 
 check: lint typecheck
 
