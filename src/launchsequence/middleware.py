@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -62,6 +61,13 @@ class BodyLimit:
                 if too_large:
                     await self._refuse(send)
                     return
+                break
+        else:
+            if not any(name == b"transfer-encoding" for name, _ in scope["headers"]):
+                # No Content-Length and not chunked: HTTP/1.1 says there is no body, so
+                # nothing can be too large or too slow.
+                await self.app(scope, receive, send)
+                return
         seen = 0
         started = False
         whole = False
@@ -135,6 +141,8 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     ),
 ]
 
+_SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+
 
 class SecurityHeaders:
     """Adds the headers every answer carries (CSP without inline scripts, no framing, ...)."""
@@ -149,9 +157,13 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                extra: list[Any] = [h for h in SECURITY_HEADERS if h[0] not in present]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                headers = list(message.get("headers", ()))
+                if any(name.lower() in _SECURITY_NAMES for name, _ in headers):
+                    present = {name.lower() for name, _ in headers}
+                    headers += [h for h in SECURITY_HEADERS if h[0] not in present]
+                else:  # the usual case: none of them set by the route
+                    headers += SECURITY_HEADERS
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

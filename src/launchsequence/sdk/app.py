@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from ..middleware import BodyLimit, SecurityHeaders
 from ..realtime.hubs import Hubs
@@ -31,6 +32,21 @@ CORS_REQUEST_HEADERS = [
     "Last-Event-ID",
     "X-LaunchSequence-SDK",  # sent by the JavaScript SDK on every fetch (evaluate, fetch streams)
 ]
+
+
+class _CrossOrigin(CORSMiddleware):
+    """Starlette's CORS handling, skipped for requests without an `Origin` header (server SDKs,
+    curl): they need none of it, and it wraps every answer's `send`."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, _ in scope["headers"]:
+                if name == b"origin":
+                    break
+            else:
+                await self.app(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def build_sdk_app(
@@ -71,7 +87,7 @@ def build_sdk_app(
     # Web pages on other origins call these with the (public) client key. Keys travel in
     # headers, never cookies, so any origin may call: no ambient credential can be abused.
     app.add_middleware(
-        CORSMiddleware,
+        _CrossOrigin,
         allow_origins=["*"],
         allow_methods=["GET", "POST"],
         allow_headers=CORS_REQUEST_HEADERS,
