@@ -1,4 +1,4 @@
-"""After keys, sessions and tokens exist, a dump of the database holds none of them in
+"""After keys, sessions, tokens and invitations exist, a dump of the database holds none of them in
 plaintext, and the API shows them again only by prefix."""
 
 from __future__ import annotations
@@ -58,16 +58,21 @@ def test_no_secret_is_stored_in_plaintext(make_settings, database_url, clock):
         first_key = next(
             k["key"] for k in project["environments"][0]["sdk_keys"] if k["kind"] == "server"
         )
-        assert all([session, token, server_key, first_key])
+        invitation = user.post(
+            f"/api/v1/orgs/{user.org}/invitations", json={"role": "viewer"}
+        ).json()["token"]
+        assert all([session, token, server_key, first_key, invitation])
 
         dump = _dump(database_url)
         assert "secrets@example.com" in dump, "the dump is real"
-        for secret in (PASSWORD, session, token, server_key, first_key, user.csrf):
+        for secret in (PASSWORD, session, token, server_key, first_key, invitation, user.csrf):
             assert secret not in dump
 
         # Read back later: prefixes only.
         listed = user.get("/api/v1/tokens").json()["tokens"]
         assert token not in str(listed) and token.startswith(listed[0]["prefix"])
+        pending = user.get(f"/api/v1/orgs/{user.org}/invitations").json()["invitations"]
+        assert len(pending) == 1 and invitation not in str(pending)
         env = user.get(base).json()
         assert server_key not in str(env)
         assert any(server_key.startswith(k["prefix"]) for k in env["sdk_keys"])
