@@ -1,5 +1,6 @@
 """Clock jumps and sessions: sessions are timed by elapsed time, so a jump of the system clock,
-back or forward, ends a session neither earlier nor later than the configured skew allows."""
+back or forward, ends a session neither earlier nor later than the configured skew allows, for
+the idle limit and the absolute one alike."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from launchsequence.app import create_app
 from launchsequence.config import Settings
 from tests.conftest import Clock
-from tests.support.api import signup
+from tests.support.api import ApiUser, signup
 from tests.support.live import LiveServer
 
 IDLE = 60 * 60  # session_idle_minutes=60, in seconds
@@ -77,5 +78,54 @@ def test_time_passing_past_the_idle_limit_ends_it(server: LiveServer, clock: Clo
         assert expired(gone), gone.text
         clock.jump(-(IDLE + 1))  # jumping back does not bring it back: it was deleted
         assert user.get("/api/v1/me").status_code == 401
+    finally:
+        user.close()
+
+
+ABSOLUTE = 2 * 3600  # session_absolute_hours=2, in seconds
+
+
+@pytest.fixture
+def short_lived(make_settings: Callable[..., Settings], clock: Clock) -> Iterator[LiveServer]:
+    settings = make_settings(
+        session_idle_minutes=60, session_absolute_hours=2, session_clock_skew_seconds=SKEW
+    )
+    live = LiveServer(create_app(settings, clock=clock, elapsed=clock.elapsed)).start()
+    yield live
+    live.stop()
+
+
+def _use_for(user: ApiUser, clock: Clock, seconds: int) -> None:
+    """Use the session every half hour (well within the idle limit) for `seconds`."""
+    step = IDLE // 2
+    while seconds > 0:
+        clock.advance(min(step, seconds))
+        seconds -= step
+        assert user.get("/api/v1/me").status_code == 200
+
+
+def test_a_backwards_jump_does_not_extend_the_absolute_limit(
+    short_lived: LiveServer, clock: Clock
+) -> None:
+    user = signup(short_lived.url, "absolute-back@example.com")
+    try:
+        clock.jump(-WEEK)  # the clock goes back a week and stays there
+        _use_for(user, clock, ABSOLUTE - SKEW - 1)  # in use all along: still in
+        clock.advance(2 * SKEW + 2)  # past the absolute limit, skew included
+        assert expired(user.get("/api/v1/me"))
+    finally:
+        user.close()
+
+
+def test_a_forward_jump_does_not_reach_the_absolute_limit_early(
+    short_lived: LiveServer, clock: Clock
+) -> None:
+    user = signup(short_lived.url, "absolute-ahead@example.com")
+    try:
+        clock.jump(ABSOLUTE + 3600)  # the wall clock says the session is long past its life
+        assert user.get("/api/v1/me").status_code == 200
+        _use_for(user, clock, ABSOLUTE - SKEW - 1)  # real time still short of it
+        clock.advance(2 * SKEW + 2)
+        assert expired(user.get("/api/v1/me"))
     finally:
         user.close()
