@@ -12,8 +12,9 @@ store, what must hold:
   entry of the current version is the current configuration (the write and its audit entry
   commit together). The current content is the last acknowledged write's, unless a write of
   unknown outcome came after it, which is the only thing that may have superseded it;
-- the store is sound: SQLite's integrity check passes, foreign keys hold, and every flag has
-  its configuration in every environment.
+- the store is sound: SQLite's integrity check passes (on PostgreSQL, amcheck verifies every
+  index against its table), foreign keys hold, and every flag has its configuration in every
+  environment.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from tests.support.databases import postgres_database
 pytestmark = pytest.mark.slow
 
 WRITES = 500
-THREADS = 20
+THREADS = 250  # 250 writes in flight at once, two each: the kill lands amid many of them
 KILL_AFTER_ACKS = 200
 FLAGS = [f"f{i}" for i in range(10)]
 ENV = "production"
@@ -334,8 +335,35 @@ def test_sigkill_during_writes_on_sqlite(tmp_path: Path) -> None:
     check_store(f"sqlite:///{path}")
 
 
+def check_postgres_indexes(database_url: str) -> None:
+    """amcheck: every B-tree index of the schema is well formed and holds exactly its table's
+    rows (`heapallindexed`)."""
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS amcheck"))
+            indexes = conn.execute(
+                text(
+                    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "JOIN pg_am a ON a.oid = c.relam "
+                    "WHERE a.amname = 'btree' AND c.relnamespace = 'public'::regnamespace"
+                )
+            ).scalars()
+            checked = 0
+            for name in indexes:
+                conn.execute(
+                    text("SELECT bt_index_check(CAST(:name AS regclass), true)"), {"name": name}
+                )
+                checked += 1
+            assert checked >= 10, "the schema's indexes were not found"
+    finally:
+        engine.dispose()
+
+
 def test_sigkill_during_writes_on_postgresql(tmp_path: Path) -> None:
     with postgres_database() as url:
         server = ServerProcess(tmp_path, database_url=url)
         run_scenario(server)
-        check_store(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        driver_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        check_store(driver_url)
+        check_postgres_indexes(driver_url)
