@@ -24,10 +24,12 @@ class Audit:
         project: str | None = None,
         environment: str | None = None,
         flag: str | None = None,
+        flags_only: bool = False,
         before: int | None = None,
         limit: int = 50,
     ) -> dict[str, Any]:
-        """A page of entries, newest first, and the cursor of the next page (None at the end)."""
+        """A page of entries, newest first, and the cursor of the next page (None at the end).
+        `flags_only` keeps the entries about a flag (created, changed, deleted, imported)."""
         if not 1 <= limit <= 500:
             raise Invalid("must be 1 to 500", field="limit")
         with self.rt.db.connect() as conn:
@@ -38,6 +40,7 @@ class Audit:
                 project=project,
                 environment=environment,
                 flag=flag,
+                flags_only=flags_only,
                 before_id=before,
                 limit=limit + 1,
             )

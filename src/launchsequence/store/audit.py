@@ -22,10 +22,12 @@ def list_entries(
     project: str | None = None,
     environment: str | None = None,
     flag: str | None = None,
+    flags_only: bool = False,
     before_id: int | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
-    """Newest first; `before_id` pages backwards from an entry's id."""
+    """Newest first; `before_id` pages backwards from an entry's id; `flags_only` keeps the
+    entries about a flag."""
     query = select(audit_log).where(audit_log.c.org_id == org_id)
     if project is not None:
         query = query.where(audit_log.c.project == project)
@@ -33,6 +35,8 @@ def list_entries(
         query = query.where(audit_log.c.environment == environment)
     if flag is not None:
         query = query.where(audit_log.c.flag == flag)
+    if flags_only:
+        query = query.where(audit_log.c.flag.is_not(None))
     if before_id is not None:
         query = query.where(audit_log.c.id < before_id)
     query = query.order_by(audit_log.c.id.desc()).limit(limit)

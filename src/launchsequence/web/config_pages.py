@@ -61,6 +61,26 @@ def _config(d: dict[str, Any], count: int) -> dict[str, Any]:
     }
 
 
+def _why(r: engine.EvaluationResult, rules: list[dict[str, Any]], env: str) -> dict[str, Any]:
+    """What decided a result, in the page's words: what matched (the off switch, an individual
+    target, rule N with its description and id, or nothing), whether a rollout chose, the error."""
+    why: dict[str, Any] = {"rollout": r.reason == engine.Reason.SPLIT, "error": None}
+    if r.reason == engine.Reason.ERROR:
+        why["matched"] = "Nothing: the evaluation failed"
+        why["error"] = r.error_message or r.error_code
+    elif r.reason == engine.Reason.DISABLED:
+        why["matched"] = f"Nothing: the flag is off in {env}, so it serves its off variation"
+    elif r.rule_index is not None:
+        rule = next((x for x in rules if x.get("id") == r.rule_id), {})
+        described = f" “{rule['description']}”" if rule.get("description") else ""
+        why["matched"] = f"Rule {r.rule_index + 1}{described} (id {r.rule_id})"
+    elif r.reason == engine.Reason.TARGETING_MATCH:
+        why["matched"] = "An individual target: the context's key is listed for this variation"
+    else:
+        why["matched"] = "No target or rule, so the default rule decides"
+    return why
+
+
 def _test(p: Page, org: str, project: str, env: str, flag: str) -> dict[str, Any] | None:
     raw = p.query.get("context")
     if raw is None:
@@ -80,7 +100,12 @@ def _test(p: Page, org: str, project: str, env: str, flag: str) -> dict[str, Any
         "variant": r.variant,
         "reason": r.reason,
         "error_code": r.error_code,
+        "error_message": r.error_message,
+        "rule_id": r.rule_id,
+        "rule_index": r.rule_index,
     }
+    rules = snapshot.get("flags", {}).get(flag, {}).get("rules", [])
+    out["why"] = _why(r, rules, env)
     return out
 
 
@@ -162,6 +187,9 @@ def flag_page(p: Page) -> Response:
         "env": env,
         "config": config,
         "draft": draft,
+        # The form holds what the user typed, not the stored configuration: live updates
+        # must not replace it.
+        "edited": draft != _draft(config, count),
         "errors": errors,
         "notice": notice,
         "stale": stale,
@@ -244,7 +272,7 @@ def segment_page(p: Page) -> Response:
             try:
                 p.services.flags.delete_segment(actor, org_key, project_key, env, key)
             except Conflict as exc:
-                errors["form"] = exc.message
+                errors["form"] = f"Not deleted: {exc.message}. Take it out of their rules first."
                 p.status = 409
             else:
                 raise Redirect(f"/o/{org_key}/p/{project_key}/segments?env={env}")

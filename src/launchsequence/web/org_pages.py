@@ -15,6 +15,21 @@ from .pages import Page, Redirect, page
 __all__ = ["ROUTES"]
 
 
+RECENT_FLAGS = 5
+
+
+def _recent_flags(p: Page, org: str, project: str) -> list[dict[str, Any]]:
+    """The flags changed last, newest first, each once with its latest change. Other entries of
+    the project (keys rotated, environments renamed, segments) are not flag changes."""
+    entries = p.services.audit.list_entries(
+        p.need_actor(), org, project=project, flags_only=True, limit=50
+    )["entries"]
+    latest: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        latest.setdefault(entry["flag"], entry)
+    return list(latest.values())[:RECENT_FLAGS]
+
+
 def _project_summary(p: Page, org: str, project: dict[str, Any]) -> dict[str, Any]:
     actor = p.need_actor()
     flags = p.services.flags.list_flags(actor, org, project["key"])
@@ -22,8 +37,8 @@ def _project_summary(p: Page, org: str, project: dict[str, Any]) -> dict[str, An
         env["key"]: sum(1 for f in flags if f["environments"].get(env["key"], {}).get("on"))
         for env in project["environments"]
     }
-    recent = p.services.audit.list_entries(actor, org, project=project["key"], limit=5)
-    return {**project, "flag_count": len(flags), "on": on, "recent": recent["entries"]}
+    recent = _recent_flags(p, org, project["key"])
+    return {**project, "flag_count": len(flags), "on": on, "recent": recent}
 
 
 @page()

@@ -244,12 +244,19 @@ def rules_from_draft(
 
 
 _PATH = re.compile(r"(rules|targets)\[(\d+)\](?:\.clauses\[(\d+)\](?:\.(\w+))?)?")
+_FORM_FIELD = re.compile(r"(r\d+|ft)\.")
 
 
 def engine_field(path: str | None) -> str:
-    """The form field for a path the engine or services named (`rules[0].clauses[1].op`)."""
+    """The form field for a path the engine or services named (`rules[0].clauses[1].op`).
+
+    A name this module gave (`r0.c1.values`, `r0.w1`, `ft.serve`) is already a field of the
+    form and comes back unchanged.
+    """
     if not path:
         return "form"
+    if _FORM_FIELD.match(path):
+        return path
     if path.startswith("fallthrough"):
         return "ft.serve"
     if path in ("off_variation", "on", "client_side", "included", "excluded"):
