@@ -6,7 +6,14 @@ export interface Context {
   [attribute: string]: unknown;
 }
 
-export type Reason = 'DISABLED' | 'TARGETING_MATCH' | 'SPLIT' | 'DEFAULT' | 'ERROR' | (string & {});
+/**
+ * OpenFeature's reasons. The server answers the first five; the client answers `CACHED` for
+ * values from its cache not yet confirmed by the server, `STALE` for values served while the
+ * stream is lost after having been live, and the test client `STATIC` unless told otherwise.
+ */
+export type Reason =
+  | 'DISABLED' | 'TARGETING_MATCH' | 'SPLIT' | 'DEFAULT' | 'ERROR'
+  | 'CACHED' | 'STALE' | 'STATIC' | (string & {});
 
 export type ErrorCode =
   | 'FLAG_NOT_FOUND' | 'TYPE_MISMATCH' | 'PARSE_ERROR' | 'TARGETING_KEY_MISSING'
@@ -59,7 +66,7 @@ export interface ClientOptions {
   clientKey: string;
   /** The server's URL, e.g. `https://flags.example.com`. Default: the page's origin. */
   baseUrl?: string;
-  /** The context to evaluate for. Default `{}`. */
+  /** The context to evaluate for, read once here (change it with `identify`). Default `{}`. */
   context?: Context;
   /** Values to start from, served synchronously and making the client ready at once. */
   bootstrap?: FlagState;
@@ -85,6 +92,13 @@ export interface ClientOptions {
   requestTimeout?: number;
   /** `ready()` resolves false after this long (ms, default 5000); 0 waits for ever. */
   readyTimeout?: number;
+  /** No network, no timers, no cache: serve `bootstrap` (or nothing); `ready()` resolves true. */
+  offline?: boolean;
+}
+
+/** `offline: true` needs no client key. */
+export interface OfflineClientOptions extends Partial<ClientOptions> {
+  offline: true;
 }
 
 export interface FlagChange {
@@ -93,15 +107,19 @@ export interface FlagChange {
 }
 
 export interface LaunchSequenceClient {
-  /** Resolves true once values are known (at once with bootstrap); false on permanent failure,
-   * on close, or after `readyTimeout`. Never rejects. */
+  /** Resolves true once values are known (at once with bootstrap or offline); false on
+   * permanent failure, on close, after `readyTimeout`, or at once for a context that cannot be
+   * turned into JSON. Never rejects. */
   ready(): Promise<boolean>;
   /** The flag's value, or `defaultValue` when it is missing, errored or of another type. */
   value<T>(key: string, defaultValue: T): T;
+  /** The value with its variation and reason; the reason is `CACHED` or `STALE` when the value
+   * may be out of date (see docs/sdk-js.md). */
   details<T>(key: string, defaultValue: T): EvaluationDetails<T>;
   /** Every flag's value (flags with an error are left out). */
   all(): Record<string, unknown>;
-  /** Switch to another context: resolves true when its values arrived. */
+  /** Switch to another context: resolves true when its values arrived, false when they could
+   * not be fetched or the context cannot be turned into JSON (then defaults are served). */
   identify(context: Context): Promise<boolean>;
   readonly context: Context;
   readonly version: number;
@@ -111,11 +129,48 @@ export interface LaunchSequenceClient {
   on(event: 'failed', callback: (message: string) => void): this;
   /** Without `callback`, removes every listener of `event`. */
   off(event: string, callback?: (...args: any[]) => void): this;
-  /** Stops the stream and timers; values stay readable. */
+  /** Stops the stream and timers; values stay readable (reason `STALE` if they were live). */
   close(): void;
 }
 
-export function createClient(options: ClientOptions): LaunchSequenceClient;
+export function createClient(options: ClientOptions | OfflineClientOptions): LaunchSequenceClient;
+
+/** What `set` may say besides the value; a test value's reason is `STATIC` unless given. */
+export interface TestValueDetails {
+  variation?: number | null;
+  variant?: string | null;
+  reason?: Reason;
+  /** Makes the flag an error: callers get their default with this code. */
+  errorCode?: ErrorCode;
+  ruleId?: string;
+  ruleIndex?: number;
+}
+
+export interface TestClientOptions {
+  /** The starting context (passed to the values function). Default `{}`. */
+  context?: Context;
+  /** Default `console`; `null` logs nothing. */
+  logger?: Logger | null;
+}
+
+/** A client with no server, for testing your own code: the same API, plus these. */
+export interface LaunchSequenceTestClient extends LaunchSequenceClient {
+  /** Changes one flag's value at once and fires `change:<key>` and `change` as a live update does. */
+  set(key: string, value: unknown, details?: TestValueDetails): this;
+  /** Changes several flags at once (one `change` event). */
+  set(values: Record<string, unknown>): this;
+  /** Removes flags: they answer the caller's default with `FLAG_NOT_FOUND`. */
+  delete(...keys: string[]): this;
+}
+
+/**
+ * A client serving `values` (or what `values(context)` answers, again at each `identify`), with
+ * no server, no timers and no cache. `ready()` resolves true at once.
+ */
+export function createTestClient(
+  values?: Record<string, unknown> | ((context: Context) => Record<string, unknown>),
+  options?: TestClientOptions,
+): LaunchSequenceTestClient;
 
 export interface ServerClientOptions {
   /** The environment's server key (`ls_srv_...`): secret, server side only. */
@@ -151,5 +206,6 @@ export function createSseParser(
 declare const _default: {
   createClient: typeof createClient;
   createServerClient: typeof createServerClient;
+  createTestClient: typeof createTestClient;
 };
 export default _default;

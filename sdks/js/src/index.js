@@ -26,9 +26,14 @@ function trimSlash(url) {
   return String(url || '').replace(/\/+$/, '');
 }
 
-/** base64url of UTF-8 JSON, as `GET /sdk/v1/client/stream?context=` expects. */
+/** base64url of UTF-8 JSON, as `GET /sdk/v1/client/stream?context=` expects. Throws for a
+ * context that JSON cannot represent (a cycle, a BigInt); the client checks first. */
 export function encodeContext(context) {
-  const bytes = new TextEncoder().encode(JSON.stringify(context));
+  return base64url(JSON.stringify(context));
+}
+
+function base64url(text) {
+  const bytes = new TextEncoder().encode(text);
   let binary = '';
   for (let i = 0; i < bytes.length; i += 0x8000) {
     binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
@@ -138,6 +143,14 @@ function makeLog(logger) {
   };
 }
 
+/** A one-line description of anything thrown; never throws itself. */
+function errorText(e, fallback = 'unknown error') {
+  try {
+    const text = e && typeof e === 'object' && 'message' in e ? e.message : e;
+    return text == null || text === '' ? fallback : String(text);
+  } catch (_) { return fallback; }
+}
+
 class HttpError extends Error {
   constructor(status, retryAfter) {
     super(`HTTP ${status}`);
@@ -146,7 +159,8 @@ class HttpError extends Error {
   }
 }
 
-async function postJson(fetchImpl, url, key, body, timeout, signal) {
+/** One JSON POST; `bodyText` is already JSON. Rejects with HttpError on a non-2xx answer. */
+async function postJson(fetchImpl, url, key, bodyText, timeout, signal) {
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   if (signal) {
@@ -158,7 +172,7 @@ async function postJson(fetchImpl, url, key, body, timeout, signal) {
     const res = await fetchImpl(url, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}`, ...SDK_HEADERS },
-      body: JSON.stringify(body),
+      body: bodyText,
       signal: controller.signal,
     });
     if (!res.ok) {
@@ -181,31 +195,56 @@ const MEMORY_STORAGE = {
   removeItem: (k) => { memoryStore.delete(k); },
 };
 
+function isStorage(s) {
+  return !!s && typeof s.getItem === 'function' && typeof s.setItem === 'function';
+}
+
 function defaultStorage() {
   if (isNode()) return MEMORY_STORAGE;
   try {
     const ls = globalThis.localStorage;
-    if (ls && typeof ls.getItem === 'function') return ls;
+    if (isStorage(ls)) return ls;
   } catch (_) { /* access can throw (privacy modes, sandboxed frames) */ }
   return MEMORY_STORAGE;
 }
 
-function contextCacheId(context) {
-  if (context && typeof context === 'object' && typeof context.key === 'string') return context.key;
-  try { return JSON.stringify(context); } catch (_) { return ''; }
+function contextCacheId(context, contextJson) {
+  return typeof context.key === 'string' ? context.key : contextJson;
 }
 
+// --- values as the server sends them ---------------------------------------------------------
+
 function validState(s) {
-  return !!s && typeof s === 'object' && s.flags && typeof s.flags === 'object' && !Array.isArray(s.flags);
+  return !!s && typeof s === 'object' && !!s.flags && typeof s.flags === 'object' && !Array.isArray(s.flags);
+}
+
+function validEntry(e) {
+  return !!e && typeof e === 'object' && !Array.isArray(e) && ('value' in e || !!e.error_code);
+}
+
+/**
+ * The usable entries of a `{flags}` map, in an object without a prototype so that a flag key
+ * such as `constructor` never finds an inherited property. Malformed entries are left out.
+ */
+function cleanFlags(flags) {
+  const out = Object.create(null);
+  for (const k of Object.keys(flags)) if (validEntry(flags[k])) out[k] = flags[k];
+  return out;
 }
 
 function sameEntry(a, b) {
   if (!a || !b) return a === b;
-  return a.variation === b.variation && a.reason === b.reason && a.error_code === b.error_code &&
-    JSON.stringify(a.value) === JSON.stringify(b.value);
+  try {
+    return a.variation === b.variation && a.reason === b.reason && a.error_code === b.error_code &&
+      JSON.stringify(a.value) === JSON.stringify(b.value);
+  } catch (_) { return false; }
 }
 
-function detailsOf(entry, defaultValue) {
+/**
+ * The details of one entry for a caller's default. `mark` ('CACHED' or 'STALE') replaces the
+ * reason of a served value that may be out of date; errors keep reason 'ERROR'.
+ */
+function detailsOf(entry, defaultValue, mark = null) {
   if (!entry) {
     return { value: defaultValue, variation: null, variant: null, reason: 'ERROR', errorCode: 'FLAG_NOT_FOUND' };
   }
@@ -218,7 +257,8 @@ function detailsOf(entry, defaultValue) {
     return { value: defaultValue, variation: entry.variation ?? null, variant: entry.variant ?? null,
       reason: 'ERROR', errorCode: 'TYPE_MISMATCH' };
   }
-  const out = { value, variation: entry.variation ?? null, variant: entry.variant ?? null, reason: entry.reason };
+  const out = { value, variation: entry.variation ?? null, variant: entry.variant ?? null,
+    reason: mark || entry.reason };
   if (entry.rule_id != null) { out.ruleId = entry.rule_id; out.ruleIndex = entry.rule_index; }
   return out;
 }
@@ -230,45 +270,90 @@ function detailsOf(entry, defaultValue) {
  * @param {import('./index.d.ts').ClientOptions} options
  */
 export function createClient(options) {
-  return new LaunchSequenceClient(options || {});
+  return new LaunchSequenceClient(options);
 }
 
 class LaunchSequenceClient {
   constructor(options) {
-    this._log = makeLog(options.logger);
+    // Every field first, so that every method works whatever goes wrong below.
+    this._log = makeLog(undefined);
     this._opts = { ...DEFAULTS };
-    for (const k of Object.keys(DEFAULTS)) {
-      if (typeof options[k] === 'number' && options[k] >= 0) this._opts[k] = options[k];
-    }
-    this._clientKey = String(options.clientKey || '');
-    this._baseUrl = trimSlash(options.baseUrl || (typeof location !== 'undefined' ? location.origin : ''));
-    this._fetch = options.fetch || (typeof fetch === 'function' ? fetch.bind(globalThis) : null);
-    this._streaming = options.streaming !== false;
-    this._transport = options.transport || 'auto';
-    this._storage = options.storage === false ? null : options.storage || defaultStorage();
-    this._context = options.context && typeof options.context === 'object' ? options.context : {};
+    this._clientKey = '';
+    this._baseUrl = '';
+    this._fetch = null;
+    this._streaming = true;
+    this._offline = false;
+    this._transport = 'auto';
+    this._storage = null;
+    this._context = {};
+    this._contextJson = '{}';
+    this._source = null;
     this._listeners = new Map();
-    this._flags = {};
+    this._flags = Object.create(null);
     this._version = 0;
+    this._mark = null; // 'CACHED' or 'STALE' while the values served may be out of date
+    this._live = false; // a `put` arrived on the stream now open
     this._closed = false;
     this._failed = false;
     this._generation = 0;
     this._attempt = 0;
     this._retryTimer = null;
+    this._readyTimer = null;
     this._conn = null;
     this._ready = false;
     this._readyResolve = null;
     this._readyPromise = new Promise((resolve) => { this._readyResolve = resolve; });
+    try {
+      this._init(options && typeof options === 'object' ? options : {});
+    } catch (e) {
+      this._fail(`cannot start (${errorText(e)}); serving defaults`);
+    }
+  }
+
+  _init(options) {
+    this._log = makeLog(options.logger);
+    for (const k of Object.keys(DEFAULTS)) {
+      const v = options[k];
+      // setTimeout treats a delay above 2^31-1 ms as 1 ms: clamp, never surprise
+      if (typeof v === 'number' && Number.isFinite(v) && v >= 0) this._opts[k] = Math.min(v, 0x7fffffff);
+    }
+    this._offline = options.offline === true;
+    const contextOk = this._setContext(options.context);
+    const bootstrap = options.bootstrap;
+    const bootstrapOk = validState(bootstrap);
+    if (bootstrap != null && !bootstrapOk) {
+      this._log.once('bootstrap', 'bootstrap ignored: expected {version, flags: {key: {value, ...}}}');
+    }
+
+    if (this._offline) {
+      // No network, no timers, no storage: for tests and for running without a server.
+      if (bootstrapOk) this._apply(bootstrap, false, null);
+      this._markReady(true);
+      return;
+    }
+
+    this._clientKey = String(options.clientKey || '');
+    this._baseUrl = trimSlash(options.baseUrl || (typeof location !== 'undefined' ? location.origin : ''));
+    this._fetch = typeof options.fetch === 'function' ? options.fetch
+      : typeof fetch === 'function' ? fetch.bind(globalThis) : null;
+    this._streaming = options.streaming !== false;
+    this._transport = options.transport || 'auto';
+    this._storage = options.storage === false ? null
+      : isStorage(options.storage) ? options.storage : defaultStorage();
 
     if (!this._clientKey) return this._fail('no clientKey given; serving defaults');
     if (!this._fetch) return this._fail('no fetch() in this environment; serving defaults');
 
-    if (validState(options.bootstrap)) {
-      this._apply(options.bootstrap, false);
+    if (bootstrapOk) {
+      this._apply(bootstrap, false, null);
       this._markReady(true);
-    } else {
+    } else if (contextOk) {
       const cached = this._readCache();
-      if (cached) this._apply(cached, false);
+      if (cached) this._apply(cached, false, 'CACHED');
+    }
+    if (!contextOk) {
+      this._markReady(false); // nothing will arrive until identify() gets a usable context
+      return;
     }
     if (this._opts.readyTimeout > 0 && !this._ready) {
       this._readyTimer = setTimeout(() => {
@@ -288,7 +373,7 @@ class LaunchSequenceClient {
   }
 
   details(key, defaultValue) {
-    try { return detailsOf(this._flags[key], defaultValue); } catch (e) {
+    try { return detailsOf(this._flags[key], defaultValue, this._mark); } catch (_) {
       return { value: defaultValue, variation: null, variant: null, reason: 'ERROR', errorCode: 'GENERAL' };
     }
   }
@@ -296,7 +381,7 @@ class LaunchSequenceClient {
   all() {
     const out = {};
     try {
-      for (const [k, e] of Object.entries(this._flags)) if (e && !e.error_code) out[k] = e.value;
+      for (const [k, e] of Object.entries(this._flags)) if (!e.error_code) out[k] = e.value;
     } catch (_) { /* ignore */ }
     return out;
   }
@@ -307,20 +392,30 @@ class LaunchSequenceClient {
   identify(newContext) {
     try {
       if (this._closed || this._failed) return Promise.resolve(false);
-      this._context = newContext && typeof newContext === 'object' ? newContext : {};
-      const cached = this._readCache();
-      if (cached) this._apply(cached, false);
+      const generation = ++this._generation; // answers for the previous context are dropped
       this._stopConnection();
       this._attempt = 0;
-      const generation = ++this._generation;
+      if (!this._setContext(newContext)) {
+        this._apply({ flags: {} }, false, null); // the previous context's values are not its
+        return Promise.resolve(false);
+      }
+      if (this._offline) {
+        if (this._source) this._apply({ flags: this._sourceFlags() }, false, null);
+        return Promise.resolve(true);
+      }
+      const cached = this._readCache();
+      if (cached) this._apply(cached, false, 'CACHED');
       return this._evaluate(generation).then((ok) => {
         if (generation === this._generation && !this._closed && !this._failed && this._streaming) {
           this._connect(generation);
         }
         return ok;
-      }, () => false);
+      }).catch((e) => {
+        this._log.once('identify', `identify failed: ${errorText(e)}`, 'error');
+        return false;
+      });
     } catch (e) {
-      this._log.error(`identify failed: ${e && e.message}`);
+      this._log.once('identify', `identify failed: ${errorText(e)}`, 'error');
       return Promise.resolve(false);
     }
   }
@@ -341,25 +436,53 @@ class LaunchSequenceClient {
   }
 
   close() {
-    if (this._closed) return;
-    this._closed = true;
-    this._generation++;
-    this._stopConnection();
-    if (this._readyTimer) clearTimeout(this._readyTimer);
-    this._markReady(false);
-    this._listeners.clear();
+    try {
+      if (this._closed) return;
+      this._closed = true;
+      this._generation++;
+      this._stopConnection();
+      if (this._readyTimer) clearTimeout(this._readyTimer);
+      this._markReady(false);
+      this._listeners.clear();
+    } catch (_) { /* close must not throw either */ }
   }
 
   // internals
+
+  /** Takes a context and its JSON once; false (logged) when JSON cannot represent it. */
+  _setContext(context) {
+    this._context = context && typeof context === 'object' && !Array.isArray(context) ? context : {};
+    let json = null;
+    let why = 'not an object';
+    try { json = JSON.stringify(this._context); } catch (e) { why = errorText(e); }
+    this._contextJson = typeof json === 'string' ? json : null;
+    if (this._contextJson === null) {
+      this._log.once('context', `the context cannot be turned into JSON (${why}); serving defaults ` +
+        'until identify() is given one that can', 'error');
+      return false;
+    }
+    this._log.clear('context');
+    return true;
+  }
 
   _emit(event, ...args) {
     const set = this._listeners.get(event);
     if (!set) return;
     for (const cb of [...set]) {
-      try { cb(...args); } catch (e) {
-        this._log.once(`listener:${event}`, `a '${event}' listener threw: ${e && e.message}`, 'error');
+      try {
+        const result = cb(...args);
+        // an async listener's rejection would be an unhandled rejection (fatal in Node)
+        if (result && typeof result.then === 'function') {
+          result.then(undefined, (e) => this._listenerFailed(event, e));
+        }
+      } catch (e) {
+        this._listenerFailed(event, e);
       }
     }
+  }
+
+  _listenerFailed(event, e) {
+    this._log.once(`listener:${event}`, `a '${event}' listener threw: ${errorText(e)}`, 'error');
   }
 
   _markReady(ok) {
@@ -379,11 +502,11 @@ class LaunchSequenceClient {
   }
 
   _cacheKey() {
-    return `launchsequence:${this._clientKey}:${contextCacheId(this._context)}`;
+    return `launchsequence:${this._clientKey}:${contextCacheId(this._context, this._contextJson)}`;
   }
 
   _readCache() {
-    if (!this._storage) return null;
+    if (!this._storage || this._contextJson === null) return null;
     try {
       const raw = this._storage.getItem(this._cacheKey());
       const state = raw ? JSON.parse(raw) : null;
@@ -392,17 +515,20 @@ class LaunchSequenceClient {
   }
 
   _writeCache() {
-    if (!this._storage) return;
+    if (!this._storage || this._contextJson === null) return;
     try {
       this._storage.setItem(this._cacheKey(), JSON.stringify({ version: this._version, flags: this._flags }));
     } catch (e) {
-      this._log.once('cache', `cannot cache values: ${e && e.message}`);
+      this._log.once('cache', `cannot cache values: ${errorText(e)}`);
     }
   }
 
-  /** Replace every value (a put, an evaluation, a bootstrap) and announce what changed. */
-  _apply(state, persist = true) {
-    const next = { ...state.flags };
+  /**
+   * Replace every value (a put, an evaluation, a bootstrap, the cache) and announce what
+   * changed. `mark` says how fresh they are: null, or 'CACHED'.
+   */
+  _apply(state, persist = true, mark = null) {
+    const next = cleanFlags(state.flags);
     const changes = {};
     for (const k of new Set([...Object.keys(this._flags), ...Object.keys(next)])) {
       if (!sameEntry(this._flags[k], next[k])) {
@@ -410,6 +536,7 @@ class LaunchSequenceClient {
       }
     }
     this._flags = next;
+    this._mark = mark;
     if (typeof state.version === 'number') this._version = state.version;
     if (persist) this._writeCache();
     this._announce(changes);
@@ -417,14 +544,16 @@ class LaunchSequenceClient {
 
   _patch(payload) {
     if (typeof payload.version === 'number' && payload.version < this._version) return;
-    const next = { ...this._flags };
+    const next = Object.assign(Object.create(null), this._flags);
     const changes = {};
-    for (const [k, entry] of Object.entries(payload.flags || {})) {
-      if (!sameEntry(next[k], entry)) changes[k] = { previous: next[k]?.value, current: entry?.value };
+    const flags = payload.flags && typeof payload.flags === 'object' ? payload.flags : {};
+    for (const [k, entry] of Object.entries(flags)) {
+      if (!validEntry(entry)) continue;
+      if (!sameEntry(next[k], entry)) changes[k] = { previous: next[k]?.value, current: entry.value };
       next[k] = entry;
     }
-    for (const k of payload.deleted || []) {
-      if (k in next) {
+    for (const k of Array.isArray(payload.deleted) ? payload.deleted : []) {
+      if (Object.prototype.hasOwnProperty.call(next, k)) {
         changes[k] = { previous: next[k]?.value, current: undefined };
         delete next[k];
       }
@@ -442,17 +571,22 @@ class LaunchSequenceClient {
     this._emit('change', changes);
   }
 
+  /** The test client's values for the current context (see createTestClient). */
+  _sourceFlags() {
+    return {};
+  }
+
   _start() {
     const generation = ++this._generation;
     if (this._streaming) this._connect(generation);
     else this._evaluate(generation);
   }
 
-  /** One `POST /sdk/v1/client/evaluate`; true when values arrived. */
+  /** One `POST /sdk/v1/client/evaluate`; true when values arrived. Never rejects. */
   async _evaluate(generation) {
     try {
       const body = await postJson(this._fetch, `${this._baseUrl}/sdk/v1/client/evaluate`,
-        this._clientKey, { context: this._context }, this._opts.requestTimeout);
+        this._clientKey, `{"context":${this._contextJson}}`, this._opts.requestTimeout);
       if (generation !== this._generation || this._closed) return false;
       if (!validState(body)) throw new Error('unexpected answer');
       this._apply(body);
@@ -466,54 +600,69 @@ class LaunchSequenceClient {
     }
   }
 
+  /** The values stop being kept current: if they were live, they are now stale. */
+  _lostStream() {
+    if (this._live) {
+      this._live = false;
+      this._mark = 'STALE';
+    }
+  }
+
   _stopConnection() {
     if (this._retryTimer) { clearTimeout(this._retryTimer); this._retryTimer = null; }
     if (this._conn) {
       const conn = this._conn;
       this._conn = null;
+      this._lostStream();
       try { conn.close(); } catch (_) { /* ignore */ }
     }
   }
 
   _connect(generation) {
-    if (generation !== this._generation || this._closed || this._failed) return;
-    this._stopConnection();
-    const url = `${this._baseUrl}/sdk/v1/client/stream?key=${encodeURIComponent(this._clientKey)}` +
-      `&context=${encodeContext(this._context)}`;
-    const handlers = {
-      open: () => {
-        if (generation !== this._generation) return;
-        this._connectedAt = Date.now();
-        this._log.clear('network');
-      },
-      event: (ev) => {
-        if (generation !== this._generation) return;
-        let payload;
-        try { payload = JSON.parse(ev.data); } catch (_) {
-          this._log.once('parse', `unreadable '${ev.event}' event ignored`);
-          return;
-        }
-        if (ev.event === 'put' && validState(payload)) {
-          this._apply(payload);
-          this._markReady(true);
-        } else if (ev.event === 'patch' && payload && typeof payload === 'object') {
-          this._patch(payload);
-        }
-      },
-      error: (err) => {
-        if (generation !== this._generation) return;
-        this._conn = null;
-        this._handleFailure(err, generation);
-      },
-    };
-    const useEventSource = this._transport === 'eventsource' ||
-      (this._transport === 'auto' && !isNode() && typeof EventSource === 'function');
     try {
+      if (generation !== this._generation || this._closed || this._failed) return;
+      if (this._contextJson === null) return;
+      this._stopConnection();
+      const url = `${this._baseUrl}/sdk/v1/client/stream?key=${encodeURIComponent(this._clientKey)}` +
+        `&context=${base64url(this._contextJson)}`;
+      // These run from the transport's own callbacks (EventSource's in a browser): never let
+      // anything escape from them into the page.
+      const guard = (fn) => (arg) => {
+        if (generation !== this._generation) return;
+        try { fn(arg); } catch (e) { this._log.once('internal', `stream event failed: ${errorText(e)}`, 'error'); }
+      };
+      const handlers = {
+        open: guard(() => {
+          this._connectedAt = Date.now();
+          this._log.clear('network');
+        }),
+        event: guard((ev) => {
+          let payload;
+          try { payload = JSON.parse(ev.data); } catch (_) {
+            this._log.once('parse', `unreadable '${ev.event}' event ignored`);
+            return;
+          }
+          if (ev.event === 'put' && validState(payload)) {
+            this._apply(payload);
+            this._live = true;
+            this._markReady(true);
+          } else if (ev.event === 'patch' && payload && typeof payload === 'object') {
+            this._patch(payload);
+          }
+        }),
+        error: guard((err) => {
+          this._conn = null;
+          this._lostStream();
+          this._handleFailure(err, generation);
+        }),
+      };
+      const useEventSource = typeof EventSource === 'function' && (this._transport === 'eventsource' ||
+        (this._transport === 'auto' && !isNode()));
       this._conn = useEventSource
         ? openEventSource(url, handlers)
         : openFetchStream(this._fetch, url, this._clientKey, this._opts.streamTimeout, handlers);
     } catch (e) {
-      this._handleFailure(e, generation);
+      try { this._handleFailure(e, generation); } catch (_) { /* nothing left to try */ }
     }
   }
 
@@ -525,7 +674,7 @@ class LaunchSequenceClient {
       return;
     }
     if (generation === null) {
-      this._log.once('network', `evaluation failed (${err && err.message}); serving cached or default values`);
+      this._log.once('network', `evaluation failed (${errorText(err)}); serving cached or default values`);
       return;
     }
     if (err && err.probe) {
@@ -539,7 +688,7 @@ class LaunchSequenceClient {
   async _probe(generation) {
     try {
       const body = await postJson(this._fetch, `${this._baseUrl}/sdk/v1/client/evaluate`,
-        this._clientKey, { context: this._context }, this._opts.requestTimeout);
+        this._clientKey, `{"context":${this._contextJson}}`, this._opts.requestTimeout);
       if (generation !== this._generation || this._closed) return;
       if (validState(body)) { this._apply(body); this._markReady(true); }
       this._scheduleReconnect(generation, new Error('stream closed'));
@@ -556,14 +705,90 @@ class LaunchSequenceClient {
     this._connectedAt = 0;
     let delay = backoffDelay(this._attempt++, this._opts.initialRetryDelay, this._opts.maxRetryDelay);
     if (err && (err.status === 429 || err.status === 503) && err.retryAfter != null) {
-      delay = Math.max(delay, err.retryAfter);
+      delay = Math.min(Math.max(delay, err.retryAfter), 0x7fffffff);
     }
-    this._log.once('network', `stream interrupted (${(err && err.message) || 'closed'}); ` +
-      `serving last values and reconnecting with backoff`);
+    this._log.once('network', `stream interrupted (${errorText(err, 'closed')}); ` +
+      'serving last values and reconnecting with backoff');
     this._retryTimer = setTimeout(() => {
       this._retryTimer = null;
       this._connect(generation);
     }, delay);
+  }
+}
+
+// --- the test client -------------------------------------------------------------------------
+
+/**
+ * A client with no server for testing code that uses the SDK: it serves `values` (or what
+ * `values(context)` answers, again at each identify) and `set`/`delete` change them at once,
+ * firing the same change events as a live update. See docs/sdk-js.md.
+ * @param {Record<string, unknown> | ((context: object) => Record<string, unknown>)} [values]
+ * @param {import('./index.d.ts').TestClientOptions} [options]
+ */
+export function createTestClient(values, options) {
+  return new LaunchSequenceTestClient(values, options);
+}
+
+function testEntry(value, details) {
+  const d = details && typeof details === 'object' ? details : {};
+  const entry = { value, variation: d.variation ?? null, variant: d.variant ?? null, reason: d.reason || 'STATIC' };
+  if (d.errorCode) { entry.value = null; entry.reason = 'ERROR'; entry.error_code = d.errorCode; }
+  if (d.ruleId != null) { entry.rule_id = d.ruleId; entry.rule_index = d.ruleIndex ?? null; }
+  return entry;
+}
+
+function testFlags(values) {
+  const flags = {};
+  if (values && typeof values === 'object') for (const k of Object.keys(values)) flags[k] = testEntry(values[k]);
+  return flags;
+}
+
+class LaunchSequenceTestClient extends LaunchSequenceClient {
+  constructor(values, options) {
+    const o = options && typeof options === 'object' ? options : {};
+    super({ offline: true, context: o.context, logger: o.logger });
+    try {
+      if (typeof values === 'function') {
+        this._source = values;
+        this._apply({ version: 1, flags: this._sourceFlags() }, false, null);
+      } else {
+        this._apply({ version: 1, flags: testFlags(values) }, false, null);
+      }
+    } catch (e) {
+      this._log.once('test-values', `test values ignored: ${errorText(e)}`, 'error');
+    }
+  }
+
+  _sourceFlags() {
+    try {
+      return testFlags(this._source(this._context));
+    } catch (e) {
+      this._log.once('test-values', `the test values function threw: ${errorText(e)}`, 'error');
+      return {};
+    }
+  }
+
+  /** `set(key, value, details?)` or `set({key: value, ...})`: applied at once, like a patch. */
+  set(keyOrValues, value, details) {
+    try {
+      const flags = keyOrValues && typeof keyOrValues === 'object'
+        ? testFlags(keyOrValues)
+        : { [String(keyOrValues)]: testEntry(value, details) };
+      this._patch({ version: this._version + 1, flags });
+    } catch (e) {
+      this._log.once('test-set', `set failed: ${errorText(e)}`, 'error');
+    }
+    return this;
+  }
+
+  /** Removes flags: they answer the caller's default with FLAG_NOT_FOUND. */
+  delete(...keys) {
+    try {
+      this._patch({ version: this._version + 1, deleted: keys.map(String) });
+    } catch (e) {
+      this._log.once('test-set', `delete failed: ${errorText(e)}`, 'error');
+    }
+    return this;
   }
 }
 
@@ -644,16 +869,20 @@ function openEventSource(url, handlers) {
  * @param {import('./index.d.ts').ServerClientOptions} options
  */
 export function createServerClient(options) {
-  return new LaunchSequenceServerClient(options || {});
+  return new LaunchSequenceServerClient(options && typeof options === 'object' ? options : {});
 }
+
+class InvalidContext extends Error {}
 
 class LaunchSequenceServerClient {
   constructor(options) {
     this._log = makeLog(options.logger);
     this._key = String(options.serverKey || '');
     this._baseUrl = trimSlash(options.baseUrl);
-    this._timeout = typeof options.timeout === 'number' ? options.timeout : 2000;
-    this._fetch = options.fetch || (typeof fetch === 'function' ? fetch.bind(globalThis) : null);
+    const t = options.timeout;
+    this._timeout = typeof t === 'number' && Number.isFinite(t) && t >= 0 ? Math.min(t, 0x7fffffff) : 2000;
+    this._fetch = typeof options.fetch === 'function' ? options.fetch
+      : typeof fetch === 'function' ? fetch.bind(globalThis) : null;
     this._controller = new AbortController();
     this._closed = false;
     if (!this._key) this._log.once('no-key', 'no serverKey given; every call answers its default', 'error');
@@ -664,17 +893,22 @@ class LaunchSequenceServerClient {
     if (!this._key || !this._fetch) throw new Error('not configured');
     const body = { context };
     if (flags) body.flags = flags;
+    let bodyText;
+    try { bodyText = JSON.stringify(body); } catch (e) {
+      this._log.once('context', `a context cannot be turned into JSON (${errorText(e)}); answering defaults`);
+      throw new InvalidContext(errorText(e));
+    }
     try {
-      const answer = await postJson(this._fetch, `${this._baseUrl}/sdk/v1/evaluate`, this._key, body,
+      const answer = await postJson(this._fetch, `${this._baseUrl}/sdk/v1/evaluate`, this._key, bodyText,
         this._timeout, this._controller.signal);
       if (!validState(answer)) throw new Error('unexpected answer');
       this._log.clear();
-      return answer;
+      return cleanFlags(answer.flags);
     } catch (e) {
       const status = e && e.status;
       const what = status === 401 || status === 403
         ? `the server key was refused (HTTP ${status})`
-        : `evaluation failed (${e && e.name === 'AbortError' ? 'timeout' : e && e.message})`;
+        : `evaluation failed (${e && e.name === 'AbortError' ? 'timeout' : errorText(e)})`;
       this._log.once(`fail:${status || 'net'}`, `${what}; answering defaults`);
       throw e;
     }
@@ -682,10 +916,11 @@ class LaunchSequenceServerClient {
 
   async details(key, context, defaultValue) {
     try {
-      const answer = await this._call(context, [key]);
-      return detailsOf(answer.flags[key], defaultValue);
+      const flags = await this._call(context, [key]);
+      return detailsOf(flags[key], defaultValue);
     } catch (e) {
-      return { value: defaultValue, variation: null, variant: null, reason: 'ERROR', errorCode: 'GENERAL' };
+      return { value: defaultValue, variation: null, variant: null, reason: 'ERROR',
+        errorCode: e instanceof InvalidContext ? 'INVALID_CONTEXT' : 'GENERAL' };
     }
   }
 
@@ -696,8 +931,8 @@ class LaunchSequenceServerClient {
   async all(context) {
     const out = {};
     try {
-      const answer = await this._call(context, null);
-      for (const [k, e] of Object.entries(answer.flags)) if (e && !e.error_code) out[k] = e.value;
+      const flags = await this._call(context, null);
+      for (const [k, e] of Object.entries(flags)) if (!e.error_code) out[k] = e.value;
     } catch (_) { /* the empty answer is the default */ }
     return out;
   }
@@ -708,4 +943,4 @@ class LaunchSequenceServerClient {
   }
 }
 
-export default { createClient, createServerClient };
+export default { createClient, createServerClient, createTestClient };

@@ -175,6 +175,62 @@ describe('live updates', () => {
   });
 });
 
+describe('reasons for values that may be out of date', () => {
+  // a storage holding what an earlier visit of this context cached
+  async function visited(contextKey) {
+    const storage = new Map();
+    const store = { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => storage.set(k, v) };
+    const first = client({ context: { key: contextKey }, storage: store });
+    assert.equal(await first.ready(), true);
+    first.close();
+    return store;
+  }
+
+  test('cached values answer CACHED until the server sends fresh ones', async () => {
+    const store = await visited('cached-user');
+    const c = client({ context: { key: 'cached-user' }, storage: store });
+    // read synchronously after createClient: no answer can have arrived yet
+    assert.deepEqual(c.details('banner', false), { value: true, variation: 0, variant: 'On', reason: 'CACHED' });
+    assert.equal(c.value('banner', false), true);
+    assert.equal(c.details('nope', 1).reason, 'ERROR', 'errors keep their reason');
+    assert.equal(await c.ready(), true);
+    assert.deepEqual(c.details('banner', false), { value: true, variation: 0, variant: 'On', reason: 'DEFAULT' });
+
+    // while the server cannot be reached, cached values stay CACHED
+    const offline = client({ baseUrl: 'http://127.0.0.1:1', context: { key: 'cached-user' }, storage: store,
+      readyTimeout: 200 });
+    assert.equal(await offline.ready(), false);
+    assert.equal(offline.details('banner', false).reason, 'CACHED');
+    assert.equal(offline.details('live', true).variation, 1, 'the variation is kept');
+  });
+
+  test('identify serves the cached values as CACHED until its own arrive', async () => {
+    const store = await visited('cached-2');
+    const c = client({ context: { key: 'u1' }, storage: store });
+    await c.ready();
+    const pending = c.identify({ key: 'cached-2' });
+    assert.equal(c.details('banner', false).reason, 'CACHED');
+    assert.equal(await pending, true);
+    assert.equal(c.details('banner', false).reason, 'DEFAULT');
+  });
+
+  test('bootstrap values keep their reasons, a cache notwithstanding', async () => {
+    const store = await visited('cached-3');
+    const bootstrap = { version: 1, flags: { banner: { value: true, variation: 0, variant: 'On', reason: 'TARGETING_MATCH' } } };
+    const c = client({ context: { key: 'cached-3' }, storage: store, bootstrap });
+    assert.equal(c.details('banner', false).reason, 'TARGETING_MATCH');
+    assert.equal(c.value('live', 'none'), 'none', 'the bootstrap, not the cache');
+  });
+
+  test('after close(), values that were live answer STALE', async () => {
+    const c = client({ context: { key: 'u1' } });
+    assert.equal(await c.ready(), true);
+    assert.equal(c.details('banner', false).reason, 'DEFAULT');
+    c.close();
+    assert.deepEqual(c.details('banner', false), { value: true, variation: 0, variant: 'On', reason: 'STALE' });
+  });
+});
+
 describe('streaming: false', () => {
   test('fetches once at start and per identify, opens no stream', async () => {
     const urls = [];

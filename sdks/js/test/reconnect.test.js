@@ -20,7 +20,7 @@ after(async () => {
   await server.cleanup();
 });
 
-test('values keep being served while the server is down, and changes flow again after it restarts', async () => {
+test('values keep being served (as STALE) while the server is down, and changes flow again after it restarts', async () => {
   const log = [];
   let streams = 0;
   const countingFetch = (url, init) => {
@@ -40,6 +40,10 @@ test('values keep being served while the server is down, and changes flow again 
   await sleep(1000); // a few failed reconnects
   assert.equal(client.value('steady', false), true, 'last values served while down');
   assert.equal(client.value('live', true), false);
+  // ... and their details say they may be out of date
+  assert.deepEqual(client.details('steady', false), { value: true, variation: 0, variant: 'On', reason: 'STALE' });
+  assert.equal(client.details('live', true).variation, 1);
+  assert.equal(client.details('live', true).reason, 'STALE');
   assert.ok(streams >= 2, `reconnect attempted (${streams} stream requests)`);
   const warnings = log.length;
   assert.equal(warnings, 1, `one log line for the outage, not one per attempt: ${log.join(' | ')}`);
@@ -56,4 +60,6 @@ test('values keep being served while the server is down, and changes flow again 
   assert.deepEqual(heard, [true]);
   assert.equal(client.value('live', false), true);
   assert.equal(client.value('steady', false), true);
+  assert.equal(client.details('steady', false).reason, 'DEFAULT', 'fresh again');
+  assert.equal(client.details('live', false).reason, 'DEFAULT');
 });

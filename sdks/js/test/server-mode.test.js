@@ -57,6 +57,23 @@ test('a wrong key, a client key or an unreachable server answer the default, log
   assert.equal(d.reason, 'ERROR');
 });
 
+test('a context JSON cannot represent answers the default with INVALID_CONTEXT, logged once', async () => {
+  const lines = [];
+  const ls = createServerClient({ serverKey, baseUrl: server.baseUrl, logger: { warn: (m) => lines.push(m) } });
+  const ctx = { key: 'u1', plan: 'enterprise' };
+  ctx.self = ctx;
+  assert.deepEqual(await ls.details('beta', ctx, 'dflt'),
+    { value: 'dflt', variation: null, variant: null, reason: 'ERROR', errorCode: 'INVALID_CONTEXT' });
+  assert.equal(await ls.evaluate('beta', { key: 'u1', seats: 10n }, 'dflt'), 'dflt');
+  assert.deepEqual(await ls.all(ctx), {});
+  assert.equal(lines.length, 1, lines.join('\n'));
+  assert.match(lines[0], /cannot be turned into JSON/);
+  // the client still works for the next context
+  assert.equal(await ls.evaluate('beta', { key: 'u1', plan: 'enterprise' }, false), true);
+  assert.equal((await ls.details('constructor', { key: 'u1' }, 'dflt')).errorCode, 'FLAG_NOT_FOUND');
+  ls.close();
+});
+
 test('a server slower than the timeout answers the default in time', async () => {
   const slow = createServer((req, res) => { setTimeout(() => res.end('{}'), 2000).unref(); });
   await new Promise((r) => slow.listen(0, '127.0.0.1', r));

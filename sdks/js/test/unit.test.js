@@ -68,3 +68,20 @@ test('the module has no imports, so it loads unchanged in a browser', () => {
   assert.doesNotMatch(src, /\bimport\(/);
   assert.doesNotMatch(src, /\b(Buffer|__dirname|require)\b/);
 });
+
+test('docs/sdk-js.md documents every option the type declarations have, and no other', () => {
+  const dts = readFileSync(new URL('../src/index.d.ts', import.meta.url), 'utf8');
+  const doc = readFileSync(new URL('../../../docs/sdk-js.md', import.meta.url), 'utf8');
+  const declared = (name) => {
+    const body = dts.match(new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`))[1];
+    return [...body.matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1]).sort();
+  };
+  const documented = (heading) => {
+    const section = doc.slice(doc.indexOf(heading));
+    const table = section.slice(section.indexOf('| option |'));
+    const rows = table.slice(0, table.search(/\n(?!\|)/));
+    return [...rows.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]).sort();
+  };
+  assert.deepEqual(documented('## Every option of `createClient`'), declared('ClientOptions'));
+  assert.deepEqual(documented('## Server mode (Node)'), declared('ServerClientOptions'));
+});
