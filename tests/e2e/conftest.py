@@ -77,8 +77,20 @@ def new_context(browser: Any, server: LiveServer) -> Iterator[Any]:
 
 
 def shot(page: Any, name: str) -> None:
+    """Save the whole page as test-artifacts/NAME.png.
+
+    A full-page capture draws a sticky bar (the flag page's save bar) over whatever lies at the
+    bottom of the first screen, so such bars are drawn in their place for the capture.
+    """
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    unstick = (
+        "(p) => document.querySelectorAll('.sticky').forEach((e) => { e.style.position = p; })"
+    )
+    page.evaluate(unstick, "static")
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    finally:
+        page.evaluate(unstick, "")
 
 
 def sign_up(page: Any, email: str, name: str = "", path: str = "/signup") -> str:
@@ -91,3 +103,30 @@ def sign_up(page: Any, email: str, name: str = "", path: str = "/signup") -> str
     page.get_by_role("button", name=re.compile("^Sign up")).click()
     page.wait_for_url(re.compile(r"/o/[^/]+$"))
     return str(page.url.rsplit("/o/", 1)[1])
+
+
+def log_in(page: Any, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/o/[^/]+$"))
+
+
+def create_flag(page: Any, org: str, name: str, flag_type: str, values: list[str]) -> str:
+    """Create a flag through the form (variations given for the non-boolean types); its key."""
+    from playwright.sync_api import expect
+
+    page.goto(f"/o/{org}/p/default/flags/new")
+    page.get_by_label("Name", exact=True).fill(name)
+    if flag_type != "boolean":
+        page.get_by_label("Type", exact=True).select_option(flag_type)  # the page re-renders
+        page.wait_for_load_state()
+        expect(page.get_by_label("Value of variation 1")).to_have_count(1)
+        for i, value in enumerate(values):
+            page.get_by_label(f"Name of variation {i + 1}").fill(f"V{i + 1}")
+            page.get_by_label(f"Value of variation {i + 1}").fill(value)
+    key = page.get_by_label("Key", exact=True).input_value()
+    page.get_by_role("button", name="Create flag", exact=True).click()
+    page.wait_for_url(re.compile(f"/flags/{re.escape(key)}$"))
+    return key

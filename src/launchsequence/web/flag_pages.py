@@ -113,7 +113,7 @@ def toggle(p: Page) -> Response:
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
     flag_key, env, on = [*p.form.get("toggle", "").split(" "), "", "", ""][:3]
-    p.services.flags.write_config(
+    config = p.services.flags.write_config(
         actor, org_key, project_key, flag_key, env, {"on": on == "1"}, if_match=None, replace=False
     )
     partial = p.request.headers.get("x-partial")
@@ -123,7 +123,8 @@ def toggle(p: Page) -> Response:
         flag = p.services.flags.get_flag(actor, org_key, project_key, flag_key)
         return p.render("_flag_rows.html", org=org, project=project, flags=[flag], filters={})
     if partial == "none":
-        return Response(status_code=204)
+        # The flag page tells its own switch from someone else's change by this version.
+        return Response(status_code=204, headers={"X-Config-Version": str(config["version"])})
     back = p.form.get("back", "")
     if not back.startswith(f"/o/{org_key}/p/{project_key}/"):
         back = f"/o/{org_key}/p/{project_key}/flags"

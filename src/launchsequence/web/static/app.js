@@ -1,23 +1,62 @@
 // Launch Sequence dashboard: progressive enhancement only. Every form works without this file.
 "use strict";
 
-function csrfOf(form) {
-  const field = form.querySelector('input[name="csrf_token"]');
-  return field ? field.value : "";
+// One change at a time per page: a switch's answer and a live refresh never overtake each
+// other, so an older answer can never undo what a newer one showed.
+let queue = Promise.resolve();
+function serially(task) {
+  const run = queue.then(task);
+  queue = run.catch(() => {});
+  return run;
+}
+
+// Any number of live events while a refresh waits in the queue make one refresh.
+let refreshWaiting = false;
+function scheduleRefresh() {
+  if (refreshWaiting) return;
+  refreshWaiting = true;
+  serially(() => {
+    refreshWaiting = false;
+    return document.getElementById("flag-rows") ? refreshList() : refreshFlag(false);
+  }).catch(() => {});
+}
+
+async function fetchPage(url) {
+  const response = await fetch(url, { credentials: "same-origin" });
+  const html = await response.text();
+  return { status: response.status, doc: new DOMParser().parseFromString(html, "text/html") };
+}
+
+// Replace `old` by `fresh` (from another document); focus stays on the same control.
+function swapKeepingFocus(old, fresh) {
+  if (!old || !fresh) return null;
+  if (old.outerHTML === fresh.outerHTML) return old;
+  const active = document.activeElement;
+  const buttons = (el) => [...el.querySelectorAll("button, a, input, select, textarea")];
+  const at = active && old.contains(active) ? buttons(old).indexOf(active) : -1;
+  const adopted = document.importNode(fresh, true);
+  old.replaceWith(adopted);
+  if (at >= 0) {
+    const again = buttons(adopted)[at];
+    if (again) again.focus({ preventScroll: true });
+  }
+  return adopted;
 }
 
 // Flag switches: post the pressed switch with fetch and swap in what the server renders.
-document.addEventListener("submit", async (event) => {
+document.addEventListener("submit", (event) => {
   const form = event.target;
   const button = event.submitter;
   if (!form.classList || !form.classList.contains("switch-form") || !button) return;
   event.preventDefault();
-  button.setAttribute("aria-busy", "true");
   const row = button.closest("tr[data-flag]");
-  try {
+  const body = new URLSearchParams(new FormData(form, button));
+  const on = button.value.endsWith(" 1");
+  button.setAttribute("aria-busy", "true");
+  serially(async () => {
     const response = await fetch(form.action, {
       method: "POST",
-      body: new URLSearchParams(new FormData(form, button)),
+      body,
       headers: { "X-Partial": row ? "row" : "none" },
       credentials: "same-origin",
     });
@@ -25,61 +64,204 @@ document.addEventListener("submit", async (event) => {
     if (row) {
       replaceRows(await response.text());
     } else {
-      await refreshStatus();
+      ownToggle(Number(response.headers.get("X-Config-Version")), on);
+      await refreshFlag(false);
     }
-  } catch (err) {
+  }).catch(() => {
     // Fall back to the plain form post, which shows any error as a page.
+    if (!form.isConnected) {
+      location.reload();
+      return;
+    }
     const fallback = document.createElement("input");
     fallback.type = "hidden";
     fallback.name = button.name;
     fallback.value = button.value;
     form.appendChild(fallback);
     form.submit();
-  } finally {
-    button.removeAttribute("aria-busy");
-  }
+  }).finally(() => button.removeAttribute("aria-busy"));
 });
 
 function replaceRows(html) {
   const template = document.createElement("template");
   template.innerHTML = html.trim();
   for (const fresh of template.content.querySelectorAll("tr[data-flag]")) {
-    const old = document.getElementById(fresh.id);
-    if (old) {
-      const active = document.activeElement;
-      const focused = active && old.contains(active) ? [...old.querySelectorAll("button")].indexOf(active) : -1;
-      old.replaceWith(fresh);
-      if (focused >= 0) {
-        const again = fresh.querySelectorAll("button")[focused];
-        if (again) again.focus();
-      }
-    }
+    swapKeepingFocus(document.getElementById(fresh.id), fresh);
   }
 }
 
-async function refreshRows() {
-  const tbody = document.getElementById("flag-rows");
-  if (!tbody) return;
-  const response = await fetch(location.href, { headers: { "X-Partial": "rows" }, credentials: "same-origin" });
-  if (response.ok) replaceRows(await response.text());
+// The flag list: the rows, the count and the pages as the server now answers this very URL
+// (search, filters and page kept), so flags others create, archive, restore or delete come
+// and go too.
+async function refreshList() {
+  const rows = document.getElementById("flag-rows");
+  if (!rows) return;
+  const { status, doc } = await fetchPage(location.href);
+  const fresh = doc.getElementById("flag-rows");
+  if (status !== 200 || !fresh) return;
+  const keys = (el) => [...el.querySelectorAll("tr[data-flag]")].map((tr) => tr.dataset.flag);
+  const before = keys(rows);
+  const after = keys(fresh);
+  if (rows.innerHTML !== fresh.innerHTML) {
+    const active = document.activeElement;
+    const focusedRow = active && rows.contains(active) ? active.closest("tr[data-flag]") : null;
+    const at = focusedRow ? [...focusedRow.querySelectorAll("button")].indexOf(active) : -1;
+    rows.replaceChildren(...[...fresh.children].map((n) => document.importNode(n, true)));
+    if (focusedRow) {
+      const again = document.getElementById(focusedRow.id);
+      // The focused row left the list: the count, which says what changed, takes focus.
+      const target = again
+        ? again.querySelectorAll("button")[at]
+        : document.getElementById("flag-count");
+      if (target) target.focus({ preventScroll: true });
+    }
+  }
+  for (const id of ["flag-count", "flag-pager"]) {
+    const mine = document.getElementById(id);
+    const theirs = doc.getElementById(id);
+    if (mine && theirs && mine.innerHTML !== theirs.innerHTML) mine.innerHTML = theirs.innerHTML;
+  }
+  const tag = document.getElementById("tag");
+  const freshTag = doc.getElementById("tag");
+  if (tag && freshTag && tag !== document.activeElement && tag.innerHTML !== freshTag.innerHTML) {
+    const chosen = tag.value;
+    tag.innerHTML = freshTag.innerHTML;
+    if ([...tag.options].some((o) => o.value === chosen)) tag.value = chosen;
+  }
+  const added = after.filter((k) => !before.includes(k));
+  const gone = before.filter((k) => !after.includes(k));
+  const announce = document.getElementById("live-status");
+  if (announce && (added.length || gone.length)) {
+    const parts = [];
+    if (added.length) parts.push("Now listed: " + added.join(", ") + ".");
+    if (gone.length) parts.push("No longer listed: " + gone.join(", ") + ".");
+    announce.textContent = parts.join(" ");
+  }
 }
 
-async function refreshStatus() {
+// The flag page. `data-live-version` on the live container is the configuration version the
+// form shows (the hidden `version` input says the same to the server); `baseline` is the
+// form's fields as loaded, to tell whether the user has edited them since.
+let baseline = [];
+
+function fieldsOf(form) {
+  const pairs = [];
+  for (const [name, value] of new FormData(form)) {
+    if (name !== "csrf_token" && name !== "version") pairs.push([name, String(value)]);
+  }
+  return pairs;
+}
+function stateOf(pairs) {
+  return pairs.map((p) => JSON.stringify(p)).sort().join("\n");
+}
+function configForm() {
+  return document.querySelector("form.config");
+}
+function hasEdits(form) {
+  return form.hasAttribute("data-edited") || stateOf(fieldsOf(form)) !== stateOf(baseline);
+}
+function flagLive() {
+  return document.querySelector("[data-live-env]");
+}
+
+// This page's own switch: when it applied on top of the version the form shows, the form
+// takes it in (the "On" box and the version), so it is not mistaken for someone else's change
+// and the next save is not refused. Otherwise someone else's change came first and
+// `refreshFlag` deals with it.
+function ownToggle(version, on) {
+  const live = flagLive();
+  const form = configForm();
+  if (!live || !version || version !== Number(live.dataset.liveVersion) + 1) return;
+  live.dataset.liveVersion = String(version);
+  if (!form) return;
+  form.elements.version.value = String(version);
+  const box = document.getElementById("cfg-on");
+  if (box && !box.disabled) {
+    box.checked = on;
+    baseline = baseline.filter(([name]) => name !== "on");
+    if (on) baseline.push(["on", "1"]);
+  }
+}
+
+function showNote(id, text) {
+  const note = document.getElementById(id);
+  if (!note) return;
+  if (text !== undefined) note.textContent = text;
+  note.hidden = false;
+}
+function hideNote(id) {
+  const note = document.getElementById(id);
+  if (note) note.hidden = true;
+}
+
+// Re-read the flag page. The switch, the heading (archived or not) follow at once. The form
+// takes someone else's change when it holds no edits of the user's (or `force`); otherwise
+// the edits stay and a note offers to load the other change.
+async function refreshFlag(force) {
+  const live = flagLive();
+  if (!live) return;
+  const url = location.pathname + "?env=" + encodeURIComponent(live.dataset.liveEnv);
+  const { status, doc } = await fetchPage(url);
+  if (status === 404) {
+    showNote("flag-gone");
+    return;
+  }
+  const freshStatus = doc.getElementById("flag-status");
+  if (status !== 200 || !freshStatus) return;
+  swapKeepingFocus(document.getElementById("flag-status"), freshStatus);
+  swapKeepingFocus(document.getElementById("flag-heading"), doc.getElementById("flag-heading"));
+  const current = Number(freshStatus.dataset.version);
+  const theirs = current > Number(live.dataset.liveVersion);
+  const form = configForm();
+  const fresh = doc.querySelector("form.config");
+  if (form && fresh && (force || !hasEdits(form))) {
+    if (force || theirs || stateOf(fieldsOf(fresh)) !== stateOf(baseline)) {
+      swapForm(form, fresh);
+      live.dataset.liveVersion = String(current);
+      hideNote("changed-elsewhere");
+      if (theirs) {
+        showNote("updated-elsewhere", "Someone else changed this flag in " + live.dataset.liveEnv +
+          ": the form below now shows their change (version " + current + ").");
+      }
+    }
+  } else if (theirs) {
+    showNote("changed-elsewhere");
+  }
+  live.dataset.liveChecked = String(current);
+}
+
+function swapForm(form, fresh) {
+  const active = document.activeElement;
+  const focusedId = active && form.contains(active) ? active.id : "";
+  const y = window.scrollY;
+  const adopted = document.importNode(fresh, true);
+  form.replaceWith(adopted);
+  rollouts(adopted);
+  baseline = fieldsOf(adopted);
+  window.scrollTo(window.scrollX, y);
+  const again = focusedId && document.getElementById(focusedId);
+  if (again && adopted.contains(again)) again.focus({ preventScroll: true });
+}
+
+function startFlagPage() {
+  const live = flagLive();
+  const form = configForm();
+  if (!live || !form) return;
+  baseline = fieldsOf(form);
+  // Rendered after a refused save or a rule edit: the switch may already be newer than the
+  // version the form was built on.
   const status = document.getElementById("flag-status");
-  if (!status) return;
-  const response = await fetch(location.href, { headers: { "X-Partial": "status" }, credentials: "same-origin" });
-  if (!response.ok) return;
-  const template = document.createElement("template");
-  template.innerHTML = (await response.text()).trim();
-  const fresh = template.content.getElementById("flag-status");
-  if (!fresh) return;
-  const hadFocus = status.contains(document.activeElement);
-  status.replaceWith(fresh);
-  if (hadFocus) fresh.querySelector("button").focus();
-  const live = fresh.closest("[data-live-version]");
-  if (live && Number(fresh.dataset.version) > Number(live.dataset.liveVersion)) {
-    const note = document.getElementById("changed-elsewhere");
-    if (note) note.hidden = false;
+  if (status && Number(status.dataset.version) > Number(live.dataset.liveVersion)) {
+    showNote("changed-elsewhere");
+  }
+  const load = document.getElementById("load-theirs");
+  if (load) {
+    load.addEventListener("click", () => {
+      const sure = !hasEdits(configForm()) ||
+        window.confirm("Discard your unsaved edits and load their change?");
+      if (!sure) return;
+      serially(() => refreshFlag(true)).catch(() => {});
+    });
   }
 }
 
@@ -90,14 +272,14 @@ function startLive() {
   const url = "/ui/events?org=" + encodeURIComponent(live.dataset.liveOrg) +
     "&project=" + encodeURIComponent(live.dataset.liveProject);
   const source = new EventSource(url);
-  source.addEventListener("hello", () => { live.dataset.liveReady = "1"; });
+  source.addEventListener("hello", () => {
+    // A reconnect may have missed versions: look again.
+    if (live.dataset.liveReady) scheduleRefresh();
+    live.dataset.liveReady = "1";
+  });
   source.addEventListener("version", (event) => {
     const data = JSON.parse(event.data);
-    if (live.dataset.liveEnv) {
-      if (data.environment === live.dataset.liveEnv) refreshStatus();
-    } else {
-      refreshRows();
-    }
+    if (!live.dataset.liveEnv || data.environment === live.dataset.liveEnv) scheduleRefresh();
   });
 }
 
@@ -169,17 +351,20 @@ function keySuggestion() {
 }
 
 // The rollout fields show only when a rollout is chosen.
-function rollouts() {
-  for (const select of document.querySelectorAll("select[data-serve]")) {
-    const box = select.closest("fieldset").querySelector(".rollout");
-    const sync = () => { box.hidden = select.value !== "rollout"; };
-    select.addEventListener("change", sync);
-    sync();
-  }
+function syncRollout(select) {
+  const box = select.closest("fieldset").querySelector(".rollout");
+  if (box) box.hidden = select.value !== "rollout";
 }
+function rollouts(root) {
+  for (const select of root.querySelectorAll("select[data-serve]")) syncRollout(select);
+}
+document.addEventListener("change", (event) => {
+  if (event.target.matches && event.target.matches("select[data-serve]")) syncRollout(event.target);
+});
 
 document.addEventListener("DOMContentLoaded", () => {
+  rollouts(document);
+  startFlagPage();
   startLive();
   keySuggestion();
-  rollouts();
 });
