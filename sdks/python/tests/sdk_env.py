@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from tests.support.api import ApiUser, signup
 
@@ -91,3 +97,36 @@ def make_catalog(env: Env) -> None:
         {"on": True, "off_variation": 0, "fallthrough": {"variation": 1}},
         type="json", variations=[{"value": {"cols": 1}}, {"value": {"cols": 3}}],
     )  # fmt: skip
+
+
+class ServerProcess:
+    """A real `launchseq serve` process on one port and data directory: it can be killed and
+    started again there (`live` runs in the test's process and cannot come back)."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir, self.port = data_dir, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "LAUNCHSEQ_DATA_DIR": str(self.data_dir)}
+        env.pop("LAUNCHSEQ_DATABASE_URL", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "launchsequence", "serve", "--port", str(self.port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert self.process.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)

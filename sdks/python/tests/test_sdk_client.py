@@ -164,6 +164,8 @@ def test_refused_key_stops_logs_once_and_keeps_serving(live, caplog):
         errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
         assert len(errors) == 1 and "refused" in errors[0].getMessage()
         assert client.bool_value("banner", ANYONE, False) is True, "last values still served"
+        details = client.bool_details("banner", ANYONE, False)
+        assert (details.value, details.reason) == (True, "STALE"), "and never updated again"
         assert client.wait_until_ready(0.1) is False and not client.is_ready
         assert client._stream is not None and client._stream.finished.is_set()
     finally:
@@ -195,28 +197,33 @@ def test_persisted_snapshot_serves_a_restart_while_the_server_is_down(live, tmp_
     with Client(env.key, base_url=live.url, persist_path=path,
                 initial_reconnect_delay=0.05) as again:  # fmt: skip
         assert again.wait_until_ready(5)
-        assert again.source == "file"
+        assert again.source == "file" and again.is_stale
         details = again.bool_details("banner", ANYONE, True)
-        assert (details.value, details.reason, details.error_code) == (False, "DISABLED", None)
+        assert (details.value, details.variation, details.reason, details.error_code) == (
+            False, 1, "STALE", None)  # fmt: skip
 
 
 def test_a_thousand_threads_evaluate_while_updates_stream(live):
     env = setup_env(live.url, "threads@example.com")
     env.make_flag("banner", BOOL)
+    first, final = (True, 0, "DEFAULT"), (False, 1, "DISABLED")
     with Client(env.key, base_url=live.url) as client:
         assert client.wait_until_ready(5)
-        stop = threading.Event()
+        stop = threading.Event()  # set once the client serves the final version
         failures: list[BaseException] = []
-        results: set[object] = set()
+        seen: list[list[tuple[object, ...]]] = [[] for _ in range(1000)]
         start = threading.Barrier(1001)
 
         def work(n: int) -> None:
             try:
                 start.wait()
                 context = {"key": f"user-{n}"}
-                while not stop.is_set():
-                    d = client.bool_details("banner", context, False)
-                    results.add((d.value, d.reason))
+                while True:
+                    last = stop.is_set()  # read before evaluating: then this one is final
+                    d = client.bool_details("banner", context, True)
+                    seen[n].append((d.value, d.variation, d.reason, d.error_code))
+                    if last:
+                        return
                     time.sleep(0.01)
             except BaseException as exc:
                 failures.append(exc)
@@ -225,17 +232,26 @@ def test_a_thousand_threads_evaluate_while_updates_stream(live):
         for t in threads:
             t.start()
         start.wait()
+        wait_for(lambda: all(seen), 30.0, "every thread evaluated before the updates")
         changes: list[str] = []
         client.on_change(changes.append)
-        for i in range(4):
+        for i in range(5):  # off, on, off, on, off: the final value differs from the first
             env.toggle("banner", i % 2 == 1)
-        wait_for(lambda: client.bool_value("banner", ANYONE, False) is True, 2.0)
+        snapshot = env.user.http.get(
+            "/sdk/v1/snapshot", headers={"Authorization": f"Bearer {env.key}"}
+        )  # fmt: skip
+        final_version = snapshot.json()["version"]
+        wait_for(lambda: client.version == final_version, 5.0, "the final version streamed")
         stop.set()
         for t in threads:
-            t.join()
+            t.join(30)
+        assert not any(t.is_alive() for t in threads)
         assert not failures
-        assert results <= {(True, "DEFAULT"), (False, "DISABLED")}
-        assert len(changes) >= 1
+        observed = {r for results in seen for r in results}
+        assert observed <= {(*first, None), (*final, None)}, "no error, no other answer"
+        assert all(results[0] == (*first, None) for results in seen), "the first value"
+        assert all(results[-1] == (*final, None) for results in seen), "the final value"
+        assert changes and changes == ["banner"] * len(changes)
 
 
 def test_a_silent_stream_is_dropped_and_resumed(live, caplog):

@@ -27,6 +27,8 @@ def test_offline_with_a_snapshot_evaluates_it():
     client = Client(offline=True, snapshot=snapshot)
     assert client.number_value("limit", ANYONE, 0) == 5
     assert client.version == snapshot["version"]
+    # What the application asked for, not last known values: never STALE.
+    assert not client.is_stale and client.number_details("limit", ANYONE, 0).reason == "DEFAULT"
 
 
 def test_test_data_builder_and_on_change():
@@ -37,7 +39,7 @@ def test_test_data_builder_and_on_change():
     )  # fmt: skip
     td.set("copy", "Buy now").set("layout", {"cols": 2})
     client = Client.for_test_data(td)
-    assert client.source == "test"
+    assert client.source == "test" and not client.is_stale
     assert client.bool_details("new-checkout", {"key": "user-1"}, False).reason == (
         "TARGETING_MATCH")  # fmt: skip
     rule = client.bool_details("new-checkout", {"key": "u", "country": "FR"}, False)

@@ -106,3 +106,33 @@ def test_test_data_changes_are_configuration_events(events):
     assert of.get_string_value("greeting", "", EvaluationContext("u")) == "bonjour"
     changed = ProviderEvent.PROVIDER_CONFIGURATION_CHANGED
     wait_for(lambda: [d.flags_changed for k, d in events if k == changed] == [["greeting"]])
+
+
+def test_stale_passes_through_while_the_server_is_down(server, events):
+    env = setup_env(server.url, "of-stale@example.com")
+    make_catalog(env)
+    client = Client(env.key, base_url=server.url, initial_reconnect_delay=0.1,
+                    max_reconnect_delay=0.5)  # fmt: skip
+    api.set_provider_and_wait(LaunchSequenceProvider(client))
+    of = api.get_client()
+    german = EvaluationContext("u-2", {"country": "DE"})
+    assert of.get_boolean_details("checkout", False, german).reason == Reason.TARGETING_MATCH
+
+    server.kill()
+    wait_for(lambda: any(k == ProviderEvent.PROVIDER_STALE for k, _ in events), 5.0)
+    assert of.get_provider_status() == ProviderStatus.STALE
+    rule = of.get_boolean_details("checkout", False, german)
+    assert (rule.value, rule.reason, rule.error_code) == (True, Reason.STALE, None)
+    assert rule.flag_metadata == {"rule_id": "eu", "rule_index": 0}
+    limit = of.get_integer_details("limit", 0, EvaluationContext("u-3"))
+    assert (limit.value, limit.reason) == (7, Reason.STALE)
+    layout = of.get_object_details("layout", {}, EvaluationContext("u-1"))
+    assert (layout.value, layout.reason, layout.variant) == ({"cols": 3}, Reason.STALE, "1")
+    missing = of.get_boolean_details("nope", True, german)
+    assert (missing.reason, missing.error_code) == (Reason.ERROR, ErrorCode.FLAG_NOT_FOUND)
+
+    server.start()
+    stale_at = next(i for i, (k, _) in enumerate(events) if k == ProviderEvent.PROVIDER_STALE)
+    wait_for(lambda: any(k == ProviderEvent.PROVIDER_READY for k, _ in events[stale_at:]), 10.0)
+    assert of.get_provider_status() == ProviderStatus.READY
+    assert of.get_boolean_details("checkout", False, german).reason == Reason.TARGETING_MATCH

@@ -16,12 +16,13 @@ from .errors import (
     SnapshotLoadError,
     StreamError,
 )
-from .evaluation import PROVIDER_NOT_READY, Context
+from .evaluation import PROVIDER_NOT_READY, STALE, Context
 from .store import ClientEvent
 from .testdata import FlagBuilder, TestData
 
 __all__ = [
     "PROVIDER_NOT_READY",
+    "STALE",
     "AsyncClient",
     "Client",
     "ClientEvent",

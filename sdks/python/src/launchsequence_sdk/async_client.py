@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from .async_streaming import StreamingTask
 from .client import EMPTY_SNAPSHOT
+from .errors import ConfigurationError
 from .evaluation import Evaluator
 from .options import DEFAULT_BASE_URL, check_options, make_backoff, make_timeout
 from .protocol import Protocol
 from .store import ClientEvent, FlagStore
-
-if TYPE_CHECKING:
-    from .testdata import TestData
+from .testdata import TestData
 
 __all__ = ["AsyncClient"]
+
+log = logging.getLogger("launchsequence_sdk")
 
 
 class AsyncClient(Evaluator):
@@ -62,7 +64,10 @@ class AsyncClient(Evaluator):
 
     @classmethod
     def for_test_data(cls, test_data: TestData) -> AsyncClient:
-        """An offline client serving `test_data`, updated (and firing `on_change`) with it."""
+        """An offline client serving `test_data`, updated (and firing `on_change`) with it.
+        Raises ConfigurationError (it is a constructor) when `test_data` is not a `TestData`."""
+        if not isinstance(test_data, TestData):
+            raise ConfigurationError("for_test_data needs a TestData")
         client = cls(offline=True)
         test_data.attach(client._store)
         return client
@@ -74,7 +79,10 @@ class AsyncClient(Evaluator):
 
     async def start(self) -> None:
         """Start streaming now (the other coroutines do it when needed)."""
-        self._start()
+        try:
+            self._start()
+        except Exception:  # never raise into the host
+            log.exception("launchsequence: could not start streaming")
 
     def _observe(self, event: ClientEvent) -> None:
         if event.kind not in ("ready", "error"):
@@ -91,10 +99,17 @@ class AsyncClient(Evaluator):
 
     async def wait_until_ready(self, timeout: float | None = None) -> bool:
         """As `Client.wait_until_ready`, without blocking the loop."""
-        self._start()
-        if self._store.state is None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._settled.wait(), timeout)
+        try:
+            self._start()
+            if self._store.state is None:
+                waiting = self._settled.wait()
+                try:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(waiting, timeout)
+                finally:
+                    waiting.close()  # never started when the timeout was refused
+        except Exception:  # never raise into the host (cancellation passes)
+            log.exception("launchsequence: wait_until_ready(%r) could not wait", timeout)
         return self.is_ready
 
     @property
@@ -104,11 +119,14 @@ class AsyncClient(Evaluator):
 
     async def aclose(self) -> None:
         """Stop streaming (the last flags are still served). Safe to call more than once."""
-        if self._stream is not None:
-            await self._stream.stop()
+        try:
+            if self._stream is not None:
+                await self._stream.stop()
+        except Exception:  # never raise into the host (cancellation passes)
+            log.exception("launchsequence: closing the client failed")
 
     async def __aenter__(self) -> AsyncClient:
-        self._start()
+        await self.start()
         return self
 
     async def __aexit__(

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
+from .errors import ConfigurationError
 from .evaluation import Evaluator
 from .options import DEFAULT_BASE_URL, check_options, make_backoff, make_timeout
 from .protocol import Protocol
 from .store import ClientEvent, FlagStore
 from .streaming import StreamingThread
-
-if TYPE_CHECKING:
-    from .testdata import TestData
+from .testdata import TestData
 
 __all__ = ["Client"]
+
+log = logging.getLogger("launchsequence_sdk")
 
 EMPTY_SNAPSHOT: Mapping[str, Any] = {"schema_version": 1, "version": 0, "flags": {}, "segments": {}}
 
@@ -61,7 +63,10 @@ class Client(Evaluator):
 
     @classmethod
     def for_test_data(cls, test_data: TestData) -> Client:
-        """An offline client serving `test_data`, updated (and firing `on_change`) with it."""
+        """An offline client serving `test_data`, updated (and firing `on_change`) with it.
+        Raises ConfigurationError (it is a constructor) when `test_data` is not a `TestData`."""
+        if not isinstance(test_data, TestData):
+            raise ConfigurationError("for_test_data needs a TestData")
         client = cls(offline=True)
         test_data.attach(client._store)
         return client
@@ -72,9 +77,14 @@ class Client(Evaluator):
 
     def wait_until_ready(self, timeout: float | None = None) -> bool:
         """Wait until the client has flags to serve (from the server, or the persisted file when
-        the server cannot be reached); False on timeout or when the server refused the key."""
-        if self._store.state is None:
-            self._settled.wait(timeout)
+        the server cannot be reached); False on timeout or when the server refused the key.
+        A timeout that is not a number (or None, to wait as long as it takes) is logged and
+        answered at once."""
+        try:
+            if self._store.state is None:
+                self._settled.wait(timeout)
+        except Exception:  # never raise into the host
+            log.exception("launchsequence: wait_until_ready(%r) could not wait", timeout)
         return self.is_ready
 
     @property
@@ -84,8 +94,11 @@ class Client(Evaluator):
 
     def close(self) -> None:
         """Stop streaming (the last flags are still served). Safe to call more than once."""
-        if self._stream is not None:
-            self._stream.stop()
+        try:
+            if self._stream is not None:
+                self._stream.stop()
+        except Exception:  # never raise into the host, at shutdown least of all
+            log.exception("launchsequence: closing the client failed")
 
     def __enter__(self) -> Client:
         return self

@@ -2,11 +2,16 @@
 
 Before the first snapshot every method answers the caller's default; the `*_details` methods
 say why with reason "ERROR" and error code "PROVIDER_NOT_READY" (OpenFeature's code, which the
-engine never gives: only the SDK can be not ready).
+engine never gives: only the SDK can be not ready). While the flags served are not known to be
+current (the persisted file, or the server's while the stream is down) the `*_details` methods
+answer reason "STALE" (OpenFeature's) in place of the engine's, keeping everything else.
+
+No method here raises into the host, whatever the arguments: an answer is always given.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -14,12 +19,17 @@ from typing import Any, Final
 import launchsequence_engine as engine
 from launchsequence_engine import ErrorCode, EvaluationResult, Reason
 
-from .store import ClientEvent, FlagStore
+from .store import ClientEvent, FlagStore, State
 
-__all__ = ["PROVIDER_NOT_READY", "Context", "Evaluator"]
+__all__ = ["PROVIDER_NOT_READY", "STALE", "Context", "Evaluator"]
+
+log = logging.getLogger("launchsequence_sdk")
 
 #: The error code of every answer given before the client has any flags.
 PROVIDER_NOT_READY: Final = "PROVIDER_NOT_READY"
+
+#: The reason of every answer (not an error) from flags that may be out of date.
+STALE: Final = "STALE"
 
 Context = Mapping[str, Any]
 
@@ -30,6 +40,30 @@ _time = time.time
 def _not_ready(key: str, default: Any) -> EvaluationResult:
     message = "the client has no flags yet"
     return EvaluationResult(key, default, None, None, Reason.ERROR, PROVIDER_NOT_READY, message)
+
+
+def _stale(r: EvaluationResult) -> EvaluationResult:
+    return EvaluationResult(
+        r.key, r.value, r.variation, r.variant, STALE, None, None, r.rule_id, r.rule_index
+    )
+
+
+def _all(state: State, context: Context, client_side_only: bool) -> dict[str, EvaluationResult]:
+    """`engine.evaluate_all`, except that a context that raises (a mapping whose methods fail)
+    answers every flag an error, as an invalid context does, instead of raising."""
+    try:
+        return engine.evaluate_all(
+            state.compiled, context, now=_time() * 1000.0, client_side_only=client_side_only
+        )
+    except Exception as exc:  # noqa: BLE001 - never raise into the host
+        compiled = state.compiled
+        plan = compiled.client_side_plan if client_side_only else compiled.plan
+        message = f"{type(exc).__name__}: {exc}"
+        keys = [k for k, _, _ in plan] + ([] if client_side_only else list(compiled.broken))
+        return {
+            k: EvaluationResult(k, None, None, None, Reason.ERROR, ErrorCode.GENERAL, message)
+            for k in keys
+        }
 
 
 def _is_bool(value: Any) -> bool:
@@ -128,11 +162,14 @@ class Evaluator:
         if state is None:
             return _not_ready(key, default)
         result = _evaluate(state.compiled, key, context, default, now=_time() * 1000.0)
-        if result.error_code is None and not check(result.value):
-            message = f"the flag's value is not what {key!r} was asked as"
-            return EvaluationResult(
-                key, default, None, None, Reason.ERROR, ErrorCode.TYPE_MISMATCH, message
-            )
+        if result.error_code is None:
+            if not check(result.value):
+                message = f"the flag's value is not what {key!r} was asked as"
+                return EvaluationResult(
+                    key, default, None, None, Reason.ERROR, ErrorCode.TYPE_MISMATCH, message
+                )
+            if state.stale:
+                return _stale(result)
         return result
 
     # --- every flag --------------------------------------------------------------------------
@@ -142,19 +179,20 @@ class Evaluator:
         state = self._store.state
         if state is None:
             return {}
-        results = engine.evaluate_all(state.compiled, context, now=_time() * 1000.0)
+        results = _all(state, context, False)
         return {k: r.value for k, r in results.items() if r.error_code is None}
 
     def bootstrap(self, context: Context, client_side_only: bool = True) -> dict[str, Any]:
         """The values the JavaScript SDK can start from: the shape `POST /sdk/v1/client/evaluate`
         answers, `{"version": v, "flags": {key: {value, variation, variant, reason}}}` (with
-        `error_code` on an error). Only client-side flags unless `client_side_only` is False."""
+        `error_code` on an error). Only client-side flags unless `client_side_only` is False.
+        Reasons are the engine's even when stale: this is the page's starting point, and the
+        JavaScript SDK takes a changed reason for a changed flag."""
         state = self._store.state
         if state is None:
             return {"version": 0, "flags": {}}
-        results = engine.evaluate_all(
-            state.compiled, context, now=_time() * 1000.0, client_side_only=client_side_only
-        )
+        # Anything but False keeps server-only flags out of the page.
+        results = _all(state, context, client_side_only is not False)
         flags: dict[str, Any] = {}
         for key, r in results.items():
             entry = {"value": r.value, "variation": r.variation, "variant": r.variant,
@@ -178,14 +216,32 @@ class Evaluator:
         state = self._store.state
         return None if state is None else state.source
 
+    @property
+    def is_stale(self) -> bool:
+        """Whether the flags served may be out of date (the `*_details` answer STALE): the
+        persisted file until the server answers, the server's while the stream is down."""
+        state = self._store.state
+        return state is not None and state.stale
+
     def on_change(
         self, callback: Callable[[str], None], key: str | None = None
     ) -> Callable[[], None]:
         """Call `callback(flag_key)` after a change to flag `key` (any flag if None); answers a
         function that removes it. Callbacks run on the SDK's thread (or task); an exception in
-        one is logged and swallowed."""
+        one is logged and swallowed. A callback that is not callable, or a key that is not a
+        string, is logged and ignored."""
+        if not callable(callback) or not (key is None or isinstance(key, str)):
+            log.error("launchsequence: on_change needs a callable and a flag key; ignored")
+            return _nothing
         return self._store.on_change(callback, key)
 
     def on_event(self, callback: Callable[[ClientEvent], None]) -> Callable[[], None]:
         """Call `callback(event)` on "ready", "changed", "stale" and "error"; answers a remover."""
+        if not callable(callback):
+            log.error("launchsequence: on_event needs a callable; ignored")
+            return _nothing
         return self._store.on_event(callback)
+
+
+def _nothing() -> None:
+    """The remover of a listener that was never added."""

@@ -8,7 +8,9 @@ from launchsequence_sdk.openfeature import LaunchSequenceProvider
 api.set_provider(LaunchSequenceProvider(Client(SERVER_KEY, base_url=URL)))
 ```
 
-Reasons and error codes are OpenFeature's already and pass through unchanged. The provider
+Reasons and error codes are OpenFeature's already and pass through unchanged (STALE included:
+see `docs/sdk-python.md`). A resolution never raises: anything unexpected answers the default
+with error code GENERAL. The provider
 emits PROVIDER_READY when the client has flags, PROVIDER_CONFIGURATION_CHANGED with the changed
 flag keys, PROVIDER_STALE when the connection is lost, and PROVIDER_ERROR when the key is
 refused (the client keeps serving its last flags, so the error is not fatal).
@@ -16,14 +18,14 @@ refused (the client keeps serving its last flags, so the error is not fatal).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from launchsequence_engine import EvaluationResult
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.event import ProviderEventDetails
 from openfeature.exception import ErrorCode, ProviderNotReadyError
-from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType
+from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
 from .async_client import AsyncClient
@@ -33,6 +35,7 @@ from .store import ClientEvent
 __all__ = ["LaunchSequenceProvider", "to_context"]
 
 _Object = Sequence[FlagValueType] | Mapping[str, FlagValueType]
+T = TypeVar("T")
 
 
 def to_context(evaluation_context: EvaluationContext | None) -> dict[str, Any]:
@@ -91,9 +94,10 @@ class LaunchSequenceProvider(AbstractProvider):
             raise ProviderNotReadyError("Launch Sequence has no flags yet")
 
     def shutdown(self) -> None:
+        """Stop relaying the client's events; close it (a sync client) when `close_client`."""
         self._remove()
         if self.close_client and isinstance(self.client, Client):
-            self.client.close()
+            self.client.close()  # never raises
 
     def _relay(self, event: ClientEvent) -> None:
         if event.kind == "ready":
@@ -116,8 +120,11 @@ class LaunchSequenceProvider(AbstractProvider):
         default_value: bool,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[bool]:
-        context = to_context(evaluation_context)
-        return _resolution(self.client.bool_details(flag_key, context, default_value))
+        def resolve() -> FlagResolutionDetails[bool]:
+            context = to_context(evaluation_context)
+            return _resolution(self.client.bool_details(flag_key, context, default_value))
+
+        return _guarded(default_value, resolve)
 
     def resolve_string_details(
         self,
@@ -125,8 +132,11 @@ class LaunchSequenceProvider(AbstractProvider):
         default_value: str,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[str]:
-        context = to_context(evaluation_context)
-        return _resolution(self.client.string_details(flag_key, context, default_value))
+        def resolve() -> FlagResolutionDetails[str]:
+            context = to_context(evaluation_context)
+            return _resolution(self.client.string_details(flag_key, context, default_value))
+
+        return _guarded(default_value, resolve)
 
     def resolve_integer_details(
         self,
@@ -134,14 +144,17 @@ class LaunchSequenceProvider(AbstractProvider):
         default_value: int,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[int]:
-        context = to_context(evaluation_context)
-        result = self.client.number_details(flag_key, context, default_value)
-        value = result.value
-        if result.error_code is None and not (type(value) is int or float(value).is_integer()):
-            return _mismatch(default_value, "the flag's value is not an integer")
-        if result.error_code is None:
-            result = _with_value(result, int(value))
-        return _resolution(result)
+        def resolve() -> FlagResolutionDetails[int]:
+            context = to_context(evaluation_context)
+            result = self.client.number_details(flag_key, context, default_value)
+            value = result.value
+            if result.error_code is None and not (type(value) is int or float(value).is_integer()):
+                return _mismatch(default_value, "the flag's value is not an integer")
+            if result.error_code is None:
+                result = _with_value(result, int(value))
+            return _resolution(result)
+
+        return _guarded(default_value, resolve)
 
     def resolve_float_details(
         self,
@@ -149,11 +162,14 @@ class LaunchSequenceProvider(AbstractProvider):
         default_value: float,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[float]:
-        context = to_context(evaluation_context)
-        result = self.client.number_details(flag_key, context, default_value)
-        if result.error_code is None:
-            result = _with_value(result, float(result.value))
-        return _resolution(result)
+        def resolve() -> FlagResolutionDetails[float]:
+            context = to_context(evaluation_context)
+            result = self.client.number_details(flag_key, context, default_value)
+            if result.error_code is None:
+                result = _with_value(result, float(result.value))
+            return _resolution(result)
+
+        return _guarded(default_value, resolve)
 
     def resolve_object_details(
         self,
@@ -161,11 +177,30 @@ class LaunchSequenceProvider(AbstractProvider):
         default_value: _Object,
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[_Object]:
-        context = to_context(evaluation_context)
-        result = self.client.json_details(flag_key, context, default_value)
-        if result.error_code is None and not isinstance(result.value, dict | list):
-            return _mismatch(default_value, "the flag's value is not an object or a list")
-        return _resolution(result)
+        def resolve() -> FlagResolutionDetails[_Object]:
+            context = to_context(evaluation_context)
+            result = self.client.json_details(flag_key, context, default_value)
+            if result.error_code is None and not isinstance(result.value, dict | list):
+                return _mismatch(default_value, "the flag's value is not an object or a list")
+            return _resolution(result)
+
+        return _guarded(default_value, resolve)
+
+
+def _guarded(
+    default: T, resolve: Callable[[], FlagResolutionDetails[T]]
+) -> FlagResolutionDetails[T]:
+    """`resolve()`, or the default with GENERAL when it raises (an evaluation context whose
+    attributes cannot be read, say): a provider never raises into the application."""
+    try:
+        return resolve()
+    except Exception as exc:  # noqa: BLE001 - never raise into the host
+        return FlagResolutionDetails(
+            value=default,
+            error_code=ErrorCode.GENERAL,
+            error_message=f"{type(exc).__name__}: {exc}",
+            reason=Reason.ERROR,
+        )
 
 
 def _with_value(result: EvaluationResult, value: Any) -> EvaluationResult:
@@ -177,5 +212,8 @@ def _with_value(result: EvaluationResult, value: Any) -> EvaluationResult:
 
 def _mismatch(default: Any, message: str) -> FlagResolutionDetails[Any]:
     return FlagResolutionDetails(
-        value=default, error_code=ErrorCode.TYPE_MISMATCH, error_message=message, reason="ERROR"
+        value=default,
+        error_code=ErrorCode.TYPE_MISMATCH,
+        error_message=message,
+        reason=Reason.ERROR,
     )

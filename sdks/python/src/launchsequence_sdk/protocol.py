@@ -69,6 +69,7 @@ class Protocol:
     def stream_opened(self) -> None:
         self._parser = SseParser()
         self._resync = False
+        self.store.mark_stale(False)  # live again: the server sends whatever was missed
         if self._failing:
             log.info("launchsequence: connected to the server again")
             self._failing = False
@@ -103,6 +104,7 @@ class Protocol:
 
     def key_refused(self, exc: KeyRefusedError) -> None:
         self.refused = exc
+        self.store.mark_stale(True)  # served from now on, never updated again
         log.error("launchsequence: %s; the SDK stops connecting and serves its last flags", exc)
         self.store.emit(ClientEvent("error", message=str(exc)))
 
@@ -111,11 +113,12 @@ class Protocol:
         if not self._failing:
             self._failing = True
             log.warning("launchsequence: connection to the server failed (%s); retrying", exc)
-            state = self.store.state
-            if state is not None and state.source == "server":
-                self.store.emit(ClientEvent("stale", message=str(exc)))
         else:
             log.debug("launchsequence: still failing: %s", exc)
+        # The server's flags turn stale once per outage; the event follows, so that its
+        # listeners already see reason STALE.
+        if self.store.mark_stale(True):
+            self.store.emit(ClientEvent("stale", message=str(exc)))
         self._load_file()
 
     def _load_file(self) -> None:

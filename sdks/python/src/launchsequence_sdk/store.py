@@ -7,6 +7,7 @@ new one, never half of each. Writers are serialized by a lock.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -30,12 +31,14 @@ EventListener = Callable[["ClientEvent"], None]
 @dataclass(frozen=True, slots=True)
 class State:
     """One immutable version of what the client serves; `source` says where it came from:
-    "server", "file" (the persisted snapshot), "offline" or "test"."""
+    "server", "file" (the persisted snapshot), "offline" or "test". `stale` is true while it is
+    not known to be current: always for "file", for "server" while the stream is down."""
 
     document: Mapping[str, Any]
     compiled: engine.CompiledSnapshot
     source: str
     uses_now: bool = True  # does any clause read `$now` (else evaluation skips the clock)
+    stale: bool = False
 
     @property
     def version(self) -> int:
@@ -166,6 +169,18 @@ class FlagStore:
 
     # --- changes ---------------------------------------------------------------------------
 
+    def mark_stale(self, stale: bool) -> bool:
+        """Say whether the server's flags are still current (the stream is open) or may be out
+        of date (it is down); answers whether that changed anything. Only "server" flags
+        change: the file's are stale until replaced, offline and test flags never are.
+        Listeners are not told: the protocol emits the events."""
+        with self._lock:
+            state = self.state
+            if state is None or state.source != "server" or state.stale == stale:
+                return False
+            self.state = dataclasses.replace(state, stale=stale)
+            return True
+
     def replace(self, document: Any, source: str) -> None:
         """Serve a whole new snapshot (a `put`, a download, the file, test data).
 
@@ -220,7 +235,8 @@ class FlagStore:
                     uses_now = _uses_now(document)
             except engine.EngineError as exc:
                 raise SnapshotLoadError(f"not a usable snapshot: {exc}") from exc
-            self.state = State(document, compiled, source, uses_now)
+            # A change from the server comes over a working connection: current, not stale.
+            self.state = State(document, compiled, source, uses_now, stale=source == "file")
             if source == "server" and self.persist_path is not None:
                 save_snapshot(self.persist_path, document)
         if old is None:

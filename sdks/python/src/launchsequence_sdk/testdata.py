@@ -6,6 +6,10 @@ td.set("checkout-copy", "Buy now")
 td.update(td.flag("new-checkout").boolean().fallthrough(False).variation_for_key("user-1", True))
 client = Client.for_test_data(td)
 ```
+
+A mistake in what is built (no variations, a rule without values, not a builder) raises
+`ConfigurationError` at the call that makes it, as a constructor does for a bad option, and
+changes nothing: the clients serving the test data never raise and keep the previous flags.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import launchsequence_engine as engine
+
+from .errors import ConfigurationError
 from .store import FlagStore
 
 __all__ = ["FlagBuilder", "TestData"]
@@ -50,6 +57,8 @@ class FlagBuilder:
 
     def variations(self, *values: Any) -> FlagBuilder:
         """The flag's variations; its type is the first one's. Serves the first; off, the last."""
+        if not values:
+            raise ConfigurationError("variations() needs at least one value")
         self._type, self._variations = _type_of(values[0]), list(values)
         self._fallthrough, self._off = values[0], values[-1]
         return self
@@ -156,9 +165,21 @@ class TestData:
         return FlagBuilder(key)
 
     def update(self, builder: FlagBuilder) -> TestData:
+        """Publish the flag `builder` makes; ConfigurationError when it is not a valid flag."""
+        if not isinstance(builder, FlagBuilder):
+            raise ConfigurationError("update() needs a FlagBuilder, from td.flag(key)")
+        if not isinstance(builder.key, str):
+            raise ConfigurationError(f"a flag key is a string, not {builder.key!r}")
         with self._lock:
-            self._version += 1
-            self._flags[builder.key] = builder.build(self._version)
+            version = self._version + 1
+            document = builder.build(version)
+            single = {"schema_version": 1, "version": version, "flags": {builder.key: document}}
+            try:  # strictly, as the server checks a flag before storing it
+                engine.compile(single, strict=True)
+            except engine.EngineError as exc:
+                raise ConfigurationError(f"test data: {exc}") from exc
+            self._version = version
+            self._flags[builder.key] = document
             self._publish()
         return self
 
