@@ -29,6 +29,7 @@ from .services import Passwords, Runtime, Services
 from .services.runtime import SteadyClock, elapsed_clock_ms, wall_clock_ms
 from .store import migrate
 from .store.db import create_db_engine
+from .web import api_docs
 
 __all__ = ["Application", "create_app"]
 
@@ -123,7 +124,7 @@ def create_app(
         version=__version__,
         summary="Feature flags: targeting, rollouts and real-time delivery.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # the server-rendered reference below: Swagger UI breaks the CSP
         redoc_url=None,
         default_response_class=JSONBytes,
         responses=ERROR_RESPONSES,
@@ -137,6 +138,7 @@ def create_app(
     for module in (accounts, orgs, projects, flags, transfer):
         app.include_router(module.router)
     web.install(app)
+    api_docs.install(app, "/api/v1/docs")
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     async def healthz() -> Any:
