@@ -1,14 +1,17 @@
 """Schemathesis against the real server: the admin API from its own OpenAPI document
 (/api/v1/openapi.json) and the SDK endpoints from a hand-made one (they are plain Starlette and
 not in the document). Every generated request, valid or not, must get an answer that is not a
-server error (5xx) and that matches the schema its operation declares for that status.
+server error (5xx) and that matches the schema its operation declares for that status:
+success bodies against the response schemas of the document (every admin 2xx answer has
+one), and the headers it declares (the ETag of a flag's configuration).
 
 Requests go over a real socket to a `LiveServer`. The admin API is called with a personal API
 token (no CSRF needed), the SDK endpoints with the environment's server key. Path parameters
-naming the organization, project, environment and flag are pinned to objects that exist, so
-requests reach the handlers rather than stopping at 404; DELETE operations keep generated
-names, so they cannot remove what the other operations work on. `max_examples` bounds each
-operation so the file runs in well under two minutes.
+naming the organization, project, environment, flag and segment are pinned to objects that
+exist, so requests reach the handlers rather than stopping at 404; DELETE operations keep
+generated names, so they cannot remove what the other operations work on. Every read of
+those pinned objects must get at least one success, so that its success schema is checked
+for real. `max_examples` bounds each operation so the file runs in well under two minutes.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ import pytest
 import schemathesis
 from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    response_headers_conformance,
+    response_schema_conformance,
+)
 from sqlalchemy import create_engine
 
 from launchsequence.app import create_app
@@ -36,7 +42,7 @@ from tests.support.live import LiveServer
 #: (about 5 minutes).
 MAX_EXAMPLES = 25
 
-CHECKS = [not_a_server_error, response_schema_conformance]
+CHECKS = [not_a_server_error, response_schema_conformance, response_headers_conformance]
 
 
 def run_operation(
@@ -45,10 +51,10 @@ def run_operation(
     headers: dict[str, str],
     path_parameters: dict[str, Any] | None = None,
     keep: Callable[[Case], bool] = lambda case: True,
-) -> None:
+) -> list[int]:
     """Valid and invalid requests for one operation, each checked against its answer; path
     parameters named in `path_parameters` take those values, and cases `keep` refuses are
-    not sent."""
+    not sent. Returns the status of every success (2xx) answer checked."""
     fixed = {
         name: value
         for name, value in (path_parameters or {}).items()
@@ -66,9 +72,15 @@ def run_operation(
     )
     @hypothesis.given(case=strategy)
     def check(case: Case) -> None:
-        case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS, timeout=10)
+        response = case.call_and_validate(
+            base_url=base_url, headers=headers, checks=CHECKS, timeout=10
+        )
+        if 200 <= response.status_code < 300:
+            successes.append(response.status_code)
 
+    successes: list[int] = []
     check()
+    return successes
 
 
 def operations(document: dict[str, Any]) -> list[APIOperation]:
@@ -147,6 +159,11 @@ def world(server: LiveServer) -> dict[str, Any]:
     for flag in ("sample", "banner"):
         put = user.put(f"{base}/flags/{flag}/environments/production", json=rules)
         assert put.status_code == 200, put.text
+    segment = user.put(
+        f"{base}/environments/production/segments/beta",
+        json={"included": ["user-2"], "rules": [{"clauses": rules["rules"][0]["clauses"]}]},
+    )
+    assert segment.status_code == 201, segment.text
     token_body = token.json()
     user.close()
     return {
@@ -154,7 +171,13 @@ def world(server: LiveServer) -> dict[str, Any]:
         "token": token_body["token"],
         "token_id": token_body["id"],
         "server_key": key.json()["key"],
-        "pinned": {"org": user.org, "project": "default", "env": "production", "flag": "sample"},
+        "pinned": {
+            "org": user.org,
+            "project": "default",
+            "env": "production",
+            "flag": "sample",
+            "segment": "beta",
+        },
     }
 
 
@@ -179,13 +202,15 @@ def test_admin_api_answers_within_its_schema(
     headers = {"Authorization": f"Bearer {world['token']}"}
     ours = world["token_id"]
     # Revoking the token every request is made with would turn the rest into 401s.
-    run_operation(
+    successes = run_operation(
         operation,
         world["url"],
         headers,
         pinned,
         keep=lambda c: c.path_parameters != {"token_id": ours},
     )
+    if operation.method.upper() == "GET":
+        assert successes, f"no generated read of {operation.label} succeeded"
 
 
 # --- the SDK endpoints, from a hand-made document (docs/sdk-api.md) --------------------------

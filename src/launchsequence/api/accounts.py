@@ -15,6 +15,7 @@ from .auth import (
     check_origin,
     client_address,
 )
+from .models import Me, NewToken, TokenList, answer
 from .routing import StrictJSONRoute
 
 __all__ = ["router"]
@@ -46,7 +47,12 @@ def _me(actor: Actor, csrf: str | None, orgs: list[dict[str, Any]]) -> dict[str,
     return out
 
 
-@router.post("/auth/signup", status_code=201, summary="Create an account and log in")
+@router.post(
+    "/auth/signup",
+    status_code=201,
+    summary="Create an account and log in",
+    responses=answer(Me, "Signed up and logged in (the session cookie is set)", 201),
+)
 def signup(body: SignupIn, request: Request, response: Response, services: ServicesDep) -> Any:
     """Creates the user, their organization with project `default` (environments
     `production` and `staging`), and a session. The answer carries the CSRF token that every
@@ -59,7 +65,11 @@ def signup(body: SignupIn, request: Request, response: Response, services: Servi
     return _me(session.actor, session.csrf, services.orgs.list_orgs(session.actor))
 
 
-@router.post("/auth/login", summary="Log in")
+@router.post(
+    "/auth/login",
+    summary="Log in",
+    responses=answer(Me, "Logged in (a new session cookie is set)"),
+)
 def login(body: LoginIn, request: Request, response: Response, services: ServicesDep) -> Any:
     """Starts a new session (ending any the client had). Wrong email and wrong password give
     the same 401; repeated failures give 429 with Retry-After."""
@@ -85,19 +95,28 @@ def logout(request: Request, actor: CurrentActor, services: ServicesDep) -> Resp
     return response
 
 
-@router.get("/me", summary="The current user")
+@router.get("/me", summary="The current user", responses=answer(Me, "The current user"))
 def me(request: Request, actor: CurrentActor, services: ServicesDep) -> Any:
     token = request.cookies.get(SESSION_COOKIE)
     csrf = services.accounts.csrf_for(token) if actor.via == "session" and token else None
     return _me(actor, csrf, services.orgs.list_orgs(actor))
 
 
-@router.get("/tokens", summary="List your personal API tokens")
+@router.get(
+    "/tokens",
+    summary="List your personal API tokens",
+    responses=answer(TokenList, "Your tokens, without their secret part"),
+)
 def list_tokens(actor: CurrentActor, services: ServicesDep) -> Any:
     return {"tokens": services.accounts.list_tokens(actor)}
 
 
-@router.post("/tokens", status_code=201, summary="Create a personal API token")
+@router.post(
+    "/tokens",
+    status_code=201,
+    summary="Create a personal API token",
+    responses=answer(NewToken, "The new token, in full", 201),
+)
 def create_token(body: TokenIn, actor: CurrentActor, services: ServicesDep) -> Any:
     """The token is in this answer and nowhere else, ever: the server keeps only a digest."""
     token, row = services.accounts.create_token(actor, body.name)

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from ..services import Invalid
 from ..services.shapes import ConfigPatch, ConfigPut, FlagIn, FlagPatch
 from .auth import CurrentActor, ServicesDep
+from .errors import ERROR_RESPONSES
+from .models import CONFIG_ETAG, CURRENT_ETAG, Flag, FlagConfig, FlagList, answer
 from .responses import JSONBytes
 from .routing import StrictJSONRoute
 
@@ -43,7 +45,11 @@ IfMatch = Annotated[
 ]
 
 
-@router.get("", summary="Flags of a project")
+@router.get(
+    "",
+    summary="Flags of a project",
+    responses=answer(FlagList, "The flags, with their state in each environment"),
+)
 def list_flags(
     org: str,
     project: str,
@@ -60,7 +66,12 @@ def list_flags(
     return JSONBytes({"flags": flags})
 
 
-@router.post("", status_code=201, summary="Create a flag")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a flag",
+    responses=answer(Flag, "The new flag", 201),
+)
 def create_flag(
     org: str, project: str, body: FlagIn, actor: CurrentActor, services: ServicesDep
 ) -> Any:
@@ -70,12 +81,20 @@ def create_flag(
     return services.flags.create_flag(actor, org, project, body.model_dump(exclude_none=True))
 
 
-@router.get("/{flag}", summary="One flag, with its state in each environment")
+@router.get(
+    "/{flag}",
+    summary="One flag, with its state in each environment",
+    responses=answer(Flag, "The flag"),
+)
 def get_flag(org: str, project: str, flag: str, actor: CurrentActor, services: ServicesDep) -> Any:
     return services.flags.get_flag(actor, org, project, flag)
 
 
-@router.patch("/{flag}", summary="Update, archive or restore a flag")
+@router.patch(
+    "/{flag}",
+    summary="Update, archive or restore a flag",
+    responses=answer(Flag, "The flag, changed"),
+)
 def update_flag(
     org: str, project: str, flag: str, body: FlagPatch, actor: CurrentActor, services: ServicesDep
 ) -> Any:
@@ -85,7 +104,9 @@ def update_flag(
 
 
 @router.delete(
-    "/{flag}/variations/{index}", summary="Remove a variation, renumbering the ones after it"
+    "/{flag}/variations/{index}",
+    summary="Remove a variation, renumbering the ones after it",
+    responses=answer(Flag, "The flag without the variation"),
 )
 def remove_variation(
     org: str,
@@ -111,12 +132,22 @@ def delete_flag(
     return Response(status_code=204)
 
 
+_WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **answer(FlagConfig, "The configuration as stored", headers=CONFIG_ETAG),
+    412: {**ERROR_RESPONSES[412], "headers": CURRENT_ETAG},
+}
+
+
 def _answer(response: Response, config: dict[str, Any]) -> dict[str, Any]:
     response.headers["ETag"] = f'"{config["version"]}"'
     return config
 
 
-@router.get("/{flag}/environments/{env}", summary="A flag's configuration in one environment")
+@router.get(
+    "/{flag}/environments/{env}",
+    summary="A flag's configuration in one environment",
+    responses=answer(FlagConfig, "The configuration", headers=CONFIG_ETAG),
+)
 def get_config(
     org: str,
     project: str,
@@ -130,7 +161,11 @@ def get_config(
     return _answer(response, services.flags.get_config(actor, org, project, flag, env))
 
 
-@router.put("/{flag}/environments/{env}", summary="Replace a flag's configuration")
+@router.put(
+    "/{flag}/environments/{env}",
+    summary="Replace a flag's configuration",
+    responses=_WRITE_RESPONSES,
+)
 def put_config(
     org: str,
     project: str,
@@ -149,7 +184,11 @@ def put_config(
     return _answer(response, config)
 
 
-@router.patch("/{flag}/environments/{env}", summary="Change part of a configuration, or toggle")
+@router.patch(
+    "/{flag}/environments/{env}",
+    summary="Change part of a configuration, or toggle",
+    responses=_WRITE_RESPONSES,
+)
 def patch_config(
     org: str,
     project: str,

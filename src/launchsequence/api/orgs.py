@@ -8,6 +8,16 @@ from fastapi import APIRouter, Path, Query, Response
 
 from ..services.shapes import MAX_ID, InvitationIn, MemberIn, NameIn, OrgIn, RoleIn
 from .auth import CurrentActor, ServicesDep
+from .models import (
+    AuditPage,
+    InvitationList,
+    Member,
+    MemberList,
+    NewInvitation,
+    Organization,
+    OrganizationList,
+    answer,
+)
 from .routing import StrictJSONRoute
 
 __all__ = ["router"]
@@ -15,37 +25,65 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/orgs", tags=["organizations"], route_class=StrictJSONRoute)
 
 
-@router.get("", summary="Organizations you belong to")
+@router.get(
+    "",
+    summary="Organizations you belong to",
+    responses=answer(OrganizationList, "Your organizations, with your role in each"),
+)
 def list_orgs(actor: CurrentActor, services: ServicesDep) -> Any:
     return {"organizations": services.orgs.list_orgs(actor)}
 
 
-@router.post("", status_code=201, summary="Create an organization (you are its owner)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create an organization (you are its owner)",
+    responses=answer(Organization, "The new organization", 201),
+)
 def create_org(body: OrgIn, actor: CurrentActor, services: ServicesDep) -> Any:
     return services.orgs.create_org(actor, key=body.key, name=body.name)
 
 
-@router.get("/{org}", summary="One organization")
+@router.get(
+    "/{org}", summary="One organization", responses=answer(Organization, "The organization")
+)
 def get_org(org: str, actor: CurrentActor, services: ServicesDep) -> Any:
     return services.orgs.get_org(actor, org)
 
 
-@router.patch("/{org}", summary="Rename an organization")
+@router.patch(
+    "/{org}",
+    summary="Rename an organization",
+    responses=answer(Organization, "The organization, renamed"),
+)
 def rename_org(org: str, body: NameIn, actor: CurrentActor, services: ServicesDep) -> Any:
     return services.orgs.rename_org(actor, org, body.name)
 
 
-@router.get("/{org}/members", summary="Members and their roles")
+@router.get(
+    "/{org}/members",
+    summary="Members and their roles",
+    responses=answer(MemberList, "The members"),
+)
 def list_members(org: str, actor: CurrentActor, services: ServicesDep) -> Any:
     return {"members": services.orgs.list_members(actor, org)}
 
 
-@router.post("/{org}/members", status_code=201, summary="Add an existing user as a member")
+@router.post(
+    "/{org}/members",
+    status_code=201,
+    summary="Add an existing user as a member",
+    responses=answer(Member, "The new member", 201),
+)
 def add_member(org: str, body: MemberIn, actor: CurrentActor, services: ServicesDep) -> Any:
     return services.orgs.add_member(actor, org, email=body.email, role=body.role)
 
 
-@router.patch("/{org}/members/{user_id}", summary="Change a member's role")
+@router.patch(
+    "/{org}/members/{user_id}",
+    summary="Change a member's role",
+    responses=answer(Member, "The member with the new role"),
+)
 def set_role(
     org: str, user_id: int, body: RoleIn, actor: CurrentActor, services: ServicesDep
 ) -> Any:
@@ -58,12 +96,21 @@ def remove_member(org: str, user_id: int, actor: CurrentActor, services: Service
     return Response(status_code=204)
 
 
-@router.get("/{org}/invitations", summary="Pending invitations")
+@router.get(
+    "/{org}/invitations",
+    summary="Pending invitations",
+    responses=answer(InvitationList, "Invitations not yet accepted, revoked or expired"),
+)
 def list_invitations(org: str, actor: CurrentActor, services: ServicesDep) -> Any:
     return {"invitations": services.invitations.list(actor, org)}
 
 
-@router.post("/{org}/invitations", status_code=201, summary="Invite someone by link")
+@router.post(
+    "/{org}/invitations",
+    status_code=201,
+    summary="Invite someone by link",
+    responses=answer(NewInvitation, "The invitation, with its token and link", 201),
+)
 def create_invitation(
     org: str, body: InvitationIn, actor: CurrentActor, services: ServicesDep
 ) -> Any:
@@ -88,7 +135,11 @@ def revoke_invitation(
     return Response(status_code=204)
 
 
-@router.get("/{org}/audit", summary="The audit log, newest first")
+@router.get(
+    "/{org}/audit",
+    summary="The audit log, newest first",
+    responses=answer(AuditPage, "One page of entries"),
+)
 def audit(
     org: str,
     actor: CurrentActor,

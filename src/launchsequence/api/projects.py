@@ -8,6 +8,17 @@ from fastapi import APIRouter, Response
 
 from ..services.shapes import EnvironmentIn, NameIn, ProjectIn, SdkKeyIn, SegmentIn
 from .auth import CurrentActor, ServicesDep
+from .models import (
+    Environment,
+    EnvironmentList,
+    Project,
+    ProjectList,
+    RotatedSdkKey,
+    Segment,
+    SegmentList,
+    Snapshot,
+    answer,
+)
 from .routing import StrictJSONRoute
 
 __all__ = ["router"]
@@ -17,12 +28,21 @@ router = APIRouter(
 )
 
 
-@router.get("", summary="Projects with their environments")
+@router.get(
+    "",
+    summary="Projects with their environments",
+    responses=answer(ProjectList, "The projects"),
+)
 def list_projects(org: str, actor: CurrentActor, services: ServicesDep) -> Any:
     return {"projects": services.orgs.list_projects(actor, org)}
 
 
-@router.post("", status_code=201, summary="Create a project")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a project",
+    responses=answer(Project, "The new project; each server key is shown in full", 201),
+)
 def create_project(org: str, body: ProjectIn, actor: CurrentActor, services: ServicesDep) -> Any:
     """Without `environments`, the project gets `production` and `staging`."""
     envs = None
@@ -31,12 +51,16 @@ def create_project(org: str, body: ProjectIn, actor: CurrentActor, services: Ser
     return services.orgs.create_project(actor, org, key=body.key, name=body.name, environments=envs)
 
 
-@router.get("/{project}", summary="One project")
+@router.get("/{project}", summary="One project", responses=answer(Project, "The project"))
 def get_project(org: str, project: str, actor: CurrentActor, services: ServicesDep) -> Any:
     return services.orgs.get_project(actor, org, project)
 
 
-@router.patch("/{project}", summary="Rename a project")
+@router.patch(
+    "/{project}",
+    summary="Rename a project",
+    responses=answer(Project, "The project, renamed"),
+)
 def rename_project(
     org: str, project: str, body: NameIn, actor: CurrentActor, services: ServicesDep
 ) -> Any:
@@ -49,12 +73,21 @@ def delete_project(org: str, project: str, actor: CurrentActor, services: Servic
     return Response(status_code=204)
 
 
-@router.get("/{project}/environments", summary="Environments of a project")
+@router.get(
+    "/{project}/environments",
+    summary="Environments of a project",
+    responses=answer(EnvironmentList, "The environments with their SDK keys"),
+)
 def list_environments(org: str, project: str, actor: CurrentActor, services: ServicesDep) -> Any:
     return {"environments": services.orgs.list_environments(actor, org, project)}
 
 
-@router.post("/{project}/environments", status_code=201, summary="Create an environment")
+@router.post(
+    "/{project}/environments",
+    status_code=201,
+    summary="Create an environment",
+    responses=answer(Environment, "The new environment; its server key is shown in full", 201),
+)
 def create_environment(
     org: str, project: str, body: EnvironmentIn, actor: CurrentActor, services: ServicesDep
 ) -> Any:
@@ -62,7 +95,11 @@ def create_environment(
     return services.orgs.create_environment(actor, org, project, key=body.key, name=body.name)
 
 
-@router.get("/{project}/environments/{env}", summary="One environment with its SDK keys")
+@router.get(
+    "/{project}/environments/{env}",
+    summary="One environment with its SDK keys",
+    responses=answer(Environment, "The environment"),
+)
 def get_environment(
     org: str, project: str, env: str, actor: CurrentActor, services: ServicesDep
 ) -> Any:
@@ -70,7 +107,11 @@ def get_environment(
     return services.orgs.get_environment(actor, org, project, env)
 
 
-@router.patch("/{project}/environments/{env}", summary="Rename an environment")
+@router.patch(
+    "/{project}/environments/{env}",
+    summary="Rename an environment",
+    responses=answer(Environment, "The environment, renamed"),
+)
 def rename_environment(
     org: str, project: str, env: str, body: NameIn, actor: CurrentActor, services: ServicesDep
 ) -> Any:
@@ -85,7 +126,12 @@ def delete_environment(
     return Response(status_code=204)
 
 
-@router.post("/{project}/environments/{env}/sdk-keys", status_code=201, summary="Rotate an SDK key")
+@router.post(
+    "/{project}/environments/{env}/sdk-keys",
+    status_code=201,
+    summary="Rotate an SDK key",
+    responses=answer(RotatedSdkKey, "The new key, in full", 201),
+)
 def rotate_sdk_key(
     org: str, project: str, env: str, body: SdkKeyIn, actor: CurrentActor, services: ServicesDep
 ) -> Any:
@@ -96,13 +142,21 @@ def rotate_sdk_key(
     )
 
 
-@router.get("/{project}/environments/{env}/snapshot", summary="The environment's snapshot")
+@router.get(
+    "/{project}/environments/{env}/snapshot",
+    summary="The environment's snapshot",
+    responses=answer(Snapshot, "The snapshot"),
+)
 def snapshot(org: str, project: str, env: str, actor: CurrentActor, services: ServicesDep) -> Any:
     """Exactly the document SDKs download and the engine compiles (a debugging view)."""
     return services.flags.snapshot(actor, org, project, env)
 
 
-@router.get("/{project}/environments/{env}/segments", summary="Segments of an environment")
+@router.get(
+    "/{project}/environments/{env}/segments",
+    summary="Segments of an environment",
+    responses=answer(SegmentList, "The segments"),
+)
 def list_segments(
     org: str, project: str, env: str, actor: CurrentActor, services: ServicesDep
 ) -> Any:
@@ -110,7 +164,12 @@ def list_segments(
 
 
 @router.put(
-    "/{project}/environments/{env}/segments/{segment}", summary="Create or replace a segment"
+    "/{project}/environments/{env}/segments/{segment}",
+    summary="Create or replace a segment",
+    responses={
+        **answer(Segment, "The segment, replaced"),
+        **answer(Segment, "The segment, created", 201),
+    },
 )
 def put_segment(
     org: str,
@@ -133,7 +192,11 @@ def put_segment(
     return result
 
 
-@router.get("/{project}/environments/{env}/segments/{segment}", summary="One segment")
+@router.get(
+    "/{project}/environments/{env}/segments/{segment}",
+    summary="One segment",
+    responses=answer(Segment, "The segment"),
+)
 def get_segment(
     org: str, project: str, env: str, segment: str, actor: CurrentActor, services: ServicesDep
 ) -> Any:

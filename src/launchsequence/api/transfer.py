@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from .auth import CurrentActor, ServicesDep
+from .models import ExportDocument, ImportSummary, answer
 from .responses import JSONBytes
 from .routing import StrictJSONRoute
 
@@ -15,7 +16,11 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["transfer"], route_class=StrictJSONRoute)
 
 
-@router.get("/projects/{project}/export", summary="Export a project's flags and segments")
+@router.get(
+    "/projects/{project}/export",
+    summary="Export a project's flags and segments",
+    responses=answer(ExportDocument, "The document"),
+)
 def export_project(org: str, project: str, actor: CurrentActor, services: ServicesDep) -> Any:
     """A versioned document (`format` "launchsequence-project", `version` 1) with the project's
     environments, every flag (archived ones too) with its configuration in each environment and
@@ -23,7 +28,11 @@ def export_project(org: str, project: str, actor: CurrentActor, services: Servic
     return JSONBytes(services.transfer.export_project(actor, org, project))
 
 
-@router.post("/import", summary="Import a project's flags and segments")
+@router.post(
+    "/import",
+    summary="Import a project's flags and segments",
+    responses=answer(ImportSummary, "What was created, updated and left unchanged"),
+)
 def import_project(
     org: str,
     document: Annotated[dict[str, Any], Body(description="A document made by export")],

@@ -20,6 +20,7 @@ __all__ = [
     "LoginIn",
     "MemberIn",
     "NameIn",
+    "Operator",
     "OrgIn",
     "ProjectIn",
     "RoleIn",
