@@ -34,7 +34,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy --strict engine/src
+	$(BIN)/mypy --strict engine/src engine/tests
 	$(BIN)/mypy --strict sdks/python/src
 	$(BIN)/mypy src
 

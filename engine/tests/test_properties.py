@@ -210,13 +210,14 @@ ATTRIBUTES = [
     "key", "country", "email", "username", "plan", "age", "score", "tier", "version", "app",
     "created", "org", "$now",
 ]  # fmt: skip
-KEYS = ["user-1", "user-2", "user-3", "user-9", "u", "ü", "", " "]
+KEYS = ["user-1", "user-2", "user-3", "user-9", "u", "ü", "", " ", "\ud800", "a\udfffb"]
 STRINGS = [
     "DE", "FR", "US", "é", "e\u0301", "free", "pro", "enterprise", "a@corp", "b@x.org", "c@y.com",
     "admin-1", "root-", "xy", "1", "true", "1.2.0", "1.2", "2.0.0-rc.1", "1.0.0-alpha", "3.0.1",
     "01.2.3", "v1.2.3", "2026-01-01T00:00:00Z", "2025-12-31t23:59:59.999999999+01:00",
     "2027-06-01 10:00:00-05:00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00",
-    "2026-02-30T00:00:00Z", "\x00", "\ufeff", "\U0001d518\U0001d52b", "שלום", "\u202e",
+    "2026-02-30T00:00:00Z", "\x00", "\ufeff", "\U0001d518\U0001d52b", "שלום", "\u202e", "\udc00",
+    "acme\ud83d", "\ud83d\ude00",
     "a" * 300,
 ]  # fmt: skip
 NUMBERS = [0, 1, -1, 1.0, 2.5, 13.5, 18, 21, 65, 99.5, 1000, 2**53 + 1, 2**64, -(2**70), HUGE]
@@ -256,24 +257,13 @@ flag_keys = st.one_of(st.sampled_from([*FLAGS, "missing", ""]), st.text(max_size
 nows = st.one_of(st.none(), st.integers(), st.floats(), st.sampled_from([1767225600000, HUGE]))
 
 
-def _surrogate_free(value: Any) -> bool:
-    """Whether every string in it has a UTF-8 encoding (json.loads makes some that have none)."""
-    if isinstance(value, str):
-        return not any("\ud800" <= char <= "\udfff" for char in value)
-    if isinstance(value, list):
-        return all(_surrogate_free(item) for item in value)
-    if isinstance(value, dict):
-        return all(_surrogate_free(k) and _surrogate_free(v) for k, v in value.items())
-    return True
-
-
 def _valid(flag_key: Any, context: Any, now: Any) -> bool:
     """Whether the input is one a caller may send, so that GENERAL would be the engine's fault.
 
-    Not valid: a flag key that is not a string, a `now` no float can hold, strings with lone
-    surrogates (which json.loads makes of "\\ud800" but which have no UTF-8 encoding).
+    Not valid: a flag key that is not a string, a `now` no float can hold. Strings with lone
+    surrogates (which json.loads makes of "\\ud800") are valid: they hash as U+FFFD.
     """
-    if not isinstance(flag_key, str) or not _surrogate_free(context):
+    if not isinstance(flag_key, str):
         return False
     try:
         float(now or 0)
@@ -313,6 +303,8 @@ def _check_result(result: Any, flag_key: Any, default: Any, valid: bool) -> None
 @example(context={"key": "u", "org": HUGE}, flag_key="dates", default=None, now=None)
 @example(context={"key": "u"}, flag_key="numbers", default=HUGE, now=None)
 @example(context={"key": "u"}, flag_key="dates", default=None, now=HUGE)
+@example(context={"key": "\ud800", "org": "a\udfff"}, flag_key="dates", default=None, now=None)
+@example(context={"key": "x\udc00"}, flag_key="split", default=None, now=None)
 @example(
     context={"key": "u", "version": "1.2.3-" + "a" * 300},
     flag_key="versions",
@@ -359,7 +351,7 @@ def _sample_pairs(count: int, seed: int) -> list[dict[str, Any]]:
         "version": ["1.2.0", "0.9.0", "1.0.0-alpha", "3.0.1", "bad"],
         "app": ["2.1.0", "2.2.0"],
         "created": ["2025-06-01T00:00:00Z", 1767225600001, "2028-01-01T00:00:00+00:00"],
-        "org": [42, 42.0, "acme", 4.5, None],
+        "org": [42, 42.0, "acme", 4.5, None, "acme\ud800"],
     }
     pairs = []
     for i in range(count):
@@ -576,6 +568,40 @@ def test_lenient_compile_never_raises_when_flags_and_segments_are_objects(
     flags: dict[str, Any], segments: dict[str, Any]
 ) -> None:
     _check_lenient({"schema_version": 1, "flags": flags, "segments": segments})
+
+
+def _nested(depth: int) -> Any:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("schema_version",),
+        ("flags", "numbers", "rules", 0, "clauses", 0, "values", 0),
+        ("flags", "strings", "rules", 0, "clauses", 0, "op"),
+        ("flags", "strings", "targets", 0, "values", 0),
+        ("segments", "beta", "rules", 0, "clauses", 0, "values", 0),
+    ],
+)
+def test_values_nested_deeper_than_the_stack_are_refused_with_snapshot_error(
+    path: tuple[Any, ...],
+) -> None:
+    """An error message describes the faulty value: one nested 100,000 deep (Python callers can
+    build one; JSON parsers stop sooner) is described briefly, without running out of stack."""
+    document = _replace(SNAPSHOT, path, _nested(100_000))
+    with pytest.raises(SnapshotError) as caught:
+        compile(document)
+    assert len(str(caught.value)) < 300
+    if path[0] == "schema_version":
+        with pytest.raises(SnapshotError):
+            compile(document, strict=False)
+    else:  # only the flag at fault, or the one using the segment at fault, is set aside
+        broken = path[1] if path[0] == "flags" else "segments"
+        assert set(compile(document, strict=False).broken) == {broken}
 
 
 def test_the_mutations_reach_deep_fields() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from launchsequence_engine import SnapshotError, bucket, evaluate, evaluate_all
 from launchsequence_engine import compile as compile_snapshot
 
@@ -184,6 +184,7 @@ def test_invalid_snapshots_fail_the_snapshot_schema() -> None:
         "compile-segment-nested-missing-segment.json",
         "compile-segment-cycle-self.json",
         "compile-segment-cycle.json",
+        "compile-segment-too-deep.json",
     }
     for path in VECTORS:
         vector = load(path)

@@ -5,17 +5,39 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from .errors import SnapshotError
+from .errors import SnapshotError, shown
 from .semver import parse_semver
+from .strings import string_test
 from .timestamps import parse_timestamp
 
-__all__ = ["NOW_ATTRIBUTE", "OPERATORS", "Matcher", "compile_clause"]
+__all__ = [
+    "NOW_ATTRIBUTE",
+    "OPERATORS",
+    "Matcher",
+    "Member",
+    "Memo",
+    "SegmentClause",
+    "compile_clause",
+]
 
 Context = Mapping[str, Any]
 Matcher = Callable[[Context, "float | None"], bool]
 Test = Callable[[Any], bool]
+#: What one evaluation has decided about segments: membership by the segment's `Member`.
+Memo = dict[Any, bool]
+#: A segment's membership test; it records its answer in the evaluation's memo.
+Member = Callable[[Context, "float | None", Memo], bool]
+
+
+class SegmentClause(Protocol):
+    """A `segment_match` clause: a Matcher that also takes the evaluation's memo, so that each
+    segment is decided at most once per evaluation however often it is used."""
+
+    def __call__(self, context: Context, now: float | None, memo: Memo | None = None, /) -> bool:
+        """Whether the context is (or with `negate`, is not) in one of the clause's segments."""
+
 
 #: The clause attribute that reads the evaluation's `now` (Unix ms) instead of the context.
 NOW_ATTRIBUTE = "$now"
@@ -47,7 +69,7 @@ def _values_of(raw: Mapping[str, Any], check: Callable[[Any], bool], kind: str) 
         raise SnapshotError(f"holds more than {MAX_CLAUSE_VALUES} values", path="values")
     for index, value in enumerate(values):
         if not check(value):
-            raise SnapshotError(f"must be {kind}, got {value!r:.80}", path=f"values[{index}]")
+            raise SnapshotError(f"must be {kind}, got {shown(value)}", path=f"values[{index}]")
     return values
 
 
@@ -67,17 +89,6 @@ def _test_in(values: list[Any]) -> Test:
         return False
 
     return test
-
-
-def _test_strings(op: str, values: list[str]) -> Test:
-    if op == "contains":
-        needles = tuple(values)
-        return lambda value: type(value) is str and any(n in value for n in needles)
-    if op == "starts_with":
-        prefixes = tuple(values)
-        return lambda value: type(value) is str and value.startswith(prefixes)
-    suffixes = tuple(values)
-    return lambda value: type(value) is str and value.endswith(suffixes)
 
 
 def _test_numbers(op: str, values: list[float]) -> Test:
@@ -237,32 +248,38 @@ _NUMBER_CHECKS: dict[str, tuple[Callable[[Any, Any], bool], Callable[[list[Any]]
 }
 
 
-def compile_clause(raw: Any, segment_matcher: Callable[[str], Matcher]) -> Matcher:
+def compile_clause(raw: Any, segment_member: Callable[[str], Member]) -> Matcher:
     """A matcher for one clause. Raises SnapshotError (path relative to the clause).
 
-    `segment_matcher(key)` returns the membership test of a segment, raising SnapshotError for a
-    segment the snapshot does not define.
+    `segment_member(key)` returns the membership test of a segment, raising SnapshotError for a
+    segment the snapshot does not define. A `segment_match` clause's matcher is a SegmentClause.
     """
     if not isinstance(raw, Mapping):
         raise SnapshotError("must be an object")
     op = raw.get("op")
     if type(op) is not str or op not in OPERATORS:
-        raise SnapshotError(f"unknown operator {op!r:.80}", path="op")
+        raise SnapshotError(f"unknown operator {shown(op)}", path="op")
     negate = raw.get("negate", False)
     if type(negate) is not bool:
         raise SnapshotError("must be true or false", path="negate")
 
     if op == "segment_match":
         keys = _values_of(raw, lambda v: type(v) is str, "a segment key")
-        members: list[Matcher] = []
+        found: list[Member] = []
         for index, key in enumerate(keys):
             try:
-                members.append(segment_matcher(key))
+                found.append(segment_member(key))
             except SnapshotError as exc:
                 raise exc.within(prefix=f"values[{index}]") from None
+        members = tuple(found)
 
-        def match_segment(context: Context, now: float | None) -> bool:
-            return any(m(context, now) for m in members) is not negate
+        def match_segment(context: Context, now: float | None, memo: Memo | None = None) -> bool:
+            if memo is None:
+                memo = {}
+            for member in members:
+                if member(context, now, memo):
+                    return not negate
+            return negate
 
         return match_segment
 
@@ -279,7 +296,7 @@ def compile_clause(raw: Any, segment_matcher: Callable[[str], Matcher]) -> Match
         return _attribute_matcher(attribute, _test_in(values), negate)
     if op in ("contains", "starts_with", "ends_with"):
         values = _values_of(raw, lambda v: type(v) is str, "a string")
-        test = _test_strings(op, values)
+        test = string_test(op, values)
         if attribute == NOW_ATTRIBUTE or (op == "contains" and len(values) > 1):
             return _attribute_matcher(attribute, test, negate)
         # One needle, or the tuple of prefixes or suffixes str.startswith/endswith take.

@@ -10,7 +10,9 @@ would compute.
 
 `evaluate_all` passes the function a fourth argument, the call's list of slots: a clause that
 the snapshot uses more than once (`sharing.py`) is then read from it, or tested and stored into
-it; `evaluate` passes none, and the clause is tested as any other.
+it; `evaluate` passes none, and the clause is tested as any other. The fifth, `seg`, is the
+memo of segments decided so far in the call (`evaluate_all` shares one between all flags; the
+function makes its own when it is not given one), which every `segment_match` clause passes on.
 
 Only identifiers we make (and the spec's 100000 buckets) appear in the source; every value,
 attribute name and slot number lives in the namespace. So flags of the same shape (the same
@@ -25,8 +27,8 @@ from dataclasses import dataclass
 from types import CodeType, FunctionType
 from typing import Any, Protocol
 
-from .bucketing import BUCKETS, bucket_value
-from .clauses import NOW_ATTRIBUTE, Matcher
+from .bucketing import BUCKETS, bucket_value, utf8
+from .clauses import NOW_ATTRIBUTE, Matcher, Memo
 from .result import EvaluationResult
 from .rollouts import RolloutPlan
 from .sharing import ClauseTable, clause_signature
@@ -61,10 +63,16 @@ class ClausePlan:
 
 
 class GeneratedRun(Protocol):
-    """A flag's evaluation of a valid context; `evaluate_all` also passes its slots."""
+    """A flag's evaluation of a valid context; `evaluate_all` also passes its slots and memo."""
 
     def __call__(
-        self, context: Context, key: str, now: float | None, cache: Slots | None = None, /
+        self,
+        context: Context,
+        key: str,
+        now: float | None,
+        cache: Slots | None = None,
+        seg: Memo | None = None,
+        /,
     ) -> EvaluationResult: ...
 
 
@@ -81,11 +89,19 @@ def _keep(cache: Slots, slot: int, value: bool) -> bool:
     return value
 
 
+def _generic(plan: ClausePlan, name: str) -> str:
+    """The call of the clause's compiled matcher (a segment_match passes the call's memo)."""
+    if plan.op == "segment_match":
+        return f"{name}_m(context, now, seg)"
+    return f"{name}_m(context, now)"
+
+
 def _clause_expression(plan: ClausePlan, name: str, namespace: dict[str, Any]) -> str:
-    matcher = f"{name}_m"
-    namespace[matcher] = plan.matcher
-    generic = f"{matcher}(context, now)"
+    namespace[f"{name}_m"] = plan.matcher
+    generic = _generic(plan, name)
     attribute = plan.attribute
+    if plan.op == "segment_match":
+        return generic
     if type(attribute) is not str or attribute == NOW_ATTRIBUTE or type(plan.values) is not list:
         return generic
     namespace[f"{name}_a"] = attribute
@@ -117,13 +133,13 @@ def _serve_lines(serve: Serve, name: str, namespace: dict[str, Any]) -> list[str
     namespace[name] = serve
     if isinstance(serve, EvaluationResult):
         return [f"return {name}"]
-    if serve.seeded is None:
-        return [f"return {name}(context, key)"]
     namespace[f"{name}_copy"] = serve.seeded.copy
     namespace[f"{name}_first"] = serve.first
     if serve.bucket_by == "key":
-        lines = [f"s = {name}_copy()", "s.update(key.encode())"]
+        hashed = "key"
+        lines = [f"s = {name}_copy()"]
     else:
+        hashed = "v"
         namespace[f"{name}_a"] = serve.bucket_by
         lines = [
             f"v = context.get({name}_a)",
@@ -132,9 +148,15 @@ def _serve_lines(serve: Serve, name: str, namespace: dict[str, Any]) -> list[str
             "    if v is None:",
             f"        return {name}_first",  # no value to hash: bucket 0
             f"s = {name}_copy()",
-            "s.update(v.encode())",
         ]
-    lines.append(f"b = first_word(s.digest())[0] % {BUCKETS}")
+    # A lone surrogate has no UTF-8 encoding: only then is it hashed as U+FFFD (spec section 5).
+    lines += [
+        "try:",
+        f"    s.update({hashed}.encode())",
+        "except UnicodeEncodeError:",
+        f"    s.update(utf8({hashed}))",
+        f"b = first_word(s.digest())[0] % {BUCKETS}",
+    ]
     *inner, (_, last) = serve.bounds  # the last bound is BUCKETS: no test needed
     for i, (bound, result) in enumerate(inner):
         namespace[f"{name}_b{i}"] = bound
@@ -145,13 +167,15 @@ def _serve_lines(serve: Serve, name: str, namespace: dict[str, Any]) -> list[str
     return lines
 
 
-def _cached(expression: str, name: str, slot: int | None, namespace: dict[str, Any]) -> str:
+def _cached(
+    expression: str, generic: str, name: str, slot: int | None, namespace: dict[str, Any]
+) -> str:
     """The clause's test; with a slot, read from `cache` when there is one (its matcher fills
     the slot, once per `evaluate_all`: no need to repeat the inline test)."""
     if slot is None:
         return expression
     namespace[f"{name}_i"] = slot
-    fill = f"keep(cache, {name}_i, {name}_m(context, now))"
+    fill = f"keep(cache, {name}_i, {generic})"
     read = f"(x if (x := cache[{name}_i]) is not None else {fill})"
     return f"({expression} if cache is None else {read})"
 
@@ -165,23 +189,28 @@ def generate_run(
 ) -> GeneratedRun:
     """One function: targets, rules in order (clauses ANDed, none = match), fallthrough.
 
-    It takes an optional fourth argument, `cache`: the call's slots of `table` (`sharing.py`).
+    It takes two optional arguments: `cache`, the call's slots of `table` (`sharing.py`), and
+    `seg`, the call's memo of segments.
     """
     namespace: dict[str, Any] = {
         "target": targets.get,
         "bucket_value": bucket_value,
         "first_word": _FIRST_WORD,
         "keep": _keep,
+        "utf8": utf8,
     }
-    lines = ["def run(context, key, now, cache=None):"]
+    lines = ["def run(context, key, now, cache=None, seg=None):"]
     if targets:
         lines += ["    hit = target(key)", "    if hit is not None:", "        return hit"]
+    if any(plan.op == "segment_match" for clauses, _ in rules for plan in clauses):
+        lines += ["    if seg is None:", "        seg = {}"]
     for i, (clauses, serve) in enumerate(rules):
         tests = []
         for j, plan in enumerate(clauses):
             name = f"c{i}_{j}"
             test = _clause_expression(plan, name, namespace)
-            tests.append(_cached(test, name, table.slot(plan.signature), namespace))
+            slot = table.slot(plan.signature)
+            tests.append(_cached(test, _generic(plan, name), name, slot, namespace))
         serve_lines = _serve_lines(serve, f"r{i}", namespace)
         if not tests:  # a rule without clauses matches everyone
             lines += ["    " + line for line in serve_lines]
@@ -198,5 +227,5 @@ def generate_run(
         module = compile(source, "<flag>", "exec")
         code = table.code[source] = next(c for c in module.co_consts if isinstance(c, CodeType))
     code = code.replace(co_filename=f"<flag {flag_key!r}>")
-    run: GeneratedRun = FunctionType(code, namespace, "run", (None,))
+    run: GeneratedRun = FunctionType(code, namespace, "run", (None, None))
     return run

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .codegen import GeneratedRun
-from .errors import SnapshotError
+from .errors import SnapshotError, shown
 from .flags import CompiledFlag, compile_flag
 from .segments import SegmentTable
 from .sharing import ClauseTable
@@ -72,7 +72,7 @@ def compile(snapshot: Any, *, strict: bool = True) -> CompiledSnapshot:  # noqa:
     schema = snapshot.get("schema_version", SCHEMA_VERSION)
     if type(schema) is not int or schema != SCHEMA_VERSION:
         raise SnapshotError(
-            f"schema_version {schema!r:.20} is not {SCHEMA_VERSION}, the one this engine reads",
+            f"schema_version {shown(schema)} is not {SCHEMA_VERSION}, the one this engine reads",
             path="schema_version",
         )
     version = snapshot.get("version", 0)
@@ -115,4 +115,4 @@ def _optional_str(snapshot: Mapping[str, Any], name: str) -> str | None:
 
 
 def _without_slots(run: Callable[[Any, str, float | None], Any]) -> GeneratedRun:
-    return lambda context, key, now, cache=None, /: run(context, key, now)
+    return lambda context, key, now, cache=None, seg=None, /: run(context, key, now)

@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
-__all__ = ["EngineError", "SnapshotError"]
+import reprlib
+from typing import Any
+
+__all__ = ["EngineError", "SnapshotError", "shown"]
+
+# Short and bounded: a value in a message is cut at 80 characters and 3 levels of nesting, so
+# that describing a deeply nested or huge value costs little and cannot overflow the stack.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 3
+_SHORT.maxstring = _SHORT.maxother = 80
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = 6
+
+
+def shown(value: Any) -> str:
+    """A short repr of any value, for an error message. Never raises."""
+    try:
+        return _SHORT.repr(value)
+    except (ValueError, RecursionError):  # an int with more digits than Python will print
+        return f"a {type(value).__name__}"
 
 
 class EngineError(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .clauses import Memo
 from .compiler import CompiledSnapshot
 from .result import ErrorCode, EvaluationResult, Reason
 
@@ -77,7 +78,7 @@ def evaluate_all(
 
     Flags without a value for this context (a broken flag, an invalid context) are in the
     answer too, with reason ERROR and a value of None. A clause that several flags use is
-    tested once for the call (`sharing.py`).
+    tested once for the call (`sharing.py`), and so is each segment, however many flags use it.
     """
     key = check_context(context)
     plan = compiled.client_side_plan if client_side_only else compiled.plan
@@ -87,9 +88,10 @@ def evaluate_all(
             out[flag_key] = _error(flag_key, None, *key)
     else:
         slots: list[list[bool | None]] = [[None] * n for n in compiled.slot_counts]
+        segments: Memo = {}
         for flag_key, run, which in plan:
             try:
-                out[flag_key] = run(context, key, now, slots[which])  # type: ignore[arg-type]
+                out[flag_key] = run(context, key, now, slots[which], segments)  # type: ignore[arg-type]
             except Exception as exc:  # noqa: BLE001 - one failing flag must not hide the others
                 out[flag_key] = _error(
                     flag_key, None, ErrorCode.GENERAL, f"{type(exc).__name__}: {exc}"

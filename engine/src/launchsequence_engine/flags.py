@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .bucketing import BUCKETS
-from .clauses import Matcher, compile_clause
+from .clauses import Member, compile_clause
 from .codegen import CachedRun, ClausePlan, GeneratedRun, Serve, generate_run
-from .errors import SnapshotError
+from .errors import SnapshotError, shown
 from .result import EvaluationResult, Reason
 from .rollouts import RolloutPlan
 from .sharing import ClauseTable
 
-__all__ = ["FLAG_TYPES", "CompiledFlag", "compile_flag", "compile_rule_match", "type_check"]
+__all__ = ["FLAG_TYPES", "CompiledFlag", "compile_clauses", "compile_flag", "type_check"]
 
 FLAG_TYPES = ("boolean", "string", "number", "json")
 MAX_TARGET_KEYS = 10_000
@@ -126,35 +126,17 @@ class _Builder:
         return RolloutPlan(self.prefix, bucket_by, tuple(bounds))
 
 
-def compile_clauses(clauses: Any, segment_matcher: Callable[[str], Matcher]) -> list[ClausePlan]:
+def compile_clauses(clauses: Any, segment_member: Callable[[str], Member]) -> list[ClausePlan]:
     """A rule's clauses, each compiled; SnapshotError paths start at `clauses`."""
     if type(clauses) is not list:
         raise SnapshotError("must be a list", path="clauses")
     plans: list[ClausePlan] = []
     for index, clause in enumerate(clauses):
         try:
-            plans.append(ClausePlan(clause, compile_clause(clause, segment_matcher)))
+            plans.append(ClausePlan(clause, compile_clause(clause, segment_member)))
         except SnapshotError as exc:
             raise exc.within(prefix=f"clauses[{index}]") from None
     return plans
-
-
-def compile_rule_match(clauses: Any, segment_matcher: Callable[[str], Matcher]) -> Matcher:
-    """The AND of a rule's clauses; a rule without clauses matches every context."""
-    matchers = [plan.matcher for plan in compile_clauses(clauses, segment_matcher)]
-    if len(matchers) == 1:
-        return matchers[0]
-    if not matchers:
-        return lambda context, now: True
-    parts = tuple(matchers)
-
-    def match_all(context: Context, now: float | None) -> bool:
-        for part in parts:
-            if not part(context, now):
-                return False
-        return True
-
-    return match_all
 
 
 def _rule_id(raw: Any, index: int, seen: set[str]) -> str:
@@ -172,7 +154,7 @@ def _rule_id(raw: Any, index: int, seen: set[str]) -> str:
 def compile_flag(
     key: str,
     raw: Any,
-    segment_matcher: Callable[[str], Matcher],
+    segment_member: Callable[[str], Member],
     table: ClauseTable | None = None,
 ) -> CompiledFlag:
     """Compile one flag; raises SnapshotError naming the flag, the rule and the field.
@@ -181,7 +163,7 @@ def compile_flag(
     """
     shared = ClauseTable() if table is None else table
     try:
-        return _compile_flag(key, raw, segment_matcher, shared)
+        return _compile_flag(key, raw, segment_member, shared)
     except SnapshotError as exc:
         raise exc.within(flag=key) from None
     finally:
@@ -190,7 +172,7 @@ def compile_flag(
 
 
 def _compile_flag(
-    key: str, raw: Any, segment_matcher: Callable[[str], Matcher], table: ClauseTable
+    key: str, raw: Any, segment_member: Callable[[str], Member], table: ClauseTable
 ) -> CompiledFlag:
     if not isinstance(raw, Mapping):
         raise SnapshotError("must be an object")
@@ -237,7 +219,7 @@ def _compile_flag(
     off = build.result(off_index, Reason.DISABLED, None)
 
     targets = _compile_targets(raw.get("targets", []), build)
-    rules = _compile_rules(raw.get("rules", []), build, segment_matcher)
+    rules = _compile_rules(raw.get("rules", []), build, segment_member)
     fallthrough = build.serve(raw.get("fallthrough"), "fallthrough", None)
 
     run = generate_run(targets, rules, fallthrough, key, table) if on else off_run(off)
@@ -248,7 +230,7 @@ def _compile_flag(
 
 
 def off_run(off: EvaluationResult) -> GeneratedRun:
-    return lambda context, key, now, cache=None, /: off
+    return lambda context, key, now, cache=None, seg=None, /: off
 
 
 def _compile_targets(raw: Any, build: _Builder) -> dict[str, EvaluationResult]:
@@ -270,7 +252,7 @@ def _compile_targets(raw: Any, build: _Builder) -> dict[str, EvaluationResult]:
                 raise SnapshotError("must be a non-empty string", path=f"targets[{i}].values[{j}]")
             if context_key in targets:
                 raise SnapshotError(
-                    f"{context_key!r:.80} is already targeted", path=f"targets[{i}].values[{j}]"
+                    f"{shown(context_key)} is already targeted", path=f"targets[{i}].values[{j}]"
                 )
             targets[context_key] = result
     return targets
@@ -280,7 +262,7 @@ RulePlan = tuple[list[ClausePlan], Serve]
 
 
 def _compile_rules(
-    raw: Any, build: _Builder, segment_matcher: Callable[[str], Matcher]
+    raw: Any, build: _Builder, segment_member: Callable[[str], Member]
 ) -> list[RulePlan]:
     """Each rule's compiled clauses and its serve: a prebuilt result or a rollout."""
     if type(raw) is not list or len(raw) > MAX_RULES:
@@ -290,7 +272,7 @@ def _compile_rules(
     for i, rule in enumerate(raw):
         rule_id = _rule_id(rule, i, seen)
         try:
-            plans = compile_clauses(rule.get("clauses", []), segment_matcher)
+            plans = compile_clauses(rule.get("clauses", []), segment_member)
             serve = build.serve(rule.get("serve"), "serve", (rule_id, i))
         except SnapshotError as exc:
             raise exc.within(rule=rule_id, prefix=f"rules[{i}]") from None
