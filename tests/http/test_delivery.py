@@ -693,9 +693,9 @@ def test_heartbeat_and_stream_limits(make_settings, clock):
         with contextlib.ExitStack() as stack:
             first = stack.enter_context(stream(url, "/sdk/v1/stream", auth))
             assert first.next_data_event().event == "put"
-            started = time.monotonic()
-            beat = first.next_event(timeout=2.5, heartbeats=True)
-            assert beat.comment == "heartbeat" and time.monotonic() - started < 2.2
+            # A heartbeat within its interval (1 s) plus one second, or next_event times out.
+            beat = first.next_event(timeout=2.0, heartbeats=True)
+            assert beat.comment == "heartbeat"
 
             second = stack.enter_context(stream(url, "/sdk/v1/stream", auth))
             assert second.next_data_event().event == "put"
