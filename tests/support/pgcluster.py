@@ -80,7 +80,11 @@ class PostgresCluster:
                 "\nlisten_addresses = '127.0.0.1'\n"
                 f"port = {self.port}\n"
                 f"unix_socket_directories = '{self.root}'\n"
-                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                # A crash of the server process (stop -m immediate) loses WAL still in its
+                # buffers when commits do not wait for it: keep synchronous_commit on, so an
+                # acknowledged commit survives as it would in production. fsync may stay off:
+                # the machine itself does not crash, and the OS keeps what was written.
+                "fsync = off\nfull_page_writes = off\n"
                 "max_connections = 100\nshared_buffers = 16MB\n"
             )
 
