@@ -20,7 +20,7 @@ from .api.responses import JSONBytes
 from .config import Settings
 from .metrics import Metrics
 from .middleware import BodyLimit, SecurityHeaders
-from .realtime.feed import PostgresFeed
+from .realtime.feed import PostgresFeed, VersionCheck
 from .realtime.hubs import Hubs
 from .realtime.keys import KeyCache
 from .sdk.app import build_sdk_app, build_stream_app
@@ -99,11 +99,13 @@ def create_app(
     )
     rt.listeners.append(hubs.changed)
     rt.key_listeners.append(hubs.keys_changed)
-    feed: PostgresFeed | None = None
+    feed: VersionCheck | None = None
     if engine.dialect.name == "postgresql":
         feed = PostgresFeed(engine, hubs, check_seconds=settings.version_check_seconds)
         rt.listeners.append(feed.notify)
         rt.key_listeners.append(feed.notify_keys)
+    else:  # another process on the SQLite file (`launchseq import`) is heard of by the check
+        feed = VersionCheck(engine, hubs, check_seconds=settings.version_check_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -108,8 +108,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "version_check_seconds",
         5,
-        "With PostgreSQL: how often each process compares its environments' versions with the "
-        "database, repairing a lost notification.",
+        "How often each process compares its environments' versions and its SDK keys with the "
+        "database: repairs a lost notification (PostgreSQL) or hears of another process's change "
+        "to the SQLite file (`launchseq import`).",
     ),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
     Setting(

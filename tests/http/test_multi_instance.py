@@ -28,9 +28,8 @@ import orjson
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from launchsequence.store import migrate
 from tests.support.api import ApiUser, signup
-from tests.support.databases import postgres_database
+from tests.support.databases import postgres_admin_url, postgres_database
 from tests.support.live import free_port
 
 LAUNCHSEQ = [sys.executable, "-m", "launchsequence"]
@@ -176,10 +175,30 @@ class Cluster:
             )
             return {int(r.pid) for r in rows}
 
+    @contextlib.contextmanager
+    def refusing_connections(self) -> Iterator[None]:
+        """No new connection to the database (from the administration database: PostgreSQL
+        does not let a session refuse its own); connections already open go on working."""
+        admin = create_engine(
+            postgres_admin_url().replace("postgresql://", "postgresql+psycopg://", 1),
+            isolation_level="AUTOCOMMIT",
+        )
+        name = self.db.url.database
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            try:
+                yield
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        finally:
+            admin.dispose()
+
     def terminate_backends(self, pids: set[int]) -> None:
         with self.db.connect() as conn:
-            for pid in pids:
-                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            for pid in pids:  # and wait (up to 5 s) until the backend is gone
+                conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
             conn.commit()
 
     def sdk_snapshot(self, instance: Instance) -> dict[str, Any]:
@@ -232,7 +251,7 @@ def cluster(tmp_path: Path, count: int, flags: tuple[str, ...] = ("alpha",)) -> 
         instances = [Instance(chr(ord("a") + i), url, tmp_path) for i in range(count)]
         user: ApiUser | None = None
         try:
-            migrate.upgrade(db)  # here, once: instances starting together must not race on it
+            # A fresh database: the instances, started together, migrate it (one at a time).
             for instance in instances:
                 instance.launch()
             for instance in instances:
@@ -547,6 +566,45 @@ def test_a_killed_listen_connection_is_replaced_and_no_change_is_lost(tmp_path):
                 assert patch.at - sent < 1.0
             assert c.reloads(a, "notify") > notified, "the new listener receives NOTIFY"
             assert sub.state() == c.sdk_snapshot(a) == c.admin_snapshot(b)
+
+
+def test_a_key_rotated_while_an_instance_was_not_listening_stops_working_there(tmp_path):
+    with cluster(tmp_path, 2) as c:
+        a, b = c.instances
+        old = c.server_key
+
+        def status(key: str) -> int:
+            response = httpx.post(
+                f"{b.url}/sdk/v1/evaluate",
+                headers={"Authorization": f"Bearer {key}"},
+                json={"context": {"key": "user-1"}},
+                timeout=10,
+            )
+            return response.status_code
+
+        assert status(old) == 200  # B has the key in memory now
+        with subscribed([Subscriber(b.url, old)]) as (sub,):
+            deadline = time.monotonic() + WAIT
+            while not (listening := c.listeners(b)):
+                assert time.monotonic() < deadline, "B has no LISTEN connection"
+                time.sleep(0.05)
+            # B's listener is killed and cannot come back until the rotation is done: the
+            # rotation's notification never reaches B.
+            with c.refusing_connections():
+                c.terminate_backends(listening)
+                rotated = c.write(
+                    a, "POST", f"{ENV_PATH}/sdk-keys", {"kind": "server", "grace_seconds": 0}
+                )
+            new = rotated["key"]
+
+            deadline = time.monotonic() + WAIT
+            while status(old) != 401:
+                assert time.monotonic() < deadline, (
+                    f"the rotated key still works on B:\n{b.log_tail()}"
+                )
+                time.sleep(0.05)
+            sub.wait_for(lambda s: len(s.ends) >= 1, "B closing the stream of the rotated key")
+            assert status(new) == 200
 
 
 WRITERS = 4

@@ -1,9 +1,15 @@
-"""The change feed between processes sharing a PostgreSQL database: LISTEN/NOTIFY.
+"""The change feed: how a process hears of changes other processes commit.
 
-A notification is only a wake-up (`{"e": env id, "v": version}`, or `{"k": env id}` when an
-environment's SDK keys changed): the hub reloads from the database, so a lost notification is
-repaired by the next one or by the periodic version check, which also runs after the listening
-connection is re-established.
+`VersionCheck`, on every database: every `check_seconds` one indexed query compares the
+versions of the loaded environments with the database (and one the cached SDK keys), and
+reloads what moved on. Alone, it is the feed of SQLite, where another process on the same file
+(`launchseq import`, a second instance) can only be heard of this way.
+
+`PostgresFeed` adds LISTEN/NOTIFY for changes within a fraction of a second. A notification is
+only a wake-up (`{"e": env id, "v": version}`, or `{"k": env id}` when an environment's SDK
+keys changed): the hub reloads from the database, so a lost notification is repaired by the
+next one or by the version check, which also runs after the listening connection is
+re-established.
 """
 
 from __future__ import annotations
@@ -16,31 +22,86 @@ from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from ..store.db import CONNECT_TIMEOUT_SECONDS
-from ..store.tables import environments
+from ..store.versions import environment_versions
 from .hubs import Hubs
 
-__all__ = ["CHANNEL", "PostgresFeed"]
+__all__ = ["CHANNEL", "PostgresFeed", "VersionCheck"]
 
 CHANNEL = "launchseq_changes"
 log = logging.getLogger("launchsequence.feed")
 
 
-class PostgresFeed:
+class VersionCheck:
+    """Repairs whatever this process did not hear of, every `check_seconds`."""
+
     def __init__(self, db: Engine, hubs: Hubs, *, check_seconds: float) -> None:
         self.db = db
         self.hubs = hubs
         self.check_seconds = check_seconds
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._check_forever(), name="launchseq-feed-check")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _check_forever(self) -> None:
+        failing = False
+        while True:
+            await asyncio.sleep(self.check_seconds)
+            try:
+                await self.check()
+                failing = False
+            except asyncio.CancelledError:
+                raise
+            except OperationalError:
+                pass  # the database is unreachable: the store logs that once per outage
+            except Exception as exc:  # noqa: BLE001 - try again next period
+                if not failing:  # once until it succeeds again, not every period
+                    log.warning("version check failed: %s", type(exc).__name__)
+                failing = True
+
+    async def check(self) -> None:
+        """Reload every loaded hub whose environment moved on without us hearing of it (drop
+        it if the environment is gone), and re-read every cached SDK key, closing the streams
+        of keys that expired meanwhile (a rotation made elsewhere)."""
+        loaded = self.hubs.loaded()
+        if loaded:
+            current = await asyncio.to_thread(self._versions, list(loaded))
+            for env_id, version in loaded.items():
+                stored = current.get(env_id)
+                if stored is None:
+                    await asyncio.to_thread(self.hubs.changed, {env_id: 0})
+                elif stored > version:
+                    await self.hubs.areload(env_id, cause="check")
+        if await asyncio.to_thread(self.hubs.keys.revalidate):
+            self.hubs.expire_streams()
+
+    def _versions(self, env_ids: list[int]) -> dict[int, int]:
+        with self.db.connect() as conn:
+            return environment_versions(conn, env_ids)
+
+
+class PostgresFeed(VersionCheck):
+    """The version check, plus LISTEN/NOTIFY between processes sharing a PostgreSQL database."""
+
+    def __init__(self, db: Engine, hubs: Hubs, *, check_seconds: float) -> None:
+        super().__init__(db, hubs, check_seconds=check_seconds)
         url = db.url.set(drivername="postgresql")
         self._dsn = url.render_as_string(hide_password=False)
         # Bounded like the engine's connections, unless the URL chose its own timeout.
         self._connect_args: dict[str, Any] = (
             {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
         )
-        self._tasks: list[asyncio.Task[None]] = []
         self._pending: set[asyncio.Future[Any]] = set()
         self.connected = asyncio.Event()
 
@@ -67,17 +128,10 @@ class PostgresFeed:
     # --- receiving -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._listen_forever(), name="launchseq-feed-listen"),
-            asyncio.create_task(self._check_forever(), name="launchseq-feed-check"),
-        ]
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await super().start()
+        self._tasks.append(
+            asyncio.create_task(self._listen_forever(), name="launchseq-feed-listen")
+        )
 
     async def _listen_forever(self) -> None:
         """Listen; when the connection is lost, reconnect with jittered backoff (0.5 s doubling
@@ -130,41 +184,3 @@ class PostgresFeed:
                 self._spawn(asyncio.to_thread(self.hubs.changed, {env_id: 0}))
             else:
                 self._spawn(self.hubs.areload(env_id, cause="notify"))
-
-    async def _check_forever(self) -> None:
-        failing = False
-        while True:
-            await asyncio.sleep(self.check_seconds)
-            try:
-                await self.check()
-                failing = False
-            except asyncio.CancelledError:
-                raise
-            except OperationalError:
-                pass  # the database is unreachable: the store logs that once per outage
-            except Exception as exc:  # noqa: BLE001 - try again next period
-                if not failing:  # once until it succeeds again, not every period
-                    log.warning("version check failed: %s", type(exc).__name__)
-                failing = True
-
-    async def check(self) -> None:
-        """Reload every loaded hub whose environment moved on without us hearing of it."""
-        loaded = self.hubs.loaded()
-        if not loaded:
-            return
-        current = await asyncio.to_thread(self._versions, list(loaded))
-        for env_id, version in loaded.items():
-            stored = current.get(env_id)
-            if stored is None:
-                await asyncio.to_thread(self.hubs.changed, {env_id: 0})
-            elif stored > version:
-                await self.hubs.areload(env_id, cause="check")
-
-    def _versions(self, env_ids: list[int]) -> dict[int, int]:
-        with self.db.connect() as conn:
-            rows = conn.execute(
-                select(environments.c.id, environments.c.version).where(
-                    environments.c.id.in_(env_ids)
-                )
-            )
-            return {int(r.id): int(r.version) for r in rows}

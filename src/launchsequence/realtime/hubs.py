@@ -2,8 +2,8 @@
 
 Reloads run off the event loop (in the writer's thread for a local write, so that its answer
 already reflects the change; in a worker thread for a change another process made). Fan-out to
-subscribers runs on the event loop. A periodic task sends heartbeats, closes streams whose key
-expired, and (with a change feed) repairs missed notifications by comparing versions.
+subscribers runs on the event loop. A periodic task sends heartbeats and closes streams whose
+key expired; the change feed (`feed.py`) repairs missed changes by comparing versions.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 
 from ..metrics import Metrics
-from ..store.snapshot import build_snapshot
+from ..store.snapshot import build_snapshot, snapshot_connection
 from ..store.tables import environments, projects
+from ..store.versions import environment_versions
 from . import sse
 from .hub import Change, Hub, HubState, diff
 from .keys import KeyCache, SdkKey
@@ -93,17 +95,39 @@ class Hubs:
     # --- hubs ----------------------------------------------------------------------------
 
     def get(self, env_id: int) -> Hub | None:
-        """The hub of an environment, loading it on first use (blocking); None if it is gone."""
+        """The hub of an environment, loading it on first use (blocking); None if it is gone.
+
+        A hub returned by its first load is never older than a change announced (`changed`)
+        while it loaded."""
         hub = self._hubs.get(env_id)
         if hub is not None:
             return hub
         with self._loading:
             hub = self._hubs.get(env_id)
+            if hub is not None:
+                return hub
+            hub = self._load(env_id)
             if hub is None:
-                hub = self._load(env_id)
-                if hub is not None:
-                    self._hubs[env_id] = hub
-        return hub
+                return None
+            self._hubs[env_id] = hub
+        # A change committed during the load found no hub to reload (`changed` skips
+        # environments not loaded); one committed from here on finds it. Reading the version
+        # again now catches the first kind.
+        self._catch_up(env_id)
+        return self._hubs.get(env_id)
+
+    def _catch_up(self, env_id: int) -> None:
+        """Reload a new hub if its environment moved on while it loaded (drop it if gone).
+        On failure the periodic version check repairs it instead."""
+        try:
+            with self.db.connect() as conn:
+                stored = environment_versions(conn, [env_id]).get(env_id, 0)
+        except OperationalError:
+            return  # the database just went away: the store logs that once per outage
+        except Exception as exc:  # noqa: BLE001 - the hub itself is fine
+            log.warning("could not re-read a new hub's version: %s", type(exc).__name__)
+            return
+        self.changed({env_id: stored}, cause="load")
 
     async def aget(self, env_id: int) -> Hub | None:
         hub = self._hubs.get(env_id)
@@ -115,16 +139,8 @@ class Hubs:
         """Loaded environments and the version each serves."""
         return {env_id: hub.state.version for env_id, hub in self._hubs.items()}
 
-    def _snapshot_connection(self) -> Any:
-        """A connection whose reads all see one moment: PostgreSQL's READ COMMITTED would let
-        the version and the flags of a snapshot come from two different commits."""
-        conn = self.db.connect()
-        if self.db.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        return conn
-
     def _load(self, env_id: int) -> Hub | None:
-        with self._snapshot_connection() as conn:
+        with snapshot_connection(self.db) as conn:
             owner = conn.execute(
                 select(projects.c.org_id, environments.c.project_id)
                 .join(projects, projects.c.id == environments.c.project_id)
@@ -156,7 +172,7 @@ class Hubs:
         if hub is None:
             return
         started = time.monotonic() if started is None else started
-        with self._snapshot_connection() as conn:
+        with snapshot_connection(self.db) as conn:
             document = build_snapshot(conn, env_id)
         if document is None:
             self._drop(env_id)

@@ -2,7 +2,9 @@
 
 A key's record is cached by the SHA-256 digest of the key. Rotation sets an expiry on the old
 key; `invalidate(env_id)` (called on rotation here, and by the change feed for other
-processes) re-reads the records of that environment so open streams see the new expiry.
+processes) re-reads the records of that environment so open streams see the new expiry, and
+`revalidate()` (the periodic version check) re-reads every cached key, repairing a rotation
+whose notification this process never heard.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import Engine
 
 from ..secrets import digest
 from ..store import orgs as store
+from ..store.versions import sdk_key_expiries
 
 __all__ = ["KeyCache", "SdkKey"]
 
@@ -101,6 +104,37 @@ class KeyCache:
                 else:
                     key.expires_at = row["expires_at"]
             self._unknown.clear()
+
+    def revalidate(self) -> bool:
+        """Re-read the expiry of every cached key (blocking; one indexed query per 500 keys).
+        True if any key changed: expired, or gone with its environment."""
+        with self._lock:
+            cached = list(self._keys.values())
+        if not cached:
+            return False
+        with self._db.connect() as conn:
+            stored = sdk_key_expiries(conn, [k.digest for k in cached])
+        changed = False
+        with self._lock:
+            for key in cached:
+                if key.digest not in stored:
+                    key.expires_at = 0
+                    self._keys.pop(key.digest, None)
+                    changed = True
+                    continue
+                # An expiry only ever moves earlier (rotation keeps an earlier one), so a read
+                # that raced a newer `invalidate` never brings a later one back.
+                expires_at = _earliest(key.expires_at, stored[key.digest])
+                if expires_at != key.expires_at:
+                    key.expires_at = expires_at
+                    changed = True
+        return changed
+
+
+def _earliest(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
 
 
 def _from_row(hashed: str, row: dict[str, Any]) -> SdkKey:

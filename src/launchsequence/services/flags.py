@@ -20,7 +20,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ..store import flags as store
 from ..store import orgs as org_store
-from ..store.snapshot import build_snapshot, flag_document, segment_document
+from ..store.snapshot import (
+    build_snapshot,
+    flag_document,
+    segment_document,
+    snapshot_connection,
+)
 from .errors import Conflict, Invalid, NotFound, PreconditionFailed
 from .orgs import environment_for, initial_config, org_for, project_for
 from .runtime import Actor, Runtime, check_key, record_audit
@@ -785,7 +790,9 @@ class Flags:
     def snapshot(
         self, actor: Actor, org_key: str, project_key: str, env_key: str
     ) -> dict[str, Any]:
-        with self.rt.db.connect() as conn:
+        """The environment's snapshot, as the SDKs get it: one moment, its version and its
+        flags together, even while a change commits."""
+        with snapshot_connection(self.rt.db) as conn:
             _, project = self._scope(conn, actor, org_key, project_key)
             env = environment_for(conn, project, env_key)
             snapshot = build_snapshot(conn, env["id"])

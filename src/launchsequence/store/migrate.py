@@ -8,14 +8,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from .db import StoreUnavailable, describe
+from .db import StoreUnavailable, describe, writer
 
 __all__ = ["alembic_config", "is_current", "upgrade"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# The PostgreSQL advisory lock that migrators of one database queue on (any fixed number).
+_LOCK_KEY = 0x6C61756E6368  # "launch"
 
 
 def alembic_config() -> Config:
@@ -27,12 +29,19 @@ def alembic_config() -> Config:
 def upgrade(engine: Engine) -> None:
     """Apply every migration the database lacks, in one transaction where the database allows.
 
+    Instances starting together on one database queue instead of racing: the first applies the
+    migrations, the others then find nothing to do. PostgreSQL: a transaction-scoped advisory
+    lock, taken before anything is read. SQLite: the transaction begins IMMEDIATE, taking the
+    write lock at once (the others wait for it up to the busy timeout).
+
     Raises StoreUnavailable, naming the database, when it cannot be opened or written (a
     read-only directory, a full disk, an unreachable server).
     """
     config = alembic_config()
     try:
-        with engine.begin() as connection:
+        with writer(engine).begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except OperationalError as exc:

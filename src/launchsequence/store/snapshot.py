@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 
 from .tables import environments, flag_configs, flags, projects, segments
 
-__all__ = ["build_snapshot", "flag_document", "segment_document"]
+__all__ = ["build_snapshot", "flag_document", "segment_document", "snapshot_connection"]
+
+
+def snapshot_connection(engine: Engine) -> Connection:
+    """A connection whose reads all see one moment, for `build_snapshot`.
+
+    PostgreSQL's default (READ COMMITTED) gives each statement the latest commit, so the
+    version and the flags could come from two commits: REPEATABLE READ fixes the moment at
+    the first read. A SQLite transaction already reads one moment.
+    """
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    return conn
 
 
 def flag_document(flag: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +55,8 @@ def build_snapshot(conn: Connection, environment_id: int) -> dict[str, Any] | No
     """The snapshot of one environment, or None if it does not exist. Archived flags are left
     out: SDKs answer FLAG_NOT_FOUND for them, as for deleted ones.
 
-    Read in one transaction, so the version and the flags always belong together.
+    Read it on a `snapshot_connection` (or in a write transaction, which sees its own
+    changes), so that the version and the flags always belong together.
     """
     head = conn.execute(
         select(environments.c.key, environments.c.version, projects.c.key.label("project"))
