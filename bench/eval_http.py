@@ -52,8 +52,10 @@ def serve(port: int, data_dir: str) -> None:
 
     from launchsequence.app import create_app
     from launchsequence.config import load_settings
+    from launchsequence.httpserver import head_limited_protocol
 
-    app = create_app(load_settings({"data_dir": data_dir, "log_level": "warning"}))
+    settings = load_settings({"data_dir": data_dir, "log_level": "warning"})
+    app = create_app(settings)
     constant = b'{"value":true,"variation":0,"variant":"On","reason":"DEFAULT"}'
 
     async def baseline(request: Request) -> Response:
@@ -69,7 +71,22 @@ def serve(port: int, data_dir: str) -> None:
         else:
             await app(scope, receive, send)
 
-    uvicorn.run(outer, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        outer,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        # As `launchseq serve` runs it: its HTTP protocol (limits and timeouts on heads and
+        # bodies) and proxy headers from loopback.
+        http=head_limited_protocol(
+            settings.max_header_bytes,
+            settings.header_timeout_seconds,
+            settings.body_timeout_seconds,
+        ),
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
+    )
 
 
 def flag_config() -> dict[str, object]:

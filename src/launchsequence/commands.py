@@ -137,7 +137,11 @@ def _serve(settings: Settings) -> int:
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
         timeout_graceful_shutdown=5,
-        http=head_limited_protocol(settings.max_header_bytes, settings.header_timeout_seconds),
+        http=head_limited_protocol(
+            settings.max_header_bytes,
+            settings.header_timeout_seconds,
+            settings.body_timeout_seconds,
+        ),
     )
     server = Server(config)
     with contextlib.suppress(KeyboardInterrupt):

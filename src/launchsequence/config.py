@@ -93,7 +93,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "body_timeout_seconds",
         30,
-        "A request body must arrive whole within this time of its first read; slower answers 408.",
+        "A request body must arrive whole within this time of the request's headers; slower "
+        "answers 408 and the connection is closed.",
     ),
     Setting("sse_heartbeat_seconds", 15, "Seconds between heartbeat comments on idle streams."),
     Setting(

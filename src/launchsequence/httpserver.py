@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["head_limited_protocol"]
+__all__ = ["BODY_TIMED", "head_limited_protocol"]
 
 _TOO_SLOW = orjson.dumps(
     {
@@ -22,6 +22,13 @@ _TOO_SLOW = orjson.dumps(
         }
     }
 )
+_BODY_TOO_SLOW = orjson.dumps(
+    {"error": {"code": "request_timeout", "message": "the request body arrived too slowly"}}
+)
+
+#: Set in the scope's `extensions` of every request this protocol serves: the server itself
+#: times request bodies, so the application's BodyLimit need not (it costs a timer per read).
+BODY_TIMED = "launchsequence.body_timed"
 _TOO_LARGE = orjson.dumps(
     {
         "error": {
@@ -40,22 +47,27 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
 
     A head must also be whole `head_timeout` seconds after the connection opened or the last
     answer on it was sent; otherwise the connection is closed (with 408 if some of it came).
-    Once a head is in, the request (a stream included) has no such limit."""
+    A body must be whole `body_timeout` seconds after its head, or 408 and the connection is
+    closed (if the time is up while the server is not reading because the application has not
+    consumed what came, the body gets another `body_timeout`). Once a request is in, it (a
+    stream included) has no such limit."""
 
     max_head_bytes = 65_536
     head_timeout = 30.0
+    body_timeout = 30.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._received = 0  # bytes received since the current head began
-        self._head_size = 0  # bytes of the current head parsed so far
         self._in_head = True
         self._refused = False
         self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
+        self._cancel_body_timer()
         super().connection_lost(exc)
 
     def on_response_complete(self) -> None:
@@ -71,6 +83,32 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_timed_out(self) -> None:
+        self._body_timer = None
+        if self.transport.is_closing() or self._in_head:
+            return
+        if self.flow.read_paused:  # waiting on the application, not on the client
+            self._body_timer = self.loop.call_later(self.body_timeout, self._body_timed_out)
+            return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started:
+            self.transport.write(
+                b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                b"content-length: %d\r\nconnection: close\r\n\r\n%b"
+                % (len(_BODY_TOO_SLOW), _BODY_TOO_SLOW)
+            )
+        if cycle is not None:
+            # As when the client goes: the application's read ends with http.disconnect and
+            # whatever it sends now is dropped.
+            cycle.disconnected = True
+            cycle.message_event.set()
+        self.transport.close()
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
@@ -94,32 +132,35 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
         if self._refused or (self._in_head and self._received > self.max_head_bytes):
             self._refuse()
 
-    def on_url(self, url: bytes) -> None:
-        self._head_size += len(url)
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_size += len(name) + len(value) + 4
-        super().on_header(name, value)
-
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._cancel_head_timer()
-        if self._head_size > self.max_head_bytes:
+        # The parsed head's size, counted once here rather than in a callback per header.
+        head_size = len(self.url)
+        has_body = False
+        for name, value in self.headers:
+            head_size += len(name) + len(value) + 4
+            if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+                has_body = True
+        if head_size > self.max_head_bytes:
             self._refused = True  # no request cycle: the app never sees it
             return
+        extensions = self.scope.get("extensions") or {}
+        self.scope["extensions"] = {**extensions, BODY_TIMED: {}}
         super().on_headers_complete()
+        if has_body:
+            self._body_timer = self.loop.call_later(self.body_timeout, self._body_timed_out)
 
     def on_body(self, body: bytes) -> None:
         if not self._refused:
             super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._cancel_body_timer()
         if self._refused:
             return
         self._in_head = True
         self._received = 0
-        self._head_size = 0
         super().on_message_complete()
 
     def _refuse(self) -> None:
@@ -135,7 +176,13 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def head_limited_protocol(max_head_bytes: int, head_timeout: float = 30.0) -> Any:
+def head_limited_protocol(
+    max_head_bytes: int, head_timeout: float = 30.0, body_timeout: float = 30.0
+) -> Any:
     """The protocol class to give uvicorn as `http=`."""
-    limits = {"max_head_bytes": max_head_bytes, "head_timeout": head_timeout}
+    limits = {
+        "max_head_bytes": max_head_bytes,
+        "head_timeout": head_timeout,
+        "body_timeout": body_timeout,
+    }
     return type("HeadLimitedProtocol", (_HeadLimitedProtocol,), limits)

@@ -8,6 +8,8 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .httpserver import BODY_TIMED
+
 __all__ = ["BodyLimit", "SecurityHeaders"]
 
 _TOO_LARGE = orjson.dumps(
@@ -41,7 +43,12 @@ class BodyLimit:
     """Refuse bodies over `limit` bytes with 413, by Content-Length or while streaming, and
     bodies that are not whole `timeout` seconds after the app first asks for them with 408.
     Once the body is whole, `receive` is passed through untouched (streaming answers wait on
-    it for the client's disconnect)."""
+    it for the client's disconnect).
+
+    Under `launchseq serve`, whose HTTP protocol times bodies itself (it marks the scope's
+    `extensions` with `BODY_TIMED`), only the size is checked here, and a body whose
+    Content-Length is within the limit passes untouched: the HTTP parser holds the client to
+    that length."""
 
     def __init__(self, app: ASGIApp, limit: int, timeout: float = 30.0) -> None:
         self.app = app
@@ -52,6 +59,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        timed = BODY_TIMED in (scope.get("extensions") or ())
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -60,6 +68,9 @@ class BodyLimit:
                     too_large = False
                 if too_large:
                     await self._refuse(send)
+                    return
+                if timed:  # neither too large nor too slow: the server sees to both
+                    await self.app(scope, receive, send)
                     return
                 break
         else:
@@ -78,15 +89,17 @@ class BodyLimit:
             nonlocal seen, whole, timed_out, deadline
             if whole:
                 return await receive()
-            loop = asyncio.get_running_loop()
-            if deadline is None:
-                deadline = loop.time() + self.timeout
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                timed_out = True
-                raise _TooSlow from None
+            if timed:
+                message = await receive()
+            else:
+                if deadline is None:
+                    deadline = asyncio.get_running_loop().time() + self.timeout
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
+                except TimeoutError:
+                    timed_out = True
+                    raise _TooSlow from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:

@@ -8,23 +8,36 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from launchsequence.app import create_app
 from launchsequence.config import Settings
+from tests.faults.support import ServerProcess
 from tests.http.test_delivery import setup_env
 from tests.support.api import signup
 from tests.support.live import LiveServer
 
 TIMEOUT = 1  # body_timeout_seconds for these tests
 
+Server = LiveServer | ServerProcess
 
-@pytest.fixture
-def server(make_settings: Callable[..., Settings]) -> Iterator[LiveServer]:
-    live = LiveServer(create_app(make_settings(body_timeout_seconds=TIMEOUT))).start()
-    yield live
-    live.stop()
+
+@pytest.fixture(params=["app", "serve"])
+def server(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings], tmp_path: Path
+) -> Iterator[Server]:
+    """The application under plain uvicorn, where its BodyLimit middleware times bodies, and
+    `launchseq serve`, whose HTTP protocol times them (and the middleware stands aside)."""
+    if request.param == "app":
+        live = LiveServer(create_app(make_settings(body_timeout_seconds=TIMEOUT))).start()
+        yield live
+        live.stop()
+    else:
+        process = ServerProcess(tmp_path, LAUNCHSEQ_BODY_TIMEOUT_SECONDS=str(TIMEOUT)).start()
+        yield process
+        process.kill()
 
 
 def read_until_closed(
@@ -52,7 +65,7 @@ def read_answer(sock: socket.socket, limit_seconds: float = 15.0, until: bytes =
     return read_until_closed(sock, limit_seconds, until)[0]
 
 
-def trickle(server: LiveServer, path: str, headers: dict[str, str]) -> tuple[bytes, bool]:
+def trickle(server: Server, path: str, headers: dict[str, str]) -> tuple[bytes, bool]:
     """POST `path` announcing 200 bytes and sending one every 0.2 s: (the answer, whether the
     server closed the connection after it)."""
     lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{server.port}", "Content-Length: 200"]
@@ -83,7 +96,7 @@ def status_and_body(answer: bytes) -> tuple[int, dict[str, object]]:
     return status, json.loads(body)
 
 
-def test_a_trickled_api_body_is_refused_with_408(server: LiveServer) -> None:
+def test_a_trickled_api_body_is_refused_with_408(server: Server) -> None:
     answer, closed = trickle(server, "/api/v1/auth/login", {"Content-Type": "application/json"})
     assert answer, "the server never answered"
     status, body = status_and_body(answer)
@@ -95,7 +108,7 @@ def test_a_trickled_api_body_is_refused_with_408(server: LiveServer) -> None:
     assert closed, "the server must close the connection instead of waiting for the rest"
 
 
-def test_a_trickled_sdk_body_is_refused_with_408(server: LiveServer) -> None:
+def test_a_trickled_sdk_body_is_refused_with_408(server: Server) -> None:
     env = setup_env(server.url, "slow-sdk@example.com")
     answer, _ = trickle(
         server,
@@ -107,7 +120,7 @@ def test_a_trickled_sdk_body_is_refused_with_408(server: LiveServer) -> None:
     assert body["error"]["code"] == "request_timeout"  # type: ignore[index]
 
 
-def test_a_body_sent_in_pieces_within_the_time_is_served(server: LiveServer) -> None:
+def test_a_body_sent_in_pieces_within_the_time_is_served(server: Server) -> None:
     payload = json.dumps({"email": "nobody@example.com", "password": "wrong password"}).encode()
     head = (
         f"POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
@@ -122,7 +135,7 @@ def test_a_body_sent_in_pieces_within_the_time_is_served(server: LiveServer) -> 
     assert status == 401 and body["error"]["code"] == "invalid_credentials"  # type: ignore[index]
 
 
-def test_a_long_lived_dashboard_stream_outlives_the_body_timeout(server: LiveServer) -> None:
+def test_a_long_lived_dashboard_stream_outlives_the_body_timeout(server: Server) -> None:
     user = signup(server.url, "stream@example.com")
     try:
         cookie = "; ".join(f"{k}={v}" for k, v in user.http.cookies.items())
@@ -145,7 +158,7 @@ def test_a_long_lived_dashboard_stream_outlives_the_body_timeout(server: LiveSer
         user.close()
 
 
-def test_connections_stay_alive_for_requests_answered_in_time(server: LiveServer) -> None:
+def test_connections_stay_alive_for_requests_answered_in_time(server: Server) -> None:
     """The timeout closes only the connection it fired on: a client's kept-alive connection
     serves request after request, with and without bodies."""
     login = json.dumps({"email": "nobody@example.com", "password": "wrong password"}).encode()
