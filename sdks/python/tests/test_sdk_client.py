@@ -200,7 +200,7 @@ def test_persisted_snapshot_serves_a_restart_while_the_server_is_down(live, tmp_
         assert again.source == "file" and again.is_stale
         details = again.bool_details("banner", ANYONE, True)
         assert (details.value, details.variation, details.reason, details.error_code) == (
-            False, 1, "STALE", None)  # fmt: skip
+            False, 1, "CACHED", None)  # fmt: skip
 
 
 def test_a_thousand_threads_evaluate_while_updates_stream(live):

@@ -1,13 +1,14 @@
 """The server process killed and started again (real `launchseq serve`, same port, same SQLite
 directory): the client keeps serving while it is down, with reason STALE, then reconnects,
-catches up and answers the engine's reasons again. The same for a persisted snapshot."""
+catches up and answers the engine's reasons again. A persisted snapshot answers CACHED until
+the server does."""
 
 from __future__ import annotations
 
 import json
 import time
 
-from launchsequence_sdk import STALE, Client, ClientEvent
+from launchsequence_sdk import CACHED, STALE, Client, ClientEvent
 from sdk_env import BOOL, setup_env, wait_for
 
 ANYONE = {"key": "u-1"}
@@ -67,7 +68,7 @@ def test_server_killed_and_restarted(server):
         assert (rule.reason, rule.rule_id) == ("TARGETING_MATCH", "eu")
 
 
-def test_persisted_snapshot_is_stale_until_the_server_answers(server, tmp_path):
+def test_persisted_snapshot_is_cached_until_the_server_answers(server, tmp_path):
     path = tmp_path / "flags.json"
     env = setup_env(server.url, "persist-stale@example.com")
     env.make_flag("banner", BOOL)
@@ -85,9 +86,9 @@ def test_persisted_snapshot_is_stale_until_the_server_answers(server, tmp_path):
         assert again.source == "file" and again.is_stale
         details = again.bool_details("banner", ANYONE, True)
         assert (details.value, details.variation, details.reason, details.error_code) == (
-            False, 1, STALE, None)  # fmt: skip
+            False, 1, CACHED, None)  # fmt: skip
         rule = again.bool_details("checkout", GERMAN, False)
-        assert (rule.value, rule.reason, rule.rule_id, rule.rule_index) == (True, STALE, "eu", 0)
+        assert (rule.value, rule.reason, rule.rule_id, rule.rule_index) == (True, CACHED, "eu", 0)
         assert again.bool_value("banner", ANYONE, True) is False
 
         server.start()

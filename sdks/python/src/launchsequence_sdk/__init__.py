@@ -16,13 +16,14 @@ from .errors import (
     SnapshotLoadError,
     StreamError,
 )
-from .evaluation import PROVIDER_NOT_READY, STALE, Context
+from .evaluation import CACHED, PROVIDER_NOT_READY, STALE, Context
 from .store import ClientEvent
 from .testdata import FlagBuilder, TestData
 
 __all__ = [
     "PROVIDER_NOT_READY",
     "STALE",
+    "CACHED",
     "AsyncClient",
     "Client",
     "ClientEvent",

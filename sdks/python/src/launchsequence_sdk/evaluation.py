@@ -21,7 +21,7 @@ from launchsequence_engine import ErrorCode, EvaluationResult, Reason
 
 from .store import ClientEvent, FlagStore, State
 
-__all__ = ["PROVIDER_NOT_READY", "STALE", "Context", "Evaluator"]
+__all__ = ["CACHED", "PROVIDER_NOT_READY", "STALE", "Context", "Evaluator"]
 
 log = logging.getLogger("launchsequence_sdk")
 
@@ -30,6 +30,8 @@ PROVIDER_NOT_READY: Final = "PROVIDER_NOT_READY"
 
 #: The reason of every answer (not an error) from flags that may be out of date.
 STALE: Final = "STALE"
+#: OpenFeature's reason for a value from a cache: the persisted file, until the server answers.
+CACHED: Final = "CACHED"
 
 Context = Mapping[str, Any]
 
@@ -42,9 +44,9 @@ def _not_ready(key: str, default: Any) -> EvaluationResult:
     return EvaluationResult(key, default, None, None, Reason.ERROR, PROVIDER_NOT_READY, message)
 
 
-def _stale(r: EvaluationResult) -> EvaluationResult:
+def _stale(r: EvaluationResult, reason: str) -> EvaluationResult:
     return EvaluationResult(
-        r.key, r.value, r.variation, r.variant, STALE, None, None, r.rule_id, r.rule_index
+        r.key, r.value, r.variation, r.variant, reason, None, None, r.rule_id, r.rule_index
     )
 
 
@@ -168,8 +170,8 @@ class Evaluator:
                 return EvaluationResult(
                     key, default, None, None, Reason.ERROR, ErrorCode.TYPE_MISMATCH, message
                 )
-            if state.stale:
-                return _stale(result)
+            if state.stale:  # the file's flags come from a cache; the server's went stale
+                return _stale(result, CACHED if state.source == "file" else STALE)
         return result
 
     # --- every flag --------------------------------------------------------------------------
@@ -218,8 +220,9 @@ class Evaluator:
 
     @property
     def is_stale(self) -> bool:
-        """Whether the flags served may be out of date (the `*_details` answer STALE): the
-        persisted file until the server answers, the server's while the stream is down."""
+        """Whether the flags served may be out of date (the `*_details` answer CACHED for the
+        persisted file until the server answers, STALE for the server's while the stream is
+        down)."""
         state = self._store.state
         return state is not None and state.stale
 
