@@ -14,6 +14,13 @@ const PYTHON = join(REPO_ROOT, '.venv', 'bin', 'python');
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** A logger that keeps what the SDK says (warnings and errors) for assertions. */
+export function recordingLogger() {
+  const lines = [];
+  const push = (m) => lines.push(m);
+  return { lines, warn: push, error: push, debug() {} };
+}
+
 async function freePort() {
   return new Promise((res, rej) => {
     const srv = createServer();

@@ -5,7 +5,7 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from '../src/index.js';
-import { TestServer, waitFor } from './harness.js';
+import { TestServer, recordingLogger, waitFor } from './harness.js';
 
 const server = new TestServer();
 const open = [];
@@ -16,12 +16,6 @@ function client(options) {
   const c = createClient({ clientKey: server.clientKey, baseUrl: server.baseUrl, logger: null, ...options });
   open.push(c);
   return c;
-}
-
-function recordingLogger() {
-  const lines = [];
-  const push = (m) => lines.push(m);
-  return { lines, warn: push, error: push, debug() {} };
 }
 
 function circular() {
