@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import copy
 import queue
 import re
 import threading
@@ -44,6 +43,8 @@ from tests.faults.support import ServerProcess
 from tests.support.api import signup
 from tests.support.balancer import Balancer
 from tests.support.databases import postgres_database
+from tests.support.sse import HEARTBEAT, read_events
+from tests.support.sse import server_state as rebuild
 
 pytestmark = pytest.mark.slow
 
@@ -145,50 +146,20 @@ class Stream:
             with self._lock:
                 self.connections.append(Connection(int(sock.getsockname()[1]), sent))
                 index = len(self.connections) - 1
-            name, event_id, data = "message", None, list[str]()
-            for line in response.iter_lines():
-                if self._stop.is_set():
-                    return
-                if line == "":
-                    if data:
-                        event = Event(name, event_id, orjson.loads("\n".join(data)), index)
-                        with self._lock:
-                            self.events.append(event)
-                            if event_id is not None:
-                                self.last_id = event_id
-                    name, event_id, data = "message", None, []
-                elif line.startswith(":"):
-                    with self._lock:
+            for event in read_events(response.iter_lines(), self._stop):
+                with self._lock:
+                    if event is HEARTBEAT:
                         self.heartbeats += 1
-                else:
-                    key, _, value = line.partition(":")
-                    value = value.removeprefix(" ")
-                    if key == "event":
-                        name = value
-                    elif key == "id":
-                        event_id = value
-                    elif key == "data":
-                        data.append(value)
+                        continue
+                    name, event_id, data = event
+                    self.events.append(Event(name, event_id, data, index))
+                    if event_id is not None:
+                        self.last_id = event_id
 
 
 def server_state(events: list[Event]) -> dict[str, Any] | None:
     """The snapshot a server-stream subscriber holds: its last `put`, then patches/deletes."""
-    document: dict[str, Any] | None = None
-    for event in events:
-        data = event.data
-        if event.name == "put":
-            document = copy.deepcopy(data)
-        elif document is not None and event.name in ("patch", "delete"):
-            document["version"] = data["version"]
-            kind = data["kind"]
-            if kind == "none":
-                continue
-            bucket = document["flags" if kind == "flag" else "segments"]
-            if event.name == "patch":
-                bucket[data["key"]] = data[kind]
-            else:
-                bucket.pop(data["key"], None)
-    return document
+    return rebuild((e.name, e.data) for e in events)
 
 
 def client_state(events: list[Event]) -> dict[str, Any] | None:

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 from launchsequence_sdk import Client
 from sqlalchemy import create_engine, text
@@ -35,6 +34,7 @@ from sqlalchemy import create_engine, text
 from tests.faults.support import ServerProcess
 from tests.support.api import ApiUser, signup
 from tests.support.pgcluster import PostgresCluster, postgres_cluster
+from tests.support.sse import HEARTBEAT, apply_server_event, read_events
 
 pytestmark = pytest.mark.slow
 
@@ -125,40 +125,14 @@ class Subscriber:
                 return
             with self._lock:
                 self.connects += 1
-            name, event_id, data = "message", None, []
-            for line in response.iter_lines():
-                if self._stop.is_set():
-                    return
-                if line == "":
-                    if data:
-                        self._apply(name, event_id, orjson.loads("\n".join(data)))
-                    name, event_id, data = "message", None, []
-                elif not line.startswith(":"):
-                    field_name, _, value = line.partition(":")
-                    value = value.removeprefix(" ")
-                    if field_name == "event":
-                        name = value
-                    elif field_name == "id":
-                        event_id = value
-                    elif field_name == "data":
-                        data.append(value)
-
-    def _apply(self, name: str, event_id: str | None, data: Any) -> None:
-        with self._lock:
-            if event_id is not None:
-                self.last_id = event_id
-            if name == "put":
-                self.document = data
-            elif name in ("patch", "delete") and self.document is not None:
-                self.document["version"] = data["version"]
-                kind = data["kind"]
-                if kind == "none":
-                    return
-                bucket = self.document["flags" if kind == "flag" else "segments"]
-                if name == "patch":
-                    bucket[data["key"]] = data[kind]
-                else:
-                    bucket.pop(data["key"], None)
+            for event in read_events(response.iter_lines(), self._stop):
+                if event is HEARTBEAT:
+                    continue
+                name, event_id, data = event
+                with self._lock:
+                    if event_id is not None:
+                        self.last_id = event_id
+                    self.document = apply_server_event(self.document, name, data)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,6 @@ subscriber has rebuilt exactly the snapshot the database holds.
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 import random
 import statistics
@@ -24,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from tests.support.api import ApiUser, signup
 from tests.support.databases import postgres_admin_url, postgres_database
 from tests.support.live import free_port
+from tests.support.sse import HEARTBEAT, read_events, server_state
 
 LAUNCHSEQ = [sys.executable, "-m", "launchsequence"]
 SECRET = "multi-instance-test-secret"
@@ -344,24 +343,7 @@ class Subscriber:
     def state(self) -> dict[str, Any] | None:
         """The snapshot rebuilt from the last `put` and the `patch`/`delete` events after it."""
         events, _ = self.snapshot()
-        document: dict[str, Any] | None = None
-        for event in events:
-            data = event.data
-            if event.name == "put":
-                document = copy.deepcopy(data)
-                continue
-            if document is None or event.name not in ("patch", "delete"):
-                continue
-            document["version"] = data["version"]
-            kind = data["kind"]
-            if kind == "none":
-                continue
-            bucket = document["flags" if kind == "flag" else "segments"]
-            if event.name == "patch":
-                bucket[data["key"]] = data[kind]
-            else:
-                bucket.pop(data["key"], None)
-        return document
+        return server_state((e.name, e.data) for e in events)
 
     # --- the thread ---
 
@@ -398,29 +380,14 @@ class Subscriber:
             with self._cond:
                 self.connects.append((time.monotonic(), sent))
                 self._cond.notify_all()
-            name, event_id, data = "message", None, []
-            for line in response.iter_lines():
-                if self._stop.is_set():
-                    return
-                if line == "":
-                    if data:
-                        self._dispatch(Event(name, event_id, orjson.loads("\n".join(data)),
-                                             time.monotonic(), connection))  # fmt: skip
-                    name, event_id, data = "message", None, []
-                    continue
-                if line.startswith(":"):
+            for event in read_events(response.iter_lines(), self._stop):
+                if event is HEARTBEAT:
                     with self._cond:
                         self.heartbeats += 1
                         self._cond.notify_all()
                     continue
-                field_name, _, value = line.partition(":")
-                value = value.removeprefix(" ")
-                if field_name == "event":
-                    name = value
-                elif field_name == "id":
-                    event_id = value
-                elif field_name == "data":
-                    data.append(value)
+                name, event_id, data = event
+                self._dispatch(Event(name, event_id, data, time.monotonic(), connection))
 
     def _dispatch(self, event: Event) -> None:
         with self._cond:
