@@ -17,6 +17,7 @@ import pytest
 
 from tests.faults.support import ServerProcess
 from tests.http.test_delivery import BOOL, make_flag, setup_env, stream, toggle
+from tests.security.test_slow_bodies import read_until_closed
 
 HEAD_TIMEOUT = 2  # header_timeout_seconds for this module's server
 
@@ -113,24 +114,6 @@ def test_a_large_body_is_not_mistaken_for_a_large_head(server: ServerProcess) ->
     assert answer.startswith(b"HTTP/1.1 422 "), answer[:300]  # the password is too long
 
 
-def closed_within(sock: socket.socket, seconds: float) -> tuple[bytes, bool]:
-    """What the server sent before closing `sock`, and whether it closed it in `seconds`."""
-    sock.settimeout(0.2)
-    data = b""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            continue
-        except ConnectionResetError:
-            return data, True
-        if not chunk:
-            return data, True
-        data += chunk
-    return data, False
-
-
 def test_a_trickled_head_is_cut_off_with_408(server: ServerProcess) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
@@ -142,7 +125,7 @@ def test_a_trickled_head_is_cut_off_with_408(server: ServerProcess) -> None:
                 cut_off = True
                 break
             time.sleep(0.25)
-        answer, closed = closed_within(sock, 5)
+        answer, closed = read_until_closed(sock, 5)
     assert cut_off or closed, "a head trickled for five times the timeout kept its connection"
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408 "), answer
@@ -151,7 +134,7 @@ def test_a_trickled_head_is_cut_off_with_408(server: ServerProcess) -> None:
 
 def test_a_connection_that_sends_nothing_is_closed(server: ServerProcess) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        answer, closed = closed_within(sock, HEAD_TIMEOUT * 4)
+        answer, closed = read_until_closed(sock, HEAD_TIMEOUT * 4)
     assert closed and answer == b"", answer
 
 
