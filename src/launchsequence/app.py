@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -29,6 +31,8 @@ from .services import Passwords, Runtime, Services
 from .services.runtime import SteadyClock, elapsed_clock_ms, wall_clock_ms
 from .store import migrate
 from .store.db import create_db_engine
+from .store.files import secure_data_dir
+from .store.integrity import DamageWatch, ensure_intact
 from .web import api_docs
 
 __all__ = ["Application", "create_app"]
@@ -74,7 +78,10 @@ def create_app(
     itself.
     """
     settings = settings.with_secret()
+    secure_data_dir(Path(settings.data_dir))
     engine = db if db is not None else create_db_engine(settings.resolved_database_url)
+    ensure_intact(engine)  # a damaged SQLite file is refused before anything reads or writes it
+    damage = DamageWatch(engine)
     if apply_migrations:
         migrate.upgrade(engine)
     if elapsed is None and clock is wall_clock_ms:
@@ -112,9 +119,11 @@ def create_app(
         await hubs.start()
         if feed is not None:
             await feed.start()
+        checker = asyncio.create_task(_check_integrity(damage, settings.integrity_check_seconds))
         try:
             yield
         finally:
+            checker.cancel()
             if feed is not None:
                 await feed.stop()
             await hubs.stop()
@@ -148,8 +157,10 @@ def create_app(
         # database work, or a busy but healthy process would be restarted.
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="The database answers")
+    @app.get("/readyz", tags=["operations"], summary="The database answers and is intact")
     def readyz() -> Any:
+        if damage.damaged is not None:
+            return JSONBytes({"status": "unavailable", "database": "damaged"}, status_code=503)
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -182,3 +193,16 @@ def create_app(
     )
     streams = build_stream_app(hubs, clock, secret=settings.secret_key)
     return Application(app, sdk, streams)
+
+
+async def _check_integrity(damage: DamageWatch, every_seconds: int) -> None:
+    """Run SQLite's quick_check every `every_seconds` (0: never) in a worker thread, so that
+    damage no query has met yet still shows on /readyz and stops writes."""
+    if every_seconds <= 0:
+        return
+    while damage.damaged is None:
+        await asyncio.sleep(every_seconds)
+        try:
+            await asyncio.to_thread(damage.check)
+        except Exception:  # an unreachable file is the store's to report, once
+            log.debug("integrity check could not run", exc_info=True)

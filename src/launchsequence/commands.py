@@ -25,7 +25,11 @@ def run(command: str, args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         if command == "migrate":
-            migrate.upgrade(create_db_engine(settings.resolved_database_url))
+            from .store.integrity import ensure_intact
+
+            engine = create_db_engine(settings.resolved_database_url)
+            ensure_intact(engine)
+            migrate.upgrade(engine)
             print("database is up to date")
             return 0
         if command == "serve":

@@ -113,6 +113,13 @@ SETTINGS: tuple[Setting, ...] = (
         "database: repairs a lost notification (PostgreSQL) or hears of another process's change "
         "to the SQLite file (`launchseq import`).",
     ),
+    Setting(
+        "integrity_check_seconds",
+        3600,
+        "How often a SQLite database is checked for damage (`PRAGMA quick_check`) while the "
+        "server runs; it is always checked at start. A damaged file makes /readyz answer 503 "
+        "and refuses writes. 0 checks only at start.",
+    ),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
     Setting(
         "access_log",
@@ -151,6 +158,7 @@ class Settings:
     max_streams: int = 20_000
     max_streams_per_key: int = 10_000
     version_check_seconds: int = 5
+    integrity_check_seconds: int = 3600
     log_level: str = "info"
     access_log: str = "false"
 
@@ -187,7 +195,7 @@ class Settings:
     def _write_secret(path: Path) -> None:
         partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: see store/files
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
                 with os.fdopen(fd, "w") as handle:

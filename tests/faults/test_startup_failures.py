@@ -56,7 +56,7 @@ def tmpfs(tmp_path: Path) -> Iterator[Mount]:
         point = tmp_path / f"mnt{len(mounted)}"
         point.mkdir()
         done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(point)],
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(point)],
             capture_output=True,
             text=True,
         )

@@ -13,12 +13,13 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from .db import StoreUnavailable
+from .files import create_private_file
 
 __all__ = ["backup_sqlite"]
 
 
 def backup_sqlite(database_url: str, destination: str) -> int:
-    """Copy the database to `destination` (a new file); the number of pages copied.
+    """Copy the database to `destination` (a new file, mode 0600); the number of pages copied.
 
     Raises StoreUnavailable, naming the path, for a database that is not SQLite, a source that
     does not exist, or a destination that exists or cannot be written.
@@ -34,6 +35,8 @@ def backup_sqlite(database_url: str, destination: str) -> int:
         raise StoreUnavailable(f"{target} exists; choose a new file")
     partial = target.with_name(f".{target.name}.partial")
     try:
+        partial.unlink(missing_ok=True)
+        create_private_file(partial)  # a backup holds what the database holds: 0600
         with (
             sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src,
             sqlite3.connect(partial) as dst,

@@ -12,6 +12,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DataError
 
+from .files import DIR_MODE, create_private_file, secure_sqlite_files
+
 __all__ = ["StoreUnavailable", "create_db_engine", "describe", "is_sqlite", "writer"]
 
 log = logging.getLogger("launchsequence.store")
@@ -36,7 +38,9 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def create_db_engine(url: str) -> Engine:
-    """An engine for `url`. For SQLite the file's directory is created when missing.
+    """An engine for `url`. For SQLite the file's directory is created when missing (0700), a
+    new database file is created 0600 (SQLite gives its WAL the same mode), and an existing one
+    readable by others is made private.
 
     SQLite: WAL journal, foreign keys on, a 10 s busy timeout. Transactions opened through
     `writer(engine)` begin IMMEDIATE, so two writers queue instead of failing when one upgrades
@@ -52,9 +56,14 @@ def create_db_engine(url: str) -> Engine:
         if database and database != ":memory:":
             path = Path(database)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreUnavailable(f"cannot create {path.parent}: {exc.strerror}") from exc
+            try:
+                create_private_file(path)
+                secure_sqlite_files(path)
+            except OSError:
+                pass  # a read-only directory: opening the database reports it, naming the file
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 10}, pool_size=8
         )
