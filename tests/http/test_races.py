@@ -283,6 +283,45 @@ def test_people_with_the_same_name_signing_up_at_once_all_get_in(live_any_db):
         assert len(orgs) == RACERS
 
 
+def test_racing_puts_with_one_if_match_give_one_success(live_any_db):
+    """Whole-configuration PUTs sent together with the same If-Match: one is applied, the
+    others answer 412 with the current version, and the version moved by exactly one."""
+    user = signup(live_any_db.url, "ifmatch@example.com")
+    base = f"/api/v1/orgs/{user.org}/projects/default/flags"
+    assert user.post(base, json={"key": "put", "name": "Put"}).status_code == 201
+    config = f"{base}/put/environments/production"
+    clients = [_client(user) for _ in range(RACERS)]
+    try:
+        for trial in range(KEY_TRIALS):
+            version = user.get(config).json()["version"]
+            bodies = [
+                {
+                    "on": i % 2 == 0,
+                    "off_variation": 1,
+                    "fallthrough": {"variation": 0},
+                    "targets": [{"variation": 0, "values": [f"t{trial}-{i}"]}],
+                }
+                for i in range(RACERS)
+            ]
+            responses = _together(
+                [
+                    lambda c=c, body=body, v=version: c.put(
+                        config, json=body, headers={"If-Match": f'"{v}"'}
+                    )
+                    for c, body in zip(clients, bodies, strict=True)
+                ]
+            )
+            assert sorted(r.status_code for r in responses) == [200] + [412] * (RACERS - 1)
+            assert {_code(r) for r in responses} == {None, "version_conflict"}
+            winner = next(r.json() for r in responses if r.status_code == 200)
+            stored = user.get(config).json()
+            assert stored["version"] == version + 1 == winner["version"]
+            assert stored["targets"] == winner["targets"]
+    finally:
+        for c in clients:
+            c.close()
+
+
 # --- key rotation ----------------------------------------------------------------------------
 
 ROTATION_TRIALS = 5
@@ -380,6 +419,28 @@ def test_a_variation_is_never_removed_while_a_configuration_starts_serving_it(li
             assert snapshot.status_code == 200, snapshot.text
             colour = snapshot.json()["flags"]["colour"]
             assert colour["fallthrough"]["variation"] < len(colour["variations"])
+
+
+def test_a_flag_created_with_an_environment_gets_its_configuration_there(live_any_db):
+    """A flag and an environment created at the same moment: the flag has a configuration in
+    the new environment whichever commits first (a new environment gets every flag, off)."""
+    user = signup(live_any_db.url, "newenv@example.com")
+    base = f"/api/v1/orgs/{user.org}/projects/default"
+    with _client(user) as one, _client(user) as two:
+        for trial in range(SERVE_TRIALS):
+            flag, env = f"f-{trial}", f"e-{trial}"
+            made = _together(
+                [
+                    lambda flag=flag: one.post(f"{base}/flags", json={"key": flag, "name": flag}),
+                    lambda env=env: two.post(
+                        f"{base}/environments", json={"key": env, "name": env}
+                    ),
+                ]
+            )
+            assert [r.status_code for r in made] == [201, 201], [r.text for r in made]
+            config = user.get(f"{base}/flags/{flag}/environments/{env}")
+            assert config.status_code == 200, config.text
+            assert config.json()["on"] is False
 
 
 def test_racing_partial_segment_updates_keep_both(live_any_db):

@@ -99,7 +99,8 @@ class Invitations:
         token = new_secret(INVITE_PREFIX)
         now = self.rt.now()
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
+            # Locked as any membership change: an owner demoted at this moment grants no owner.
+            org = org_for(conn, actor, org_key, write=True, lock=True)
             _may_grant(org["role"], role)
             store.delete_expired(conn, now=now)
             row = {
