@@ -181,14 +181,9 @@ def put_segment(
     actor: CurrentActor,
     services: ServicesDep,
 ) -> Any:
-    exists = any(
-        s["key"] == segment for s in services.flags.list_segments(actor, org, project, env)
-    )
     data = body.model_dump(exclude_unset=True, exclude_none=True)
-    result = services.flags.write_segment(
-        actor, org, project, env, segment, data, create=not exists
-    )
-    response.status_code = 200 if exists else 201
+    result, created = services.flags.put_segment(actor, org, project, env, segment, data)
+    response.status_code = 201 if created else 200
     return result
 
 

@@ -229,7 +229,9 @@ class Flags:
         self, conn: Connection, actor: Actor, org_key: str, project_key: str, *, write: bool = False
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         org = org_for(conn, actor, org_key, write=write)
-        return org, project_for(conn, org, project_key)
+        # A write locks the project first: every check it makes (key free, segment unused,
+        # variation unserved, configuration valid) then holds until it commits.
+        return org, project_for(conn, org, project_key, lock=write)
 
     @staticmethod
     def _flag(conn: Connection, project: dict[str, Any], key: str) -> dict[str, Any]:
@@ -679,12 +681,41 @@ class Flags:
         *,
         create: bool,
     ) -> dict[str, Any]:
-        if create:
-            check_key(key)
+        """Create (Conflict `key_taken` if it exists) or update (NotFound if it does not) a
+        segment; fields missing from `body` keep their stored values."""
+        return self._write_segment(actor, org_key, project_key, env_key, key, body, create)[0]
+
+    def put_segment(
+        self,
+        actor: Actor,
+        org_key: str,
+        project_key: str,
+        env_key: str,
+        key: str,
+        body: dict[str, Any],
+    ) -> tuple[dict[str, Any], bool]:
+        """Create the segment or update it, whichever its existence at the moment of writing
+        calls for; the segment and whether it was created."""
+        return self._write_segment(actor, org_key, project_key, env_key, key, body, None)
+
+    def _write_segment(
+        self,
+        actor: Actor,
+        org_key: str,
+        project_key: str,
+        env_key: str,
+        key: str,
+        body: dict[str, Any],
+        create: bool | None,
+    ) -> tuple[dict[str, Any], bool]:
         with self.rt.write_db.begin() as conn:
             org, project = self._scope(conn, actor, org_key, project_key, write=True)
             env = environment_for(conn, project, env_key)
             existing = store.get_segment(conn, environment_id=env["id"], key=key)
+            if create is None:
+                create = existing is None
+            if create:
+                check_key(key)
             if create and existing is not None:
                 raise Conflict("a segment with this key exists", code="key_taken")
             if not create and existing is None:
@@ -746,7 +777,7 @@ class Flags:
             )
             result = _public_segment(self._segment(conn, env, key))
         self.rt.changed(versions)
-        return result
+        return result, create
 
     def delete_segment(
         self, actor: Actor, org_key: str, project_key: str, env_key: str, key: str

@@ -31,28 +31,44 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _pending(conn: Connection, token: Any, now: int) -> dict[str, Any]:
+def _digest(token: Any) -> str:
     if not isinstance(token, str) or not token.startswith(INVITE_PREFIX) or len(token) > 100:
         raise NotFound("this invitation is not valid", code="invalid_invitation")
-    row = store.invitation_by_hash(conn, digest(token))
+    return digest(token)
+
+
+def _expired() -> NotFound:
+    return NotFound("this invitation is not valid or has expired", code="invalid_invitation")
+
+
+def _pending(conn: Connection, token: Any, now: int) -> dict[str, Any]:
+    row = store.invitation_by_hash(conn, _digest(token))
     if row is None or row["expires_at"] <= now:
-        raise NotFound("this invitation is not valid or has expired", code="invalid_invitation")
+        raise _expired()
     return row
 
 
 def accept_in(conn: Connection, rt: Runtime, token: Any, actor: Actor) -> dict[str, Any]:
     """Make `actor` a member as the invitation says, in the caller's transaction; the
-    invitation is used up. Raises NotFound for an unknown or expired token, Invalid when the
-    invitation names another email, Conflict when already a member."""
-    row = _pending(conn, token, rt.now())
+    invitation is used up. Raises NotFound for an unknown, expired or already used token,
+    Invalid when the invitation names another email, Conflict when already a member.
+
+    The invitation is taken (deleted) before anything else, in one statement: of people
+    accepting one link at the same moment exactly one gets it; any error after that rolls
+    the caller's transaction back, and the invitation with it.
+    """
+    row = store.take_invitation(conn, _digest(token), now=rt.now())
+    if row is None:
+        raise _expired()
     if row["email"] and row["email"] != actor.email:
         raise Invalid(f"this invitation is for {row['email']}", field="email")
+    # Membership changes of an organization are serialized on its row (see Orgs).
+    org_store.lock_org(conn, row["org_id"])
     if org_store.get_membership(conn, org_id=row["org_id"], user_id=actor.user_id):
         raise Conflict("already a member", code="already_member")
     org_store.add_member(
         conn, org_id=row["org_id"], user_id=actor.user_id, role=row["role"], at=rt.now()
     )
-    store.delete_invitation(conn, invitation_id=row["id"], org_id=row["org_id"])
     record_audit(
         conn,
         rt,
@@ -83,7 +99,8 @@ class Invitations:
         token = new_secret(INVITE_PREFIX)
         now = self.rt.now()
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
+            # Locked as any membership change: an owner demoted at this moment grants no owner.
+            org = org_for(conn, actor, org_key, write=True, lock=True)
             _may_grant(org["role"], role)
             store.delete_expired(conn, now=now)
             row = {

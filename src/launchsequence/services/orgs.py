@@ -39,6 +39,7 @@ DEFAULT_ENVIRONMENTS: tuple[tuple[str, str], ...] = (
     ("staging", "Staging"),
 )
 MAX_GRACE_SECONDS = 7 * 24 * 3600
+_KEY_ATTEMPTS = 20  # a derived organization key and then random suffixes: 20 cannot all clash
 
 
 def check_name(value: Any, field: str = "name") -> str:
@@ -47,10 +48,17 @@ def check_name(value: Any, field: str = "name") -> str:
     return value.strip()
 
 
-def org_for(conn: Connection, actor: Actor, org_key: str, *, write: bool = False) -> dict[str, Any]:
+def org_for(
+    conn: Connection, actor: Actor, org_key: str, *, write: bool = False, lock: bool = False
+) -> dict[str, Any]:
     """The organization with the caller's `role`. NotFound unless the caller is a member;
-    Forbidden for a write by a viewer."""
-    org = store.get_org_for_user(conn, org_key=org_key, user_id=actor.user_id)
+    Forbidden for a write by a viewer.
+
+    `lock` (for membership changes) locks the organization's row first: the caller's role and
+    whatever else is read afterwards in the transaction stay as read until it ends, on
+    PostgreSQL as on SQLite.
+    """
+    org = store.get_org_for_user(conn, org_key=org_key, user_id=actor.user_id, for_update=lock)
     if org is None:
         raise NotFound("no such organization")
     if write and org["role"] == "viewer":
@@ -58,8 +66,14 @@ def org_for(conn: Connection, actor: Actor, org_key: str, *, write: bool = False
     return org
 
 
-def project_for(conn: Connection, org: dict[str, Any], key: str) -> dict[str, Any]:
-    project = store.get_project(conn, org_id=org["id"], key=key)
+def project_for(
+    conn: Connection, org: dict[str, Any], key: str, *, lock: bool = False
+) -> dict[str, Any]:
+    """The organization's project. `lock` (for every write to what it serves: flags,
+    configurations, segments, environments, SDK keys) locks its row first, so that checks
+    made afterwards in the transaction (a key free, a segment unused, a variation unserved)
+    still hold when it writes."""
+    project = store.get_project(conn, org_id=org["id"], key=key, for_update=lock)
     if project is None:
         raise NotFound("no such project")
     return project
@@ -83,12 +97,22 @@ def create_org_with_defaults(
     """An organization owned by `owner` with project `default` (production, staging)."""
     now = rt.now()
     if key is None:
+        # A key derived from the name; someone signing up at the same moment may take it
+        # between our check and our insert, so an insert refused for it tries another.
         key = _slug(name)
-        while store.org_key_taken(conn, key):
-            key = f"{_slug(name)[:35]}-{secrets.token_hex(2)}"
-    elif store.org_key_taken(conn, key):
-        raise Conflict("an organization with this key exists", code="key_taken")
-    org_id = store.create_org(conn, key=key, name=name, at=now)
+        org_id = None
+        for _ in range(_KEY_ATTEMPTS):
+            if not store.org_key_taken(conn, key):
+                org_id = store.create_org(conn, key=key, name=name, at=now)
+                if org_id is not None:
+                    break
+            key = f"{_slug(name)[:35]}-{secrets.token_hex(3)}"
+        if org_id is None:
+            raise Conflict("no free organization key; try again", code="key_taken")
+    else:
+        org_id = store.create_org(conn, key=key, name=name, at=now)
+        if org_id is None:
+            raise Conflict("an organization with this key exists", code="key_taken")
     store.add_member(conn, org_id=org_id, user_id=owner.user_id, role="owner", at=now)
     record_audit(
         conn,
@@ -262,7 +286,7 @@ class Orgs:
     def add_member(self, actor: Actor, org_key: str, *, email: str, role: str) -> dict[str, Any]:
         role = _role(role)
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
+            org = org_for(conn, actor, org_key, write=True, lock=True)
             _may_grant(org["role"], role)
             user = account_store.get_user_by_email(conn, str(email).strip().lower())
             if user is None:
@@ -286,7 +310,7 @@ class Orgs:
     def set_role(self, actor: Actor, org_key: str, user_id: int, role: str) -> dict[str, Any]:
         role = _role(role)
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
+            org = org_for(conn, actor, org_key, write=True, lock=True)
             member = self._member(conn, org, user_id)
             _may_grant(org["role"], role)
             _may_grant(org["role"], member["role"])
@@ -307,7 +331,7 @@ class Orgs:
 
     def remove_member(self, actor: Actor, org_key: str, user_id: int) -> None:
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
+            org = org_for(conn, actor, org_key, write=True, lock=True)
             member = self._member(conn, org, user_id)
             _may_grant(org["role"], member["role"])
             if member["role"] == "owner":
@@ -388,7 +412,7 @@ class Orgs:
                 raise Invalid("environment keys must be unique", field="environments")
         try:
             with self.rt.write_db.begin() as conn:
-                org = org_for(conn, actor, org_key, write=True)
+                org = org_for(conn, actor, org_key, write=True, lock=True)
                 if store.get_project(conn, org_id=org["id"], key=key):
                     raise Conflict("a project with this key exists", code="key_taken")
                 _, versions, server_keys = create_project_rows(
@@ -427,7 +451,7 @@ class Orgs:
         """Delete a project with its environments and flags; the ids of the environments gone."""
         with self.rt.write_db.begin() as conn:
             org = org_for(conn, actor, org_key, write=True)
-            project = project_for(conn, org, project_key)
+            project = project_for(conn, org, project_key, lock=True)
             gone = [e["id"] for e in store.list_environments(conn, project["id"])]
             store.delete_project(conn, project["id"])
             record_audit(
@@ -473,7 +497,7 @@ class Orgs:
         try:
             with self.rt.write_db.begin() as conn:
                 org = org_for(conn, actor, org_key, write=True)
-                project = project_for(conn, org, project_key)
+                project = project_for(conn, org, project_key, lock=True)
                 if store.get_environment(conn, project_id=project["id"], key=key):
                     raise Conflict("an environment with this key exists", code="key_taken")
                 env_id, server_key = create_environment_rows(
@@ -529,7 +553,7 @@ class Orgs:
     ) -> None:
         with self.rt.write_db.begin() as conn:
             org = org_for(conn, actor, org_key, write=True)
-            env = environment_for(conn, project_for(conn, org, project_key), env_key)
+            env = environment_for(conn, project_for(conn, org, project_key, lock=True), env_key)
             store.delete_environment(conn, env["id"])
             record_audit(
                 conn,
@@ -563,7 +587,8 @@ class Orgs:
         now = self.rt.now()
         with self.rt.write_db.begin() as conn:
             org = org_for(conn, actor, org_key, write=True)
-            env = environment_for(conn, project_for(conn, org, project_key), env_key)
+            # Locked: of racing rotations each expires the key the previous one made.
+            env = environment_for(conn, project_for(conn, org, project_key, lock=True), env_key)
             store.expire_sdk_keys(conn, environment_id=env["id"], kind=kind, at=now + grace * 1000)
             secret = _new_sdk_key(conn, env["id"], kind, now)
             record_audit(

@@ -324,7 +324,11 @@ class Transfer:
         }
         with rt.write_db.begin() as conn:
             org = org_for(conn, actor, org_key, write=True)
-            project = org_store.get_project(conn, org_id=org["id"], key=key)
+            project = org_store.get_project(conn, org_id=org["id"], key=key, for_update=True)
+            if project is None:
+                # Creating the project: serialized with other creations in the organization.
+                org = org_for(conn, actor, org_key, write=True, lock=True)
+                project = org_store.get_project(conn, org_id=org["id"], key=key, for_update=True)
             if project is None:
                 create_project_rows(
                     conn,

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
+from .atomic import take
 from .tables import invitations, organizations
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "delete_invitation",
     "invitation_by_hash",
     "list_invitations",
+    "take_invitation",
 ]
 
 
@@ -46,6 +48,21 @@ def invitation_by_hash(conn: Connection, token_hash: str) -> dict[str, Any] | No
     )
     row = conn.execute(query).mappings().first()
     return dict(row) if row else None
+
+
+def take_invitation(conn: Connection, token_hash: str, *, now: int) -> dict[str, Any] | None:
+    """Use up the unexpired invitation with this token: delete it and return it with its
+    organization's key and name, or None. Of concurrent callers with one token exactly one
+    gets it; a rollback (a check that failed afterwards) gives it back."""
+    row = take(
+        conn, invitations, invitations.c.token_hash == token_hash, invitations.c.expires_at > now
+    )
+    if row is None:
+        return None
+    org = conn.execute(
+        select(organizations.c.key, organizations.c.name).where(organizations.c.id == row["org_id"])
+    ).one()
+    return {**row, "org_key": org.key, "org_name": org.name}
 
 
 def delete_invitation(conn: Connection, *, invitation_id: int, org_id: int) -> bool:

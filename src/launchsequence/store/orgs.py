@@ -2,6 +2,9 @@
 
 Lookups take the enclosing object's id, so a key from another organization is simply not found:
 isolation is a property of every query here, not a check callers must remember.
+
+`lock=True` lookups lock the row that guards a rule (see store/atomic.py): the organization row
+guards its memberships, the project row everything its environments serve.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
+from .atomic import insert_unless_taken, lock
 from .tables import environments, memberships, organizations, projects, sdk_keys, users
 
 __all__ = [
@@ -27,6 +31,7 @@ __all__ = [
     "get_membership",
     "get_org_for_user",
     "get_project",
+    "lock_org",
     "list_environments",
     "list_members",
     "list_orgs_for_user",
@@ -49,9 +54,16 @@ def org_key_taken(conn: Connection, key: str) -> bool:
     return _one(conn, select(organizations.c.id).where(organizations.c.key == key)) is not None
 
 
-def create_org(conn: Connection, *, key: str, name: str, at: int) -> int:
+def create_org(conn: Connection, *, key: str, name: str, at: int) -> int | None:
+    """The new organization's id, or None when its key is taken (the transaction goes on)."""
     query = insert(organizations).values(key=key, name=name, created_at=at)
-    return int(conn.execute(query.returning(organizations.c.id)).scalar_one())
+    row = insert_unless_taken(conn, query.returning(organizations.c.id))
+    return int(row.id) if row else None
+
+
+def lock_org(conn: Connection, org_id: int) -> bool:
+    """Lock the organization's row, the guard of its memberships; False if it is gone."""
+    return lock(conn, organizations, organizations.c.id == org_id) is not None
 
 
 def add_member(conn: Connection, *, org_id: int, user_id: int, role: str, at: int) -> None:
@@ -60,8 +72,16 @@ def add_member(conn: Connection, *, org_id: int, user_id: int, role: str, at: in
     )
 
 
-def get_org_for_user(conn: Connection, *, org_key: str, user_id: int) -> dict[str, Any] | None:
-    """The organization with the caller's role, or None when missing or not theirs."""
+def get_org_for_user(
+    conn: Connection, *, org_key: str, user_id: int, for_update: bool = False
+) -> dict[str, Any] | None:
+    """The organization with the caller's role, or None when missing or not theirs.
+
+    `for_update` locks the organization's row first, so that the role read after it is current
+    and stays so until the transaction ends (for membership changes).
+    """
+    if for_update and lock(conn, organizations, organizations.c.key == org_key) is None:
+        return None
     query = (
         select(organizations, memberships.c.role)
         .join(memberships, memberships.c.org_id == organizations.c.id)
@@ -125,7 +145,13 @@ def create_project(conn: Connection, *, org_id: int, key: str, name: str, at: in
     return int(conn.execute(query.returning(projects.c.id)).scalar_one())
 
 
-def get_project(conn: Connection, *, org_id: int, key: str) -> dict[str, Any] | None:
+def get_project(
+    conn: Connection, *, org_id: int, key: str, for_update: bool = False
+) -> dict[str, Any] | None:
+    """The project; `for_update` locks its row, the guard of everything it serves, until the
+    transaction ends (and reads it as the last holder of that lock left it)."""
+    if for_update:
+        return lock(conn, projects, projects.c.org_id == org_id, projects.c.key == key)
     return _one(conn, select(projects).where(projects.c.org_id == org_id, projects.c.key == key))
 
 
