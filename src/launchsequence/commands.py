@@ -110,8 +110,10 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
+    from .descriptors import raise_open_file_limit
     from .httpserver import head_limited_protocol
 
+    raise_open_file_limit()  # before create_app, which sizes the stream limit from it
     app = create_app(settings)
     hubs = app.state.hubs
 
