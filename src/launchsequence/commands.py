@@ -110,10 +110,10 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
-    from .descriptors import raise_open_file_limit
+    from .descriptors import connection_limit, raise_open_file_limit
     from .httpserver import head_limited_protocol
 
-    raise_open_file_limit()  # before create_app, which sizes the stream limit from it
+    open_files = raise_open_file_limit()  # before create_app: it sizes the stream limit
     app = create_app(settings)
     hubs = app.state.hubs
 
@@ -143,6 +143,7 @@ def _serve(settings: Settings) -> int:
             settings.max_header_bytes,
             settings.header_timeout_seconds,
             settings.body_timeout_seconds,
+            connection_limit(open_files),
         ),
     )
     server = Server(config)

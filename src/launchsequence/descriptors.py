@@ -15,6 +15,7 @@ import logging
 __all__ = [
     "FALLBACK_STREAMS",
     "RESERVE_MIN",
+    "connection_limit",
     "open_file_limit",
     "raise_open_file_limit",
     "reserve",
@@ -27,6 +28,9 @@ log = logging.getLogger("launchsequence")
 #: (database, WAL, shared memory) or 31 PostgreSQL sockets, the process's own files, and room for
 #: a few hundred short requests (health checks, the API, the dashboard, SDK polls) at once.
 RESERVE_MIN = 256
+#: Descriptors of the process itself within the reserve: its own files (about 20) and the
+#: database connections' (at most 54 for SQLite, 32 for PostgreSQL). The rest is connections.
+OWN_FILES = 96
 #: The reserve's share of a large limit: short requests grow with the traffic streams bring.
 RESERVE_PERCENT = 10
 #: The stream limit where the platform reports no open-file limit.
@@ -70,6 +74,14 @@ def reserve(limit: int) -> int:
     """Descriptors kept from streams out of `limit`: a tenth, at least RESERVE_MIN, and at most
     half (a process with very few descriptors still serves some streams)."""
     return min(limit // 2, max(RESERVE_MIN, limit * RESERVE_PERCENT // 100))
+
+
+def connection_limit(limit: int | None) -> int:
+    """The most connections (streams included) to keep open before idle ones are closed to
+    make room: the open-file `limit` less the process's own files; 0 for no limit."""
+    if limit is None:
+        return 0
+    return max(1, limit - min(OWN_FILES, limit // 4))
 
 
 def stream_limit(configured: int, limit: int | None) -> int:

@@ -50,11 +50,17 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
     A body must be whole `body_timeout` seconds after its head, or 408 and the connection is
     closed (if the time is up while the server is not reading because the application has not
     consumed what came, the body gets another `body_timeout`). Once a request is in, it (a
-    stream included) has no such limit."""
+    stream included) has no such limit.
+
+    When a new connection makes more than `max_connections` open (0: no limit), idle ones
+    (nothing of a request received yet: kept alive between requests, or opened and left
+    silent) are closed to make room, so that connections held open doing nothing cannot take
+    the descriptors a health check or a kill switch needs."""
 
     max_head_bytes = 65_536
     head_timeout = 30.0
     body_timeout = 30.0
+    max_connections = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._received = 0  # bytes received since the current head began
@@ -64,6 +70,27 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
         self._body_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
         self._arm_head_timer()
+        if self.max_connections and len(self.connections) > self.max_connections:
+            self._shed_idle(len(self.connections) - self.max_connections)
+
+    def _idle(self) -> bool:
+        cycle = self.cycle
+        return (
+            self._in_head
+            and self._received == 0
+            and (cycle is None or cycle.response_complete)
+            and not self.transport.is_closing()
+        )
+
+    def _shed_idle(self, count: int) -> None:
+        """Close up to `count` idle connections other than this new one; as a keep-alive
+        timeout would, without an answer (clients open a new connection when they need one)."""
+        for other in list(self.connections):
+            if count <= 0:
+                return
+            if other is not self and isinstance(other, _HeadLimitedProtocol) and other._idle():
+                other.transport.close()
+                count -= 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
@@ -177,12 +204,16 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
 
 
 def head_limited_protocol(
-    max_head_bytes: int, head_timeout: float = 30.0, body_timeout: float = 30.0
+    max_head_bytes: int,
+    head_timeout: float = 30.0,
+    body_timeout: float = 30.0,
+    max_connections: int = 0,
 ) -> Any:
     """The protocol class to give uvicorn as `http=`."""
     limits = {
         "max_head_bytes": max_head_bytes,
         "head_timeout": head_timeout,
         "body_timeout": body_timeout,
+        "max_connections": max_connections,
     }
     return type("HeadLimitedProtocol", (_HeadLimitedProtocol,), limits)

@@ -65,7 +65,7 @@ class ServerProcess:
             self.process = subprocess.Popen(
                 args, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=self._limit
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a loaded machine starts slowly
         while True:
             if self.process.poll() is not None:
                 raise AssertionError(f"the server exited at start:\n{self.log_tail()}")

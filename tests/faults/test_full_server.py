@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import resource
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from tests.support.api import signup
 
 SOFT, HARD = 128, 256
 MOST_STREAMS = 1000  # a bound on the loop; the limit derived from HARD is far below it
+IDLE = HARD  # silent connections opened besides: more than the descriptors left
 
 
 class RawStream:
@@ -126,6 +128,7 @@ def test_a_full_server_answers_health_checks_and_delivers_a_toggle(server):
         (f"/ui/events?org={user.org}&project=default", dashboard_auth),
     ]
     opened: list[RawStream] = []
+    idle: list[socket.socket] = []
     refused: RawStream | None = None
     try:
         for n in range(MOST_STREAMS):
@@ -149,6 +152,12 @@ def test_a_full_server_answers_health_checks_and_delivers_a_toggle(server):
         put = first.read_until(b"event: put")
         assert b'"on":true' in put and b'"on":false' not in put
 
+        # Connections opened and left silent take no descriptor a health check needs: idle
+        # ones are closed to make room (as a keep-alive timeout would).
+        for _ in range(IDLE):
+            host, port = url.removeprefix("http://").split(":")
+            idle.append(socket.create_connection((host, int(port)), timeout=10))
+
         assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
         assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
         exposed = httpx.get(f"{url}/metrics", timeout=10).text
@@ -165,10 +174,19 @@ def test_a_full_server_answers_health_checks_and_delivers_a_toggle(server):
         first.read_until(b'"on":false')
         # A dashboard page opened before hears of it too.
         opened[2].read_until(b"event: version")
+        # Most silent connections were closed, without an answer.
+        readable, _, _ = select.select(idle, [], [], 5)
+        closed = 0
+        for sock in readable:
+            with contextlib.suppress(ConnectionError):
+                closed += sock.recv(1) == b""
+        assert closed >= IDLE // 2
     finally:
         for stream in opened:
             with contextlib.suppress(OSError):
                 stream.close()
+        for sock in idle:
+            sock.close()
 
     log = server.log_path.read_text(errors="replace")
     assert "near the stream limit" in log, server.log_tail()
