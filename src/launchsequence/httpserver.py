@@ -7,7 +7,8 @@ for ever."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import itertools
+from typing import Any, ClassVar
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -61,6 +62,9 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
     head_timeout = 30.0
     body_timeout = 30.0
     max_connections = 0
+    #: This server's idle connections, the longest idle first (each server has its own
+    #: subclass, made by `head_limited_protocol`, and so its own dict).
+    _idle_connections: ClassVar[dict[_HeadLimitedProtocol, None]] = {}
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._received = 0  # bytes received since the current head began
@@ -70,29 +74,30 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
         self._body_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
         self._arm_head_timer()
+        self._idle_since_now()
         if self.max_connections and len(self.connections) > self.max_connections:
             self._shed_idle(len(self.connections) - self.max_connections)
 
-    def _idle(self) -> bool:
-        cycle = self.cycle
-        return (
-            self._in_head
-            and self._received == 0
-            and (cycle is None or cycle.response_complete)
-            and not self.transport.is_closing()
-        )
+    def _idle_since_now(self) -> None:
+        """Nothing of a request has come on this connection yet: it may be shed, after the
+        connections idle for longer."""
+        self._idle_connections.pop(self, None)
+        self._idle_connections[self] = None
 
     def _shed_idle(self, count: int) -> None:
-        """Close up to `count` idle connections other than this new one; as a keep-alive
-        timeout would, without an answer (clients open a new connection when they need one)."""
-        for other in list(self.connections):
+        """Close up to `count` idle connections other than this new one, the longest idle
+        first; as a keep-alive timeout would, without an answer (a client opens a new
+        connection when it needs one)."""
+        for other in list(itertools.islice(self._idle_connections, count + 1)):
             if count <= 0:
                 return
-            if other is not self and isinstance(other, _HeadLimitedProtocol) and other._idle():
+            if other is not self:
+                del self._idle_connections[other]
                 other.transport.close()
                 count -= 1
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._idle_connections.pop(self, None)
         self._cancel_head_timer()
         self._cancel_body_timer()
         super().connection_lost(exc)
@@ -101,6 +106,8 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if not self.transport.is_closing() and self._in_head:
             self._arm_head_timer()  # the next request's head is on the clock
+            if self._received == 0:
+                self._idle_since_now()
 
     def _arm_head_timer(self) -> None:
         self._cancel_head_timer()
@@ -151,6 +158,7 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        self._idle_connections.pop(self, None)
         if self._refused:
             return
         if self._in_head:
@@ -215,5 +223,6 @@ def head_limited_protocol(
         "head_timeout": head_timeout,
         "body_timeout": body_timeout,
         "max_connections": max_connections,
+        "_idle_connections": {},
     }
     return type("HeadLimitedProtocol", (_HeadLimitedProtocol,), limits)

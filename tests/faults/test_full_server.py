@@ -191,3 +191,15 @@ def test_a_full_server_answers_health_checks_and_delivers_a_toggle(server):
     log = server.log_path.read_text(errors="replace")
     assert "near the stream limit" in log, server.log_tail()
     assert "refused a stream at the limit" in log, server.log_tail()
+
+
+def test_a_configured_stream_limit_beyond_the_descriptors_is_lowered(tmp_path):
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < HARD:
+        pytest.skip(f"this test process may not open {HARD} files")
+    server = ServerProcess(tmp_path, nofile=(HARD, HARD), LAUNCHSEQ_MAX_STREAMS="20000").start()
+    try:
+        exposed = httpx.get(f"{server.url}/metrics", timeout=10).text
+        assert metric(exposed, "launchseq_stream_limit") < HARD
+    finally:
+        server.kill()
+    assert "LAUNCHSEQ_MAX_STREAMS=20000 is more than the open-file limit" in server.log_tail()
