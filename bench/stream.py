@@ -119,7 +119,6 @@ def start_server(port: int, data_dir: str) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "LAUNCHSEQ_DATA_DIR": data_dir,
-        "LAUNCHSEQ_MAX_STREAMS": "20000",
         "LAUNCHSEQ_MAX_STREAMS_PER_KEY": "20000",
         "LAUNCHSEQ_LOG_LEVEL": "warning",
     }

@@ -20,6 +20,7 @@ from .api import accounts, flags, orgs, projects, transfer
 from .api.errors import ERROR_RESPONSES, install_error_handlers
 from .api.responses import JSONBytes
 from .config import Settings
+from .descriptors import open_file_limit, stream_limit
 from .metrics import Metrics
 from .middleware import BodyLimit, SecurityHeaders
 from .realtime.feed import PostgresFeed, VersionCheck
@@ -33,6 +34,7 @@ from .store import migrate
 from .store.db import create_db_engine
 from .store.files import secure_data_dir
 from .store.integrity import DamageWatch, ensure_intact
+from .streamslots import StreamSlots
 from .web import api_docs
 
 __all__ = ["Application", "create_app"]
@@ -94,6 +96,11 @@ def create_app(
     rt = Runtime(db=engine, settings=settings, clock=clock, session_clock=session_clock)
     services = Services.build(rt, passwords)
     metrics = Metrics()
+    slots = StreamSlots(
+        metrics,
+        stream_limit(settings.max_streams, open_file_limit()),
+        settings.max_streams_per_key,
+    )
     hubs = Hubs(
         engine,
         KeyCache(engine),
@@ -101,8 +108,7 @@ def create_app(
         clock=clock,
         heartbeat_seconds=settings.sse_heartbeat_seconds,
         max_buffer=settings.stream_max_buffer_bytes,
-        max_streams=settings.max_streams,
-        max_streams_per_key=settings.max_streams_per_key,
+        slots=slots,
     )
     rt.listeners.append(hubs.changed)
     rt.key_listeners.append(hubs.keys_changed)
@@ -143,6 +149,7 @@ def create_app(
     app.state.services = services
     app.state.settings = settings
     app.state.hubs = hubs
+    app.state.stream_slots = slots
     app.state.feed = feed
     app.state.metrics = metrics
     install_error_handlers(app)

@@ -114,8 +114,10 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
+    from .descriptors import connection_limit, raise_open_file_limit
     from .httpserver import head_limited_protocol
 
+    open_files = raise_open_file_limit()  # before create_app: it sizes the stream limit
     app = create_app(settings)
     hubs = app.state.hubs
 
@@ -145,6 +147,7 @@ def _serve(settings: Settings) -> int:
             settings.max_header_bytes,
             settings.header_timeout_seconds,
             settings.body_timeout_seconds,
+            connection_limit(open_files),
         ),
     )
     server = Server(config)

@@ -102,9 +102,19 @@ SETTINGS: tuple[Setting, ...] = (
         1_048_576,
         "A stream this many bytes behind (its client not reading) is closed; it reconnects.",
     ),
-    Setting("max_streams", 20_000, "Open SSE streams per process; past it, 503."),
     Setting(
-        "max_streams_per_key", 10_000, "Open SSE streams per SDK key per process; past it, 503."
+        "max_streams",
+        0,
+        "Open streams per process, of every kind together (SDK, OFREP and dashboard live "
+        "updates); past it, 503 with Retry-After. 0: derived from the open-file limit "
+        "(`ulimit -n`, raised to its hard value at start) less a reserve of a tenth, at least "
+        "256, kept for health checks, the API and the database. A larger value is lowered to "
+        "that, with a warning.",
+    ),
+    Setting(
+        "max_streams_per_key",
+        10_000,
+        "Open streams per SDK key (or dashboard user) per process; past it, 503.",
     ),
     Setting(
         "version_check_seconds",
@@ -155,7 +165,7 @@ class Settings:
     body_timeout_seconds: int = 30
     sse_heartbeat_seconds: int = 15
     stream_max_buffer_bytes: int = 1_048_576
-    max_streams: int = 20_000
+    max_streams: int = 0
     max_streams_per_key: int = 10_000
     version_check_seconds: int = 5
     integrity_check_seconds: int = 3600

@@ -7,7 +7,8 @@ for ever."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import itertools
+from typing import Any, ClassVar
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -50,11 +51,20 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
     A body must be whole `body_timeout` seconds after its head, or 408 and the connection is
     closed (if the time is up while the server is not reading because the application has not
     consumed what came, the body gets another `body_timeout`). Once a request is in, it (a
-    stream included) has no such limit."""
+    stream included) has no such limit.
+
+    When a new connection makes more than `max_connections` open (0: no limit), idle ones
+    (nothing of a request received yet: kept alive between requests, or opened and left
+    silent) are closed to make room, so that connections held open doing nothing cannot take
+    the descriptors a health check or a kill switch needs."""
 
     max_head_bytes = 65_536
     head_timeout = 30.0
     body_timeout = 30.0
+    max_connections = 0
+    #: This server's idle connections, the longest idle first (each server has its own
+    #: subclass, made by `head_limited_protocol`, and so its own dict).
+    _idle_connections: ClassVar[dict[_HeadLimitedProtocol, None]] = {}
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._received = 0  # bytes received since the current head began
@@ -64,8 +74,30 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
         self._body_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
         self._arm_head_timer()
+        self._idle_since_now()
+        if self.max_connections and len(self.connections) > self.max_connections:
+            self._shed_idle(len(self.connections) - self.max_connections)
+
+    def _idle_since_now(self) -> None:
+        """Nothing of a request has come on this connection yet: it may be shed, after the
+        connections idle for longer."""
+        self._idle_connections.pop(self, None)
+        self._idle_connections[self] = None
+
+    def _shed_idle(self, count: int) -> None:
+        """Close up to `count` idle connections other than this new one, the longest idle
+        first; as a keep-alive timeout would, without an answer (a client opens a new
+        connection when it needs one)."""
+        for other in list(itertools.islice(self._idle_connections, count + 1)):
+            if count <= 0:
+                return
+            if other is not self:
+                del self._idle_connections[other]
+                other.transport.close()
+                count -= 1
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._idle_connections.pop(self, None)
         self._cancel_head_timer()
         self._cancel_body_timer()
         super().connection_lost(exc)
@@ -74,6 +106,8 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if not self.transport.is_closing() and self._in_head:
             self._arm_head_timer()  # the next request's head is on the clock
+            if self._received == 0:
+                self._idle_since_now()
 
     def _arm_head_timer(self) -> None:
         self._cancel_head_timer()
@@ -124,6 +158,7 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        self._idle_connections.pop(self, None)
         if self._refused:
             return
         if self._in_head:
@@ -177,12 +212,17 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
 
 
 def head_limited_protocol(
-    max_head_bytes: int, head_timeout: float = 30.0, body_timeout: float = 30.0
+    max_head_bytes: int,
+    head_timeout: float = 30.0,
+    body_timeout: float = 30.0,
+    max_connections: int = 0,
 ) -> Any:
     """The protocol class to give uvicorn as `http=`."""
     limits = {
         "max_head_bytes": max_head_bytes,
         "head_timeout": head_timeout,
         "body_timeout": body_timeout,
+        "max_connections": max_connections,
+        "_idle_connections": {},
     }
     return type("HeadLimitedProtocol", (_HeadLimitedProtocol,), limits)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 __all__ = ["Metrics"]
 
@@ -11,6 +18,8 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        # process_open_fds and process_max_fds among them: streams hold descriptors.
+        ProcessCollector(registry=r)
         self.evaluations = Counter(
             "launchseq_evaluations",
             "Flag evaluations answered, by endpoint.",
@@ -19,6 +28,11 @@ class Metrics:
         )
         self.streams = Gauge(
             "launchseq_open_streams", "Open SSE streams, by kind.", ["kind"], registry=r
+        )
+        self.stream_limit = Gauge(
+            "launchseq_stream_limit",
+            "Streams of all kinds this process serves at once; past it, 503.",
+            registry=r,
         )
         self.events_sent = Counter(
             "launchseq_stream_events_sent", "SSE events written to subscribers.", registry=r

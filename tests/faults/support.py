@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -33,8 +34,16 @@ def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
 class ServerProcess:
     """`launchseq serve` on a free port; the same data directory and database across restarts."""
 
-    def __init__(self, workdir: Path, database_url: str = "", **env: str) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        database_url: str = "",
+        *,
+        nofile: tuple[int, int] | None = None,
+        **env: str,
+    ) -> None:
         self.workdir = workdir
+        self.nofile = nofile  # (soft, hard) open-file limit the process starts with
         self.data_dir = workdir / "data"
         self.database_url = database_url
         self.env = env
@@ -53,8 +62,10 @@ class ServerProcess:
             args += ["--database-url", self.database_url]
         env = clean_env(self.data_dir, LAUNCHSEQ_SECRET_KEY=SECRET, **self.env)
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+            self.process = subprocess.Popen(
+                args, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=self._limit
+            )
+        deadline = time.monotonic() + 60  # a loaded machine starts slowly
         while True:
             if self.process.poll() is not None:
                 raise AssertionError(f"the server exited at start:\n{self.log_tail()}")
@@ -66,6 +77,11 @@ class ServerProcess:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the server did not become ready:\n{self.log_tail()}")
             time.sleep(0.05)
+
+    def _limit(self) -> None:
+        """In the child before exec: the open-file limit it was asked to start with."""
+        if self.nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
 
     def kill(self) -> None:
         """SIGKILL, then reap."""

@@ -22,21 +22,14 @@ from ..metrics import Metrics
 from ..store.snapshot import build_snapshot, snapshot_connection
 from ..store.tables import environments, projects
 from ..store.versions import environment_versions
+from ..streamslots import StreamSlots
 from . import sse
 from .hub import Change, Hub, HubState, diff
 from .keys import KeyCache, SdkKey
 
-__all__ = ["Hubs", "LimitReached"]
+__all__ = ["Hubs"]
 
 log = logging.getLogger("launchsequence.realtime")
-
-
-class LimitReached(Exception):
-    """Too many open streams, in total or for one key."""
-
-    def __init__(self, which: str) -> None:
-        super().__init__(which)
-        self.which = which
 
 
 class Hubs:
@@ -49,8 +42,7 @@ class Hubs:
         clock: Callable[[], int],
         heartbeat_seconds: float,
         max_buffer: int,
-        max_streams: int,
-        max_streams_per_key: int,
+        slots: StreamSlots,
     ) -> None:
         self.db = db
         self.keys = keys
@@ -58,13 +50,10 @@ class Hubs:
         self.clock = clock
         self.heartbeat_seconds = heartbeat_seconds
         self.max_buffer = max_buffer
-        self.max_streams = max_streams
-        self.max_streams_per_key = max_streams_per_key
+        self.slots = slots  # the process's stream budget, shared with the dashboard's streams
         self.loop: asyncio.AbstractEventLoop | None = None
         self._hubs: dict[int, Hub] = {}
         self._loading = threading.Lock()
-        self._open = 0
-        self._per_key: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._reloading: dict[int, bool] = {}  # env id -> another reload was asked meanwhile
 
@@ -224,25 +213,6 @@ class Hubs:
             self._reloading.pop(env_id, None)
 
     # --- subscriptions -------------------------------------------------------------------
-
-    def admit(self, key: SdkKey) -> None:
-        """Count a new stream, or raise LimitReached."""
-        if self._open >= self.max_streams:
-            self.metrics.refused.labels("total").inc()
-            raise LimitReached("total")
-        if self._per_key.get(key.digest, 0) >= self.max_streams_per_key:
-            self.metrics.refused.labels("key").inc()
-            raise LimitReached("key")
-        self._open += 1
-        self._per_key[key.digest] = self._per_key.get(key.digest, 0) + 1
-
-    def release(self, key: SdkKey) -> None:
-        self._open -= 1
-        left = self._per_key.get(key.digest, 1) - 1
-        if left:
-            self._per_key[key.digest] = left
-        else:
-            self._per_key.pop(key.digest, None)
 
     def _dropped(self, reason: str) -> None:
         self.metrics.dropped.labels(reason).inc()

@@ -15,9 +15,10 @@ from starlette.types import Receive, Scope, Send
 
 from ..realtime import sse
 from ..realtime.hub import Hub, HubState
-from ..realtime.hubs import Hubs, LimitReached
+from ..realtime.hubs import Hubs
 from ..realtime.keys import SdkKey
 from ..realtime.writer import QueuedWriter, TransportWriter, Writer
+from ..streamslots import LimitReached, retry_after
 from .common import SdkError, sdk_error_response
 
 __all__ = ["STREAM_HEADERS", "EventStream", "StreamApp"]
@@ -57,16 +58,15 @@ class EventStream:
         self.subscribe = subscribe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        slots = self.hubs.slots
         try:
-            self.hubs.admit(self.key)
+            slots.admit(self.key.digest, self.kind)
         except LimitReached as exc:
             refusal = SdkError(503, "too_many_streams",
                                f"stream limit reached ({exc.which}); retry later",
-                               {"Retry-After": "5"})  # fmt: skip
+                               {"Retry-After": retry_after()})  # fmt: skip
             await sdk_error_response(refusal)(scope, receive, send)
             return
-        gauge = self.hubs.metrics.streams.labels(self.kind)
-        gauge.inc()
         try:
             headers = [(k.encode(), v.encode()) for k, v in STREAM_HEADERS.items()]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -83,8 +83,7 @@ class EventStream:
                 unsubscribe()
                 writer.close()
         finally:
-            gauge.dec()
-            self.hubs.release(self.key)
+            slots.release(self.key.digest, self.kind)
 
 
 async def _pump_until_disconnect(writer: QueuedWriter, send: Send, receive: Receive) -> None:

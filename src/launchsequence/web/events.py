@@ -1,26 +1,36 @@
 """Live updates for open dashboard pages: `GET /ui/events?org=..&project=..` (session cookie)
 sends an SSE event whenever an environment of the project serves a new version. It reads the
 version each environment's hub holds in memory (the hub the SDK streams use, kept current by
-the change feed), so it costs no database reads while the page stays open."""
+the change feed), so it costs no database reads while the page stays open.
+
+Each such stream holds a connection, and so a file descriptor, as an SDK stream does: it counts
+against the same per-process stream limit (and the per-owner one, per user), and past it answers
+503 with Retry-After."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ..api.auth import SESSION_COOKIE
 from ..services import ServiceError
+from ..streamslots import LimitReached, StreamSlots, retry_after
 
 __all__ = ["ROUTES"]
 
 POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15.0
 RECHECK_SESSION_SECONDS = 60.0
+_REFUSAL = orjson.dumps(
+    {"error": {"code": "too_many_streams", "message": "stream limit reached; retry later"}}
+)
 
 
 async def events(request: Request) -> Response:
@@ -37,9 +47,11 @@ async def events(request: Request) -> Response:
 
     async def stream() -> AsyncIterator[bytes]:
         seen: dict[str, int] = {}
-        for key, env_id in env_ids.items():
+        for key, env_id in list(env_ids.items()):
             hub = await hubs.aget(env_id)
             seen[key] = hub.state.version if hub else 0
+            if hub is None:
+                del env_ids[key]  # gone: asking again would read the database every poll
         yield b"retry: 1000\nevent: hello\ndata: " + orjson.dumps(seen) + b"\n\n"
         loop = asyncio.get_running_loop()
         last_beat = last_check = loop.time()
@@ -47,9 +59,11 @@ async def events(request: Request) -> Response:
             await asyncio.sleep(POLL_SECONDS)
             if await request.is_disconnected():
                 return
-            for key, env_id in env_ids.items():
+            for key, env_id in list(env_ids.items()):
                 hub = await hubs.aget(env_id)
                 version = hub.state.version if hub else 0
+                if hub is None:
+                    del env_ids[key]  # deleted meanwhile: said once below, not asked again
                 if version != seen[key]:
                     seen[key] = version
                     data = orjson.dumps({"environment": key, "version": version})
@@ -65,11 +79,41 @@ async def events(request: Request) -> Response:
                 last_beat = now
                 yield b": heartbeat\n\n"
 
-    return StreamingResponse(
+    return _CountedStream(
+        request.app.state.stream_slots,
+        f"user:{actor.user_id}",
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+class _CountedStream(StreamingResponse):
+    """A streaming answer that holds a slot of the stream limit while it is sent, or answers
+    503 with Retry-After when none is free."""
+
+    def __init__(self, slots: StreamSlots, owner: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slots = slots
+        self.owner = owner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            self.slots.admit(self.owner, "dashboard")
+        except LimitReached:
+            await self.body_iterator.aclose()  # type: ignore[attr-defined]
+            refusal = Response(
+                _REFUSAL,
+                status_code=503,
+                media_type="application/json",
+                headers={"Retry-After": retry_after(), "Cache-Control": "no-store"},
+            )
+            await refusal(scope, receive, send)
+            return
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slots.release(self.owner, "dashboard")
 
 
 ROUTES = [("/ui/events", events, ["GET"])]

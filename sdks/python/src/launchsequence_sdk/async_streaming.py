@@ -44,17 +44,19 @@ class StreamingTask:
     async def _run(self) -> None:
         try:
             while True:
+                asked = None  # the delay the server asked for (Retry-After)
                 try:
                     await self._connect_once()
                 except KeyRefusedError as exc:
                     self.protocol.key_refused(exc)
                     return
                 except (httpx.HTTPError, StreamError, OSError) as exc:
+                    asked = getattr(exc, "retry_after", None)
                     self.protocol.failed(exc)
                 except Exception as exc:  # never let the task die silently
                     log.exception("launchsequence: unexpected failure in the stream")
                     self.protocol.failed(exc)
-                await asyncio.sleep(self.backoff.next_delay())
+                await asyncio.sleep(self.backoff.next_delay(asked))
         finally:
             self.finished.set()
 
@@ -62,10 +64,10 @@ class StreamingTask:
         protocol = self.protocol
         if protocol.needs_snapshot:
             answer = await self.http.get(protocol.snapshot_url, headers=protocol.headers())
-            protocol.snapshot(answer.status_code, answer.content)
+            protocol.snapshot(answer.status_code, answer.content, answer.headers.get("retry-after"))
         headers = protocol.stream_headers()
         async with self.http.stream("GET", protocol.stream_url, headers=headers) as r:
-            protocol.check_status(r.status_code)
+            protocol.check_status(r.status_code, r.headers.get("retry-after"))
             protocol.stream_opened()
             self.backoff.connected()
             async for line in r.aiter_lines():

@@ -25,7 +25,8 @@ class Backoff:
     def connected(self) -> None:
         self._connected_at = time.monotonic()
 
-    def next_delay(self) -> float:
+    def next_delay(self, at_least: float | None = None) -> float:
+        """The next delay; never less than `at_least` (what the server asked for)."""
         if self._connected_at is not None:
             if time.monotonic() - self._connected_at >= self.reset_after:
                 self._attempt = 0
@@ -33,4 +34,5 @@ class Backoff:
         step = min(self.maximum, self.initial * (2 ** min(self._attempt, 30)))
         self._attempt += 1
         # Equal jitter: never less than half the step, so that retries still back off.
-        return float(step / 2 + random.random() * step / 2)
+        delay = float(step / 2 + random.random() * step / 2)
+        return delay if at_least is None else max(delay, at_least)

@@ -24,7 +24,12 @@ class ConfigurationError(LaunchSequenceError, ValueError):
 
 
 class StreamError(LaunchSequenceError):
-    """The connection to the server failed or answered unexpectedly; the SDK retries."""
+    """The connection to the server failed or answered unexpectedly; the SDK retries, not
+    sooner than `retry_after` seconds when the server said when (429 or 503 `Retry-After`)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class KeyRefusedError(StreamError):

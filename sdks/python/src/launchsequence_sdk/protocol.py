@@ -7,8 +7,10 @@ persisted snapshot when the server cannot be reached, and logs each outage once.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
+import time
 from typing import Any
 
 from .errors import KeyRefusedError, SnapshotLoadError, StreamError
@@ -16,7 +18,10 @@ from .persist import load_snapshot
 from .sse import SseParser
 from .store import ClientEvent, FlagStore
 
-__all__ = ["Protocol"]
+__all__ = ["Protocol", "parse_retry_after"]
+
+#: The longest `Retry-After` honoured: a wrong header must not silence the SDK for days.
+MAX_RETRY_AFTER = 3600.0
 
 log = logging.getLogger("launchsequence_sdk")
 
@@ -53,14 +58,17 @@ class Protocol:
 
     # --- answers ---------------------------------------------------------------------------
 
-    def check_status(self, status: int) -> None:
+    def check_status(self, status: int, retry_after: str | None = None) -> None:
+        """Raise unless `status` is 200; a 429 or 503 carries its `Retry-After` header's
+        delay, so that the transport waits at least that long (a full server asks)."""
         if status in (401, 403):
             raise KeyRefusedError(f"the server refused the SDK key ({status})")
         if status != 200:
-            raise StreamError(f"the server answered {status}")
+            wait = parse_retry_after(retry_after) if status in (429, 503) else None
+            raise StreamError(f"the server answered {status}", wait)
 
-    def snapshot(self, status: int, body: bytes) -> None:
-        self.check_status(status)
+    def snapshot(self, status: int, body: bytes, retry_after: str | None = None) -> None:
+        self.check_status(status, retry_after)
         try:
             self.store.replace(json.loads(body), "server")
         except (ValueError, SnapshotLoadError) as exc:
@@ -135,3 +143,21 @@ class Protocol:
             log.warning("launchsequence: serving the persisted snapshot from %s", path)
         except SnapshotLoadError as exc:
             log.warning("launchsequence: ignoring the persisted snapshot %s: %s", path, exc)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (seconds or an HTTP date), at most
+    MAX_RETRY_AFTER; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    now = time.time() if now is None else now
+    return min(max(0.0, when.timestamp() - now), MAX_RETRY_AFTER)

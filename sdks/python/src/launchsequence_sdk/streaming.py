@@ -47,6 +47,7 @@ class StreamingThread:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                asked = None  # the delay the server asked for (Retry-After)
                 try:
                     self._connect_once()
                 except KeyRefusedError as exc:
@@ -55,13 +56,14 @@ class StreamingThread:
                 except (httpx.HTTPError, StreamError, OSError) as exc:
                     if self._stop.is_set():
                         return
+                    asked = getattr(exc, "retry_after", None)
                     self.protocol.failed(exc)
                 except Exception as exc:  # never let the thread die silently
                     if self._stop.is_set():
                         return
                     log.exception("launchsequence: unexpected failure in the stream")
                     self.protocol.failed(exc)
-                if self._stop.wait(self.backoff.next_delay()):
+                if self._stop.wait(self.backoff.next_delay(asked)):
                     return
         finally:
             self.finished.set()
@@ -70,9 +72,9 @@ class StreamingThread:
         protocol = self.protocol
         if protocol.needs_snapshot:
             answer = self.http.get(protocol.snapshot_url, headers=protocol.headers())
-            protocol.snapshot(answer.status_code, answer.content)
+            protocol.snapshot(answer.status_code, answer.content, answer.headers.get("retry-after"))
         with self.http.stream("GET", protocol.stream_url, headers=protocol.stream_headers()) as r:
-            protocol.check_status(r.status_code)
+            protocol.check_status(r.status_code, r.headers.get("retry-after"))
             stream = r.extensions.get("network_stream")
             self._socket = stream.get_extra_info("socket") if stream is not None else None
             try:
