@@ -8,8 +8,9 @@ export interface Context {
 
 /**
  * OpenFeature's reasons. The server answers the first five; the client answers `CACHED` for
- * values from its cache not yet confirmed by the server, `STALE` for values served while the
- * stream is lost after having been live, and the test client `STATIC` unless told otherwise.
+ * values from its cache not yet confirmed by the server, `STALE` for values served while nothing
+ * keeps them current (the stream failed or went silent, the key was refused, the client was
+ * closed), and the test client `STATIC` unless told otherwise.
  */
 export type Reason =
   | 'DISABLED' | 'TARGETING_MATCH' | 'SPLIT' | 'DEFAULT' | 'ERROR'
@@ -123,13 +124,19 @@ export interface LaunchSequenceClient {
   identify(context: Context): Promise<boolean>;
   readonly context: Context;
   readonly version: number;
+  /** Whether the values served may be out of date: `details()` answers `CACHED` or `STALE`. */
+  readonly isStale: boolean;
   on(event: 'change', callback: (changes: Record<string, FlagChange>) => void): this;
   on(event: `change:${string}`, callback: (current: unknown, previous: unknown) => void): this;
   on(event: 'ready', callback: () => void): this;
   on(event: 'failed', callback: (message: string) => void): this;
+  /** The values stopped being kept current (they answer `STALE`); once per outage. */
+  on(event: 'stale', callback: (message: string) => void): this;
+  /** A stream is open again and its values are current after `stale`. */
+  on(event: 'live', callback: () => void): this;
   /** Without `callback`, removes every listener of `event`. */
   off(event: string, callback?: (...args: any[]) => void): this;
-  /** Stops the stream and timers; values stay readable (reason `STALE` if they were live). */
+  /** Stops the stream and timers; values stay readable, with reason `STALE`. */
   close(): void;
 }
 

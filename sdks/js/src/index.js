@@ -388,6 +388,8 @@ class LaunchSequenceClient {
 
   get context() { return this._context; }
   get version() { return this._version; }
+  /** Whether the values served may be out of date: `details()` answers `CACHED` or `STALE`. */
+  get isStale() { return this._mark !== null; }
 
   identify(newContext) {
     try {
@@ -441,6 +443,7 @@ class LaunchSequenceClient {
       this._closed = true;
       this._generation++;
       this._stopConnection();
+      this._goStale('the client was closed', false); // nothing keeps the values current now
       if (this._readyTimer) clearTimeout(this._readyTimer);
       this._markReady(false);
       this._listeners.clear();
@@ -497,6 +500,7 @@ class LaunchSequenceClient {
     this._failed = true;
     this._log.once('permanent', message, 'error');
     this._stopConnection();
+    this._goStale(message); // never updated again
     this._markReady(false);
     this._emit('failed', message);
   }
@@ -600,12 +604,25 @@ class LaunchSequenceClient {
     }
   }
 
-  /** The values stop being kept current: if they were live, they are now stale. */
+  /** The connection is being replaced (identify, close): values that were live are stale. */
   _lostStream() {
     if (this._live) {
       this._live = false;
       this._mark = 'STALE';
     }
+  }
+
+  /**
+   * Nothing keeps the values current any more (the stream failed or went silent, the key was
+   * refused, the client closed): values that were not already marked answer `STALE` until a
+   * `put` arrives on an open stream, bootstrap and fetched values included. The `stale` event
+   * says so once per outage (the log line is the caller's).
+   */
+  _goStale(message, tell = true) {
+    this._live = false;
+    if (this._mark !== null || this._offline || !Object.keys(this._flags).length) return;
+    this._mark = 'STALE';
+    if (tell) this._emit('stale', message);
   }
 
   _stopConnection() {
@@ -643,16 +660,17 @@ class LaunchSequenceClient {
             return;
           }
           if (ev.event === 'put' && validState(payload)) {
+            const wasStale = this._mark === 'STALE';
             this._apply(payload);
             this._live = true;
             this._markReady(true);
+            if (wasStale) this._emit('live');
           } else if (ev.event === 'patch' && payload && typeof payload === 'object') {
             this._patch(payload);
           }
         }),
         error: guard((err) => {
           this._conn = null;
-          this._lostStream();
           this._handleFailure(err, generation);
         }),
       };
@@ -677,6 +695,7 @@ class LaunchSequenceClient {
       this._log.once('network', `evaluation failed (${errorText(err)}); serving cached or default values`);
       return;
     }
+    this._goStale(`the stream failed (${errorText(err, 'closed')})`);
     if (err && err.probe) {
       // EventSource hides the status: ask the evaluate endpoint what is wrong (and refresh).
       this._probe(generation);
@@ -690,7 +709,8 @@ class LaunchSequenceClient {
       const body = await postJson(this._fetch, `${this._baseUrl}/sdk/v1/client/evaluate`,
         this._clientKey, `{"context":${this._contextJson}}`, this._opts.requestTimeout);
       if (generation !== this._generation || this._closed) return;
-      if (validState(body)) { this._apply(body); this._markReady(true); }
+      // Fresh values, and still no stream to keep them current: STALE until one is open.
+      if (validState(body)) { this._apply(body, true, 'STALE'); this._markReady(true); }
       this._scheduleReconnect(generation, new Error('stream closed'));
     } catch (e) {
       if (generation !== this._generation || this._closed) return;

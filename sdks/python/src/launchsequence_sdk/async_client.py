@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from . import forking
 from .async_streaming import StreamingTask
 from .client import EMPTY_SNAPSHOT
 from .errors import ConfigurationError
@@ -56,9 +58,14 @@ class AsyncClient(Evaluator):
             return
         timeout = make_timeout(connect_timeout, read_timeout)
         backoff = make_backoff(initial_reconnect_delay, max_reconnect_delay)
+        self._store.silence_limit = read_timeout
         self._protocol = Protocol(self._store, sdk_key, url)
-        http = httpx.AsyncClient(timeout=timeout, headers={"Accept-Encoding": "identity"})
-        self._stream = StreamingTask(self._protocol, backoff, http)
+
+        def make_http() -> httpx.AsyncClient:
+            return httpx.AsyncClient(timeout=timeout, headers={"Accept-Encoding": "identity"})
+
+        self._stream = StreamingTask(self._protocol, backoff, make_http)
+        forking.track(self)
         with contextlib.suppress(RuntimeError):  # no running loop yet: start at the first await
             self._start()
 
@@ -73,9 +80,35 @@ class AsyncClient(Evaluator):
         return client
 
     def _start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        if self._stream is not None:
-            self._stream.start()
+        """Stream in the running loop (RuntimeError when none runs). A task that ended without
+        `aclose()` or a refused key (its loop shut down, or the process forked) is replaced by
+        a new one in this loop."""
+        loop = asyncio.get_running_loop()
+        stream, protocol = self._stream, self._protocol
+        if stream is None or protocol is None:
+            self._loop = loop
+            return
+        if stream.ended and not stream.stopped and protocol.refused is None:
+            stream = self._stream = stream.respawn()
+        if loop is not self._loop:
+            # An asyncio.Event belongs to the loop that first waited on it.
+            settled, self._settled = self._settled, asyncio.Event()
+            if settled.is_set():
+                self._settled.set()
+            self._loop = loop
+        stream.start()
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's task and loop do not run here. Fresh locks, the flags
+        stale, and a new task at the next `await` of the client in this process's loop (an
+        asyncio server starts its loop after the fork: call `await client.start()` at startup)."""
+        self._store.after_fork()
+        stream, protocol = self._stream, self._protocol
+        if stream is None or protocol is None or stream.stopped or protocol.refused is not None:
+            return
+        protocol.forked(f"the process forked (pid {os.getpid()}): streaming again at its start()")
+        self._stream = stream.respawn()
+        self._loop = None
 
     async def start(self) -> None:
         """Start streaming now (the other coroutines do it when needed)."""
@@ -118,10 +151,12 @@ class AsyncClient(Evaluator):
         return self._store.state is not None and not refused
 
     async def aclose(self) -> None:
-        """Stop streaming (the last flags are still served). Safe to call more than once."""
+        """Stop streaming. The last flags are still served, as stale (`is_stale`, reason
+        STALE): nothing keeps them current any more. Safe to call more than once."""
         try:
             if self._stream is not None:
                 await self._stream.stop()
+                self._store.mark_stale(True)
         except Exception:  # never raise into the host (cancellation passes)
             log.exception("launchsequence: closing the client failed")
 

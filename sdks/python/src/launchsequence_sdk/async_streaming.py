@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+from collections.abc import Callable
 
 import httpx
 
@@ -18,14 +20,33 @@ log = logging.getLogger("launchsequence_sdk")
 
 
 class StreamingTask:
-    """As `StreamingThread`, in the running event loop; `stop()` cancels the task."""
+    """As `StreamingThread`, in the running event loop; `stop()` cancels the task.
 
-    def __init__(self, protocol: Protocol, backoff: Backoff, http: httpx.AsyncClient) -> None:
+    The task belongs to the loop that started it. When that loop cancels it (the loop is shut
+    down, as `asyncio.run` does on return) the flags turn stale, and `running` answers False so
+    that the client can start a new task, with a new HTTP client, in the next running loop."""
+
+    def __init__(
+        self, protocol: Protocol, backoff: Backoff, make_http: Callable[[], httpx.AsyncClient]
+    ) -> None:
         self.protocol = protocol
         self.backoff = backoff
-        self.http = http
+        self.make_http = make_http
+        self.http = make_http()
         self.finished = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._socket: socket.socket | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """`stop()` was called: the client was closed."""
+        return self._stopping
+
+    @property
+    def ended(self) -> bool:
+        """A task was started and has ended (refused, stopped, or cancelled by its loop)."""
+        return self._task is not None and self._task.done()
 
     def start(self) -> None:
         if self._task is None:
@@ -34,6 +55,7 @@ class StreamingTask:
             )
 
     async def stop(self) -> None:
+        self._stopping = True
         task = self._task
         if task is not None and not task.done():
             task.cancel()
@@ -41,8 +63,18 @@ class StreamingTask:
                 await task
         await self.http.aclose()
 
+    def respawn(self) -> StreamingTask:
+        """A new, unstarted task with a new HTTP client: after a fork (see
+        `StreamingThread.respawn`) or once the loop of the previous one has ended."""
+        sock = self._socket
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()  # after a fork: this process's copy of the descriptor only
+        return StreamingTask(self.protocol, self.backoff, self.make_http)
+
     async def _run(self) -> None:
         try:
+            self.protocol.announce()
             while True:
                 asked = None  # the delay the server asked for (Retry-After)
                 try:
@@ -57,7 +89,12 @@ class StreamingTask:
                     log.exception("launchsequence: unexpected failure in the stream")
                     self.protocol.failed(exc)
                 await asyncio.sleep(self.backoff.next_delay(asked))
+        except asyncio.CancelledError:
+            if not self._stopping:  # not aclose(): the loop is going away with the stream
+                self.protocol.interrupted("the event loop running the stream stopped it")
+            raise
         finally:
+            self._socket = None
             self.finished.set()
 
     async def _connect_once(self) -> None:
@@ -68,6 +105,8 @@ class StreamingTask:
         headers = protocol.stream_headers()
         async with self.http.stream("GET", protocol.stream_url, headers=headers) as r:
             protocol.check_status(r.status_code, r.headers.get("retry-after"))
+            stream = r.extensions.get("network_stream")
+            self._socket = stream.get_extra_info("socket") if stream is not None else None
             protocol.stream_opened()
             self.backoff.connected()
             async for line in r.aiter_lines():

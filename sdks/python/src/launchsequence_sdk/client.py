@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from . import forking
 from .errors import ConfigurationError
 from .evaluation import Evaluator
 from .options import DEFAULT_BASE_URL, check_options, make_backoff, make_timeout
@@ -56,9 +58,14 @@ class Client(Evaluator):
             return
         timeout = make_timeout(connect_timeout, read_timeout)
         backoff = make_backoff(initial_reconnect_delay, max_reconnect_delay)
+        self._store.silence_limit = read_timeout
         self._protocol = Protocol(self._store, sdk_key, url)
-        http = httpx.Client(timeout=timeout, headers={"Accept-Encoding": "identity"})
-        self._stream = StreamingThread(self._protocol, backoff, http)
+
+        def make_http() -> httpx.Client:
+            return httpx.Client(timeout=timeout, headers={"Accept-Encoding": "identity"})
+
+        self._stream = StreamingThread(self._protocol, backoff, make_http)
+        forking.track(self)
         self._stream.start()
 
     @classmethod
@@ -70,6 +77,21 @@ class Client(Evaluator):
         client = cls(offline=True)
         test_data.attach(client._store)
         return client
+
+    def _after_fork(self) -> None:
+        """In a forked child (gunicorn --preload, ...): the parent's stream thread does not
+        exist here. Fresh locks, the flags stale until this process's own stream is open, and
+        that stream started now (`forking.py`)."""
+        self._store.after_fork()
+        settled, self._settled = self._settled, threading.Event()
+        if settled.is_set():
+            self._settled.set()
+        stream, protocol = self._stream, self._protocol
+        if stream is None or protocol is None or stream.stopped or protocol.refused is not None:
+            return  # offline, closed, or refused: nothing was streaming, nothing to restart
+        protocol.forked(f"the process forked (pid {os.getpid()}): streaming again in it")
+        self._stream = stream.respawn()
+        self._stream.start()
 
     def _observe(self, event: ClientEvent) -> None:
         if event.kind in ("ready", "error"):
@@ -93,10 +115,12 @@ class Client(Evaluator):
         return self._store.state is not None and not refused
 
     def close(self) -> None:
-        """Stop streaming (the last flags are still served). Safe to call more than once."""
+        """Stop streaming. The last flags are still served, as stale (`is_stale`, reason
+        STALE): nothing keeps them current any more. Safe to call more than once."""
         try:
             if self._stream is not None:
                 self._stream.stop()
+                self._store.mark_stale(True)
         except Exception:  # never raise into the host, at shutdown least of all
             log.exception("launchsequence: closing the client failed")
 

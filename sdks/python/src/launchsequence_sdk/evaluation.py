@@ -3,8 +3,10 @@
 Before the first snapshot every method answers the caller's default; the `*_details` methods
 say why with reason "ERROR" and error code "PROVIDER_NOT_READY" (OpenFeature's code, which the
 engine never gives: only the SDK can be not ready). While the flags served are not known to be
-current (the persisted file, or the server's while the stream is down) the `*_details` methods
-answer reason "STALE" (OpenFeature's) in place of the engine's, keeping everything else.
+current (the persisted file; the server's while the stream is down, after the key was refused
+or the client closed, or once the server has been silent for the read timeout) the `*_details`
+methods answer reason "STALE" (OpenFeature's; "CACHED" for the file) in place of the engine's,
+keeping everything else.
 
 No method here raises into the host, whatever the arguments: an answer is always given.
 """
@@ -170,7 +172,7 @@ class Evaluator:
                 return EvaluationResult(
                     key, default, None, None, Reason.ERROR, ErrorCode.TYPE_MISMATCH, message
                 )
-            if state.stale:  # the file's flags come from a cache; the server's went stale
+            if self._store.is_stale(state):  # the file's flags are a cache; the server's went stale
                 return _stale(result, CACHED if state.source == "file" else STALE)
         return result
 
@@ -221,10 +223,11 @@ class Evaluator:
     @property
     def is_stale(self) -> bool:
         """Whether the flags served may be out of date (the `*_details` answer CACHED for the
-        persisted file until the server answers, STALE for the server's while the stream is
-        down)."""
+        persisted file until the server answers, STALE for the server's while they are not
+        being kept current: the stream down, the key refused, the client closed, or nothing
+        heard from the server for `read_timeout`)."""
         state = self._store.state
-        return state is not None and state.stale
+        return state is not None and self._store.is_stale(state)
 
     def on_change(
         self, callback: Callable[[str], None], key: str | None = None

@@ -37,6 +37,7 @@ class Protocol:
         self._resync = False  # the next stream must start with a `put`
         self._failing = False  # an outage is being logged
         self._file_tried = False
+        self._unannounced: str | None = None  # why the flags went stale, not yet told
 
     # --- requests --------------------------------------------------------------------------
 
@@ -69,6 +70,7 @@ class Protocol:
 
     def snapshot(self, status: int, body: bytes, retry_after: str | None = None) -> None:
         self.check_status(status, retry_after)
+        self.store.heard()
         try:
             self.store.replace(json.loads(body), "server")
         except (ValueError, SnapshotLoadError) as exc:
@@ -77,6 +79,7 @@ class Protocol:
     def stream_opened(self) -> None:
         self._parser = SseParser()
         self._resync = False
+        self.store.heard()
         self.store.mark_stale(False)  # live again: the server sends whatever was missed
         if self._failing:
             log.info("launchsequence: connected to the server again")
@@ -86,6 +89,7 @@ class Protocol:
     def line(self, line: str) -> None:
         """One line of the stream. Raises StreamError on an event it cannot apply, so that the
         transport reconnects and the server sends the whole snapshot again."""
+        self.store.heard()  # heartbeats included: the connection is alive
         event = self._parser.feed(line)
         if event is None or event.event not in ("put", "patch", "delete"):
             return
@@ -128,6 +132,33 @@ class Protocol:
         if self.store.mark_stale(True):
             self.store.emit(ClientEvent("stale", message=str(exc)))
         self._load_file()
+
+    def interrupted(self, why: str, level: int = logging.WARNING) -> None:
+        """The flags stop being kept current for another reason than a failed connection (the
+        event loop streaming them ended): stale now, told once to the log and the listeners as
+        an outage is; the next open stream announces "connected" again."""
+        self._failing = True
+        log.log(level, "launchsequence: %s; serving the last flags (reason STALE)", why)
+        if self.store.mark_stale(True):
+            self.store.emit(ClientEvent("stale", message=why))
+
+    def forked(self, why: str) -> None:
+        """In a child process, from the fork hook: stale at once, so that nothing in the child
+        ever sees the parent's stream as its own. Logging is fork-safe (it renews its locks in
+        the child first), the listeners may not be: the event waits for `announce()`, on the
+        child's own stream thread or task."""
+        self._failing = True
+        self._parser = SseParser()
+        if self.store.mark_stale(True):
+            log.info("launchsequence: %s; serving the last flags (reason STALE)", why)
+            self._unannounced = why
+
+    def announce(self) -> None:
+        """Tell the listeners what `forked()` could not (the transport calls this first thing,
+        on its own thread or task)."""
+        why, self._unannounced = self._unannounced, None
+        if why is not None:
+            self.store.emit(ClientEvent("stale", message=why))
 
     def _load_file(self) -> None:
         """Serve the persisted snapshot when the server has never answered this process."""

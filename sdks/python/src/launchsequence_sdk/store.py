@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,11 +119,18 @@ def changed_flags(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list
 
 
 class FlagStore:
-    """The current `State` (None before the first snapshot), its listeners, its file copy."""
+    """The current `State` (None before the first snapshot), its listeners, its file copy.
 
-    def __init__(self, persist_path: Path | None = None) -> None:
+    `heard_at` is when the server last sent anything (a byte of the stream, heartbeats included,
+    or the snapshot), on the monotonic clock; `silence_limit` is how long the server's flags
+    count as current after it (the client's read timeout). See `is_stale`.
+    """
+
+    def __init__(self, persist_path: Path | None = None, silence_limit: float = math.inf) -> None:
         self.state: State | None = None
         self.persist_path = persist_path
+        self.heard_at = time.monotonic()
+        self.silence_limit = silence_limit
         self._lock = threading.RLock()
         self._by_key: dict[str | None, tuple[ChangeListener, ...]] = {}
         self._observers: tuple[EventListener, ...] = ()
@@ -166,6 +175,26 @@ class FlagStore:
                     callback(key)
                 except Exception:
                     log.exception("launchsequence: an on_change callback failed for %r", key)
+
+    # --- staleness -------------------------------------------------------------------------
+
+    def heard(self) -> None:
+        """The server just sent something: its flags are current for `silence_limit` more."""
+        self.heard_at = time.monotonic()
+
+    def is_stale(self, state: State) -> bool:
+        """Whether `state` may be out of date: marked so, or the server's flags after the server
+        has been silent longer than `silence_limit`. The second rule needs no thread to notice:
+        it holds when whatever should have read the stream cannot (a frozen loop, a listener
+        that never returns, a fork that skipped the SDK's hook)."""
+        if state.stale:
+            return True
+        return state.source == "server" and time.monotonic() - self.heard_at > self.silence_limit
+
+    def after_fork(self) -> None:
+        """In a child process: a fresh lock (the parent's may have been held by a thread that
+        does not exist here, and would never be released)."""
+        self._lock = threading.RLock()
 
     # --- changes ---------------------------------------------------------------------------
 

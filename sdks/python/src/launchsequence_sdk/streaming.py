@@ -6,6 +6,7 @@ import contextlib
 import logging
 import socket
 import threading
+from collections.abc import Callable
 
 import httpx
 
@@ -20,16 +21,26 @@ log = logging.getLogger("launchsequence_sdk")
 
 class StreamingThread:
     """Connects, reads, and on any failure waits a backoff delay and connects again, until
-    `stop()` or a refused key. Everything it learns goes through `protocol` into the store."""
+    `stop()` or a refused key. Everything it learns goes through `protocol` into the store.
+    `make_http` makes its HTTP client: one per process, so that a forked child never shares
+    the parent's connections (see `respawn`)."""
 
-    def __init__(self, protocol: Protocol, backoff: Backoff, http: httpx.Client) -> None:
+    def __init__(
+        self, protocol: Protocol, backoff: Backoff, make_http: Callable[[], httpx.Client]
+    ) -> None:
         self.protocol = protocol
         self.backoff = backoff
-        self.http = http
+        self.make_http = make_http
+        self.http = make_http()
         self.finished = threading.Event()  # set when the thread has given up for good
         self._stop = threading.Event()
         self._socket: socket.socket | None = None
         self._thread = threading.Thread(target=self._run, name="launchsequence-stream", daemon=True)
+
+    @property
+    def stopped(self) -> bool:
+        """`stop()` was called: the client was closed."""
+        return self._stop.is_set()
 
     def start(self) -> None:
         self._thread.start()
@@ -44,8 +55,21 @@ class StreamingThread:
             self._thread.join(timeout)
         self.http.close()
 
+    def respawn(self) -> StreamingThread:
+        """In a forked child: the same protocol and backoff in a new thread with a new HTTP
+        client (not started). The parent's connections are left to the parent: their sockets
+        are shared with it, and closing them here would cut the parent's stream. Only this
+        process's copy of the stream's descriptor is closed, so that the server sees the
+        parent's stream end when the parent ends it."""
+        sock = self._socket
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()  # a close (never a shutdown) acts on this process's copy only
+        return StreamingThread(self.protocol, self.backoff, self.make_http)
+
     def _run(self) -> None:
         try:
+            self.protocol.announce()
             while not self._stop.is_set():
                 asked = None  # the delay the server asked for (Retry-After)
                 try:
