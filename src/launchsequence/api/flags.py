@@ -23,7 +23,8 @@ router = APIRouter(
     route_class=StrictJSONRoute,
 )
 
-_ETAG = re.compile(r'\s*(?:W/)?"?(\d{1,12})"?\s*')
+# ASCII digits, as the ETag is written (`\d` would take other scripts' digits too).
+_ETAG = re.compile(r'\s*(?:W/)?"?([0-9]{1,12})"?\s*')
 
 
 def _if_match(value: str | None) -> int | None:

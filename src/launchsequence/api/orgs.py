@@ -24,6 +24,10 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/orgs", tags=["organizations"], route_class=StrictJSONRoute)
 
+# A user's id in a path: bounded as every other id, so that no number reaches the database
+# beyond what it can bind.
+UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
 
 @router.get(
     "",
@@ -85,13 +89,15 @@ def add_member(org: str, body: MemberIn, actor: CurrentActor, services: Services
     responses=answer(Member, "The member with the new role"),
 )
 def set_role(
-    org: str, user_id: int, body: RoleIn, actor: CurrentActor, services: ServicesDep
+    org: str, user_id: UserId, body: RoleIn, actor: CurrentActor, services: ServicesDep
 ) -> Any:
     return services.orgs.set_role(actor, org, user_id, body.role)
 
 
 @router.delete("/{org}/members/{user_id}", status_code=204, summary="Remove a member")
-def remove_member(org: str, user_id: int, actor: CurrentActor, services: ServicesDep) -> Response:
+def remove_member(
+    org: str, user_id: UserId, actor: CurrentActor, services: ServicesDep
+) -> Response:
     services.orgs.remove_member(actor, org, user_id)
     return Response(status_code=204)
 

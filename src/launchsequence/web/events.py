@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 
 from ..api.auth import SESSION_COOKIE
 from ..services import ServiceError
+from . import params
 
 __all__ = ["ROUTES"]
 
@@ -30,6 +31,7 @@ async def events(request: Request) -> Response:
     org = request.query_params.get("org", "")
     project = request.query_params.get("project", "")
     try:
+        org, project = params.key(org, "org"), params.key(project, "project")
         actor = await run_in_threadpool(services.accounts.authenticate_session, token)
         env_ids = await run_in_threadpool(services.orgs.environment_ids, actor, org, project)
     except ServiceError:
