@@ -177,16 +177,27 @@ def test_nul_characters_and_impossible_keys_answer_4xx_on_every_database(live_an
     assert events.status_code == 404
 
 
-def test_api_member_ids_are_bounded_like_every_other_id(live):
+def test_api_ids_and_page_sizes_are_ascii_digits_within_their_range(live):
     user = signup(live.url, "api@example.com")
-    members = f"{API.format(org=user.org)}/members"
-    for bad in (HUGE, "2147483648", "0"):
-        for answer in (
-            user.patch(f"{members}/{bad}", json={"role": "admin"}),
-            user.delete(f"{members}/{bad}"),
+    org = API.format(org=user.org)
+    assert user.post("/api/v1/tokens", json={"name": "ci"}).status_code == 201
+    # Pydantic alone reads "1_0" as 10 and " 1", "+1", "1.0" as 1; user ids had no bound.
+    for bad in (HUGE, "2147483648", "0", "1_0", "+1", " 1", "1.0", SUPERSCRIPT_TWO):
+        for answer, field in (
+            (user.patch(f"{org}/members/{bad}", json={"role": "admin"}), "path.user_id"),
+            (user.delete(f"{org}/members/{bad}"), "path.user_id"),
+            (user.delete(f"/api/v1/tokens/{bad}"), "path.token_id"),
+            (user.delete(f"{org}/invitations/{bad}"), "path.invitation_id"),
+            (user.get(f"{org}/audit", params={"before": bad}), "query.before"),
+            (user.get(f"{org}/audit", params={"limit": bad}), "query.limit"),
         ):
-            assert answer.status_code == 422, answer.text
-            assert answer.json()["error"]["field"] == "path.user_id"
+            assert answer.status_code == 422, (answer.request.url, answer.text)
+            assert answer.json()["error"]["field"] == field
+            assert answer.json()["error"]["code"] == "invalid"
+    assert len(user.get("/api/v1/tokens").json()["tokens"]) == 1
+    assert (
+        user.get(f"{org}/audit", params={"limit": "5", "before": "2147483647"}).status_code == 200
+    )
 
 
 def _stream_start(url: str, key: str, last_event_id: bytes) -> tuple[int, bytes]:

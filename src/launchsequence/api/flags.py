@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from ..services import Invalid
 from ..services.shapes import ConfigPatch, ConfigPut, FlagIn, FlagPatch
 from .auth import CurrentActor, ServicesDep
 from .errors import ERROR_RESPONSES
 from .models import CONFIG_ETAG, CURRENT_ETAG, Flag, FlagConfig, FlagList, answer
+from .numbers import VariationIndex
 from .responses import JSONBytes
 from .routing import StrictJSONRoute
 
@@ -113,7 +114,7 @@ def remove_variation(
     org: str,
     project: str,
     flag: str,
-    index: Annotated[int, Path(ge=0, le=99)],
+    index: VariationIndex,
     actor: CurrentActor,
     services: ServicesDep,
 ) -> Any:
