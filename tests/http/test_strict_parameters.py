@@ -162,6 +162,13 @@ def test_variation_forms_refuse_unicode_digits(live):
     )
     assert answer.status_code == 422, answer.text[:300]
 
+    # A whole number beyond 64 bits is stored as the API reads it, a float: the page still opens.
+    big = {**fields, "variation_value": "1" + "0" * 20, "action": "save"}
+    assert user.http.post(page, data=big).status_code == 303
+    assert user.get(page).status_code == 200
+    stored = user.get(f"{API.format(org=user.org)}/projects/default/flags/price").json()
+    assert stored["variations"][0]["value"] == 1e20
+
 
 def test_nul_characters_and_impossible_keys_answer_4xx_on_every_database(live_any_db):
     user = signup(live_any_db.url, "nul@example.com")
