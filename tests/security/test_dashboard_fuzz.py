@@ -149,7 +149,7 @@ class Fuzzer:
 
 
 def dashboard_routes(app: Any) -> list[Route]:
-    """Every route the dashboard added to the admin app (plain routes, not the API's)."""
+    """Every plain route of the admin app: the dashboard's (and the API's two documents)."""
     return [r for r in app.admin.routes if type(r) is Route and not isinstance(r, APIRoute)]
 
 
