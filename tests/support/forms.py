@@ -8,19 +8,32 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-__all__ = ["field_error", "form_fields"]
+__all__ = ["Form", "field_error", "form_fields", "page_forms"]
 
 _TEXT_INPUTS = {"", "text", "hidden", "email", "password", "number", "search", "url"}
 
 
+@dataclass
+class Form:
+    """A form as a browser sees it: where it goes, how, the controls it sends whatever button
+    is pressed, and its named buttons (each adds its own name and value)."""
+
+    action: str
+    method: str
+    fields: list[tuple[str, str]]
+    buttons: list[tuple[str, str]] = field(default_factory=list)
+
+
 class _Forms(HTMLParser):
-    """Every form's successful controls (name, value), in document order; buttons left out."""
+    """Every form's successful controls (name, value), in document order; buttons apart."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.forms: list[tuple[dict[str, str], list[tuple[str, str]]]] = []
+        self.buttons: list[list[tuple[str, str]]] = []
         self._fields: list[tuple[str, str]] | None = None
         self._select: str | None = None
         self._options: list[tuple[str, bool]] = []
@@ -33,9 +46,12 @@ class _Forms(HTMLParser):
         if tag == "form":
             self._fields = []
             self.forms.append((a, self._fields))
+            self.buttons.append([])
         if self._fields is None or "disabled" in a:
             return
         name = a.get("name", "")
+        if name and (tag == "button" or (tag == "input" and a.get("type") == "submit")):
+            self.buttons[-1].append((name, a.get("value", "")))
         if tag == "input" and name:
             kind = a.get("type", "").lower()
             if kind in _TEXT_INPUTS:
@@ -83,6 +99,17 @@ def form_fields(page: str, having: str) -> dict[str, str]:
         if attrs.get("method", "get").lower() == "post" and any(n == having for n, _ in fields):
             return dict(fields)
     raise AssertionError(f"no form with a field {having!r} in the page")
+
+
+def page_forms(page: str) -> list[Form]:
+    """Every form of `page`, in document order."""
+    parser = _Forms()
+    parser.feed(page)
+    return [
+        Form(attrs.get("action", ""), attrs.get("method", "get").lower(),
+             fields, buttons)
+        for (attrs, fields), buttons in zip(parser.forms, parser.buttons, strict=True)
+    ]  # fmt: skip
 
 
 def field_error(page: str, name: str) -> str | None:

@@ -86,6 +86,17 @@ def test_sse_parser():
     assert parser.retry_ms == 1000
 
 
+def test_sse_parser_ignores_a_retry_that_is_not_ascii_digits():
+    parser = SseParser()
+    parser.feed("retry: 1000")
+    # "²" is a digit to str.isdigit() and not to int(); 5,000 digits are more than int() reads.
+    for hostile in ("retry: \u00b2", "retry: \u0663", "retry: " + "9" * 5000, "retry: -1"):
+        assert parser.feed(hostile) is None
+    assert parser.retry_ms == 1000
+    assert parser.feed("data: still parsed") is None
+    assert parser.feed("") == SseEvent("message", "still parsed", None)
+
+
 def test_backoff_doubles_with_jitter_to_the_cap_and_resets():
     backoff = Backoff(1.0, 30.0, reset_after=0.0)
     delays = [backoff.next_delay() for _ in range(8)]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from ..services import Actor
-from ..services.shapes import MAX_ID, LoginIn, SignupIn, TokenIn
+from ..services.shapes import LoginIn, SignupIn, TokenIn
 from .auth import (
     SESSION_COOKIE,
     CurrentActor,
@@ -16,6 +16,7 @@ from .auth import (
     client_address,
 )
 from .models import Me, NewToken, TokenList, answer
+from .numbers import RowId
 from .routing import StrictJSONRoute
 
 __all__ = ["router"]
@@ -124,8 +125,6 @@ def create_token(body: TokenIn, actor: CurrentActor, services: ServicesDep) -> A
 
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a personal API token")
-def revoke_token(
-    token_id: Annotated[int, Path(ge=1, le=MAX_ID)], actor: CurrentActor, services: ServicesDep
-) -> Response:
+def revoke_token(token_id: RowId, actor: CurrentActor, services: ServicesDep) -> Response:
     services.accounts.revoke_token(actor, token_id)
     return Response(status_code=204)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from ..services import Invalid
 from ..services.shapes import ConfigPatch, ConfigPut, FlagIn, FlagPatch
 from .auth import CurrentActor, ServicesDep
 from .errors import ERROR_RESPONSES
 from .models import CONFIG_ETAG, CURRENT_ETAG, Flag, FlagConfig, FlagList, answer
+from .numbers import VariationIndex
 from .responses import JSONBytes
 from .routing import StrictJSONRoute
 
@@ -23,7 +24,8 @@ router = APIRouter(
     route_class=StrictJSONRoute,
 )
 
-_ETAG = re.compile(r'\s*(?:W/)?"?(\d{1,12})"?\s*')
+# ASCII digits, as the ETag is written (`\d` would take other scripts' digits too).
+_ETAG = re.compile(r'\s*(?:W/)?"?([0-9]{1,12})"?\s*')
 
 
 def _if_match(value: str | None) -> int | None:
@@ -112,7 +114,7 @@ def remove_variation(
     org: str,
     project: str,
     flag: str,
-    index: Annotated[int, Path(ge=0, le=99)],
+    index: VariationIndex,
     actor: CurrentActor,
     services: ServicesDep,
 ) -> Any:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from ..services.shapes import MAX_ID, InvitationIn, MemberIn, NameIn, OrgIn, RoleIn
+from ..services.shapes import InvitationIn, MemberIn, NameIn, OrgIn, RoleIn
 from .auth import CurrentActor, ServicesDep
 from .models import (
     AuditPage,
@@ -18,6 +18,7 @@ from .models import (
     OrganizationList,
     answer,
 )
+from .numbers import Limit, OptionalRowIdQuery, RowId
 from .routing import StrictJSONRoute
 
 __all__ = ["router"]
@@ -85,13 +86,13 @@ def add_member(org: str, body: MemberIn, actor: CurrentActor, services: Services
     responses=answer(Member, "The member with the new role"),
 )
 def set_role(
-    org: str, user_id: int, body: RoleIn, actor: CurrentActor, services: ServicesDep
+    org: str, user_id: RowId, body: RoleIn, actor: CurrentActor, services: ServicesDep
 ) -> Any:
     return services.orgs.set_role(actor, org, user_id, body.role)
 
 
 @router.delete("/{org}/members/{user_id}", status_code=204, summary="Remove a member")
-def remove_member(org: str, user_id: int, actor: CurrentActor, services: ServicesDep) -> Response:
+def remove_member(org: str, user_id: RowId, actor: CurrentActor, services: ServicesDep) -> Response:
     services.orgs.remove_member(actor, org, user_id)
     return Response(status_code=204)
 
@@ -127,7 +128,7 @@ def create_invitation(
 )
 def revoke_invitation(
     org: str,
-    invitation_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    invitation_id: RowId,
     actor: CurrentActor,
     services: ServicesDep,
 ) -> Response:
@@ -147,10 +148,8 @@ def audit(
     project: Annotated[str | None, Query(max_length=64)] = None,
     environment: Annotated[str | None, Query(max_length=64)] = None,
     flag: Annotated[str | None, Query(max_length=64)] = None,
-    before: Annotated[
-        int | None, Query(ge=1, le=MAX_ID, description="Entries older than this id")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: OptionalRowIdQuery = None,
+    limit: Limit = 50,
 ) -> Any:
     return services.audit.list_entries(
         actor,

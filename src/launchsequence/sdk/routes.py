@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from .streams import EventStream, StreamHandler
 __all__ = ["routes", "stream_handlers"]
 
 MAX_CONTEXT_BYTES = 32_768
+_VERSION = re.compile(r"[0-9]{1,18}")
 
 
 def result_dict(r: engine.EvaluationResult) -> dict[str, Any]:
@@ -98,7 +100,9 @@ def stream_handlers(hubs: Hubs) -> dict[str, StreamHandler]:
         an instance that saw a write whose notification has not arrived here yet), reload
         first, so that the client is not sent back to an older version."""
         last = request.headers.get("last-event-id")
-        ahead = last is not None and last.isdigit() and len(last) < 19
+        # A version is ASCII digits: "²" passes str.isdigit() but not int() (that was a 500).
+        # Anything else is no version this server sent, and gets the whole ruleset.
+        ahead = last is not None and _VERSION.fullmatch(last) is not None
         if ahead and int(last or 0) > hub.state.version:
             with contextlib.suppress(Exception):  # the database is away: serve what we have
                 await hubs.areload(hub.env_id, cause="ahead")

@@ -11,10 +11,13 @@ import orjson
 from starlette.responses import Response
 
 from ..services import Conflict, Invalid, PreconditionFailed
+from . import params
 from . import rules_form as rf
 from .pages import Page, Redirect, page
 
 __all__ = ["ROUTES"]
+
+MAX_VERSION = 10**12 - 1  # as If-Match in the API: up to 12 digits
 
 
 def _draft(config: dict[str, Any], count: int) -> dict[str, Any]:
@@ -39,18 +42,19 @@ def _draft_from_form(p: Page, count: int) -> dict[str, Any]:
         "targets": [f.get(f"target{k}", "") for k in range(count)],
         "rules": rf.draft_from_form(f, count),
         "ft": rf.fallthrough_from_form(f, count),
-        "version": int(f["version"]) if f.get("version", "").isdigit() else None,
+        # The version the form was made from (a stale one shows the other change).
+        "version": params.optional_integer(f.get("version"), "version", lo=0, hi=MAX_VERSION),
     }
 
 
 def _config(d: dict[str, Any], count: int) -> dict[str, Any]:
-    off = d["off_variation"]
-    if not off.isdigit() or int(off) >= count:
+    off = params.index(d["off_variation"], count)
+    if off is None:
         raise Invalid("choose a variation", field="off_variation")
     return {
         "on": d["on"],
         "client_side": d["client_side"],
-        "off_variation": int(off),
+        "off_variation": off,
         "targets": [
             {"variation": k, "values": rf.split_keys(text)}
             for k, text in enumerate(d["targets"])

@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from ..api.auth import SESSION_COOKIE
 from ..services import ServiceError
 from ..streamslots import LimitReached, StreamSlots, retry_after
+from . import params
 
 __all__ = ["ROUTES"]
 
@@ -40,6 +41,7 @@ async def events(request: Request) -> Response:
     org = request.query_params.get("org", "")
     project = request.query_params.get("project", "")
     try:
+        org, project = params.key(org, "org"), params.key(project, "project")
         actor = await run_in_threadpool(services.accounts.authenticate_session, token)
         env_ids = await run_in_threadpool(services.orgs.environment_ids, actor, org, project)
     except ServiceError:

@@ -12,12 +12,14 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from ..services import Conflict, Invalid
+from . import params
 from .pages import Page, Redirect, page
 
 __all__ = ["PER_PAGE", "ROUTES", "flag_rows", "pagination"]
 
 TYPES = ("boolean", "string", "number", "json")
 PER_PAGE = 50
+MAX_VARIATIONS = 100  # as the API: a default names one of at most 100 variations
 
 
 def _filters(p: Page) -> dict[str, str]:
@@ -46,15 +48,14 @@ def flag_rows(p: Page, org: str, project: str, f: dict[str, str]) -> list[dict[s
     return flags
 
 
-def pagination(total: int, requested: str, filters: dict[str, str]) -> dict[str, Any]:
+def pagination(total: int, requested: str | None, filters: dict[str, str]) -> dict[str, Any]:
     """Which slice of `total` rows page `requested` shows, and its links (filters kept).
 
-    A page number out of range shows the nearest page; links are 1, the pages around the
-    current one and the last, with None for a gap.
+    A page number out of range shows the nearest page; one that is not a whole number is
+    Invalid. Links are 1, the pages around the current one and the last, with None for a gap.
     """
     last = max(1, math.ceil(total / PER_PAGE))
-    current = int(requested) if requested.isdigit() and len(requested) < 7 else 1
-    current = min(max(current, 1), last)
+    current = params.clamped(requested, "page", lo=1, hi=last, default=1)
     kept = {k: v for k, v in filters.items() if v}
 
     def href(n: int) -> str:
@@ -87,7 +88,7 @@ def flag_list(p: Page) -> Response:
     project = p.services.orgs.get_project(actor, org_key, project_key)
     f = _filters(p)
     everything_matching = flag_rows(p, org_key, project_key, f)
-    pages = pagination(len(everything_matching), p.query.get("page", "1"), f)
+    pages = pagination(len(everything_matching), p.query.get("page"), f)
     flags = everything_matching[pages["start"] : pages["end"]]
     back = p.request.url.path + (f"?{p.request.url.query}" if p.request.url.query else "")
     context = {
@@ -136,17 +137,12 @@ def parse_value(flag_type: str, raw: str, field: str) -> Any:
     if flag_type == "string":
         return raw
     if flag_type == "number":
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise Invalid("must be a number", field=field) from None
+        value = params.number(raw)
+        if value is None:
+            raise Invalid("must be a number", field=field)
         if not math.isfinite(value):
             raise Invalid("must be a finite number", field=field)
-        return (
-            int(value)
-            if value.is_integer() and "." not in raw and "e" not in raw.lower()
-            else value
-        )
+        return value
     if flag_type == "json":
         try:
             return json.loads(raw)
@@ -155,6 +151,11 @@ def parse_value(flag_type: str, raw: str, field: str) -> Any:
                 f"is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", field=field
             ) from None
     return raw == "true"
+
+
+def _default(raw: str) -> int:
+    index = params.index(raw, MAX_VARIATIONS)
+    return -1 if index is None else index
 
 
 def _variation_rows(p: Page, flag_type: str) -> list[dict[str, str]]:
@@ -198,8 +199,9 @@ def new_flag(p: Page) -> Response:
         variations.append({"name": "", "value": ""})
     elif p.request.method == "POST" and action.startswith("remove-variation:"):
         index = action.partition(":")[2]
-        if index.isdigit() and int(index) < len(variations) and len(variations) > 1:
-            variations.pop(int(index))
+        i = params.index(index, len(variations))
+        if i is not None and len(variations) > 1:
+            variations.pop(i)
     elif p.request.method == "POST" and action == "change-type":
         variations = (
             _variation_rows(p, flag_type)
@@ -223,13 +225,9 @@ def new_flag(p: Page) -> Response:
                 "type": flag_type,
                 "variations": parsed,
                 "client_side": bool(values["client_side"]),
+                # Not a variation's index: -1, which the service refuses naming the field.
                 "defaults": {
-                    "on_variation": int(values["on_variation"])
-                    if values["on_variation"].isdigit()
-                    else -1,
-                    "off_variation": int(values["off_variation"])
-                    if values["off_variation"].isdigit()
-                    else -1,
+                    name: _default(values[name]) for name in ("on_variation", "off_variation")
                 },
             }
             p.services.flags.create_flag(actor, org_key, project_key, body)

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from starlette.responses import Response
 
 from ..services import Conflict, Forbidden, Invalid, NotFound
-from . import flash
+from . import flash, params
 from .pages import Page, Redirect, page
 
 __all__ = ["ROUTES"]
@@ -75,7 +75,7 @@ def audit(p: Page) -> Response:
     org_key = p.param("org")
     actor = p.need_actor()
     org = p.services.orgs.get_org(actor, org_key)
-    before = p.query.get("before")
+    before = params.optional_integer(p.query.get("before"), "before", lo=1, hi=params.MAX_ID)
     flag = p.query.get("flag") or None
     project = p.query.get("project") or None
     entries = p.services.audit.list_entries(
@@ -83,7 +83,7 @@ def audit(p: Page) -> Response:
         org_key,
         project=project,
         flag=flag,
-        before=int(before) if before and before.isdigit() and len(before) < 10 else None,
+        before=before,
         limit=50,
     )
     return p.render("audit.html", org=org, page=entries, flag=flag, project=project)
@@ -110,6 +110,14 @@ def _shown(p: Page, org_key: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         return {}
     return {k: v for k, v in data.items() if k in ("invite_url", "token") and isinstance(v, str)}
+
+
+def _id(p: Page, name: str) -> int:
+    """The row a settings button acts on; its hidden field is only ever tampered with."""
+    try:
+        return params.row_id(p.form.get(name), name)
+    except Invalid as exc:
+        raise Invalid(exc.message) from None  # shown at the top of the page
 
 
 @page()
@@ -146,21 +154,19 @@ def settings(p: Page) -> Response:
                 p.services.orgs.rename_org(actor, org_key, p.form.get("org_name", ""))
                 raise Redirect(f"/o/{org_key}/settings?renamed=1")
             elif action == "revoke-invitation":
-                p.services.invitations.revoke(actor, org_key, int(p.form.get("id", "0")))
+                p.services.invitations.revoke(actor, org_key, _id(p, "id"))
                 raise Redirect(f"/o/{org_key}/settings")
             elif action == "set-role":
-                p.services.orgs.set_role(
-                    actor, org_key, int(p.form.get("user_id", "0")), p.form.get("role", "")
-                )
+                p.services.orgs.set_role(actor, org_key, _id(p, "user_id"), p.form.get("role", ""))
                 raise Redirect(f"/o/{org_key}/settings")
             elif action == "remove-member":
-                p.services.orgs.remove_member(actor, org_key, int(p.form.get("user_id", "0")))
+                p.services.orgs.remove_member(actor, org_key, _id(p, "user_id"))
                 raise Redirect(f"/o/{org_key}/settings")
             elif action == "create-token":
                 token, _ = p.services.accounts.create_token(actor, p.form.get("token_name", ""))
                 _show_next(p, org_key, {"token": token})
             elif action == "revoke-token":
-                p.services.accounts.revoke_token(actor, int(p.form.get("id", "0")))
+                p.services.accounts.revoke_token(actor, _id(p, "id"))
                 raise Redirect(f"/o/{org_key}/settings")
             else:
                 errors["form"] = "unknown action"
@@ -183,8 +189,6 @@ def settings(p: Page) -> Response:
             else:
                 errors["form"] = exc.message
             p.status = 403 if isinstance(exc, Forbidden) else 409
-        except ValueError:
-            raise NotFound("no such item") from None
     return p.render(
         "settings.html",
         org=org,

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..api.auth import SESSION_COOKIE, check_origin
 from ..services import Actor, Forbidden, NotFound, ServiceError, Services, Unauthorized
+from . import params
 
 __all__ = ["ANON_COOKIE", "Page", "Redirect", "page", "render"]
 
@@ -80,7 +81,8 @@ class Page:
         return self.request.query_params
 
     def param(self, name: str) -> str:
-        return str(self.request.path_params[name])
+        """The key in the path named `name`; NotFound if no object can have it."""
+        return params.key(str(self.request.path_params[name]), name)
 
     def render(self, template: str, **context: Any) -> HTMLResponse:
         return render(self, template, status=self.status, **context)
@@ -210,6 +212,8 @@ def _run(
                     "try again",
                     code="csrf_failed",
                 )
+        params.check_text(request.query_params.multi_items())
+        params.check_text((k, v) for k, values in lists.items() for v in values)
         response = p.apply_cookies(fn(p))
         if new_anonymous is not None:
             response.set_cookie(ANON_COOKIE, new_anonymous, httponly=True, samesite="lax", path="/")

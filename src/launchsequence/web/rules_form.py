@@ -8,10 +8,12 @@ becomes a configuration only when saved. Field names: `r{i}.description`,
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 from ..services import Invalid
+from . import params
 
 __all__ = [
     "OPERATORS",
@@ -109,8 +111,8 @@ def _serve_fields(form: dict[str, str], prefix: str, count: int) -> dict[str, An
 
 
 def _count(form: dict[str, str], name: str, limit: int) -> int:
-    raw = form.get(name, "0")
-    return min(int(raw), limit) if raw.isdigit() and len(raw) < 5 else 0
+    """How many rules or clauses the form holds (a hidden field): at most `limit` are read."""
+    return params.clamped(form.get(name), name, lo=0, hi=limit, default=0)
 
 
 def draft_from_form(
@@ -147,7 +149,12 @@ def apply_action(
 ) -> bool:
     """Add, remove or move a rule or clause as the pressed button says; whether it did."""
     name, _, args = action.partition(":")
-    nums = [int(a) for a in args.split(":") if a.isdigit()]
+    nums: list[int] = []
+    for part in args.split(":") if args else []:
+        num = params.index(part, MAX_RULES + MAX_CLAUSES)
+        if num is None:  # the buttons name positions: this one was made up
+            raise Invalid(f"unknown action {action[:100]!r}")
+        nums.append(num)
     blank_clause = {"attribute": "", "op": "in", "values": "", "negate": False}
     if name == "add-rule" and len(rules) < MAX_RULES:
         rule: dict[str, Any] = {"id": "", "description": "", "clauses": [dict(blank_clause)]}
@@ -178,29 +185,30 @@ def _clause_values(op: str, text: str, field: str) -> list[Any]:
     if op in _NUMERIC or op in _TIME:
         out: list[Any] = []
         for v in values:
-            try:
-                number = float(v)
-            except ValueError:
-                if op in _NUMERIC:
-                    raise Invalid("must be numbers, one per line", field=field) from None
-                out.append(v)  # a timestamp such as 2026-01-01T00:00:00Z
-            else:
-                out.append(int(number) if number.is_integer() else number)
+            number = params.number(v)
+            if number is None and op in _NUMERIC:
+                raise Invalid("must be numbers, one per line", field=field)
+            if number is not None and not math.isfinite(number):
+                raise Invalid("must be finite numbers", field=field)
+            if isinstance(number, float) and number.is_integer() and abs(number) < 2**63:
+                number = int(number)  # "1e3" and "5.0" are stored as 1000 and 5
+            # Not a number: a timestamp such as 2026-01-01T00:00:00Z.
+            out.append(v if number is None else number)
         values = out
     return values
 
 
 def serve_from_draft(d: dict[str, Any], prefix: str, count: int) -> dict[str, Any]:
     if d["serve"] != "rollout":
-        if not d["serve"].isdigit() or int(d["serve"]) >= count:
+        variation = params.index(d["serve"], count)
+        if variation is None:
             raise Invalid("choose a variation or a rollout", field=f"{prefix}.serve")
-        return {"variation": int(d["serve"])}
+        return {"variation": variation}
     weights = []
     for k, raw in enumerate(d["weights"]):
-        try:
-            pct = float(raw or "0")
-        except ValueError:
-            raise Invalid("must be a percentage", field=f"{prefix}.w{k}") from None
+        pct = params.number(raw or "0")
+        if pct is None:
+            raise Invalid("must be a percentage", field=f"{prefix}.w{k}")
         if not 0 <= pct <= 100:
             raise Invalid("must be 0 to 100", field=f"{prefix}.w{k}")
         weights.append({"variation": k, "weight": round(pct * 1000)})

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from ..services import Forbidden, Invalid
 from ..services.variations import variation_uses
+from . import params
 from .flag_pages import parse_value
 from .pages import Page, Redirect, page
 
@@ -105,7 +106,8 @@ def variations(p: Page) -> Response:
                 rows.append({"name": "", "value": ""})
         elif action.startswith("remove:") and flag_type != "boolean":
             index = action.partition(":")[2]
-            i = int(index) if index.isdigit() and len(index) < 4 else -1
+            found = params.index(index, MAX_ROWS)
+            i = -1 if found is None else found
             if i >= saved and i < len(rows):
                 rows.pop(i)  # not saved yet: only the form forgets it
             elif 0 <= i < saved:
@@ -126,8 +128,9 @@ def variations(p: Page) -> Response:
                         }
                         for i, row in enumerate(rows)
                     ],
+                    # Not an index: -1, which the service refuses naming the field.
                     "defaults": {
-                        k: int(v) if v.isdigit() and len(v) < 4 else -1
+                        k: -1 if (found := params.index(v, MAX_ROWS)) is None else found
                         for k, v in defaults.items()
                         if k in ("on_variation", "off_variation")
                     },

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = ["SseEvent", "SseParser"]
+
+_RETRY = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,8 @@ class SseParser:
             self._data.append(value)
         elif name == "id" and "\0" not in value:
             self._id = value
-        elif name == "retry" and value.isdigit():
+        elif name == "retry" and _RETRY.fullmatch(value):
+            # ASCII digits only, as the standard says: "²" passes str.isdigit() but int()
+            # refuses it, and a line of thousands of digits is more than int() will read.
             self.retry_ms = int(value)
         return None
