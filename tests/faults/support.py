@@ -75,6 +75,7 @@ class ServerProcess:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
+                self.kill()  # never leave a server behind the failed test
                 raise AssertionError(f"the server did not become ready:\n{self.log_tail()}")
             time.sleep(0.05)
 

@@ -115,7 +115,7 @@ class ServerProcess:
             [sys.executable, "-m", "launchsequence", "serve", "--port", str(self.port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded machine starts slowly
         while True:
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
@@ -123,7 +123,9 @@ class ServerProcess:
             except httpx.TransportError:
                 pass
             assert self.process.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not start"
+            if time.monotonic() > deadline:
+                self.kill()  # never leave a server behind the failed test
+                raise AssertionError("the server did not start")
             time.sleep(0.05)
 
     def kill(self) -> None:
