@@ -144,10 +144,13 @@ async function refreshList() {
 // form's fields as loaded, to tell whether the user has edited them since.
 let baseline = [];
 
+// Not edits: the request's own fields, and the "test a context" box (which belongs to the
+// form so that testing sends the form's current values).
+const NOT_EDITS = ["csrf_token", "version", "draft_owner", "context"];
 function fieldsOf(form) {
   const pairs = [];
   for (const [name, value] of new FormData(form)) {
-    if (name !== "csrf_token" && name !== "version") pairs.push([name, String(value)]);
+    if (!NOT_EDITS.includes(name)) pairs.push([name, String(value)]);
   }
   return pairs;
 }
@@ -328,6 +331,22 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
     bad[0].focus();
   }
+});
+
+// Leaving a flag page that holds unsaved edits asks first. Sending the form itself (to save,
+// to test a context or to edit the rules) does not ask: the server answers with the edits.
+// Registered after the JSON check, so that a send it stopped still counts as staying.
+let sendingConfig = false;
+document.addEventListener("submit", (event) => {
+  if (!event.defaultPrevented && event.target === configForm()) sendingConfig = true;
+});
+window.addEventListener("pageshow", () => { sendingConfig = false; });
+window.addEventListener("beforeunload", (event) => {
+  const form = configForm();
+  if (!form || sendingConfig || form.querySelector("fieldset[disabled]")) return;
+  if (!hasEdits(form)) return;
+  event.preventDefault();
+  event.returnValue = "";
 });
 
 // The key is suggested from the name until the user edits the key.
