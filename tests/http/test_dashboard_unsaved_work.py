@@ -68,9 +68,9 @@ def test_a_form_sent_after_the_session_ended_comes_back_once_after_logging_in(li
     clock.advance(IDLE_SECONDS)  # lunch: the session expires while the page stays open
     sent = user.http.post(page, data={**edited, "action": "save"})
     assert sent.status_code == 303
-    assert sent.headers["location"].startswith("/login?next=") and "kept=1" in sent.headers[
-        "location"
-    ]
+    assert (
+        sent.headers["location"].startswith("/login?next=") and "kept=1" in sent.headers["location"]
+    )
     login = user.http.get(sent.headers["location"])
     assert "Your session ended before your changes were saved" in login.text
 
@@ -154,9 +154,7 @@ def test_testing_a_context_evaluates_the_unsaved_form_and_keeps_every_edit(live)
     before = _config(user)["version"]
     edited = _edited_form(user, page)
 
-    answer = user.http.post(
-        page, data={**edited, "action": "test", "context": '{"key": "vip-1"}'}
-    )
+    answer = user.http.post(page, data={**edited, "action": "test", "context": '{"key": "vip-1"}'})
     assert answer.status_code == 200, answer.text[:300]
     panel = _panel(answer.text)
     assert (panel["value"], panel["reason"]) == ("true", "TARGETING_MATCH")
