@@ -130,3 +130,27 @@ def test_leaving_a_page_with_unsaved_edits_asks_first(new_context, server):
     page.get_by_role("link", name="Staging", exact=True).click()
     page.wait_for_url(re.compile(r"env=staging$"))
     assert dialogs == ["beforeunload"]
+
+
+def test_leaving_a_segment_with_unsaved_edits_asks_first(new_context, server):
+    page = new_context().new_page()
+    org = sign_up(page, "segments@example.com", "Sue Segment")
+    page.goto(f"/o/{org}/p/default/segments?env=production")
+    page.get_by_label("Key").fill("vips")
+    page.get_by_role("button", name=re.compile("^Create")).click()
+    page.wait_for_url(re.compile(r"/segments/vips\?env=production$"))
+    dialogs: list[str] = []
+
+    def stay(dialog: Any) -> None:
+        dialogs.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", stay)
+    page.get_by_label("Included context keys").fill("vip-1")
+    page.get_by_role("link", name="Flags", exact=True).click()
+    for _ in range(50):  # the dialog arrives as an event: wait for it, at most 5 s
+        if dialogs:
+            break
+        page.wait_for_timeout(100)
+    assert dialogs == ["beforeunload"]
+    expect(page.get_by_label("Included context keys")).to_have_value("vip-1")

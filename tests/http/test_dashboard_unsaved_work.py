@@ -201,6 +201,7 @@ def test_archiving_a_flag_that_is_on_asks_first_naming_where_it_is_on(live):
     assert "Save changes to production" not in archived
     assert re.search(r"<fieldset disabled>", archived)
     assert 'value="archive"' not in archived
+    assert 'form="flag-config"' not in archived  # the panel tests what SDKs get: nothing
 
     restored = user.http.post(page, data={**form_fields(archived, "env"), "action": "restore"})
     assert restored.status_code == 303
@@ -232,3 +233,22 @@ def test_deleting_an_environment_or_project_names_the_flags_on_there(live):
     assert gone.status_code == 303
     api = f"/api/v1/orgs/{user.org}/projects/default/environments/production"
     assert user.get(api).status_code == 404
+
+
+def test_segment_edits_sent_after_the_session_ended_come_back_too(live, clock):
+    user = signup(live.url, "segmenter@example.com", PASSWORD)
+    api = f"/api/v1/orgs/{user.org}/projects/default/environments/production/segments/vips"
+    assert user.put(api, json={"name": "VIPs", "included": ["a"]}).status_code in (200, 201)
+    page = f"/o/{user.org}/p/default/segments/vips"
+    fields = form_fields(user.get(page, params={"env": "production"}).text, "rule_count")
+    assert fields.get("draft_owner")
+
+    clock.advance(IDLE_SECONDS)
+    sent = user.http.post(page, data={**fields, "included": "a\nb\nc", "action": "save"})
+    assert "kept=1" in sent.headers["location"]
+    back = _log_in(user.http, user.email, sent)
+    assert "Restored your unsaved changes" in back.text
+    assert _textarea(back.text, "f-included") == "a\nb\nc"
+    assert "data-edited" in back.text
+    user.csrf = form_fields(back.text, "rule_count")["csrf_token"]
+    assert user.get(api).json()["included"] == ["a"]

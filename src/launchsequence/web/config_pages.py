@@ -287,27 +287,33 @@ def segment_page(p: Page) -> Response:
     actor = p.need_actor()
     org = p.services.orgs.get_org(actor, org_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
+    # Edits sent after the session had ended, kept while the user logged in again.
+    restored = p.take_draft() if p.request.method == "GET" else None
+    if restored:
+        p.lists = restored
+        p.form = {k: v[0] for k, v in restored.items() if v}
     envs = [e["key"] for e in project["environments"]]
     env = p.form.get("env") or p.query.get("env") or (envs[0] if envs else "")
     segment = p.services.flags.get_segment(actor, org_key, project_key, env, key)
     errors: dict[str, str] = {}
-    draft = {
+    notice = None
+    stored = {
         "name": segment["name"],
         "description": segment["description"],
         "included": "\n".join(segment["included"]),
         "excluded": "\n".join(segment["excluded"]),
         "rules": rf.draft_rules(segment["rules"], 0, serve=False),
     }
+    draft = stored
+    if restored:
+        draft = _segment_draft_from_form(p)
+        notice = (
+            "Restored your unsaved changes from before your session ended. They are not "
+            "saved yet: check them, then save."
+        )
     if p.request.method == "POST":
-        f = p.form
-        draft = {
-            "name": f.get("name", ""),
-            "description": f.get("description", ""),
-            "included": f.get("included", ""),
-            "excluded": f.get("excluded", ""),
-            "rules": rf.draft_from_form(f, 0, serve=False),
-        }
-        action = f.get("action", "save")
+        draft = _segment_draft_from_form(p)
+        action = p.form.get("action", "save")
         if action == "delete":
             try:
                 p.services.flags.delete_segment(actor, org_key, project_key, env, key)
@@ -347,9 +353,22 @@ def segment_page(p: Page) -> Response:
         env=env,
         segment=segment,
         draft=draft,
+        edited=draft != stored,
+        notice=notice,
         errors=errors,
         operators=rf.OPERATORS,
     )
+
+
+def _segment_draft_from_form(p: Page) -> dict[str, Any]:
+    f = p.form
+    return {
+        "name": f.get("name", ""),
+        "description": f.get("description", ""),
+        "included": f.get("included", ""),
+        "excluded": f.get("excluded", ""),
+        "rules": rf.draft_from_form(f, 0, serve=False),
+    }
 
 
 ROUTES = [

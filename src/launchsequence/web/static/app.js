@@ -333,18 +333,35 @@ document.addEventListener("submit", (event) => {
   }
 });
 
-// Leaving a flag page that holds unsaved edits asks first. Sending the form itself (to save,
-// to test a context or to edit the rules) does not ask: the server answers with the edits.
-// Registered after the JSON check, so that a send it stopped still counts as staying.
-let sendingConfig = false;
-document.addEventListener("submit", (event) => {
-  if (!event.defaultPrevented && event.target === configForm()) sendingConfig = true;
-});
-window.addEventListener("pageshow", () => { sendingConfig = false; });
-window.addEventListener("beforeunload", (event) => {
+// Leaving a page whose form holds unsaved edits (the flag page's configuration, a segment)
+// asks first. Sending the form itself (to save, to test a context or to edit the rules) does
+// not ask: the server answers with the edits. Registered after the JSON check, so that a send
+// it stopped still counts as staying.
+const keptForms = new Map(); // a form marked data-keep-edits -> its fields as loaded
+function startKeptForms() {
+  for (const form of document.querySelectorAll("form[data-keep-edits]")) {
+    keptForms.set(form, stateOf(fieldsOf(form)));
+  }
+}
+function unsavedEdits() {
   const form = configForm();
-  if (!form || sendingConfig || form.querySelector("fieldset[disabled]")) return;
-  if (!hasEdits(form)) return;
+  if (form && !form.querySelector("fieldset[disabled]") && hasEdits(form)) return true;
+  for (const [kept, loaded] of keptForms) {
+    if (!kept.isConnected || kept.querySelector("fieldset[disabled]")) continue;
+    if (kept.hasAttribute("data-edited") || stateOf(fieldsOf(kept)) !== loaded) return true;
+  }
+  return false;
+}
+let sendingEdits = false;
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!event.defaultPrevented && (form === configForm() || keptForms.has(form))) {
+    sendingEdits = true;
+  }
+});
+window.addEventListener("pageshow", () => { sendingEdits = false; });
+window.addEventListener("beforeunload", (event) => {
+  if (sendingEdits || !unsavedEdits()) return;
   event.preventDefault();
   event.returnValue = "";
 });
@@ -384,6 +401,7 @@ document.addEventListener("change", (event) => {
 document.addEventListener("DOMContentLoaded", () => {
   rollouts(document);
   startFlagPage();
+  startKeptForms();
   startLive();
   keySuggestion();
 });
