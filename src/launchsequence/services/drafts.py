@@ -25,10 +25,12 @@ from .flags import Flags, with_rule_ids
 from .orgs import environment_for, org_for, project_for
 from .runtime import Actor, Runtime
 
-__all__ = ["DRAFT_KEEP_MS", "Drafts"]
+__all__ = ["DRAFTS_PER_USER", "DRAFT_KEEP_MS", "Drafts"]
 
 #: How long a kept form waits for its author to log in again: a working day.
 DRAFT_KEEP_MS = 8 * 3_600_000
+#: At most this many kept forms per user (one per page; the oldest go first).
+DRAFTS_PER_USER = 20
 
 # Fields of the form that belong to the request, not to the user's edits.
 _NOT_EDITS = ("csrf_token", "draft_owner")
@@ -61,6 +63,7 @@ class Drafts:
         edits = {k: v for k, v in form.items() if k not in _NOT_EDITS}
         with self.rt.write_db.begin() as conn:
             store.delete_expired(conn, now=now)
+            store.make_room(conn, user_id=user_id, path=path, keep=DRAFTS_PER_USER)
             store.create_draft(
                 conn,
                 {

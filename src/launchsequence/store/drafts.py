@@ -8,7 +8,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from .tables import drafts
 
-__all__ = ["create_draft", "delete_expired", "take_draft"]
+__all__ = ["create_draft", "delete_expired", "make_room", "take_draft"]
 
 
 def create_draft(conn: Connection, values: dict[str, Any]) -> None:
@@ -35,3 +35,16 @@ def take_draft(
 
 def delete_expired(conn: Connection, *, now: int) -> None:
     conn.execute(delete(drafts).where(drafts.c.expires_at <= now))
+
+
+def make_room(conn: Connection, *, user_id: int, path: str, keep: int) -> None:
+    """Before a new draft of `user_id` for `path`: drop their older one for that page, and
+    their oldest beyond `keep - 1`, so that one user's drafts stay few."""
+    conn.execute(delete(drafts).where(drafts.c.user_id == user_id, drafts.c.path == path))
+    newest = (
+        select(drafts.c.id)
+        .where(drafts.c.user_id == user_id)
+        .order_by(drafts.c.id.desc())
+        .limit(keep - 1)
+    )
+    conn.execute(delete(drafts).where(drafts.c.user_id == user_id, drafts.c.id.not_in(newest)))
