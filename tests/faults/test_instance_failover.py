@@ -455,7 +455,10 @@ def test_one_of_two_instances_killed_subscribers_fail_over_and_miss_nothing(
                        "acknowledged writes before the kill")  # fmt: skip
             a.kill()  # SIGKILL while the writer is writing
             killed_at = len(writer.acked)
-            writer.extra.put(Write("DELETE", "flags/doomed", None, "doomed", {"deleted": True}))
+            # doomed is on: deleting it asks for force.
+            writer.extra.put(
+                Write("DELETE", "flags/doomed?force=true", None, "doomed", {"deleted": True})
+            )
             late = {"key": "late", "client_side": True}
             writer.extra.put(Write("POST", "flags", late, "late", {"on": False}))
             wait_until(lambda: len(writer.acked) >= killed_at + ACKS_AFTER_KILL

@@ -657,12 +657,15 @@ def test_server_stream_put_patch_delete_and_resume(live):
         assert patch.data["version"] == version + 1
         assert patch.data["flag"]["on"] is True and patch.data["flag"]["key"] == "alpha"
 
-        assert e.user.delete(f"{e.base}/flags/beta").status_code == 204
+        # beta is on: deleting it asks for force.
+        assert e.user.delete(f"{e.base}/flags/beta", params={"force": "true"}).status_code == 204
         gone = s.next_event()
         assert (gone.event, gone.id) == ("delete", str(version + 2))
         assert gone.data == {"version": version + 2, "kind": "flag", "key": "beta"}
 
-        archived = e.user.patch(f"{e.base}/flags/gamma", json={"archived": True})
+        archived = e.user.patch(
+            f"{e.base}/flags/gamma", params={"force": "true"}, json={"archived": True}
+        )
         assert archived.status_code == 200, archived.text
         retired = s.next_event()
         assert (retired.event, retired.data["key"]) == ("delete", "gamma")
@@ -767,7 +770,8 @@ def test_client_stream_sends_only_changes_of_its_own_values(live):
         targeted = {"value": False, "variation": 1, "variant": "Off", "reason": "TARGETING_MATCH"}
         assert mine.data["flags"] == {"pricing": targeted}
 
-        assert e.user.delete(f"{e.base}/flags/pricing").status_code == 204
+        deleted = e.user.delete(f"{e.base}/flags/pricing", params={"force": "true"})
+        assert deleted.status_code == 204
         gone = s.next_data_event()
         assert gone.data["flags"] == {} and gone.data["deleted"] == ["pricing"]
 

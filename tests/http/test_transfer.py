@@ -156,7 +156,7 @@ def build(user: ApiUser) -> str:
     }
     for (key, env), config in configs.items():
         ok(user.put(f"{base}/flags/{key}/environments/{env}", json=config))
-    ok(user.patch(f"{base}/flags/retired", json={"archived": True}))
+    ok(user.patch(f"{base}/flags/retired", params={"force": "true"}, json={"archived": True}))
     return base
 
 

@@ -52,6 +52,16 @@ _ERROR_SCHEMA = {
                 "code": {"type": "string"},
                 "message": {"type": "string"},
                 "field": {"type": "string"},
+                "environments": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "With the `*_in_use` codes: the environments where flags are on",
+                },
+                "flags": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "With the `*_in_use` codes: the flags that are on there",
+                },
             },
         }
     },
@@ -68,7 +78,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _doc("Not logged in, or a wrong or revoked token"),
     403: _doc("Read-only role, or a missing or wrong CSRF token"),
     404: _doc("Missing, or belonging to another organization"),
-    409: _doc("A key already taken, or an object still in use"),
+    409: _doc(
+        "A key already taken, or an object still in use; `flag_in_use`, `environment_in_use` "
+        "and `project_in_use` list the live `environments` and `flags` (repeat with "
+        "`force=true` to go ahead)"
+    ),
     412: _doc("If-Match names a version that is no longer current"),
     413: _doc("Request body over the limit"),
     422: _doc("A field breaks a rule; `field` names it"),
@@ -83,10 +97,12 @@ def error_response(
     *,
     field: str | None = None,
     headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> JSONBytes:
     body: dict[str, Any] = {"code": code, "message": message}
     if field:
         body["field"] = field
+    body.update(extra or {})
     return JSONBytes({"error": body}, status_code=status, headers=dict(headers or {}))
 
 
@@ -117,7 +133,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, e.PreconditionFailed) and exc.current is not None:
             headers["ETag"] = f'"{exc.current}"'
         field = exc.field if isinstance(exc, e.Invalid) else None
-        return error_response(status, exc.code, exc.message, field=field, headers=headers)
+        extra = None
+        if isinstance(exc, e.InUse):
+            extra = {"environments": exc.environments, "flags": exc.flags}
+        return error_response(
+            status, exc.code, exc.message, field=field, headers=headers, extra=extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONBytes:

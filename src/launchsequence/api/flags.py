@@ -11,7 +11,7 @@ from ..services import Invalid
 from ..services.shapes import ConfigPatch, ConfigPut, FlagIn, FlagPatch
 from .auth import CurrentActor, ServicesDep
 from .errors import ERROR_RESPONSES
-from .models import CONFIG_ETAG, CURRENT_ETAG, Flag, FlagConfig, FlagList, answer
+from .models import CONFIG_ETAG, CURRENT_ETAG, Flag, FlagConfig, FlagList, Force, answer
 from .numbers import VariationIndex
 from .responses import JSONBytes
 from .routing import StrictJSONRoute
@@ -98,11 +98,19 @@ def get_flag(org: str, project: str, flag: str, actor: CurrentActor, services: S
     responses=answer(Flag, "The flag, changed"),
 )
 def update_flag(
-    org: str, project: str, flag: str, body: FlagPatch, actor: CurrentActor, services: ServicesDep
+    org: str,
+    project: str,
+    flag: str,
+    body: FlagPatch,
+    actor: CurrentActor,
+    services: ServicesDep,
+    force: Force = False,
 ) -> Any:
-    """Archived flags are no longer served (SDKs answer FLAG_NOT_FOUND) and are listed apart."""
+    """Archived flags are no longer served (SDKs answer FLAG_NOT_FOUND) and are listed apart.
+    Archiving a flag that is on in any environment answers 409 `flag_in_use`, listing those
+    `environments`, and changes nothing, unless `force=true`."""
     data = body.model_dump(exclude_unset=True)
-    return services.flags.update_flag(actor, org, project, flag, data)
+    return services.flags.update_flag(actor, org, project, flag, data, force=force)
 
 
 @router.delete(
@@ -128,9 +136,17 @@ def remove_variation(
 
 @router.delete("/{flag}", status_code=204, summary="Delete a flag in every environment")
 def delete_flag(
-    org: str, project: str, flag: str, actor: CurrentActor, services: ServicesDep
+    org: str,
+    project: str,
+    flag: str,
+    actor: CurrentActor,
+    services: ServicesDep,
+    force: Force = False,
 ) -> Response:
-    services.flags.delete_flag(actor, org, project, flag)
+    """A flag that is on in any environment answers 409 `flag_in_use`, listing those
+    `environments`, and stays, unless `force=true`: SDKs would answer FLAG_NOT_FOUND for it at
+    once and applications fall back to their code default."""
+    services.flags.delete_flag(actor, org, project, flag, force=force)
     return Response(status_code=204)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired
 
+from fastapi import Query
 from pydantic import Field
 
 # pydantic reads TypedDicts only from typing_extensions before Python 3.12.
@@ -22,6 +23,7 @@ from ..services.shapes import Operator
 __all__ = [
     "CONFIG_ETAG",
     "CURRENT_ETAG",
+    "Force",
     "AuditPage",
     "Environment",
     "EnvironmentList",
@@ -75,6 +77,20 @@ CURRENT_ETAG: dict[str, Any] = {
         "schema": {**_ETAG_SCHEMA},
     }
 }
+
+
+#: `?force=true`: go ahead although flags are on (archive or delete a live flag, delete an
+#: environment or a project with flags on). Without it such a change answers 409.
+Force = Annotated[
+    bool,
+    Query(
+        description="Go ahead although the flag (or a flag of the environment or project) is "
+        "on somewhere. Without it, such a change answers 409 `flag_in_use`, "
+        "`environment_in_use` or `project_in_use` listing the live `environments` and `flags`, "
+        "and changes nothing: applications would get their code default (FLAG_NOT_FOUND) "
+        "at once."
+    ),
+]
 
 
 def answer(

@@ -11,6 +11,7 @@ from .auth import CurrentActor, ServicesDep
 from .models import (
     Environment,
     EnvironmentList,
+    Force,
     Project,
     ProjectList,
     RotatedSdkKey,
@@ -68,8 +69,12 @@ def rename_project(
 
 
 @router.delete("/{project}", status_code=204, summary="Delete a project with its flags")
-def delete_project(org: str, project: str, actor: CurrentActor, services: ServicesDep) -> Response:
-    services.orgs.delete_project(actor, org, project)
+def delete_project(
+    org: str, project: str, actor: CurrentActor, services: ServicesDep, force: Force = False
+) -> Response:
+    """A project with a flag on in any environment answers 409 `project_in_use`, listing the
+    live `environments` and `flags`, and stays, unless `force=true`."""
+    services.orgs.delete_project(actor, org, project, force=force)
     return Response(status_code=204)
 
 
@@ -120,9 +125,16 @@ def rename_environment(
 
 @router.delete("/{project}/environments/{env}", status_code=204, summary="Delete an environment")
 def delete_environment(
-    org: str, project: str, env: str, actor: CurrentActor, services: ServicesDep
+    org: str,
+    project: str,
+    env: str,
+    actor: CurrentActor,
+    services: ServicesDep,
+    force: Force = False,
 ) -> Response:
-    services.orgs.delete_environment(actor, org, project, env)
+    """An environment with a flag on answers 409 `environment_in_use`, listing the live
+    `flags`, and stays, unless `force=true`."""
+    services.orgs.delete_environment(actor, org, project, env, force=force)
     return Response(status_code=204)
 
 

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from .accounts import Accounts
 from .audit import Audit
+from .drafts import Drafts
 from .errors import (
     Conflict,
     Forbidden,
+    InUse,
     Invalid,
     NotFound,
     PreconditionFailed,
@@ -29,8 +31,10 @@ __all__ = [
     "Actor",
     "Audit",
     "Conflict",
+    "Drafts",
     "Flags",
     "Forbidden",
+    "InUse",
     "Invalid",
     "Invitations",
     "NotFound",
@@ -58,6 +62,7 @@ class Services:
     audit: Audit
     invitations: Invitations
     transfer: Transfer
+    drafts: Drafts
 
     @classmethod
     def build(cls, rt: Runtime, passwords: Passwords | None = None) -> Services:
@@ -69,4 +74,5 @@ class Services:
             Audit(rt),
             Invitations(rt),
             Transfer(rt),
+            Drafts(rt),
         )

@@ -11,6 +11,7 @@ __all__ = [
     "Conflict",
     "StoreUnavailable",
     "Forbidden",
+    "InUse",
     "Invalid",
     "NotFound",
     "PreconditionFailed",
@@ -65,6 +66,21 @@ class Conflict(ServiceError):
     """The change clashes with what exists (a key already taken, an object still in use)."""
 
     code = "conflict"
+
+
+class InUse(Conflict):
+    """The change would take something from running applications at once (a flag on in
+    `environments`, the live ones being `flags`); nothing was changed. Asked again with
+    `force`, it goes ahead."""
+
+    code = "in_use"
+
+    def __init__(
+        self, message: str, *, code: str, environments: list[str], flags: list[str]
+    ) -> None:
+        super().__init__(message, code=code)
+        self.environments = environments
+        self.flags = flags
 
 
 class PreconditionFailed(ServiceError):

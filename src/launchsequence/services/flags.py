@@ -27,6 +27,7 @@ from ..store.snapshot import (
     snapshot_connection,
 )
 from .errors import Conflict, Invalid, NotFound, PreconditionFailed
+from .live import refuse_live_flag
 from .orgs import environment_for, initial_config, org_for, project_for
 from .runtime import Actor, Runtime, check_key, record_audit
 from .variations import variation_uses, without_variation
@@ -340,12 +341,20 @@ class Flags:
         return result
 
     def update_flag(
-        self, actor: Actor, org_key: str, project_key: str, key: str, body: dict[str, Any]
+        self,
+        actor: Actor,
+        org_key: str,
+        project_key: str,
+        key: str,
+        body: dict[str, Any],
+        *,
+        force: bool = False,
     ) -> dict[str, Any]:
         """Change name, description, tags, variations, defaults or `archived`.
 
         Variations may be edited in place and added at the end, so that every environment's
-        configuration stays valid; removing one is `remove_variation`'s job.
+        configuration stays valid; removing one is `remove_variation`'s job. Archiving a flag
+        that is on somewhere raises InUse (`flag_in_use`) unless `force`.
         """
         changes: dict[str, Any] = {}
         with self.rt.write_db.begin() as conn:
@@ -375,6 +384,8 @@ class Flags:
                 if not isinstance(body["archived"], bool):
                     raise Invalid("must be true or false", field="archived")
                 changes["archived"] = body["archived"]
+                if body["archived"]:
+                    refuse_live_flag(conn, project, flag, force=force, doing="archiving")
             variations = changes.get("variations", flag["variations"])
             if "defaults" in body:
                 d = body["defaults"] or {}
@@ -519,10 +530,15 @@ class Flags:
         self.rt.changed(versions)
         return result
 
-    def delete_flag(self, actor: Actor, org_key: str, project_key: str, key: str) -> None:
+    def delete_flag(
+        self, actor: Actor, org_key: str, project_key: str, key: str, *, force: bool = False
+    ) -> None:
+        """Delete the flag everywhere; InUse (`flag_in_use`) if it is on somewhere, unless
+        `force`."""
         with self.rt.write_db.begin() as conn:
             org, project = self._scope(conn, actor, org_key, project_key, write=True)
             flag = self._flag(conn, project, key)
+            refuse_live_flag(conn, project, flag, force=force, doing="deleting")
             envs = [e["id"] for e in org_store.list_environments(conn, project["id"])]
             store.delete_flag(conn, flag["id"])
             versions = org_store.bump_environment_versions(conn, envs)

@@ -18,6 +18,7 @@ from ..store import accounts as account_store
 from ..store import flags as flag_store
 from ..store import orgs as store
 from .errors import Conflict, Forbidden, Invalid, NotFound
+from .live import refuse_live_environment, refuse_live_project
 from .runtime import Actor, Runtime, check_key, record_audit
 
 __all__ = [
@@ -447,12 +448,17 @@ class Orgs:
             )
             return self._project(conn, {**project, "name": name})
 
-    def delete_project(self, actor: Actor, org_key: str, project_key: str) -> list[int]:
-        """Delete a project with its environments and flags; the ids of the environments gone."""
+    def delete_project(
+        self, actor: Actor, org_key: str, project_key: str, *, force: bool = False
+    ) -> list[int]:
+        """Delete a project with its environments and flags; the ids of the environments gone.
+        InUse (`project_in_use`) if any of its flags is on, unless `force`."""
         with self.rt.write_db.begin() as conn:
             org = org_for(conn, actor, org_key, write=True)
             project = project_for(conn, org, project_key, lock=True)
-            gone = [e["id"] for e in store.list_environments(conn, project["id"])]
+            envs = store.list_environments(conn, project["id"])
+            refuse_live_project(conn, project, [e["key"] for e in envs], force=force)
+            gone = [e["id"] for e in envs]
             store.delete_project(conn, project["id"])
             record_audit(
                 conn,
@@ -549,11 +555,15 @@ class Orgs:
             )
 
     def delete_environment(
-        self, actor: Actor, org_key: str, project_key: str, env_key: str
+        self, actor: Actor, org_key: str, project_key: str, env_key: str, *, force: bool = False
     ) -> None:
+        """Delete the environment; InUse (`environment_in_use`) if a flag is on in it, unless
+        `force`."""
         with self.rt.write_db.begin() as conn:
             org = org_for(conn, actor, org_key, write=True)
-            env = environment_for(conn, project_for(conn, org, project_key, lock=True), env_key)
+            project = project_for(conn, org, project_key, lock=True)
+            env = environment_for(conn, project, env_key)
+            refuse_live_environment(conn, project, env_key, force=force)
             store.delete_environment(conn, env["id"])
             record_audit(
                 conn,

@@ -211,6 +211,20 @@ invitations = Table(
     Column("expires_at", Millis, nullable=False),
 )
 
+# A form a user sent after their session ended, kept until they log in again (or it expires).
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # Only the digest of the draft id in the browser's cookie is kept.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("path", String(2000), nullable=False),
+    Column("form", JSON, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("expires_at", Millis, nullable=False),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

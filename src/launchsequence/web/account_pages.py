@@ -93,7 +93,9 @@ def login(p: Page) -> Response:
             return _logged_in(p, session.token, target)
     elif p.actor is not None:
         raise Redirect(target)
-    return p.render("login.html", values=values, errors=errors, next=target)
+    # `kept`: the log-in follows a form sent after the session ended, kept to come back.
+    kept = (p.form.get("kept") or p.query.get("kept")) == "1"
+    return p.render("login.html", values=values, errors=errors, next=target, kept=kept)
 
 
 @page()

@@ -10,7 +10,7 @@ import launchsequence_engine as engine
 import orjson
 from starlette.responses import Response
 
-from ..services import Conflict, Invalid, PreconditionFailed
+from ..services import Conflict, InUse, Invalid, PreconditionFailed
 from . import params
 from . import rules_form as rf
 from .pages import Page, Redirect, page
@@ -85,19 +85,29 @@ def _why(r: engine.EvaluationResult, rules: list[dict[str, Any]], env: str) -> d
     return why
 
 
-def _test(p: Page, org: str, project: str, env: str, flag: str) -> dict[str, Any] | None:
-    raw = p.query.get("context")
+def _test(
+    p: Page, org: str, project: str, env: str, flag: str, config: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The "test a context" panel's answer: for the stored configuration (the `context` query
+    parameter), or for `config`, the form's unsaved one (the `context` form field)."""
+    raw = p.query.get("context") if config is None else p.form.get("context")
     if raw is None:
         return None
-    out: dict[str, Any] = {"context": raw}
+    out: dict[str, Any] = {"context": raw, "draft": config is not None}
     try:
         context = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         out["error"] = f"not valid JSON: {exc}"
         return out
-    snapshot = p.services.flags.snapshot(p.need_actor(), org, project, env)
-    compiled = engine.compile(snapshot, strict=False)
-    r = engine.evaluate(compiled, flag, context, now=p.services.rt.now())
+    if config is None:
+        snapshot = p.services.flags.snapshot(p.need_actor(), org, project, env)
+        compiled = engine.compile(snapshot, strict=False)
+        r = engine.evaluate(compiled, flag, context, now=p.services.rt.now())
+        rules = snapshot.get("flags", {}).get(flag, {}).get("rules", [])
+    else:
+        r, rules = p.services.drafts.evaluate(
+            p.need_actor(), org, project, flag, env, config, context
+        )
     out["result"] = {
         "value": r.value,
         "variation": r.variation,
@@ -108,7 +118,6 @@ def _test(p: Page, org: str, project: str, env: str, flag: str) -> dict[str, Any
         "rule_id": r.rule_id,
         "rule_index": r.rule_index,
     }
-    rules = snapshot.get("flags", {}).get(flag, {}).get("rules", [])
     out["why"] = _why(r, rules, env)
     return out
 
@@ -120,6 +129,11 @@ def flag_page(p: Page) -> Response:
     org = p.services.orgs.get_org(actor, org_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     flag = p.services.flags.get_flag(actor, org_key, project_key, flag_key)
+    # Edits sent after the session had ended, kept while the user logged in again.
+    restored = p.take_draft() if p.request.method == "GET" else None
+    if restored:
+        p.lists = restored
+        p.form = {k: v[0] for k, v in restored.items() if v}
     envs = [e["key"] for e in project["environments"]]
     env = p.form.get("env") or p.query.get("env") or (envs[0] if envs else "")
     config = p.services.flags.get_config(actor, org_key, project_key, flag_key, env)
@@ -127,13 +141,30 @@ def flag_page(p: Page) -> Response:
     errors: dict[str, str] = {}
     notice = None
     stale = None
+    test = None
     draft = _draft(config, count)
+    if restored:
+        draft = _draft_from_form(p, count)
+        notice = (
+            "Restored your unsaved changes from before your session ended. They are not "
+            "saved yet: check them, then save."
+        )
     if p.request.method == "POST":
         action = p.form.get("action", "save")
         if action in ("archive", "restore"):
-            p.services.flags.update_flag(
-                actor, org_key, project_key, flag_key, {"archived": action == "archive"}
-            )
+            try:
+                p.services.flags.update_flag(
+                    actor,
+                    org_key,
+                    project_key,
+                    flag_key,
+                    {"archived": action == "archive"},
+                    force=p.form.get("force") == "1",
+                )
+            except InUse as exc:
+                return p.render(
+                    "confirm_archive.html", org=org, project=project, flag=flag, env=env, exc=exc
+                )
             raise Redirect(f"/o/{org_key}/p/{project_key}/flags/{flag_key}?env={env}")
         if action == "details":
             details = {
@@ -151,6 +182,14 @@ def flag_page(p: Page) -> Response:
                 raise Redirect(
                     f"/o/{org_key}/p/{project_key}/flags/{flag_key}?env={env}&saved=details"
                 )
+        elif action == "test":
+            # Evaluate the form as it stands, saved or not; it comes back with every edit.
+            draft = _draft_from_form(p, count)
+            try:
+                test = _test(p, org_key, project_key, env, flag_key, _config(draft, count))
+            except Invalid as exc:
+                errors[rf.engine_field(exc.field)] = exc.message
+                p.status = 422
         elif action != "save":
             draft = _draft_from_form(p, count)
             rf.apply_action(draft["rules"], action, count)
@@ -195,10 +234,11 @@ def flag_page(p: Page) -> Response:
         # must not replace it.
         "edited": draft != _draft(config, count),
         "errors": errors,
+        "test_failed": p.form.get("action") == "test",
         "notice": notice,
         "stale": stale,
         "operators": rf.OPERATORS,
-        "test": _test(p, org_key, project_key, env, flag_key),
+        "test": test or _test(p, org_key, project_key, env, flag_key),
         "segments": p.services.flags.list_segments(actor, org_key, project_key, env),
     }
     if p.request.headers.get("x-partial") == "status":
@@ -251,27 +291,33 @@ def segment_page(p: Page) -> Response:
     actor = p.need_actor()
     org = p.services.orgs.get_org(actor, org_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
+    # Edits sent after the session had ended, kept while the user logged in again.
+    restored = p.take_draft() if p.request.method == "GET" else None
+    if restored:
+        p.lists = restored
+        p.form = {k: v[0] for k, v in restored.items() if v}
     envs = [e["key"] for e in project["environments"]]
     env = p.form.get("env") or p.query.get("env") or (envs[0] if envs else "")
     segment = p.services.flags.get_segment(actor, org_key, project_key, env, key)
     errors: dict[str, str] = {}
-    draft = {
+    notice = None
+    stored = {
         "name": segment["name"],
         "description": segment["description"],
         "included": "\n".join(segment["included"]),
         "excluded": "\n".join(segment["excluded"]),
         "rules": rf.draft_rules(segment["rules"], 0, serve=False),
     }
+    draft = stored
+    if restored:
+        draft = _segment_draft_from_form(p)
+        notice = (
+            "Restored your unsaved changes from before your session ended. They are not "
+            "saved yet: check them, then save."
+        )
     if p.request.method == "POST":
-        f = p.form
-        draft = {
-            "name": f.get("name", ""),
-            "description": f.get("description", ""),
-            "included": f.get("included", ""),
-            "excluded": f.get("excluded", ""),
-            "rules": rf.draft_from_form(f, 0, serve=False),
-        }
-        action = f.get("action", "save")
+        draft = _segment_draft_from_form(p)
+        action = p.form.get("action", "save")
         if action == "delete":
             try:
                 p.services.flags.delete_segment(actor, org_key, project_key, env, key)
@@ -311,9 +357,22 @@ def segment_page(p: Page) -> Response:
         env=env,
         segment=segment,
         draft=draft,
+        edited=draft != stored,
+        notice=notice,
         errors=errors,
         operators=rf.OPERATORS,
     )
+
+
+def _segment_draft_from_form(p: Page) -> dict[str, Any]:
+    f = p.form
+    return {
+        "name": f.get("name", ""),
+        "description": f.get("description", ""),
+        "included": f.get("included", ""),
+        "excluded": f.get("excluded", ""),
+        "rules": rf.draft_from_form(f, 0, serve=False),
+    }
 
 
 ROUTES = [

@@ -4,6 +4,7 @@ rest)."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from starlette.responses import Response
@@ -11,7 +12,24 @@ from starlette.responses import Response
 from ..services import Forbidden, Invalid
 from .pages import Page, Redirect, page
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "live_by_environment"]
+
+
+def live_by_environment(
+    project: dict[str, Any], flags: list[dict[str, Any]]
+) -> dict[str, list[str]]:
+    """Environment key -> the keys of the active flags on there (only environments with
+    some), in the project's order: what deleting would take from running applications."""
+    live: dict[str, list[str]] = {}
+    for env in project["environments"]:
+        on = [
+            f["key"]
+            for f in flags
+            if not f["archived"] and f["environments"].get(env["key"], {}).get("on")
+        ]
+        if on:
+            live[env["key"]] = on
+    return live
 
 
 @page()
@@ -42,17 +60,19 @@ def project_settings(p: Page) -> Response:
                 errors["confirm_key"] = f"type {project_key} to confirm"
                 p.status = 422
             else:
-                p.services.orgs.delete_project(actor, org_key, project_key)
+                # Typing the key, below the list of live flags, is the confirmation.
+                p.services.orgs.delete_project(actor, org_key, project_key, force=True)
                 raise Redirect(f"/o/{quote(org_key)}?deleted={quote(project_key)}")
         else:
             errors["form"] = "unknown action"
             p.status = 400
-    flags = len(p.services.flags.list_flags(actor, org_key, project_key, archived=None))
+    flags = p.services.flags.list_flags(actor, org_key, project_key, archived=None)
     return p.render(
         "project_settings.html",
         org=org,
         project=project,
-        flag_count=flags,
+        flag_count=len(flags),
+        live=live_by_environment(project, flags),
         errors=errors,
         values=values,
         renamed=p.query.get("renamed") == "1",

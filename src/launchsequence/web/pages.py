@@ -21,11 +21,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..api.auth import SESSION_COOKIE, check_origin
 from ..services import Actor, Forbidden, NotFound, ServiceError, Services, Unauthorized
+from ..services.drafts import DRAFT_KEEP_MS
 from . import params
 
-__all__ = ["ANON_COOKIE", "Page", "Redirect", "page", "render"]
+__all__ = ["ANON_COOKIE", "DRAFT_COOKIE", "Page", "Redirect", "page", "render"]
 
 ANON_COOKIE = "launchseq_anon"
+#: The id of a form kept while its author logs in again, scoped to the page it was sent to.
+DRAFT_COOKIE = "launchseq_draft"
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -96,6 +99,15 @@ class Page:
         """The logged-in session's cookie value (what one-time flashes are bound to)."""
         return self.request.cookies.get(SESSION_COOKIE, "")
 
+    def take_draft(self) -> dict[str, list[str]] | None:
+        """The form this user sent to this page after their session had ended, kept while they
+        logged in again: once (the answer deletes the cookie), and to no one else."""
+        draft_id = self.request.cookies.get(DRAFT_COOKIE)
+        if not draft_id or self.actor is None:
+            return None
+        self.cookies.append((DRAFT_COOKIE, "", 0, self.request.url.path))
+        return self.services.drafts.restore(self.actor, draft_id, self.request.url.path)
+
     def apply_cookies(self, response: Response) -> Response:
         mode = self.services.rt.settings.secure_cookies
         secure = mode == "true" or (mode == "auto" and self.request.url.scheme == "https")
@@ -114,10 +126,17 @@ class Page:
 
 def render(p: Page, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     orgs: list[dict[str, Any]] = []
+    draft_owner = None
     if p.actor is not None:
         orgs = p.services.orgs.list_orgs(p.actor)
+        draft_owner = p.services.drafts.owner_tag(p.actor, p.session_token)
     html = _templates.get_template(template).render(
-        user=p.actor, csrf=p.csrf, orgs=orgs, path=p.request.url.path, **context
+        user=p.actor,
+        csrf=p.csrf,
+        draft_owner=draft_owner,
+        orgs=orgs,
+        path=p.request.url.path,
+        **context,
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
@@ -175,6 +194,24 @@ def page(*, auth: bool = True) -> Callable[[Callable[..., Response]], Callable[.
     return wrap
 
 
+def _keep_draft(p: Page, token: str) -> str | None:
+    """A form that carries its owner's tag, sent from this site with the CSRF token of the
+    session that just ended: kept for that user (the draft id), so that logging in again
+    brings it back. Anything else is dropped as before."""
+    owner = p.form.get("draft_owner")
+    if not owner:
+        return None
+    try:
+        check_origin(p.request, p.services.rt.settings.base_url)
+    except Forbidden:
+        return None
+    if not p.services.accounts.check_csrf(token, p.form.get("csrf_token")):
+        return None
+    return p.services.drafts.keep(
+        session_token=token, owner_tag=owner, path=p.request.url.path, form=p.lists
+    )
+
+
 def _run(
     fn: Callable[..., Response],
     request: Request,
@@ -200,7 +237,13 @@ def _run(
     p = Page(request, services, actor, services.accounts.csrf_for(bound), form, lists)
     if auth and actor is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        kept = _keep_draft(p, token) if request.method == "POST" and token else None
+        if kept is None:
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        p.cookies.append((DRAFT_COOKIE, kept, DRAFT_KEEP_MS // 1000, request.url.path))
+        return p.apply_cookies(
+            RedirectResponse(f"/login?next={quote(target)}&kept=1", status_code=303)
+        )
     try:
         if request.method == "POST":
             check_origin(request, services.rt.settings.base_url)

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from ..services import Conflict, Forbidden, Invalid
 from . import flash
+from .manage_pages import live_by_environment
 from .pages import Page, Redirect, page
 
 __all__ = ["ROUTES"]
@@ -119,9 +120,12 @@ def confirm_delete(p: Page) -> Response:
             errors["confirm_key"] = f"type {env_key} to confirm"
             p.status = 422
         else:
-            p.services.orgs.delete_environment(actor, org_key, project_key, env_key)
+            # Typing the key, below the list of live flags, is the confirmation.
+            p.services.orgs.delete_environment(actor, org_key, project_key, env_key, force=True)
             raise Redirect(f"{here}?deleted={quote(env_key)}")
-    flags = len(p.services.flags.list_flags(actor, org_key, project_key, archived=None))
+    every = p.services.flags.list_flags(actor, org_key, project_key, archived=None)
+    flags = len(every)
+    live = live_by_environment(project, every).get(env_key, [])
     return p.render(
         "confirm_delete.html",
         org=org,
@@ -134,6 +138,7 @@ def confirm_delete(p: Page) -> Response:
             "environment, and its segments",
             "its SDK keys: applications using them get 401 at once",
         ],
+        live=live,
         cancel=f"{here}#env-{quote(env_key)}",
         errors=errors,
         typed=typed,

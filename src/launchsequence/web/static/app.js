@@ -144,10 +144,13 @@ async function refreshList() {
 // form's fields as loaded, to tell whether the user has edited them since.
 let baseline = [];
 
+// Not edits: the request's own fields, and the "test a context" box (which belongs to the
+// form so that testing sends the form's current values).
+const NOT_EDITS = ["csrf_token", "version", "draft_owner", "context"];
 function fieldsOf(form) {
   const pairs = [];
   for (const [name, value] of new FormData(form)) {
-    if (name !== "csrf_token" && name !== "version") pairs.push([name, String(value)]);
+    if (!NOT_EDITS.includes(name)) pairs.push([name, String(value)]);
   }
   return pairs;
 }
@@ -330,6 +333,39 @@ document.addEventListener("submit", (event) => {
   }
 });
 
+// Leaving a page whose form holds unsaved edits (the flag page's configuration, a segment)
+// asks first. Sending the form itself (to save, to test a context or to edit the rules) does
+// not ask: the server answers with the edits. Registered after the JSON check, so that a send
+// it stopped still counts as staying.
+const keptForms = new Map(); // a form marked data-keep-edits -> its fields as loaded
+function startKeptForms() {
+  for (const form of document.querySelectorAll("form[data-keep-edits]")) {
+    keptForms.set(form, stateOf(fieldsOf(form)));
+  }
+}
+function unsavedEdits() {
+  const form = configForm();
+  if (form && !form.querySelector("fieldset[disabled]") && hasEdits(form)) return true;
+  for (const [kept, loaded] of keptForms) {
+    if (!kept.isConnected || kept.querySelector("fieldset[disabled]")) continue;
+    if (kept.hasAttribute("data-edited") || stateOf(fieldsOf(kept)) !== loaded) return true;
+  }
+  return false;
+}
+let sendingEdits = false;
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!event.defaultPrevented && (form === configForm() || keptForms.has(form))) {
+    sendingEdits = true;
+  }
+});
+window.addEventListener("pageshow", () => { sendingEdits = false; });
+window.addEventListener("beforeunload", (event) => {
+  if (sendingEdits || !unsavedEdits()) return;
+  event.preventDefault();
+  event.returnValue = "";
+});
+
 // The key is suggested from the name until the user edits the key.
 function slug(text) {
   return text.toLowerCase().normalize("NFKD").replace(/[\u0300-\u036f]/g, "")
@@ -365,6 +401,7 @@ document.addEventListener("change", (event) => {
 document.addEventListener("DOMContentLoaded", () => {
   rollouts(document);
   startFlagPage();
+  startKeptForms();
   startLive();
   keySuggestion();
 });

@@ -1,0 +1,92 @@
+"""Where flags are live, and the refusal that guards them.
+
+Archiving or deleting a flag that is on somewhere, or deleting an environment or a project
+with flags on, takes those flags from every running application at once: SDKs answer
+FLAG_NOT_FOUND and applications fall back to the default written in their code. Each such
+change raises `InUse` naming what is live, and goes ahead only when asked again with `force`.
+Archived flags are served nowhere, so they are never live.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ..store import flags as store
+from .errors import InUse
+
+__all__ = ["FALLBACK", "live_flags", "refuse_live_environment", "refuse_live_flag",
+           "refuse_live_project"]  # fmt: skip
+
+#: What applications get instead of a flag that is no longer served.
+FALLBACK = "applications get the default written in their code (FLAG_NOT_FOUND)"
+
+
+def live_flags(conn: Connection, project_id: int) -> dict[str, list[str]]:
+    """Each active flag of the project that is on somewhere -> the environments (in the
+    project's order) where it is on."""
+    keys = {f["id"]: f["key"] for f in store.list_flags(conn, project_id=project_id)}
+    live: dict[str, list[str]] = {}
+    for flag_id, env_key, on, _version, _client_side in store.list_config_states(conn, project_id):
+        if on and flag_id in keys:
+            live.setdefault(keys[flag_id], []).append(env_key)
+    return live
+
+
+def refuse_live_flag(
+    conn: Connection, project: dict[str, Any], flag: dict[str, Any], *, force: bool, doing: str
+) -> None:
+    """Raise InUse (code `flag_in_use`) if `flag` is on in any environment, unless `force`.
+
+    `doing` names the change in the message ("archiving", "deleting").
+    """
+    if force or flag["archived"]:
+        return
+    envs = live_flags(conn, project["id"]).get(flag["key"], [])
+    if envs:
+        raise InUse(
+            f"the flag is on in {', '.join(envs)}: {doing} it stops serving it there at once, "
+            f"and {FALLBACK}. Repeat with force=true to go ahead",
+            code="flag_in_use",
+            environments=envs,
+            flags=[flag["key"]],
+        )
+
+
+def refuse_live_environment(
+    conn: Connection, project: dict[str, Any], env_key: str, *, force: bool
+) -> None:
+    """Raise InUse (code `environment_in_use`) if any flag is on in the environment, unless
+    `force`."""
+    if force:
+        return
+    flags = sorted(k for k, envs in live_flags(conn, project["id"]).items() if env_key in envs)
+    if flags:
+        raise InUse(
+            f"flags are on in {env_key}: {', '.join(flags)}. Deleting the environment stops "
+            f"serving them there at once, and {FALLBACK}. Repeat with force=true to go ahead",
+            code="environment_in_use",
+            environments=[env_key],
+            flags=flags,
+        )
+
+
+def refuse_live_project(
+    conn: Connection, project: dict[str, Any], env_keys: list[str], *, force: bool
+) -> None:
+    """Raise InUse (code `project_in_use`) if any of its flags is on anywhere, unless
+    `force`."""
+    if force:
+        return
+    live = live_flags(conn, project["id"])
+    if live:
+        envs = [e for e in env_keys if any(e in on for on in live.values())]
+        raise InUse(
+            f"flags are on in {', '.join(envs)}: {', '.join(sorted(live))}. Deleting the "
+            f"project stops serving them at once, and {FALLBACK}. Repeat with force=true to "
+            "go ahead",
+            code="project_in_use",
+            environments=envs,
+            flags=sorted(live),
+        )
