@@ -101,9 +101,15 @@ def create_app(
     rt.key_listeners.append(hubs.keys_changed)
     feed: VersionCheck | None = None
     if engine.dialect.name == "postgresql":
-        feed = PostgresFeed(engine, hubs, check_seconds=settings.version_check_seconds)
+        feed = PostgresFeed(
+            engine,
+            hubs,
+            check_seconds=settings.version_check_seconds,
+            on_access=services.revocations.wake,
+        )
         rt.listeners.append(feed.notify)
         rt.key_listeners.append(feed.notify_keys)
+        rt.access_listeners.append(feed.notify_access)
     else:  # another process on the SQLite file (`launchseq import`) is heard of by the check
         feed = VersionCheck(engine, hubs, check_seconds=settings.version_check_seconds)
 

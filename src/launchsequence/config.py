@@ -113,6 +113,14 @@ SETTINGS: tuple[Setting, ...] = (
         "database: repairs a lost notification (PostgreSQL) or hears of another process's change "
         "to the SQLite file (`launchseq import`).",
     ),
+    Setting(
+        "stream_recheck_seconds",
+        30,
+        "How often an open dashboard live-update stream checks again that its session is "
+        "valid and its user still a member of the organization, and ends if not. The instance "
+        "where a user logs out or loses a membership ends their streams within a second; so do "
+        "the others on PostgreSQL (the change feed tells them); this is the bound otherwise.",
+    ),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
     Setting(
         "access_log",
@@ -151,6 +159,7 @@ class Settings:
     max_streams: int = 20_000
     max_streams_per_key: int = 10_000
     version_check_seconds: int = 5
+    stream_recheck_seconds: int = 30
     log_level: str = "info"
     access_log: str = "false"
 

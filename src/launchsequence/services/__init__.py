@@ -21,6 +21,7 @@ from .flags import Flags
 from .invitations import Invitations
 from .orgs import Orgs
 from .passwords import Passwords
+from .revocations import Revocations
 from .runtime import Actor, Runtime
 from .transfer import Transfer
 
@@ -37,6 +38,7 @@ __all__ = [
     "Orgs",
     "Passwords",
     "PreconditionFailed",
+    "Revocations",
     "Runtime",
     "ServiceError",
     "Services",
@@ -58,9 +60,12 @@ class Services:
     audit: Audit
     invitations: Invitations
     transfer: Transfer
+    revocations: Revocations
 
     @classmethod
     def build(cls, rt: Runtime, passwords: Passwords | None = None) -> Services:
+        revocations = Revocations()
+        rt.access_listeners.append(revocations.wake)
         return cls(
             rt,
             Accounts(rt, passwords),
@@ -69,4 +74,5 @@ class Services:
             Audit(rt),
             Invitations(rt),
             Transfer(rt),
+            revocations,
         )

@@ -189,8 +189,7 @@ class Accounts:
         idle = now - session["last_seen_at"] > s.session_idle_minutes * 60_000
         too_old = now - session["created_at"] > s.session_absolute_hours * 3_600_000
         if idle or too_old:
-            with self.rt.write_db.begin() as conn:
-                store.delete_session(conn, token_hash)
+            self._end_session(token_hash)
             raise Unauthorized("your session expired; log in again", code="session_expired")
         if now - session["last_seen_at"] > _TOUCH_EVERY_MS:
             with self.rt.write_db.begin() as conn:
@@ -198,8 +197,14 @@ class Accounts:
         return Actor(user["id"], user["email"], user["name"], "session")
 
     def logout(self, token: str) -> None:
+        """End the session: its cookie stops working at once, and its open live-update
+        streams end (within a second here, within `stream_recheck_seconds` elsewhere)."""
+        self._end_session(digest(token))
+
+    def _end_session(self, token_hash: str) -> None:
         with self.rt.write_db.begin() as conn:
-            store.delete_session(conn, digest(token))
+            store.delete_session(conn, token_hash)
+        self.rt.access_changed(sessions=[token_hash])
 
     # --- personal API tokens -----------------------------------------------------------------
 

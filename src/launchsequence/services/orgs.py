@@ -303,6 +303,7 @@ class Orgs:
                 before={"role": member["role"]},
                 after={"role": role},
             )
+        self.rt.access_changed(users=[user_id])
         return {**member, "role": role}
 
     def remove_member(self, actor: Actor, org_key: str, user_id: int) -> None:
@@ -322,6 +323,7 @@ class Orgs:
                 resource=member["email"],
                 before={"role": member["role"]},
             )
+        self.rt.access_changed(users=[user_id])
 
     @staticmethod
     def _member(conn: Connection, org: dict[str, Any], user_id: int) -> dict[str, Any]:
