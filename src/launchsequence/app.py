@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from . import __version__, web
+from . import __version__, accesslog, web
 from .api import accounts, flags, orgs, projects, transfer
 from .api.errors import ERROR_RESPONSES, install_error_handlers
 from .api.responses import JSONBytes
@@ -74,6 +74,7 @@ def create_app(
     itself.
     """
     settings = settings.with_secret()
+    accesslog.install()
     engine = db if db is not None else create_db_engine(settings.resolved_database_url)
     if apply_migrations:
         migrate.upgrade(engine)

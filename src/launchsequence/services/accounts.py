@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from ..secrets import digest, new_secret, sign
+from ..secrets import SESSION_PREFIX, TOKEN_PREFIX, digest, new_secret, sign
 from ..store import accounts as store
 from . import orgs
 from .errors import Conflict, Invalid, NotFound, Throttled, Unauthorized
@@ -25,8 +25,6 @@ __all__ = [
     "normalize_email",
 ]
 
-SESSION_PREFIX = "lss_"
-TOKEN_PREFIX = "lst_"  # noqa: S105 - a prefix, not a secret
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOUCH_EVERY_MS = 60_000
 _HOUR_MS = 3_600_000

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from ..secrets import digest, new_secret
+from ..secrets import CLIENT_KEY_PREFIX, SERVER_KEY_PREFIX, digest, new_secret
 from ..store import accounts as account_store
 from ..store import flags as flag_store
 from ..store import orgs as store
@@ -32,8 +32,6 @@ __all__ = [
 ]
 
 ROLES = ("owner", "admin", "viewer")
-SERVER_KEY_PREFIX = "ls_srv_"
-CLIENT_KEY_PREFIX = "ls_cli_"
 DEFAULT_ENVIRONMENTS: tuple[tuple[str, str], ...] = (
     ("production", "Production"),
     ("staging", "Staging"),
