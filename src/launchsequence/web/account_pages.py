@@ -75,6 +75,7 @@ def login(p: Page) -> Response:
     target = _safe_next(p.form.get("next") or p.query.get("next"))
     values = {"email": p.form.get("email", "")}
     errors: dict[str, str] = {}
+    retry_after: int | None = None
     if p.request.method == "POST":
         try:
             session = p.services.accounts.login(
@@ -83,9 +84,13 @@ def login(p: Page) -> Response:
                 address=client_address(p.request),
                 old_token=p.request.cookies.get(SESSION_COOKIE),
             )
-        except (Unauthorized, Throttled) as exc:
+        except Throttled as exc:
+            errors["form"] = exc.message  # it says when to try again
+            p.status = 429
+            retry_after = exc.retry_after
+        except Unauthorized as exc:
             errors["form"] = exc.message
-            p.status = 429 if isinstance(exc, Throttled) else 401
+            p.status = 401
         else:
             if target == "/":
                 orgs = p.services.orgs.list_orgs(session.actor)
@@ -93,7 +98,10 @@ def login(p: Page) -> Response:
             return _logged_in(p, session.token, target)
     elif p.actor is not None:
         raise Redirect(target)
-    return p.render("login.html", values=values, errors=errors, next=target)
+    response = p.render("login.html", values=values, errors=errors, next=target)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @page()
