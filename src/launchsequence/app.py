@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from . import __version__, web
+from . import __version__, accesslog, web
 from .api import accounts, flags, orgs, projects, transfer
 from .api.errors import ERROR_RESPONSES, install_error_handlers
 from .api.responses import JSONBytes
@@ -81,6 +81,7 @@ def create_app(
     """
     settings = settings.with_secret()
     secure_data_dir(Path(settings.data_dir))
+    accesslog.install()
     engine = db if db is not None else create_db_engine(settings.resolved_database_url)
     ensure_intact(engine)  # a damaged SQLite file is refused before anything reads or writes it
     damage = DamageWatch(engine)
@@ -114,9 +115,15 @@ def create_app(
     rt.key_listeners.append(hubs.keys_changed)
     feed: VersionCheck | None = None
     if engine.dialect.name == "postgresql":
-        feed = PostgresFeed(engine, hubs, check_seconds=settings.version_check_seconds)
+        feed = PostgresFeed(
+            engine,
+            hubs,
+            check_seconds=settings.version_check_seconds,
+            on_access=services.revocations.wake,
+        )
         rt.listeners.append(feed.notify)
         rt.key_listeners.append(feed.notify_keys)
+        rt.access_listeners.append(feed.notify_access)
     else:  # another process on the SQLite file (`launchseq import`) is heard of by the check
         feed = VersionCheck(engine, hubs, check_seconds=settings.version_check_seconds)
 

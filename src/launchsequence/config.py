@@ -68,11 +68,33 @@ SETTINGS: tuple[Setting, ...] = (
         "ignored, so a session ends neither earlier nor later than this because of it.",
     ),
     Setting("login_window_seconds", 900, "Window over which failed log-ins are counted."),
-    Setting("login_failures_per_account", 10, "Failed log-ins per email within the window."),
     Setting(
-        "login_failures_per_address", 50, "Failed log-ins per client address within the window."
+        "login_failures_per_client",
+        10,
+        "Failed log-ins on one email from one client address within the window; past it, that "
+        "address is refused for that email (429 with Retry-After) until its oldest failure "
+        "leaves the window. Other addresses, the owner's included, are not concerned.",
     ),
-    Setting("login_failures_per_account_hour", 100, "Failed log-ins per email within an hour."),
+    Setting(
+        "login_failures_per_address",
+        50,
+        "Failed log-ins from one client address within the window, whatever the emails; past "
+        "it, that address is refused (password spraying).",
+    ),
+    Setting(
+        "login_failures_per_account",
+        10,
+        "Failed log-ins on one email from several addresses within the window past which "
+        "attempts on it are slowed, never refused for long: each must come 1 s after the "
+        "email's last failure, doubling with every further failure up to "
+        "LOGIN_SLOWDOWN_MAX_SECONDS.",
+    ),
+    Setting(
+        "login_slowdown_max_seconds",
+        60,
+        "The longest wait the slowdown of an email under attack imposes: the owner logging in "
+        "during an attack from many addresses waits at most this long.",
+    ),
     Setting(
         "sdk_key_grace_seconds",
         3600,
@@ -130,6 +152,14 @@ SETTINGS: tuple[Setting, ...] = (
         "server runs; it is always checked at start. A damaged file makes /readyz answer 503 "
         "and refuses writes. 0 checks only at start.",
     ),
+    Setting(
+        "stream_recheck_seconds",
+        30,
+        "How often an open dashboard live-update stream checks again that its session is "
+        "valid and its user still a member of the organization, and ends if not. The instance "
+        "where a user logs out or loses a membership ends their streams within a second; so do "
+        "the others on PostgreSQL (the change feed tells them); this is the bound otherwise.",
+    ),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
     Setting(
         "access_log",
@@ -155,9 +185,10 @@ class Settings:
     session_absolute_hours: int = 168
     session_clock_skew_seconds: int = 60
     login_window_seconds: int = 900
-    login_failures_per_account: int = 10
+    login_failures_per_client: int = 10
     login_failures_per_address: int = 50
-    login_failures_per_account_hour: int = 100
+    login_failures_per_account: int = 10
+    login_slowdown_max_seconds: int = 60
     sdk_key_grace_seconds: int = 3600
     max_body_bytes: int = 1_048_576
     max_header_bytes: int = 65_536
@@ -169,6 +200,7 @@ class Settings:
     max_streams_per_key: int = 10_000
     version_check_seconds: int = 5
     integrity_check_seconds: int = 3600
+    stream_recheck_seconds: int = 30
     log_level: str = "info"
     access_log: str = "false"
 

@@ -6,7 +6,31 @@ import hashlib
 import hmac
 import secrets
 
-__all__ = ["digest", "new_secret", "sign"]
+__all__ = [
+    "CLIENT_KEY_PREFIX",
+    "INVITE_PREFIX",
+    "SECRET_PREFIXES",
+    "SERVER_KEY_PREFIX",
+    "SESSION_PREFIX",
+    "TOKEN_PREFIX",
+    "digest",
+    "new_secret",
+    "sign",
+]
+
+# What each kind of secret starts with, so that one found in a URL or a log says what it is.
+SERVER_KEY_PREFIX = "ls_srv_"
+CLIENT_KEY_PREFIX = "ls_cli_"  # public: the only key that may travel in a URL
+SESSION_PREFIX = "lss_"
+TOKEN_PREFIX = "lst_"  # noqa: S105 - a prefix, not a secret
+INVITE_PREFIX = "lsi_"
+SECRET_PREFIXES = (
+    SERVER_KEY_PREFIX,
+    CLIENT_KEY_PREFIX,
+    SESSION_PREFIX,
+    TOKEN_PREFIX,
+    INVITE_PREFIX,
+)
 
 
 def new_secret(prefix: str, nbytes: int = 32) -> str:

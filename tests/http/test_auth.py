@@ -262,9 +262,9 @@ def retry_after(response: httpx.Response) -> int:
     return int(value)
 
 
-def test_failed_logins_are_throttled_per_account_and_per_address(serve, clock):
+def test_failed_logins_are_throttled_per_email_and_address_and_per_address(serve, clock):
     server = serve(
-        login_failures_per_account=3, login_failures_per_address=5, login_window_seconds=60
+        login_failures_per_client=3, login_failures_per_address=5, login_window_seconds=60
     )
     signup(server.url, "ada@example.com").close()
     signup(server.url, "bob@example.com").close()

@@ -197,6 +197,9 @@ def render_config(upstream: str, port: int, prefix: Path) -> str:
     site = servers.sub(one_server, shipped)
     site, listens = re.subn(r"^(\s*)listen\s+80;", rf"\1listen 127.0.0.1:{port};", site, flags=re.M)
     assert listens == 1, "the shipped `listen` changed: update this test"
+    site, logs = re.subn(r"access_log\s+\S+\s+launchsequence;",
+                         f"access_log {prefix / 'access.log'} launchsequence;", site)  # fmt: skip
+    assert logs == 1, "the shipped `access_log` changed: update this test"
     temp = "\n".join(
         f"    {kind}_temp_path {prefix / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -276,4 +279,29 @@ def test_a_stream_through_nginx_sees_a_change_in_under_a_second(nginx: str) -> N
         assert see_toggle(user, base, stream) < 1
     finally:
         stream.close()
+        user.close()
+
+
+def test_nginx_logs_no_key_or_token(nginx: str, tmp_path: Path) -> None:
+    """The shipped log format keeps paths, not query strings or referrers: a browser stream's
+    client key and an invitation link stay out of nginx's access log."""
+    user = signup(nginx, "logged@example.com")
+    try:
+        env = user.get(f"/api/v1/orgs/{user.org}/projects/default/environments/production")
+        client_key = next(k["key"] for k in env.json()["sdk_keys"] if k["kind"] == "client")
+        context = "eyJrZXkiOiJ1In0"  # {"key":"u"}
+        url = f"{nginx}/sdk/v1/client/stream?key={client_key}&context={context}"
+        with httpx.stream("GET", url, timeout=10) as answer:
+            assert answer.status_code == 200
+        invited = f"{nginx}/signup?invitation=lsi_made-up-token"
+        assert httpx.get(f"{nginx}/static/app.js", headers={"Referer": invited}).is_success
+        assert httpx.get(f"{nginx}/healthz?marker=end").status_code == 200
+        log_path = tmp_path / "nginx" / "access.log"
+        deadline = time.monotonic() + 10
+        while "/healthz" not in (log := log_path.read_text(errors="replace")):
+            assert time.monotonic() < deadline, log
+            time.sleep(0.05)
+        assert "/sdk/v1/client/stream" in log, log
+        assert client_key not in log and "lsi_" not in log and "marker" not in log, log
+    finally:
         user.close()

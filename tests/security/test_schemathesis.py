@@ -109,8 +109,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         data_dir=str(tmp_path_factory.mktemp("schemathesis") / "data"),
         secret_key="test-secret",
         login_failures_per_address=10_000,
+        login_failures_per_client=10_000,
         login_failures_per_account=10_000,
-        login_failures_per_account_hour=10_000,
     )
     server = LiveServer(create_app(settings)).start()
     yield server

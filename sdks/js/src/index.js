@@ -342,6 +342,12 @@ class LaunchSequenceClient {
       : isStorage(options.storage) ? options.storage : defaultStorage();
 
     if (!this._clientKey) return this._fail('no clientKey given; serving defaults');
+    // A server key is secret: never send it from a web page, nor in a stream URL (logged).
+    if (this._clientKey.startsWith('ls_srv_')) {
+      this._clientKey = '';
+      return this._fail('clientKey is a server key (ls_srv_...), which is secret and must not be ' +
+        "in a web page: use the environment's client key (ls_cli_...); serving defaults");
+    }
     if (!this._fetch) return this._fail('no fetch() in this environment; serving defaults');
 
     if (bootstrapOk) {

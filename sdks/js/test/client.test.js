@@ -311,6 +311,24 @@ describe('failures', () => {
     c.close();
   });
 
+  test('a server key given as clientKey is never sent: defaults, one error that says why', async () => {
+    const log = recordingLogger();
+    const requests = [];
+    const recordingFetch = (...args) => { requests.push(String(args[0])); return fetch(...args); };
+    const secret = await server.serverKey();
+    const c = createClient({ clientKey: secret, baseUrl: server.baseUrl, context: { key: 'u1' },
+      logger: log, fetch: recordingFetch, storage: false });
+    open.push(c);
+    assert.equal(await c.ready(), false);
+    await sleep(200);
+    assert.deepEqual(requests, [], 'nothing went to the server');
+    assert.equal(c.value('banner', 'dflt'), 'dflt');
+    assert.equal(log.lines.length, 1, log.lines.join('\n'));
+    assert.match(log.lines[0], /server key/);
+    assert.ok(!log.lines[0].includes(secret), 'the key is not logged either');
+    c.close();
+  });
+
   test('no clientKey: ready resolves false, nothing throws', async () => {
     const c = createClient({ baseUrl: server.baseUrl, logger: null });
     assert.equal(await c.ready(), false);

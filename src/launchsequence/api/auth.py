@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
+from ..secrets import SESSION_PREFIX, TOKEN_PREFIX
 from ..services import Actor, Forbidden, Services, Unauthorized
 
 __all__ = [
@@ -55,8 +56,21 @@ def check_origin(request: Request, base_url: str) -> None:
         raise Forbidden("cross-site request refused", code="csrf_failed")
 
 
+#: What a personal API token or a session token looks like inside a query string.
+_TOKEN_MARKS = (TOKEN_PREFIX.encode(), SESSION_PREFIX.encode())
+
+
 def current_actor(request: Request, services: ServicesDep) -> Actor:
-    """The caller. Bearer tokens need no CSRF token; cookie sessions do on unsafe methods."""
+    """The caller. Bearer tokens need no CSRF token; cookie sessions do on unsafe methods.
+    A token in the query string is refused (401 `token_in_url`), even next to a proper
+    header: URLs are written to logs, so it has leaked and must be revoked."""
+    query = request.scope.get("query_string", b"")
+    if query and any(mark in query for mark in _TOKEN_MARKS):
+        raise Unauthorized(
+            "an API token must not be sent in a URL, where logs keep it: send it in the "
+            "Authorization header ('Authorization: Bearer <token>'), and revoke this one",
+            code="token_in_url",
+        )
     authorization = request.headers.get("authorization")
     if authorization:
         scheme, _, token = authorization.partition(" ")

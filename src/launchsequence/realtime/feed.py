@@ -9,7 +9,9 @@ reloads what moved on. Alone, it is the feed of SQLite, where another process on
 only a wake-up (`{"e": env id, "v": version}`, or `{"k": env id}` when an environment's SDK
 keys changed): the hub reloads from the database, so a lost notification is repaired by the
 next one or by the version check, which also runs after the listening connection is
-re-established.
+re-established. `{"s": [session digests], "u": [user ids]}` says sessions ended or memberships
+changed: the streams opened with them check their access again (a lost one is repaired by
+their own periodic recheck).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -91,11 +94,23 @@ class VersionCheck:
             return environment_versions(conn, env_ids)
 
 
+#: Wakes the streams opened with these session digests or by these user ids (thread-safe).
+AccessWake = Callable[[list[str], list[int]], Any]
+
+
 class PostgresFeed(VersionCheck):
     """The version check, plus LISTEN/NOTIFY between processes sharing a PostgreSQL database."""
 
-    def __init__(self, db: Engine, hubs: Hubs, *, check_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Engine,
+        hubs: Hubs,
+        *,
+        check_seconds: float,
+        on_access: AccessWake | None = None,
+    ) -> None:
         super().__init__(db, hubs, check_seconds=check_seconds)
+        self.on_access = on_access
         url = db.url.set(drivername="postgresql")
         self._dsn = url.render_as_string(hide_password=False)
         # Bounded like the engine's connections, unless the URL chose its own timeout.
@@ -113,7 +128,12 @@ class PostgresFeed(VersionCheck):
     def notify_keys(self, env_id: int) -> None:
         self._send([{"k": env_id}])
 
-    def _send(self, payloads: list[dict[str, int]]) -> None:
+    def notify_access(self, sessions: list[str], users: list[int]) -> None:
+        # A digest is 64 characters: a few hundred fit well within NOTIFY's 8000 bytes.
+        for start in range(0, max(len(sessions), len(users)), 50):
+            self._send([{"s": sessions[start : start + 50], "u": users[start : start + 50]}])
+
+    def _send(self, payloads: list[dict[str, Any]]) -> None:
         try:
             with self.db.connect() as conn:
                 for payload in payloads:
@@ -176,6 +196,18 @@ class PostgresFeed(VersionCheck):
             return
         if "k" in message:
             self._spawn(asyncio.to_thread(self.hubs.keys_changed, int(message["k"])))
+            return
+        if "s" in message or "u" in message:
+            sessions, users = message.get("s"), message.get("u")
+            if (
+                self.on_access is not None
+                and isinstance(sessions, list)
+                and isinstance(users, list)
+            ):
+                self.on_access(
+                    [s for s in sessions if isinstance(s, str)],
+                    [u for u in users if isinstance(u, int)],
+                )
             return
         env_id, version = int(message.get("e", 0)), int(message.get("v", 0))
         hub = self.hubs.loaded()

@@ -15,12 +15,14 @@ from starlette.responses import Response
 from ..realtime.hub import Hub
 from ..realtime.hubs import Hubs
 from ..realtime.keys import SdkKey
+from ..secrets import SERVER_KEY_PREFIX
 
 __all__ = [
     "SdkError",
     "authenticate",
     "json_response",
     "read_json",
+    "refuse_server_key_in_url",
     "sdk_error_response",
     "store_errors",
 ]
@@ -49,19 +51,30 @@ def sdk_error_response(exc: SdkError) -> Response:
     )
 
 
-def presented_key(request: HTTPConnection, *, query: bool = False) -> str | None:
+def presented_key(request: HTTPConnection, *, query: bool = False) -> tuple[str | None, bool]:
+    """The key the request carries, and whether it came in the URL (`?key=`, read only where
+    `query` allows it: client streams, as EventSource cannot send headers)."""
     authorization = request.headers.get("authorization")
     if authorization:
         scheme, _, value = authorization.partition(" ")
-        return value.strip() if scheme.lower() == "bearer" else None
+        return (value.strip() if scheme.lower() == "bearer" else None), False
     key = request.headers.get("x-api-key")
     if key is None and query:
         key = request.query_params.get("key")
-    return key
+        return key, key is not None
+    return key, False
 
 
 _UNAUTHORIZED = SdkError(401, "unauthorized", "missing, unknown or expired SDK key",
                          {"WWW-Authenticate": "Bearer"})  # fmt: skip
+#: A server key is a secret: a URL is written to logs and histories. Refused, even where the
+#: same request also authenticates properly, so that the leak is found and the key rotated.
+_KEY_IN_URL = SdkError(401, "secret_key_in_url",
+                       "a server key must not be sent in a URL, where logs keep it: send it in "
+                       "the Authorization header ('Authorization: Bearer <key>'), and rotate "
+                       "this one; only client keys may travel as ?key=",
+                       {"WWW-Authenticate": "Bearer"})  # fmt: skip
+_SERVER_KEY_MARK = SERVER_KEY_PREFIX.encode()
 _STORE_DOWN = SdkError(503, "unavailable",
                        "the database is unreachable and this key is not known to this server "
                        "yet; try again shortly", {"Retry-After": "5"})  # fmt: skip
@@ -82,12 +95,20 @@ def store_errors() -> Iterator[None]:
         raise
 
 
+def refuse_server_key_in_url(request: HTTPConnection) -> None:
+    """401 `secret_key_in_url` when the query string carries a server key, under any name."""
+    if _SERVER_KEY_MARK in request.scope.get("query_string", b""):
+        raise _KEY_IN_URL
+
+
 async def authenticate(
     request: HTTPConnection, hubs: Hubs, *, server_only: bool, query: bool = False
 ) -> tuple[SdkKey, Hub]:
     """The key and its environment's hub. 401 for a wrong, revoked or expired key, with no hint
-    of which; 403 for a client key where a server key is needed."""
-    secret = presented_key(request, query=query)
+    of which; 401 `secret_key_in_url` for a server key in the URL; 403 for a client key where a
+    server key is needed."""
+    refuse_server_key_in_url(request)
+    secret, in_url = presented_key(request, query=query)
     if not secret:
         raise _UNAUTHORIZED
     found = hubs.keys.cached(secret)
@@ -96,6 +117,8 @@ async def authenticate(
             found = await asyncio.to_thread(hubs.keys.load, secret)
     if not isinstance(found, SdkKey) or not found.valid(hubs.clock()):
         raise _UNAUTHORIZED
+    if in_url and found.kind != "client":
+        raise _KEY_IN_URL
     if server_only and found.kind != "server":
         raise SdkError(403, "forbidden", "this endpoint needs the environment's server key")
     with store_errors():

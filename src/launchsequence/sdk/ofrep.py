@@ -27,7 +27,14 @@ from ..realtime.hub import HubState, OfrepSubscriber
 from ..realtime.hubs import Hubs
 from ..realtime.keys import SdkKey
 from ..realtime.writer import Writer
-from .common import SdkError, authenticate, json_response, read_json, store_errors
+from .common import (
+    SdkError,
+    authenticate,
+    json_response,
+    read_json,
+    refuse_server_key_in_url,
+    store_errors,
+)
 from .routes import _etag_matches
 from .streams import EventStream, StreamHandler
 
@@ -157,6 +164,7 @@ def stream_handlers(hubs: Hubs, clock: Callable[[], int], secret: str) -> dict[s
     """The OFREP event stream, served by `StreamApp` (raw ASGI)."""
 
     async def events(request: HTTPConnection) -> EventStream:
+        refuse_server_key_in_url(request)
         token = request.query_params.get("token", "")
         key = await _key_for_token(token)
         with store_errors():

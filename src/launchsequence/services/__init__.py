@@ -23,6 +23,7 @@ from .flags import Flags
 from .invitations import Invitations
 from .orgs import Orgs
 from .passwords import Passwords
+from .revocations import Revocations
 from .runtime import Actor, Runtime
 from .transfer import Transfer
 
@@ -41,6 +42,7 @@ __all__ = [
     "Orgs",
     "Passwords",
     "PreconditionFailed",
+    "Revocations",
     "Runtime",
     "ServiceError",
     "Services",
@@ -63,9 +65,12 @@ class Services:
     invitations: Invitations
     transfer: Transfer
     drafts: Drafts
+    revocations: Revocations
 
     @classmethod
     def build(cls, rt: Runtime, passwords: Passwords | None = None) -> Services:
+        revocations = Revocations()
+        rt.access_listeners.append(revocations.wake)
         return cls(
             rt,
             Accounts(rt, passwords),
@@ -75,4 +80,5 @@ class Services:
             Invitations(rt),
             Transfer(rt),
             Drafts(rt),
+            revocations,
         )

@@ -9,13 +9,14 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from ..secrets import digest, new_secret, sign
+from ..secrets import SESSION_PREFIX, TOKEN_PREFIX, digest, new_secret, sign
 from ..store import accounts as store
 from . import orgs
-from .errors import Conflict, Invalid, NotFound, Throttled, Unauthorized
+from .errors import Conflict, Invalid, NotFound, Unauthorized
 from .invitations import accept_in
 from .passwords import Passwords
 from .runtime import Actor, Runtime
+from .throttle import LoginThrottle
 
 __all__ = [
     "SESSION_PREFIX",
@@ -25,11 +26,8 @@ __all__ = [
     "normalize_email",
 ]
 
-SESSION_PREFIX = "lss_"
-TOKEN_PREFIX = "lst_"  # noqa: S105 - a prefix, not a secret
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOUCH_EVERY_MS = 60_000
-_HOUR_MS = 3_600_000
 
 
 def normalize_email(email: Any) -> str:
@@ -60,6 +58,7 @@ class Accounts:
     def __init__(self, rt: Runtime, passwords: Passwords | None = None) -> None:
         self.rt = rt
         self.passwords = passwords or Passwords()
+        self.throttle = LoginThrottle(rt)
 
     # --- users -------------------------------------------------------------------------------
 
@@ -109,13 +108,15 @@ class Accounts:
         """A new session (any session the client presented is ended: no fixation).
 
         The same Unauthorized, after the same work, whether the email is unknown or the
-        password wrong. Throttled when the email or the address failed too often recently.
+        password wrong. Throttled (with the seconds to wait) as services/throttle.py says:
+        an address that failed too often on this email or on many, or an email failing from
+        many addresses too fast; never the owner for someone else's failures on their email
+        from one address.
         """
         email_key = email.strip().lower() if isinstance(email, str) else ""
         if not isinstance(password, str) or len(password) > 1024:
             password = ""
-        subjects = [("account", digest(email_key)), ("address", digest(address))]
-        self._check_throttle(subjects)
+        attempt = self.throttle.admit(email_key, address)
         with self.rt.db.connect() as conn:
             user = store.get_user_by_email(conn, email_key)
         if user is None:
@@ -124,37 +125,12 @@ class Accounts:
         else:
             ok = self.passwords.verify(user["password_hash"], password)
         if not ok:
-            now = self.rt.now()
-            with self.rt.write_db.begin() as conn:
-                for scope, subject in subjects:
-                    store.record_failure(conn, scope=scope, subject=subject, at=now)
-                store.forget_failures(conn, older_than=now - _HOUR_MS - 60_000)
             raise Unauthorized("wrong email or password", code="invalid_credentials")
         assert user is not None
+        self.throttle.succeeded(attempt)
         if old_token:
             self.logout(old_token)
         return self._open_session(Actor(user["id"], user["email"], user["name"], "session"))
-
-    def _check_throttle(self, subjects: list[tuple[str, str]]) -> None:
-        s = self.rt.settings
-        now = self.rt.now()
-        window = s.login_window_seconds * 1000
-        limits = [
-            ("account", window, s.login_failures_per_account),
-            ("account", _HOUR_MS, s.login_failures_per_account_hour),
-            ("address", window, s.login_failures_per_address),
-        ]
-        wait = 0
-        with self.rt.db.connect() as conn:
-            for scope, span, limit in limits:
-                subject = dict(subjects)[scope]
-                count, oldest = store.count_failures(
-                    conn, scope=scope, subject=subject, since=now - span
-                )
-                if count >= limit:
-                    wait = max(wait, (oldest + span - now + 999) // 1000)
-        if wait:
-            raise Throttled("too many failed log-ins; try again later", retry_after=max(wait, 1))
 
     def _open_session(self, actor: Actor) -> Session:
         token = new_secret(SESSION_PREFIX)
@@ -189,8 +165,7 @@ class Accounts:
         idle = now - session["last_seen_at"] > s.session_idle_minutes * 60_000
         too_old = now - session["created_at"] > s.session_absolute_hours * 3_600_000
         if idle or too_old:
-            with self.rt.write_db.begin() as conn:
-                store.delete_session(conn, token_hash)
+            self._end_session(token_hash)
             raise Unauthorized("your session expired; log in again", code="session_expired")
         if now - session["last_seen_at"] > _TOUCH_EVERY_MS:
             with self.rt.write_db.begin() as conn:
@@ -198,8 +173,14 @@ class Accounts:
         return Actor(user["id"], user["email"], user["name"], "session")
 
     def logout(self, token: str) -> None:
+        """End the session: its cookie stops working at once, and its open live-update
+        streams end (within a second here, within `stream_recheck_seconds` elsewhere)."""
+        self._end_session(digest(token))
+
+    def _end_session(self, token_hash: str) -> None:
         with self.rt.write_db.begin() as conn:
-            store.delete_session(conn, digest(token))
+            store.delete_session(conn, token_hash)
+        self.rt.access_changed(sessions=[token_hash])
 
     # --- personal API tokens -----------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ..secrets import digest, new_secret
+from ..secrets import INVITE_PREFIX, digest, new_secret
 from ..store import invitations as store
 from ..store import orgs as org_store
 from .errors import Conflict, Invalid, NotFound
@@ -16,7 +16,6 @@ from .runtime import Actor, Runtime, record_audit
 
 __all__ = ["INVITE_PREFIX", "INVITE_TTL_MS", "Invitations", "accept_in"]
 
-INVITE_PREFIX = "lsi_"
 INVITE_TTL_MS = 7 * 24 * 3_600_000
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from ..secrets import digest, new_secret
+from ..secrets import CLIENT_KEY_PREFIX, SERVER_KEY_PREFIX, digest, new_secret
 from ..store import accounts as account_store
 from ..store import flags as flag_store
 from ..store import orgs as store
@@ -33,8 +33,6 @@ __all__ = [
 ]
 
 ROLES = ("owner", "admin", "viewer")
-SERVER_KEY_PREFIX = "ls_srv_"
-CLIENT_KEY_PREFIX = "ls_cli_"
 DEFAULT_ENVIRONMENTS: tuple[tuple[str, str], ...] = (
     ("production", "Production"),
     ("staging", "Staging"),
@@ -328,6 +326,7 @@ class Orgs:
                 before={"role": member["role"]},
                 after={"role": role},
             )
+        self.rt.access_changed(users=[user_id])
         return {**member, "role": role}
 
     def remove_member(self, actor: Actor, org_key: str, user_id: int) -> None:
@@ -347,6 +346,7 @@ class Orgs:
                 resource=member["email"],
                 before={"role": member["role"]},
             )
+        self.rt.access_changed(users=[user_id])
 
     @staticmethod
     def _member(conn: Connection, org: dict[str, Any], user_id: int) -> dict[str, Any]:

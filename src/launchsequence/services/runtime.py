@@ -6,7 +6,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,9 @@ KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 #: Called after a commit with {environment id: new version} for every environment it changed.
 ChangeListener = Callable[[dict[int, int]], None]
+
+#: Called after a session ended or a membership changed: (session digests, user ids).
+AccessListener = Callable[[list[str], list[int]], None]
 
 
 def wall_clock_ms() -> int:
@@ -107,6 +110,7 @@ class Runtime:
     session_clock: Callable[[], int] | None = None
     listeners: list[ChangeListener] = field(default_factory=list)
     key_listeners: list[Callable[[int], None]] = field(default_factory=list)
+    access_listeners: list[AccessListener] = field(default_factory=list)
 
     @property
     def write_db(self) -> Engine:
@@ -123,6 +127,14 @@ class Runtime:
         if versions:
             for listener in self.listeners:
                 listener(versions)
+
+    def access_changed(self, *, sessions: Sequence[str] = (), users: Sequence[int] = ()) -> None:
+        """Tell listeners (open streams, change feeds) that these sessions (digests) ended or
+        these users' memberships changed (after the commit), so that streams opened with
+        them check their access again."""
+        if sessions or users:
+            for listener in self.access_listeners:
+                listener(list(sessions), list(users))
 
     def sdk_keys_changed(self, environment_id: int) -> None:
         """Tell listeners that an environment's SDK keys changed (after the commit)."""

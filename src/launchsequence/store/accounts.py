@@ -9,12 +9,15 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from .tables import api_tokens, login_failures, sessions, users
 
 __all__ = [
+    "clear_failures",
     "count_failures",
     "create_session",
     "create_token",
     "create_user",
+    "delete_failures",
     "delete_session",
     "delete_token",
+    "failures_by_prefix",
     "forget_failures",
     "get_user",
     "get_user_by_email",
@@ -109,8 +112,9 @@ def delete_token(conn: Connection, *, token_id: int, user_id: int) -> bool:
     return result.rowcount > 0
 
 
-def record_failure(conn: Connection, *, scope: str, subject: str, at: int) -> None:
-    conn.execute(insert(login_failures).values(scope=scope, subject=subject, at=at))
+def record_failure(conn: Connection, *, scope: str, subject: str, at: int) -> int:
+    query = insert(login_failures).values(scope=scope, subject=subject, at=at)
+    return int(conn.execute(query.returning(login_failures.c.id)).scalar_one())
 
 
 def count_failures(conn: Connection, *, scope: str, subject: str, since: int) -> tuple[int, int]:
@@ -122,6 +126,34 @@ def count_failures(conn: Connection, *, scope: str, subject: str, since: int) ->
     )
     count, oldest = conn.execute(query).one()
     return int(count), int(oldest or 0)
+
+
+def failures_by_prefix(
+    conn: Connection, *, scope: str, prefix: str, since: int
+) -> tuple[int, int, int]:
+    """Failures since `since` whose subject starts with `prefix` (hex): how many, how many
+    distinct subjects, and the time of the latest (0 when none). A range on the index."""
+    subjects = func.count(func.distinct(login_failures.c.subject))
+    query = select(func.count(), subjects, func.max(login_failures.c.at)).where(
+        login_failures.c.scope == scope,
+        login_failures.c.subject >= prefix,
+        login_failures.c.subject < prefix + "g",  # past every hex digit
+        login_failures.c.at >= since,
+    )
+    count, distinct, latest = conn.execute(query).one()
+    return int(count), int(distinct), int(latest or 0)
+
+
+def delete_failures(conn: Connection, *, ids: tuple[int, ...]) -> None:
+    conn.execute(delete(login_failures).where(login_failures.c.id.in_(ids)))
+
+
+def clear_failures(conn: Connection, *, scope: str, subject: str) -> None:
+    conn.execute(
+        delete(login_failures).where(
+            login_failures.c.scope == scope, login_failures.c.subject == subject
+        )
+    )
 
 
 def forget_failures(conn: Connection, *, older_than: int) -> None:

@@ -75,6 +75,7 @@ def login(p: Page) -> Response:
     target = _safe_next(p.form.get("next") or p.query.get("next"))
     values = {"email": p.form.get("email", "")}
     errors: dict[str, str] = {}
+    retry_after: int | None = None
     if p.request.method == "POST":
         try:
             session = p.services.accounts.login(
@@ -83,9 +84,13 @@ def login(p: Page) -> Response:
                 address=client_address(p.request),
                 old_token=p.request.cookies.get(SESSION_COOKIE),
             )
-        except (Unauthorized, Throttled) as exc:
+        except Throttled as exc:
+            errors["form"] = exc.message  # it says when to try again
+            p.status = 429
+            retry_after = exc.retry_after
+        except Unauthorized as exc:
             errors["form"] = exc.message
-            p.status = 429 if isinstance(exc, Throttled) else 401
+            p.status = 401
         else:
             if target == "/":
                 orgs = p.services.orgs.list_orgs(session.actor)
@@ -95,7 +100,10 @@ def login(p: Page) -> Response:
         raise Redirect(target)
     # `kept`: the log-in follows a form sent after the session ended, kept to come back.
     kept = (p.form.get("kept") or p.query.get("kept")) == "1"
-    return p.render("login.html", values=values, errors=errors, next=target, kept=kept)
+    response = p.render("login.html", values=values, errors=errors, next=target, kept=kept)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @page()
