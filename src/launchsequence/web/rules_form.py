@@ -8,6 +8,7 @@ becomes a configuration only when saved. Field names: `r{i}.description`,
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -180,12 +181,16 @@ def _clause_values(op: str, text: str, field: str) -> list[Any]:
         for v in values:
             try:
                 number = float(v)
+                if not math.isfinite(number):  # float() reads "nan" and "inf": JSON has neither
+                    raise ValueError(v)
             except ValueError:
                 if op in _NUMERIC:
                     raise Invalid("must be numbers, one per line", field=field) from None
                 out.append(v)  # a timestamp such as 2026-01-01T00:00:00Z
             else:
-                out.append(int(number) if number.is_integer() else number)
+                # "1e300" is a whole number, but as an integer it would be 300 digits long,
+                # beyond what JSON answers carry: keep it a float beyond 2**53.
+                out.append(int(number) if number.is_integer() and abs(number) <= 2**53 else number)
         values = out
     return values
 
