@@ -101,7 +101,9 @@ def _within(what: str, field: str) -> Iterator[None]:
     try:
         yield
     except Invalid as exc:
-        raise Invalid(f"{what}: {exc.message}", field=_join(field, exc.field or "")) from None
+        raise Invalid(
+            f"{what}: {exc.message}", field=_join(field, exc.field or ""), code=exc.code
+        ) from None
 
 
 def _model(model: type[BaseModel], raw: Any) -> dict[str, Any]:
