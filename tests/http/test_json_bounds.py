@@ -12,7 +12,9 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import text as sql
 
+from launchsequence.services import Actor, Invalid
 from tests.http.test_dashboard_security import csrf_of
 from tests.support.api import ApiUser, signup
 from tests.support.forms import form_fields
@@ -98,25 +100,39 @@ def test_rest_writes_refuse_values_beyond_the_bounds_and_store_nothing(live_any_
     project_answers(user)
 
 
-def test_configurations_and_segments_are_bounded_too(live):
-    """Clause values are stored JSON as well: the engine refuses nested ones by their meaning,
-    and these bounds refuse any number or text no answer could carry."""
+def test_configurations_and_segments_refuse_numbers_and_text_no_answer_could_carry(live):
+    """The engine accepts any integer and any text in a clause; the dashboard once turned
+    "1e300" into a 301-digit integer. Every service call that stores a configuration or a
+    segment (what the REST API, the dashboard and import all call) refuses such values."""
     user = signup(live.url, "clauses@example.com")
     assert user.post(f"{base(user)}/flags", json={"key": "gate"}).status_code == 201
-    config = {
-        "on": True,
-        "off_variation": 1,
-        "fallthrough": {"variation": 1},
-        "rules": [{"clauses": [{"attribute": "a", "op": "in", "values": [nested(200)]}],
-                   "serve": {"variation": 0}}],
-    }  # fmt: skip
-    path = f"{base(user)}/flags/gate/environments/production"
-    refused(user.put(path, json=config), "value_too_deep", "rules[0].clauses[0].values[0]" +
-            "[0]" * (MAX_DEPTH - 6))  # fmt: skip
-    segment = {"rules": [{"clauses": [{"attribute": "a", "op": "in", "values": [nested(200)]}]}]}
-    answer = user.put(f"{base(user)}/environments/production/segments/beta", json=segment)
-    assert answer.status_code == 422, answer.text
-    assert answer.json()["error"]["code"] == "value_too_deep"
+    services = live.app.state.services
+    with services.rt.db.connect() as conn:
+        user_id = conn.execute(sql("SELECT id FROM users WHERE email = :e"),
+                               {"e": user.email}).scalar_one()  # fmt: skip
+    actor = Actor(user_id, user.email, "", "session")
+    version = env_version(user)
+
+    def rule(value: Any) -> list[dict[str, Any]]:
+        return [{"clauses": [{"attribute": "a", "op": "in", "values": ["x", value]}],
+                 "serve": {"variation": 0}}]  # fmt: skip
+
+    where = "rules[0].clauses[0].values[1]"
+    for value, problem in [(10**30, "beyond 64 bits"), ("\ud800", "lone surrogate")]:
+        with pytest.raises(Invalid) as caught:
+            services.flags.write_config(
+                actor, user.org, "default", "gate", "production", {"rules": rule(value)},
+                if_match=None, replace=False,
+            )  # fmt: skip
+        assert (caught.value.code, caught.value.field) == ("invalid_value", where)
+        assert problem in caught.value.message
+        with pytest.raises(Invalid) as caught:
+            services.flags.write_segment(
+                actor, user.org, "default", "production", "beta", {"rules": rule(value)},
+                create=True,
+            )  # fmt: skip
+        assert (caught.value.code, caught.value.field) == ("invalid_value", where)
+    assert env_version(user) == version
     project_answers(user)
 
 

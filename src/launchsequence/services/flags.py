@@ -246,9 +246,9 @@ class Flags:
 
     @staticmethod
     def _validate(flag: dict[str, Any], config: dict[str, Any], segments: dict[str, Any]) -> None:
-        """Raise Invalid, naming the field, if the configuration holds a value that cannot be
-        stored and served (`values.py`) or the engine would refuse it."""
-        check_document({f: config[f] for f in ("targets", "rules", "fallthrough")})
+        """Raise Invalid, naming the field, if the engine would refuse the configuration or it
+        holds a value that cannot be stored and served (`values.py`: numbers and text the
+        engine accepts but no answer could carry)."""
         document = flag_document(flag, {**config, "version": 0})
         try:
             engine.compile({"flags": {flag["key"]: document}, "segments": segments})
@@ -256,6 +256,7 @@ class Flags:
             if exc.segment is not None and exc.flag is None:
                 raise Invalid(str(exc), field="segments") from None
             raise Invalid(exc.problem, field=exc.path or None) from None
+        check_document({f: config[f] for f in ("targets", "rules", "fallthrough")})
 
     # --- flags -------------------------------------------------------------------------------
 
@@ -714,13 +715,13 @@ class Flags:
                 "excluded": body.get("excluded", base["excluded"]),
                 "rules": with_rule_ids(body.get("rules", base["rules"])),
             }
-            check_document({k: values[k] for k in ("included", "excluded", "rules")})
             segments = self._segments(conn, env["id"])
             segments[key] = {
                 "key": key,
                 **{k: values[k] for k in ("included", "excluded", "rules")},
             }
             self._check_segments(conn, env["id"], segments)
+            check_document({k: values[k] for k in ("included", "excluded", "rules")})
             now = self.rt.now()
             if existing is None:
                 store.create_segment(
