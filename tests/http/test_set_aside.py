@@ -157,3 +157,7 @@ def assert_served_with_one_flag_in_error(e: Env, url: str) -> None:
     assert client.json()["flags"]["shape"]["error_code"] == "PARSE_ERROR"
     ofrep = sdk(url, "/ofrep/v1/evaluate/flags/shape", e.server_key, {"context": {"key": "u-1"}})
     assert ofrep.json()["errorCode"] == "PARSE_ERROR"
+    bulk = sdk(url, "/ofrep/v1/evaluate/flags", e.client_key, {"context": {"key": "u-1"}})
+    assert bulk.status_code == 200
+    by_key = {f["key"]: f for f in bulk.json()["flags"]}
+    assert by_key["shape"]["errorCode"] == "PARSE_ERROR"
