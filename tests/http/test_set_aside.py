@@ -38,16 +38,16 @@ def nested(depth: int) -> Any:
     return value
 
 
-def write_row(database_url: str, flag: str, variations: Any) -> None:
-    """Store `variations` for the flag straight into the database, past every check (written
-    by the standard library's encoder: orjson refuses to write such a value at all)."""
+def write_row(database_url: str, table: str, column: str, key: str, value: Any) -> None:
+    """Store `value` in one row's JSON column straight into the database, past every check
+    (written by the standard library's encoder: orjson refuses to write such a value)."""
     db = create_engine(database_url)
     try:
         cast = "CAST(:v AS JSON)" if db.dialect.name == "postgresql" else ":v"
         with db.begin() as conn:
             done = conn.execute(
-                text(f"UPDATE flags SET variations = {cast} WHERE key = :k"),
-                {"v": json.dumps(variations), "k": flag},
+                text(f"UPDATE {table} SET {column} = {cast} WHERE key = :k"),
+                {"v": json.dumps(value), "k": key},
             )
             assert done.rowcount == 1
     finally:
@@ -90,7 +90,8 @@ def test_a_row_that_cannot_be_served_is_set_aside_and_the_other_flags_keep_flowi
         make_flag(e, "shape", {**BOOL, "client_side": True}, **json_flag)
         with stream(server.url, "/sdk/v1/stream", {"Authorization": f"Bearer {e.server_key}"}) as s:
             assert s.next_data_event().event == "put"
-            write_row(database_url, "shape", [{"value": nested(300)}, {"value": {"b": 2}}])
+            deep = [{"value": nested(300)}, {"value": {"b": 2}}]
+            write_row(database_url, "flags", "variations", "shape", deep)
 
             # The next change after the bad row: the kill switch arrives, the bad flag is
             # announced as set aside, and changes keep arriving after that.
@@ -161,3 +162,34 @@ def assert_served_with_one_flag_in_error(e: Env, url: str) -> None:
     assert bulk.status_code == 200
     by_key = {f["key"]: f for f in bulk.json()["flags"]}
     assert by_key["shape"]["errorCode"] == "PARSE_ERROR"
+
+
+def test_a_segment_row_that_cannot_be_served_sets_aside_the_flags_that_use_it(
+    live_any_db: Any, database_url: str
+) -> None:
+    """A segment cannot simply be left out (its flags would silently match nobody): it is set
+    aside with every segment and flag that uses it, and only those."""
+    e = setup_env(live_any_db.url, "segments@example.com")
+    segments = f"{e.base}/environments/production/segments"
+    in_beta = [{"clauses": [{"op": "segment_match", "values": ["beta"]}]}]
+    assert e.user.put(f"{segments}/beta", json={"included": ["u-1"]}).status_code == 201
+    assert e.user.put(f"{segments}/wider", json={"rules": in_beta}).status_code == 201
+    for key, segment in (("direct", "beta"), ("indirect", "wider")):
+        rule = {
+            "clauses": [{"op": "segment_match", "values": [segment]}],
+            "serve": {"variation": 0},
+        }
+        make_flag(e, key, {**BOOL, "fallthrough": {"variation": 1}, "rules": [rule]})
+    make_flag(e, "plain", BOOL)
+    rules = [{"id": "s1", "clauses": [{"attribute": "a", "op": "in", "values": [nested(300)]}]}]
+    write_row(database_url, "segments", "rules", "beta", rules)
+    toggle(e, "plain", False)  # a change, so that the environment is built again
+
+    snapshot = sdk(e.url, "/sdk/v1/snapshot", e.server_key).json()
+    assert "set_aside" in snapshot["segments"]["beta"]
+    assert "uses segment 'beta'" in snapshot["segments"]["wider"]["set_aside"]
+    assert "set_aside" in snapshot["flags"]["direct"]
+    assert "set_aside" in snapshot["flags"]["indirect"]
+    flags = evaluate(e, {"key": "u-1"})["flags"]
+    assert flags["direct"]["error_code"] == flags["indirect"]["error_code"] == "PARSE_ERROR"
+    assert flags["plain"]["reason"] == "DISABLED"

@@ -250,12 +250,15 @@ class Flags:
         holds a value that cannot be stored and served (`values.py`: numbers and text the
         engine accepts but no answer could carry)."""
         document = flag_document(flag, {**config, "version": 0})
-        try:
-            engine.compile({"flags": {flag["key"]: document}, "segments": segments})
-        except engine.SnapshotError as exc:
-            if exc.segment is not None and exc.flag is None:
-                raise Invalid(str(exc), field="segments") from None
-            raise Invalid(exc.problem, field=exc.path or None) from None
+        # Leniently, and then this flag's own fault: a segment this flag does not use, broken
+        # in the database, must not stop every write in the environment (a kill switch).
+        compiled = engine.compile({"flags": {flag["key"]: document}, "segments": segments},
+                                  strict=False)  # fmt: skip
+        exc = compiled.broken.get(flag["key"])
+        if exc is not None:
+            if exc.segment is not None:
+                raise Invalid(str(exc), field="segments")
+            raise Invalid(exc.problem, field=exc.path or None)
         check_document({f: config[f] for f in ("targets", "rules", "fallthrough")})
 
     # --- flags -------------------------------------------------------------------------------
