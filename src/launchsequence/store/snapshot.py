@@ -136,8 +136,8 @@ def servable(document: dict[str, Any]) -> dict[str, Any]:
     while grew:  # a segment that uses a segment set aside is set aside too
         grew = False
         for key, seg in segs.items():
-            used = key not in bad and next((k for k in _segments_used(seg) if k in bad), None)
-            if used:
+            used = None if key in bad else next((k for k in _segments_used(seg) if k in bad), None)
+            if used is not None:
                 bad[key] = f"it uses segment {used!r}, which was set aside"
                 grew = True
     for key, why in bad.items():
@@ -145,9 +145,9 @@ def servable(document: dict[str, Any]) -> dict[str, Any]:
     flag_docs: dict[str, Any] = {}
     for key, doc in document["flags"].items():
         why = _unwritable(doc)
-        used = next((k for k in _segments_used(doc) if k in bad), None)
-        if why is None and used is not None:
-            why = f"it uses segment {used!r}, which was set aside: {bad[used]}"
+        uses = next((k for k in _segments_used(doc) if k in bad), None)
+        if why is None and uses is not None:
+            why = f"it uses segment {uses!r}, which was set aside: {bad[uses]}"
         flag_docs[key] = doc if why is None else _stub(key, doc, why)
     return {**document, "flags": flag_docs, "segments": segs}
 
