@@ -62,5 +62,13 @@ class Metrics:
             registry=r,
         )
 
+        self.flag_errors = Gauge(
+            "launchseq_snapshot_flag_errors",
+            "Flags set aside from an environment this process serves: they cannot be built "
+            "into its snapshot or compiled, and answer ERROR (PARSE_ERROR) until fixed.",
+            ["org", "project", "environment"],
+            registry=r,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

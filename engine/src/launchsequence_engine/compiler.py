@@ -12,10 +12,12 @@ from .flags import CompiledFlag, compile_flag
 from .segments import SegmentTable
 from .sharing import ClauseTable
 
-__all__ = ["SCHEMA_VERSION", "CompiledSnapshot", "compile"]
+__all__ = ["SCHEMA_VERSION", "SET_ASIDE", "CompiledSnapshot", "compile"]
 
 #: The snapshot format this engine reads (`schema_version` in the document).
 SCHEMA_VERSION: Final = 1
+#: Marks a flag the server could not serve; its value says why (spec/evaluation.md, section 1).
+SET_ASIDE: Final = "set_aside"
 
 #: `evaluate_all`'s steps: (flag key, its `run`, which of the call's slot lists it takes).
 Plan = tuple[tuple[str, GeneratedRun, int], ...]
@@ -98,13 +100,31 @@ def compile(snapshot: Any, *, strict: bool = True) -> CompiledSnapshot:  # noqa:
     broken: dict[str, SnapshotError] = {}
     for key, raw in raw_flags.items():
         try:
-            flags[key] = compile_flag(key, raw, segments.matcher, table)
+            flags[key] = _compile_one(key, raw, segments, table)
         except SnapshotError as exc:
             if strict:
                 raise
             broken[key] = exc
     table.finish()
     return CompiledSnapshot(version, environment, project, flags, broken)
+
+
+def _compile_one(key: str, raw: Any, segments: SegmentTable, table: ClauseTable) -> CompiledFlag:
+    """One flag, or SnapshotError: also for a flag the server set aside (`set_aside` names
+    why), and for any other failure while compiling it, so that one flag never takes down the
+    others (a stack exhausted by a pathological document, a fault of the engine itself)."""
+    if isinstance(raw, Mapping) and SET_ASIDE in raw:
+        why = raw[SET_ASIDE]
+        raise SnapshotError(
+            f"set aside by the server: {why if type(why) is str else shown(why)}", flag=key
+        )
+    try:
+        return compile_flag(key, raw, segments.matcher, table)
+    except SnapshotError:
+        raise
+    except Exception as exc:  # reported as this flag's fault, as above
+        problem = f"cannot be compiled: {type(exc).__name__}: {str(exc)[:200]}"
+        raise SnapshotError(problem, flag=key) from exc
 
 
 def _optional_str(snapshot: Mapping[str, Any], name: str) -> str | None:

@@ -9,6 +9,7 @@ the others read it. A clause that appears once is tested inline, as `evaluate` d
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Hashable, Mapping
 from types import CodeType
 from typing import Any
@@ -54,19 +55,25 @@ class ClauseTable:
 
     def count(self, raw_flags: Mapping[str, Any]) -> None:
         """Count the clauses of every rule of these (not yet validated) flag documents."""
-        counts = self._counts
         for raw in raw_flags.values():
-            rules = raw.get("rules") if isinstance(raw, Mapping) else None
-            if type(rules) is not list:
+            # A flag that cannot even be read here fails again when compiled, which sets it
+            # aside and says why: its clauses are simply not shared.
+            with contextlib.suppress(Exception):
+                self._count_flag(raw)
+
+    def _count_flag(self, raw: Any) -> None:
+        counts = self._counts
+        rules = raw.get("rules") if isinstance(raw, Mapping) else None
+        if type(rules) is not list:
+            return
+        for rule in rules:
+            clauses = rule.get("clauses") if isinstance(rule, Mapping) else None
+            if type(clauses) is not list:
                 continue
-            for rule in rules:
-                clauses = rule.get("clauses") if isinstance(rule, Mapping) else None
-                if type(clauses) is not list:
-                    continue
-                for clause in clauses:
-                    signature = clause_signature(clause)
-                    if signature is not None:
-                        counts[signature] = counts.get(signature, 0) + 1
+            for clause in clauses:
+                signature = clause_signature(clause)
+                if signature is not None:
+                    counts[signature] = counts.get(signature, 0) + 1
 
     def slot(self, signature: Hashable | None) -> int | None:
         """The slot of a clause used more than once in the snapshot; None for any other."""

@@ -41,7 +41,19 @@ class HubState:
         put = b"event: put\nid: %d\ndata: %b\n\n" % (version, body)
         compiled = engine.compile(document, strict=False)
         client = frozenset(k for k, f in compiled.flags.items() if f.client_side)
+        if compiled.broken:
+            # A client-side flag set aside answers ERROR to client keys too, not nothing.
+            docs = document["flags"]
+            client |= {k for k in compiled.broken if _client_side(docs.get(k))}
         return cls(version, document, compiled, body, put, f'"{version}"', client)
+
+    def set_aside(self) -> dict[str, str]:
+        """The flags this state cannot evaluate (each answers ERROR), and why."""
+        return {key: str(exc) for key, exc in self.compiled.broken.items()}
+
+
+def _client_side(doc: Any) -> bool:
+    return isinstance(doc, dict) and doc.get("client_side") is True
 
 
 def client_values(state: HubState, context: dict[str, Any], keys: Any = None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ key expired; the change feed (`feed.py`) repairs missed changes by comparing ver
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -20,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..metrics import Metrics
 from ..store.snapshot import build_snapshot, snapshot_connection
-from ..store.tables import environments, projects
+from ..store.tables import environments, organizations, projects
 from ..store.versions import environment_versions
 from ..streamslots import StreamSlots
 from . import sse
@@ -56,6 +57,7 @@ class Hubs:
         self._loading = threading.Lock()
         self._task: asyncio.Task[None] | None = None
         self._reloading: dict[int, bool] = {}  # env id -> another reload was asked meanwhile
+        self._names: dict[int, tuple[str, str, str]] = {}  # env id -> (org, project, env) keys
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -131,15 +133,46 @@ class Hubs:
     def _load(self, env_id: int) -> Hub | None:
         with snapshot_connection(self.db) as conn:
             owner = conn.execute(
-                select(projects.c.org_id, environments.c.project_id)
+                select(
+                    projects.c.org_id,
+                    environments.c.project_id,
+                    organizations.c.key.label("org"),
+                    projects.c.key.label("project"),
+                    environments.c.key.label("environment"),
+                )
                 .join(projects, projects.c.id == environments.c.project_id)
+                .join(organizations, organizations.c.id == projects.c.org_id)
                 .where(environments.c.id == env_id)
             ).first()
             document = build_snapshot(conn, env_id) if owner else None
         if owner is None or document is None:
             return None
         self.metrics.reloads.labels("load").inc()
-        return Hub(env_id, owner.org_id, owner.project_id, HubState.build(document))
+        hub = Hub(env_id, owner.org_id, owner.project_id, HubState.build(document))
+        self._names[env_id] = (owner.org, owner.project, owner.environment)
+        self._report_set_aside(env_id, None, hub.state)
+        return hub
+
+    def _report_set_aside(self, env_id: int, old: HubState | None, new: HubState) -> None:
+        """Count the flags `new` sets aside on /metrics, and log each one set aside or back in
+        service since `old`, naming it with its organization, project and environment."""
+        org, project, env = self._names.get(env_id, ("?", "?", "?"))
+        now = new.set_aside()
+        before = old.set_aside() if old is not None else {}
+        if now or before:
+            self.metrics.flag_errors.labels(org, project, env).set(len(now))
+        for key, why in now.items():
+            if before.get(key) != why:
+                log.error(
+                    "flag set aside: org=%s project=%s environment=%s flag=%s: %s (it answers "
+                    "ERROR; the environment's other flags are served)",
+                    org, project, env, key, why,
+                )  # fmt: skip
+        for key in before.keys() - now.keys():
+            log.warning(
+                "flag back in service: org=%s project=%s environment=%s flag=%s",
+                org, project, env, key,
+            )  # fmt: skip
 
     # --- changes -------------------------------------------------------------------------
 
@@ -170,9 +203,11 @@ class Hubs:
         with hub.lock:
             if document["version"] <= hub.state.version:
                 return
-            change = diff(hub.state, HubState.build(document), started)
+            old = hub.state
+            change = diff(old, HubState.build(document), started)
             hub.state = change.state  # evaluations see it from here on
             self._in_loop(self._publish, hub, change)
+        self._report_set_aside(env_id, old, change.state)
 
     def _publish(self, hub: Hub, change: Change) -> None:
         sent = hub.publish(change, self.max_buffer, self._dropped)
@@ -181,6 +216,10 @@ class Hubs:
 
     def _drop(self, env_id: int) -> None:
         hub = self._hubs.pop(env_id, None)
+        names = self._names.pop(env_id, None)
+        if names is not None:
+            with contextlib.suppress(KeyError):  # never set: it never set a flag aside
+                self.metrics.flag_errors.remove(*names)
         if hub is not None:
             self._in_loop(lambda: [s.writer.close() for s in hub.subscribers()])
 

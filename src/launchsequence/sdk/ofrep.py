@@ -136,6 +136,10 @@ def routes(hubs: Hubs, clock: Callable[[], int], secret: str, base_url: str = ""
         results = engine.evaluate_all(
             state.compiled, context, now=clock(), client_side_only=key.kind == "client"
         )
+        if key.kind == "client" and state.compiled.broken:
+            # Client-side flags set aside answer their error, as they do to a server key.
+            for flag_key in state.client_flags - results.keys():
+                results[flag_key] = engine.evaluate(state.compiled, flag_key, context)
         hubs.metrics.evaluations.labels("ofrep").inc(len(results))
         flags = [_success(r) if r.error_code is None else _failure(r) for r in results.values()]
         stream = f"/ofrep/v1/events?token={stream_token(secret, key)}"

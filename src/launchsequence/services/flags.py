@@ -30,6 +30,7 @@ from .errors import Conflict, Invalid, NotFound, PreconditionFailed
 from .live import refuse_live_flag
 from .orgs import environment_for, initial_config, org_for, project_for
 from .runtime import Actor, Runtime, check_key, record_audit
+from .values import check_document, check_value
 from .variations import variation_uses, without_variation
 
 __all__ = ["FLAG_TYPES", "Flags", "flag_fields"]
@@ -79,6 +80,7 @@ def _variations(flag_type: str, raw: Any) -> list[dict[str, Any]]:
             raise Invalid(
                 f"must be at most {MAX_STRING_VALUE} characters", field=f"variations[{i}].value"
             )
+        check_value(value, f"variations[{i}].value")
         entry: dict[str, Any] = {"value": value}
         name = variation.get("name")
         if name is not None and name != "":
@@ -247,14 +249,20 @@ class Flags:
 
     @staticmethod
     def _validate(flag: dict[str, Any], config: dict[str, Any], segments: dict[str, Any]) -> None:
-        """Raise Invalid, naming the field, if the engine would refuse this configuration."""
+        """Raise Invalid, naming the field, if the engine would refuse the configuration or it
+        holds a value that cannot be stored and served (`values.py`: numbers and text the
+        engine accepts but no answer could carry)."""
         document = flag_document(flag, {**config, "version": 0})
-        try:
-            engine.compile({"flags": {flag["key"]: document}, "segments": segments})
-        except engine.SnapshotError as exc:
-            if exc.segment is not None and exc.flag is None:
-                raise Invalid(str(exc), field="segments") from None
-            raise Invalid(exc.problem, field=exc.path or None) from None
+        # Leniently, and then this flag's own fault: a segment this flag does not use, broken
+        # in the database, must not stop every write in the environment (a kill switch).
+        compiled = engine.compile({"flags": {flag["key"]: document}, "segments": segments},
+                                  strict=False)  # fmt: skip
+        exc = compiled.broken.get(flag["key"])
+        if exc is not None:
+            if exc.segment is not None:
+                raise Invalid(str(exc), field="segments")
+            raise Invalid(exc.problem, field=exc.path or None)
+        check_document({f: config[f] for f in ("targets", "rules", "fallthrough")})
 
     # --- flags -------------------------------------------------------------------------------
 
@@ -763,6 +771,7 @@ class Flags:
                 **{k: values[k] for k in ("included", "excluded", "rules")},
             }
             self._check_segments(conn, env["id"], segments)
+            check_document({k: values[k] for k in ("included", "excluded", "rules")})
             now = self.rt.now()
             if existing is None:
                 store.create_segment(
@@ -846,6 +855,21 @@ class Flags:
         if snapshot is None:
             raise NotFound("no such environment")
         return snapshot
+
+    def set_aside(
+        self, actor: Actor, org_key: str, project_key: str, key: str, env_key: str
+    ) -> str | None:
+        """Why the environment's snapshot sets this flag aside (SDKs get ERROR / PARSE_ERROR
+        for it), or None when it is served. Decided as the hubs decide: the flag's row built
+        into the snapshot (`store.snapshot.servable`), then compiled leniently."""
+        with snapshot_connection(self.rt.db) as conn:
+            _, project = self._scope(conn, actor, org_key, project_key)
+            env = environment_for(conn, project, env_key)
+            document = build_snapshot(conn, env["id"], only=key)
+        if document is None or key not in document["flags"]:
+            return None
+        broken = engine.compile(document, strict=False).broken.get(key)
+        return None if broken is None else str(broken)
 
 
 def _uses_segment(rules: list[dict[str, Any]], key: str) -> bool:

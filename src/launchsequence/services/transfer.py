@@ -41,6 +41,7 @@ from .runtime import Actor, Runtime, check_key, record_audit
 # The API's request models are the shape rules of a configuration and of a segment: the same
 # ones apply to the document, whether it comes through the API or the `launchseq` command.
 from .shapes import ConfigPut, SegmentIn
+from .values import check_document
 
 __all__ = ["FORMAT", "VERSION", "Transfer"]
 
@@ -100,7 +101,9 @@ def _within(what: str, field: str) -> Iterator[None]:
     try:
         yield
     except Invalid as exc:
-        raise Invalid(f"{what}: {exc.message}", field=_join(field, exc.field or "")) from None
+        raise Invalid(
+            f"{what}: {exc.message}", field=_join(field, exc.field or ""), code=exc.code
+        ) from None
 
 
 def _model(model: type[BaseModel], raw: Any) -> dict[str, Any]:
@@ -124,6 +127,7 @@ def _config(raw: Any, client_side: bool) -> dict[str, Any]:
     data = _model(ConfigPut, raw)
     config = {"targets": [], "rules": [], "client_side": client_side, **data}
     config["rules"] = with_rule_ids(config["rules"])
+    check_document({f: config[f] for f in ("targets", "rules", "fallthrough")})
     return {field: config[field] for field in store.CONFIG_FIELDS}
 
 
@@ -131,6 +135,7 @@ def _segment(raw: Any) -> dict[str, Any]:
     _object(raw, "", {"key", *SegmentIn.model_fields}, ("key",))
     key = check_key(raw["key"])
     data = _model(SegmentIn, {k: v for k, v in raw.items() if k != "key"})
+    check_document({k: data[k] for k in ("included", "excluded", "rules") if k in data})
     return {
         "key": key,
         "name": check_text(data.get("name") or key, "name", limit=200, required=True),

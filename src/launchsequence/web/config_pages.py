@@ -239,6 +239,7 @@ def flag_page(p: Page) -> Response:
         "stale": stale,
         "operators": rf.OPERATORS,
         "test": test or _test(p, org_key, project_key, env, flag_key),
+        "set_aside": p.services.flags.set_aside(actor, org_key, project_key, flag_key, env),
         "segments": p.services.flags.list_segments(actor, org_key, project_key, env),
     }
     if p.request.headers.get("x-partial") == "status":

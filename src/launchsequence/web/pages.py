@@ -44,12 +44,23 @@ def _when(ms: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))
 
 
+#: Shown for a stored value no JSON encoder can write (a row that got in before values were
+#: bounded): the page shows the rest, and says why the flag is set aside.
+UNSHOWABLE = "(this value cannot be shown: it cannot be written as JSON)"
+
+
 def _pretty(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return UNSHOWABLE
 
 
 def _compact(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return UNSHOWABLE
 
 
 _templates.filters["when"] = _when

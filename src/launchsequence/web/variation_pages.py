@@ -14,7 +14,7 @@ from ..services import Forbidden, Invalid
 from ..services.variations import variation_uses
 from . import params
 from .flag_pages import parse_value
-from .pages import Page, Redirect, page
+from .pages import UNSHOWABLE, Page, Redirect, page
 
 __all__ = ["ROUTES"]
 
@@ -25,9 +25,12 @@ def _shown(flag_type: str, value: Any) -> str:
     """A stored value as typed in the form (strings as they are, the rest as JSON)."""
     if flag_type == "string":
         return str(value)
-    if flag_type == "json":
-        return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
-    return orjson.dumps(value).decode()
+    try:
+        if flag_type == "json":
+            return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+        return orjson.dumps(value).decode()
+    except TypeError:  # a row stored before values were bounded: show the rest of the page
+        return UNSHOWABLE
 
 
 def _saved_rows(flag: dict[str, Any]) -> list[dict[str, str]]:
