@@ -233,7 +233,7 @@ def server(
             secret_key="test-secret",
             login_failures_per_address=100_000,
             login_failures_per_account=100_000,
-            login_failures_per_account_hour=100_000,
+            login_failures_per_client=100_000,
             **database,
         )
         server = LiveServer(create_app(settings)).start()
