@@ -436,7 +436,7 @@ def test_a_toggle_through_one_instance_reaches_the_other_within_a_second(tmp_pat
                 answer = c.evaluate(b, "alpha")
                 assert answer["version"] == version
                 assert answer["flags"]["alpha"]["value"] is on
-                assert answer["flags"]["alpha"]["reason"] == ("DEFAULT" if on else "DISABLED")
+                assert answer["flags"]["alpha"]["reason"] == ("STATIC" if on else "DISABLED")
             print(f"propagation A -> B subscriber: {[round(d * 1000) for d in delays]} ms, "
                   f"median {statistics.median(delays) * 1000:.0f} ms")  # fmt: skip
             assert max(delays) < 1.0, delays

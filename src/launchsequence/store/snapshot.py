@@ -8,7 +8,16 @@ from sqlalchemy import Connection, Engine, select
 
 from .tables import environments, flag_configs, flags, projects, segments
 
-__all__ = ["build_snapshot", "flag_document", "segment_document", "snapshot_connection"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "build_snapshot",
+    "flag_document",
+    "segment_document",
+    "snapshot_connection",
+]
+
+#: The snapshot format built here (spec/evaluation.md, section 1).
+SCHEMA_VERSION = 2
 
 
 def snapshot_connection(engine: Engine) -> Connection:
@@ -26,7 +35,7 @@ def snapshot_connection(engine: Engine) -> Connection:
 
 def flag_document(flag: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """One flag as the snapshot holds it (`spec/schemas/snapshot.schema.json`)."""
-    return {
+    document = {
         "key": flag["key"],
         "type": flag["type"],
         "variations": flag["variations"],
@@ -39,6 +48,11 @@ def flag_document(flag: dict[str, Any], config: dict[str, Any]) -> dict[str, Any
         "rules": config["rules"],
         "fallthrough": config["fallthrough"],
     }
+    if config.get("prerequisites"):
+        document["prerequisites"] = config["prerequisites"]
+    if flag.get("metadata"):
+        document["metadata"] = flag["metadata"]
+    return document
 
 
 def segment_document(segment: dict[str, Any]) -> dict[str, Any]:
@@ -71,6 +85,7 @@ def build_snapshot(conn: Connection, environment_id: int) -> dict[str, Any] | No
             flags.c.type,
             flags.c.variations,
             flags.c.salt,
+            flags.c.metadata,
             flag_configs,
         )
         .join(flag_configs, flag_configs.c.flag_id == flags.c.id)
@@ -82,7 +97,7 @@ def build_snapshot(conn: Connection, environment_id: int) -> dict[str, Any] | No
         select(segments).where(segments.c.environment_id == environment_id).order_by(segments.c.key)
     ).mappings()
     return {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "project": head.project,
         "environment": head.key,
         "version": head.version,
