@@ -22,7 +22,8 @@ def _draft(config: dict[str, Any], count: int) -> dict[str, Any]:
     return {
         "on": config["on"],
         "client_side": config["client_side"],
-        "off_variation": str(config["off_variation"]),
+        # "": unset, the application's own default is served.
+        "off_variation": "" if config["off_variation"] is None else str(config["off_variation"]),
         "targets": [targets.get(k, "") for k in range(count)],
         "rules": rf.draft_rules(config["rules"], count),
         "ft": rf.draft_serve(config["fallthrough"], count),
@@ -43,14 +44,16 @@ def _draft_from_form(p: Page, count: int) -> dict[str, Any]:
     }
 
 
-def _config(d: dict[str, Any], count: int) -> dict[str, Any]:
+def _config(d: dict[str, Any], count: int, prerequisites: list[Any]) -> dict[str, Any]:
+    """The configuration the form describes; `prerequisites` (not edited here) are kept."""
     off = d["off_variation"]
-    if not off.isdigit() or int(off) >= count:
+    if off != "" and (not off.isdigit() or int(off) >= count):
         raise Invalid("choose a variation", field="off_variation")
     return {
         "on": d["on"],
         "client_side": d["client_side"],
-        "off_variation": int(off),
+        "off_variation": int(off) if off else None,
+        "prerequisites": prerequisites,
         "targets": [
             {"variation": k, "values": rf.split_keys(text)}
             for k, text in enumerate(d["targets"])
@@ -68,6 +71,8 @@ def _why(r: engine.EvaluationResult, rules: list[dict[str, Any]], env: str) -> d
     if r.reason == engine.Reason.ERROR:
         why["matched"] = "Nothing: the evaluation failed"
         why["error"] = r.error_message or r.error_code
+    elif r.prerequisite is not None:
+        why["matched"] = f"Nothing: its prerequisite {r.prerequisite} does not hold in {env}"
     elif r.reason == engine.Reason.DISABLED:
         why["matched"] = f"Nothing: the flag is off in {env}, so it serves its off variation"
     elif r.rule_index is not None:
@@ -159,7 +164,7 @@ def flag_page(p: Page) -> Response:
                     project_key,
                     flag_key,
                     env,
-                    _config(draft, count),
+                    _config(draft, count, config["prerequisites"]),
                     if_match=draft["version"],
                     replace=True,
                 )

@@ -61,7 +61,9 @@ def _pct(weight: int) -> str:
     return text or "0"
 
 
-def draft_serve(serve: dict[str, Any], count: int) -> dict[str, Any]:
+def draft_serve(serve: dict[str, Any] | None, count: int) -> dict[str, Any]:
+    if serve is None:  # an unset fallthrough: the application's own default
+        return {"serve": "default", "weights": ["0"] * count, "bucket_by": "key"}
     if "rollout" in serve:
         weights = {w["variation"]: w["weight"] for w in serve["rollout"].get("weights", [])}
         return {
@@ -190,7 +192,10 @@ def _clause_values(op: str, text: str, field: str) -> list[Any]:
     return values
 
 
-def serve_from_draft(d: dict[str, Any], prefix: str, count: int) -> dict[str, Any]:
+def serve_from_draft(d: dict[str, Any], prefix: str, count: int) -> dict[str, Any] | None:
+    """A serve from its form fields; None for the default rule's "the application's default"."""
+    if d["serve"] == "default" and prefix == "ft":
+        return None
     if d["serve"] != "rollout":
         if not d["serve"].isdigit() or int(d["serve"]) >= count:
             raise Invalid("choose a variation or a rollout", field=f"{prefix}.serve")
