@@ -50,9 +50,11 @@ soak: install
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# The JavaScript SDK against a real server (needs Node 18+ and npm), and the published
-# OpenFeature OFREP web provider against the same server.
+# The JavaScript SDK against a real server (needs Node 18+ and npm), the published
+# OpenFeature OFREP web provider against the same server, and OpenFeature's Gherkin suites
+# through the published Node OFREP providers (from ../shared/openfeature-spec).
 .PHONY: test-js
 test-js: install
 	cd sdks/js && npm ci --no-audit --no-fund && node --test test/*.test.js
 	cd tests/ofrep-web && npm ci --no-audit --no-fund && node --test
+	cd tests/openfeature-node && npm ci --no-audit --no-fund && node --test

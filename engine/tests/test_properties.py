@@ -33,7 +33,7 @@ from launchsequence_engine import (
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-REASONS = {"DISABLED", "TARGETING_MATCH", "SPLIT", "DEFAULT", "ERROR"}
+REASONS = {"STATIC", "DISABLED", "TARGETING_MATCH", "SPLIT", "DEFAULT", "ERROR"}
 ERROR_CODES = {
     "FLAG_NOT_FOUND",
     "TYPE_MISMATCH",
@@ -645,7 +645,7 @@ def test_a_failing_flag_does_not_hide_the_others_in_evaluate_all() -> None:
 
 def test_context_checks_come_before_the_flag_runs() -> None:
     compiled = _with_failing_run("strings")
-    assert evaluate(compiled, "strings", {"key": ""}).error_code == "TARGETING_KEY_MISSING"
+    assert evaluate(compiled, "strings", {"key": 5}).error_code == "INVALID_CONTEXT"
     assert evaluate(compiled, "strings", []).error_code == "INVALID_CONTEXT"
     assert evaluate(compiled, "strings", {"key": "u"}, default=1).error_code == "TYPE_MISMATCH"
 

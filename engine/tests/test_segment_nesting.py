@@ -100,7 +100,7 @@ def test_lenient_compile_sets_aside_only_the_flags_using_a_segment_too_deep() ->
         "deep": ("ERROR", "PARSE_ERROR"),
         "also_deep": ("ERROR", "PARSE_ERROR"),
         "at_limit": ("TARGETING_MATCH", None),
-        "plain": ("DEFAULT", None),
+        "plain": ("STATIC", None),
     }
 
 
@@ -170,7 +170,7 @@ def test_running_out_of_stack_answers_general_instead_of_raising() -> None:
 
     results = _with_little_stack(lambda: evaluate_all(compiled, context), 30)
     assert (results["f"].reason, results["f"].error_code) == ("ERROR", "GENERAL")
-    assert results["g"].reason == "DEFAULT"  # the other flags are still answered
+    assert results["g"].reason == "STATIC"  # the other flags are still answered
 
     # With the stack back, the same evaluation succeeds: the failure was the host's.
     assert evaluate(compiled, "f", context).rule_id == "uses-s0"

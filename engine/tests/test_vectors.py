@@ -18,9 +18,9 @@ from launchsequence_engine import compile as compile_snapshot
 SPEC = Path(__file__).resolve().parents[2] / "spec"
 VECTORS = sorted((SPEC / "vectors").glob("*.json"))
 #: Results whose context is deliberately not a valid context (so not checked against its schema).
-CONTEXT_ERRORS = {"TARGETING_KEY_MISSING", "INVALID_CONTEXT"}
+CONTEXT_ERRORS = {"INVALID_CONTEXT"}
 #: In `expected`, these must be absent or null in the result when the vector leaves them out.
-ABSENT_MEANS_NULL = ("error_code", "rule_id", "rule_index")
+ABSENT_MEANS_NULL = ("error_code", "rule_id", "rule_index", "prerequisite")
 
 
 def load(path: Path) -> Any:
@@ -37,7 +37,7 @@ def snapshot_of(vector: dict[str, Any]) -> Any:
     """The vector's snapshot, expanding the `flag` shorthand."""
     if "flag" in vector:
         flag = vector["flag"]
-        return {"schema_version": 1, "version": 1, "flags": {flag["key"]: flag}, "segments": {}}
+        return {"schema_version": 2, "version": 1, "flags": {flag["key"]: flag}, "segments": {}}
     return vector["snapshot"]
 
 
@@ -186,6 +186,11 @@ def test_invalid_snapshots_fail_the_snapshot_schema() -> None:
         "compile-segment-cycle.json",
         "compile-segment-too-deep.json",
         "compile-set-aside-flag.json",  # a valid snapshot: the server set the flag aside
+        "compile-prerequisite-cycle.json",
+        "compile-prerequisite-self.json",
+        "compile-prerequisite-variation-out-of-range.json",
+        "compile-prerequisite-twice.json",
+        "compile-prerequisite-too-deep.json",
     }
     for path in VECTORS:
         vector = load(path)

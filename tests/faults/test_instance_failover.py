@@ -287,7 +287,7 @@ class Cluster:
     client_key: str
 
     def snapshot(self, instance: ServerProcess) -> dict[str, Any]:
-        response = httpx.get(f"{instance.url}/sdk/v1/snapshot", timeout=10,
+        response = httpx.get(f"{instance.url}/sdk/v1/snapshot?schema=2", timeout=10,
                              headers={"Authorization": f"Bearer {self.server_key}"})  # fmt: skip
         assert response.status_code == 200, response.text
         return dict(response.json())
@@ -322,7 +322,7 @@ class Cluster:
             engine.dispose()
 
     def server_stream(self) -> Stream:
-        return Stream(f"{self.balancer.url}/sdk/v1/stream",
+        return Stream(f"{self.balancer.url}/sdk/v1/stream?schema=2",
                       {"Authorization": f"Bearer {self.server_key}"})  # fmt: skip
 
     def client_stream(self, context: dict[str, Any]) -> Stream:

@@ -117,7 +117,7 @@ class Subscriber:
         timeout = httpx.Timeout(5.0, read=5.0)  # heartbeats come every second
         with (
             httpx.Client(timeout=timeout, trust_env=False) as client,
-            client.stream("GET", f"{self.url}/sdk/v1/stream", headers=headers) as response,
+            client.stream("GET", f"{self.url}/sdk/v1/stream?schema=2", headers=headers) as response,
         ):
             if response.status_code != 200:
                 with self._lock:

@@ -69,7 +69,7 @@ def test_the_python_and_curl_snippets_work_as_pasted(live):
         pytest.skip("curl is not installed: the curl and OFREP snippets were not run")
     evaluated = json.loads(_run(["sh", "-c", snippets["curl"]]))
     assert evaluated["flags"]["my-flag"]["value"] is True
-    assert evaluated["flags"]["my-flag"]["reason"] == "DEFAULT"
+    assert evaluated["flags"]["my-flag"]["reason"] == "STATIC"
     ofrep = json.loads(_run(["sh", "-c", snippets["ofrep"]]))
     assert (ofrep["key"], ofrep["value"]) == ("my-flag", True)
     _set_flag(user, False)

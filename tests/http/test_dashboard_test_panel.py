@@ -68,9 +68,14 @@ def test_the_panel_says_which_target_or_rule_matched_and_whether_a_rollout_chose
     assert default["matched"].startswith("No target or rule")
     assert default["rollout"] == "No"
 
-    missing_key = _panel(user, {"country": "DE"})
+    # The key is optional; only rule 2's rollout by key needs it.
+    keyless = _panel(user, {"country": "US"})
+    assert keyless["reason"] == "DEFAULT" and keyless["value"] == "false"
+    missing_key = _panel(user, {"plan": "beta"})
     assert missing_key["reason"] == "ERROR (TARGETING_KEY_MISSING)"
-    assert missing_key["error"] == "the context has no key"
+    assert (
+        missing_key["error"] == "the rollout buckets by the context's key, and the context has none"
+    )
 
     off = _panel(user, {"key": "vip-1"}, env="staging")
     assert off["reason"] == "DISABLED"

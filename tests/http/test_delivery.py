@@ -329,7 +329,7 @@ def test_evaluate_reads_its_own_writes_at_once(live_any_db):
         toggle(e, "ryw", on)
         result = evaluate(e, {"key": "u-1"}, ["ryw"])["flags"]["ryw"]
         assert result["value"] is on, f"toggle {i}: the answer right after the write is stale"
-        assert result["reason"] == ("DEFAULT" if on else "DISABLED")
+        assert result["reason"] == ("STATIC" if on else "DISABLED")
 
 
 def test_evaluate_answer_shapes(live):
@@ -379,11 +379,11 @@ def test_evaluate_answer_shapes(live):
     bad_flags = HTTP.post(url, json={"context": {"key": "u"}, "flags": "dark"}, headers=key)
     assert bad_flags.status_code == 400
 
+    # The key is optional: a flag with no rollout by key answers without one.
     keyless = evaluate(e, {"country": "DE"})["flags"]
     assert set(keyless) == {"checkout", "dark"}
-    for result in keyless.values():
-        assert result["reason"] == "ERROR"
-        assert result["error_code"] == "TARGETING_KEY_MISSING"
+    assert keyless["checkout"]["reason"] == "TARGETING_MATCH"
+    assert keyless["dark"]["reason"] == "DISABLED"
 
 
 def test_snapshot_etag_and_local_evaluation_match_the_server(live):
@@ -419,7 +419,7 @@ def test_snapshot_etag_and_local_evaluation_match_the_server(live):
         type="number", variations=[{"value": 10}, {"value": 2.5}],
     )  # fmt: skip
 
-    first = sdk(live.url, "/sdk/v1/snapshot", e.server_key)
+    first = sdk(live.url, "/sdk/v1/snapshot?schema=2", e.server_key)
     assert first.status_code == 200
     document = first.json()
     assert first.headers["etag"] == f'"{document["version"]}"'
@@ -743,8 +743,8 @@ def test_client_stream_sends_only_changes_of_its_own_values(live):
         assert put.event == "put"
         version = int(put.id or 0)
         assert put.data["flags"] == {
-            "banner": {"value": True, "variation": 0, "variant": "On", "reason": "DEFAULT"},
-            "pricing": {"value": True, "variation": 0, "variant": "On", "reason": "DEFAULT"},
+            "banner": {"value": True, "variation": 0, "variant": "On", "reason": "STATIC"},
+            "pricing": {"value": True, "variation": 0, "variant": "On", "reason": "STATIC"},
         }
 
         toggle(e, "banner", False)
@@ -757,6 +757,11 @@ def test_client_stream_sends_only_changes_of_its_own_values(live):
 
         toggle(e, "internal", False)  # not client-side: nothing for browsers
         configure(e, "pricing", {"targets": [{"variation": 1, "values": ["someone-else"]}]})
+        # Same value, but now targeting exists: the reason goes from STATIC to DEFAULT.
+        retargeted = s.next_data_event()
+        assert retargeted.data["flags"] == {
+            "pricing": {"value": True, "variation": 0, "variant": "On", "reason": "DEFAULT"}
+        }
         configure(e, "pricing", {"rules": [{"clauses": [{"attribute": "plan", "op": "in",
                                                          "values": ["pro"]}],
                                             "serve": {"variation": 1}}]})  # fmt: skip

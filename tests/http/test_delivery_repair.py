@@ -116,8 +116,8 @@ def test_a_hub_loading_while_a_change_commits_serves_that_change(
             assert stored["flags"]["launch"]["on"] is True
             assert first["version"] == stored["version"]
             assert first["flags"]["launch"]["value"] is True
-            assert first["flags"]["launch"]["reason"] == "DEFAULT"
-            snapshot = sdk(e.url, "/sdk/v1/snapshot", e.server_key).json()
+            assert first["flags"]["launch"]["reason"] == "STATIC"
+            snapshot = sdk(e.url, "/sdk/v1/snapshot?schema=2", e.server_key).json()
             assert snapshot == stored
         finally:
             other.user.close()
@@ -148,7 +148,7 @@ def test_the_admin_snapshot_is_one_moment_even_while_a_change_commits(
             after = admin_snapshot(e)
             assert after["version"] == before["version"] + 1
             assert after["flags"]["launch"]["on"] is True
-            assert after == sdk(e.url, "/sdk/v1/snapshot", e.server_key).json()
+            assert after == sdk(e.url, "/sdk/v1/snapshot?schema=2", e.server_key).json()
         finally:
             other.user.close()
 

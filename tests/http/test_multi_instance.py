@@ -202,7 +202,7 @@ class Cluster:
 
     def sdk_snapshot(self, instance: Instance) -> dict[str, Any]:
         response = httpx.get(
-            f"{instance.url}/sdk/v1/snapshot",
+            f"{instance.url}/sdk/v1/snapshot?schema=2",
             headers={"Authorization": f"Bearer {self.server_key}"},
             timeout=10,
         )
@@ -371,7 +371,7 @@ class Subscriber:
         timeout = httpx.Timeout(5.0, read=5.0)  # heartbeats come every second
         with (
             httpx.Client(timeout=timeout) as client,
-            client.stream("GET", f"{self.url}/sdk/v1/stream", headers=headers) as response,
+            client.stream("GET", f"{self.url}/sdk/v1/stream?schema=2", headers=headers) as response,
         ):
             if response.status_code != 200:
                 with self._cond:
@@ -436,7 +436,7 @@ def test_a_toggle_through_one_instance_reaches_the_other_within_a_second(tmp_pat
                 answer = c.evaluate(b, "alpha")
                 assert answer["version"] == version
                 assert answer["flags"]["alpha"]["value"] is on
-                assert answer["flags"]["alpha"]["reason"] == ("DEFAULT" if on else "DISABLED")
+                assert answer["flags"]["alpha"]["reason"] == ("STATIC" if on else "DISABLED")
             print(f"propagation A -> B subscriber: {[round(d * 1000) for d in delays]} ms, "
                   f"median {statistics.median(delays) * 1000:.0f} ms")  # fmt: skip
             assert max(delays) < 1.0, delays

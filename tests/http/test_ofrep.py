@@ -132,20 +132,23 @@ def test_the_openfeature_ofrep_provider_evaluates_every_type(live, openfeature_d
 
     layout = of.get_object_details("layout", {}, us)
     assert layout.value == {"columns": 3, "cards": ["news", "weather"]}
-    assert (layout.variant, layout.reason) == ("grid", Reason.DEFAULT)
+    assert (layout.variant, layout.reason) == ("grid", Reason.STATIC)
     wrong_type = of.get_boolean_details("theme", False, us)
     assert (wrong_type.value, wrong_type.error_code) == (False, ErrorCode.TYPE_MISMATCH)
 
     missing = of.get_boolean_details("no-such-flag", True, us)
     assert (missing.value, missing.error_code) == (True, ErrorCode.FLAG_NOT_FOUND)
     assert missing.reason == Reason.ERROR
-    keyless = of.get_boolean_details("beta", True, EvaluationContext(attributes={"country": "DE"}))
-    assert (keyless.value, keyless.error_code) == (True, ErrorCode.TARGETING_KEY_MISSING)
+    # The key is optional: only a step that needs it (theme's rollout by key) answers
+    # TARGETING_KEY_MISSING.
+    keyless = of.get_boolean_details("beta", False, EvaluationContext(attributes={"country": "DE"}))
+    assert (keyless.value, keyless.reason) == (True, Reason.TARGETING_MATCH)
+    assert keyless.error_code is None
     no_context = of.get_string_details("theme", "fallback")
     assert no_context.value == "fallback"
     assert no_context.error_code == ErrorCode.TARGETING_KEY_MISSING
     server_only = of.get_boolean_details("server-only", False, us)
-    assert (server_only.value, server_only.reason) == (True, Reason.DEFAULT)
+    assert (server_only.value, server_only.reason) == (True, Reason.STATIC)
 
     # A client key: client-side flags as before, any other flag does not exist for it.
     browser = client_for(live.url, e.client_key, "browser", openfeature_domains)
@@ -176,7 +179,7 @@ def test_ofrep_single_flag_shapes(live):
     layout = ofrep(live.url, "/evaluate/flags/layout", e.server_key, de).json()
     grid = {"columns": 3, "cards": ["news", "weather"]}
     assert layout == {
-        "key": "layout", "reason": "DEFAULT", "variant": "grid", "value": grid, "metadata": {}
+        "key": "layout", "reason": "STATIC", "variant": "grid", "value": grid, "metadata": {}
     }  # fmt: skip
 
     missing = ofrep(live.url, "/evaluate/flags/no-such-flag", e.server_key, de)
@@ -187,17 +190,19 @@ def test_ofrep_single_flag_shapes(live):
     hidden = ofrep(live.url, "/evaluate/flags/server-only", e.client_key, de)
     assert hidden.status_code == 404 and hidden.json() == {**body, "key": "server-only"}
 
-    for context, code in [
+    keyless = ofrep(live.url, "/evaluate/flags/beta", e.server_key, {"context": {"country": "DE"}})
+    assert keyless.status_code == 200 and keyless.json()["value"] is True
+    for context, code in [  # theme buckets by the key: it needs one
         ({"country": "DE"}, "TARGETING_KEY_MISSING"),
         ({"targetingKey": ""}, "TARGETING_KEY_MISSING"),
         ({"targetingKey": 42}, "INVALID_CONTEXT"),
         ([], "INVALID_CONTEXT"),
         ("user-1", "INVALID_CONTEXT"),
     ]:
-        r = ofrep(live.url, "/evaluate/flags/beta", e.server_key, {"context": context})
+        r = ofrep(live.url, "/evaluate/flags/theme", e.server_key, {"context": context})
         assert r.status_code == 400, (context, r.text)
         assert r.json()["errorCode"] == code, context
-        assert r.json()["key"] == "beta" and r.json()["errorDetails"]
+        assert r.json()["key"] == "theme" and r.json()["errorDetails"]
     broken = HTTP.post(f"{live.url}/ofrep/v1/evaluate/flags/beta", content=b"{nope",
                        headers={"Authorization": f"Bearer {e.server_key}"})  # fmt: skip
     assert broken.status_code == 400 and broken.json()["errorCode"] == "PARSE_ERROR"
@@ -241,7 +246,11 @@ def test_ofrep_bulk_etag_and_event_stream(live):
     assert browser.headers["etag"] != etag
     browser_uri = browser.json()["eventStreams"][0]["endpoint"]["requestUri"]
     keyless = ofrep(live.url, "/evaluate/flags", e.server_key, {"context": {"country": "DE"}})
-    assert keyless.status_code == 400 and keyless.json()["errorCode"] == "TARGETING_KEY_MISSING"
+    assert keyless.status_code == 200
+    answers = {f["key"]: f for f in keyless.json()["flags"]}
+    assert answers["beta"]["value"] is True
+    assert answers["theme"]["errorCode"] == "TARGETING_KEY_MISSING"
+    assert "value" not in answers["theme"]
 
     with (
         stream(live.url, request_uri) as server_events,
@@ -277,3 +286,43 @@ def test_ofrep_bulk_etag_and_event_stream(live):
     assert r.status_code == 201
     with stream(live.url, request_uri) as expired:
         assert expired.status == 401
+
+
+def test_ofrep_code_default_metadata_and_etag_of_what_the_key_sees(live, openfeature_domains):
+    """An unset off variation or fallthrough answers OFREP's code default (no value), which the
+    published provider turns into the caller's default; flag metadata reaches the answer and
+    OpenFeature's flag metadata; the bulk ETag moves only with what that key and context get."""
+    e = provision(live.url, "codedefault@example.com")
+    r = e.user.patch(f"{e.base}/flags/layout", json={"metadata": {"owner": "web", "ticket": 7}})
+    assert r.status_code == 200 and r.json()["metadata"] == {"owner": "web", "ticket": 7}
+    configure(e, "dark", {"on": False, "off_variation": None, "fallthrough": None})
+    ctx = {"context": {"targetingKey": "user-1"}}
+
+    dark = ofrep(live.url, "/evaluate/flags/dark", e.server_key, ctx)
+    assert dark.status_code == 200
+    assert dark.json() == {"key": "dark", "reason": "DISABLED", "variant": None, "metadata": {}}
+    configure(e, "dark", {"on": True})
+    on_without_default = ofrep(live.url, "/evaluate/flags/dark", e.server_key, ctx).json()
+    assert on_without_default == {
+        "key": "dark", "reason": "DEFAULT", "variant": None, "metadata": {}
+    }  # fmt: skip
+    layout = ofrep(live.url, "/evaluate/flags/layout", e.server_key, ctx).json()
+    assert layout["metadata"] == {"owner": "web", "ticket": 7}
+
+    client = client_for(live.url, e.server_key, "code-default", openfeature_domains)
+    user = EvaluationContext(targeting_key="user-1")
+    details = client.get_boolean_details("dark", True, user)
+    assert (details.value, details.reason, details.error_code) == (True, "DEFAULT", None)
+    shown = client.get_object_details("layout", {}, user)
+    assert shown.flag_metadata == {"owner": "web", "ticket": 7}
+
+    first = ofrep(live.url, "/evaluate/flags", e.client_key, ctx)
+    etag = first.headers["etag"]
+    toggle(e, "server-only", False)  # a change the client key cannot see
+    unseen = ofrep(live.url, "/evaluate/flags", e.client_key, ctx, **{"If-None-Match": etag})
+    assert unseen.status_code == 304 and unseen.headers["etag"] == etag
+    bare = ofrep(live.url, "/evaluate/flags", e.client_key, ctx, **{"If-None-Match": etag[1:-1]})
+    assert bare.status_code == 304
+    toggle(e, "beta", False)  # one it can
+    seen = ofrep(live.url, "/evaluate/flags", e.client_key, ctx, **{"If-None-Match": etag})
+    assert seen.status_code == 200 and seen.headers["etag"] != etag

@@ -66,7 +66,7 @@ test('the OFREP web provider reads flags and follows changes over our SSE event 
   assert.ok(changed.length > 0, 'ConfigurationChanged emitted');
   assert.ok(changed[0].flagsChanged.includes('new-checkout'), JSON.stringify(changed[0]));
   assert.equal(client.getBooleanValue('new-checkout', false), true);
-  assert.equal(client.getBooleanDetails('new-checkout', false).reason, 'DEFAULT');
+  assert.equal(client.getBooleanDetails('new-checkout', false).reason, 'STATIC');
   assert.ok(Date.now() - start < 5000);
 
   // and back off

@@ -66,7 +66,7 @@ def test_ready_resolves_with_the_servers_values(page, env: Env, static_server):
     assert result["value"] is True
     assert result["version"] > 0
     assert page.evaluate("window.c.all()") == {"banner": True}
-    assert page.evaluate("window.c.details('banner', false).reason") == "DEFAULT"
+    assert page.evaluate("window.c.details('banner', false).reason") == "STATIC"
     assert page.errors == []
 
 

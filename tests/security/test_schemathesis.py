@@ -264,7 +264,8 @@ _OFREP_CONTEXT = {
 
 _OFREP_SUCCESS = {
     "type": "object",
-    "required": ["key", "value", "reason", "variant", "metadata"],
+    # No `value`: OFREP's code default (an unset off variation or default), variant null.
+    "required": ["key", "reason", "variant", "metadata"],
     "properties": {
         "key": {"type": "string"},
         "value": _ANY_JSON,

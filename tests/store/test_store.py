@@ -431,7 +431,7 @@ def test_build_snapshot_orders_flags_leaves_out_archived_and_compiles(world):
     assert "archived-one" not in snapshot["flags"]
     assert snapshot["project"] == "default"
     assert snapshot["environment"] == "production"
-    assert snapshot["schema_version"] == 1
+    assert snapshot["schema_version"] == 2
     assert list(snapshot["segments"]) == ["staff"]
     assert staging["segments"] == {}
     assert snapshot["flags"]["alpha"]["on"] is True

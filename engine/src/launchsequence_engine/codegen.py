@@ -137,7 +137,8 @@ def _serve_lines(serve: Serve, name: str, namespace: dict[str, Any]) -> list[str
     namespace[f"{name}_first"] = serve.first
     if serve.bucket_by == "key":
         hashed = "key"
-        lines = [f"s = {name}_copy()"]
+        namespace[f"{name}_nokey"] = serve.missing_key
+        lines = ["if key is None:", f"    return {name}_nokey", f"s = {name}_copy()"]
     else:
         hashed = "v"
         namespace[f"{name}_a"] = serve.bucket_by

@@ -9,13 +9,17 @@ from typing import Any, Final
 from .codegen import GeneratedRun
 from .errors import SnapshotError, shown
 from .flags import CompiledFlag, compile_flag
+from .prerequisites import link_prerequisites
 from .segments import SegmentTable
 from .sharing import ClauseTable
 
-__all__ = ["SCHEMA_VERSION", "SET_ASIDE", "CompiledSnapshot", "compile"]
+__all__ = ["READS_SCHEMA_VERSIONS", "SCHEMA_VERSION", "SET_ASIDE", "CompiledSnapshot", "compile"]
 
-#: The snapshot format this engine reads (`schema_version` in the document).
-SCHEMA_VERSION: Final = 1
+#: The snapshot format this engine writes about (`schema_version` in the document).
+SCHEMA_VERSION: Final = 2
+#: The formats it reads: version 2 adds prerequisites, metadata and unset off variations and
+#: fallthroughs to version 1, which it reads unchanged.
+READS_SCHEMA_VERSIONS: Final = (1, 2)
 #: Marks a flag the server could not serve; its value says why (spec/evaluation.md, section 1).
 SET_ASIDE: Final = "set_aside"
 
@@ -71,10 +75,10 @@ def compile(snapshot: Any, *, strict: bool = True) -> CompiledSnapshot:  # noqa:
     """
     if not isinstance(snapshot, Mapping):
         raise SnapshotError("a snapshot must be a JSON object")
-    schema = snapshot.get("schema_version", SCHEMA_VERSION)
-    if type(schema) is not int or schema != SCHEMA_VERSION:
+    schema = snapshot.get("schema_version", 1)
+    if type(schema) is not int or schema not in READS_SCHEMA_VERSIONS:
         raise SnapshotError(
-            f"schema_version {shown(schema)} is not {SCHEMA_VERSION}, the one this engine reads",
+            f"schema_version {shown(schema)} is not one this engine reads (1 or 2)",
             path="schema_version",
         )
     version = snapshot.get("version", 0)
@@ -105,6 +109,7 @@ def compile(snapshot: Any, *, strict: bool = True) -> CompiledSnapshot:  # noqa:
             if strict:
                 raise
             broken[key] = exc
+    link_prerequisites(flags, broken, table, strict=strict)
     table.finish()
     return CompiledSnapshot(version, environment, project, flags, broken)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from .clauses import Memo
@@ -16,18 +17,27 @@ def _error(flag_key: str, default: Any, code: str, message: str) -> EvaluationRe
     return EvaluationResult(flag_key, default, None, None, Reason.ERROR, code, message)
 
 
-def check_context(context: Any) -> tuple[str, str] | str:
-    """The context's key, or an (error code, message) pair saying why it cannot be evaluated."""
+def check_context(context: Any) -> tuple[str, str] | str | None:
+    """The context's key (None when it has none: absent, null or empty), or an (error code,
+    message) pair saying why the context cannot be evaluated at all.
+
+    The key is optional: a step that needs it and lacks it answers TARGETING_KEY_MISSING itself.
+    """
     if type(context) is not dict and not isinstance(context, Mapping):
         return (ErrorCode.INVALID_CONTEXT, "the context must be an object")
     key = context.get("key")
     if type(key) is str:
-        if key:
-            return key
-        return (ErrorCode.TARGETING_KEY_MISSING, "the context's key is empty")
+        return key if key else None
     if key is None:
-        return (ErrorCode.TARGETING_KEY_MISSING, "the context has no key")
+        return None
     return (ErrorCode.INVALID_CONTEXT, "the context's key must be a string")
+
+
+def _with_default(result: EvaluationResult, default: Any) -> EvaluationResult:
+    """The result with the caller's default as its value where the flag served none."""
+    if result.variation is None and default is not None and result.value is not default:
+        return replace(result, value=default)
+    return result
 
 
 def evaluate(
@@ -42,7 +52,8 @@ def evaluate(
 
     Never raises: every failure is a result with reason ERROR, an error code and `default` as
     the value. A `default` of another type than the flag's answers TYPE_MISMATCH (None skips
-    the check).
+    the check). A flag whose off variation or fallthrough is unset answers `default` too, with
+    reason DISABLED or DEFAULT and no variation.
     """
     try:
         flag = compiled.flags.get(flag_key)
@@ -58,11 +69,12 @@ def evaluate(
         if type(context) is dict:  # the common case, checked inline (as check_context does)
             key = context.get("key")
             if type(key) is str and key:
-                return flag.run(context, key, now)
+                result = flag.run(context, key, now)
+                return result if result.variation is not None else _with_default(result, default)
         checked = check_context(context)
         if type(checked) is tuple:
             return _error(flag_key, default, *checked)
-        return flag.run(context, checked, now)  # type: ignore[arg-type]
+        return _with_default(flag.run(context, checked, now), default)  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - evaluation must never raise into the host
         return _error(flag_key, default, ErrorCode.GENERAL, f"{type(exc).__name__}: {exc}")
 
@@ -76,9 +88,10 @@ def evaluate_all(
 ) -> dict[str, EvaluationResult]:
     """Evaluate every flag (or every client-side flag) for one context. Never raises.
 
-    Flags without a value for this context (a broken flag, an invalid context) are in the
-    answer too, with reason ERROR and a value of None. A clause that several flags use is
-    tested once for the call (`sharing.py`), and so is each segment, however many flags use it.
+    Flags without a value for this context (a broken flag, an invalid context, an unset off
+    variation or fallthrough) are in the answer too, with a value and variation of None. A
+    clause that several flags use is tested once for the call (`sharing.py`), and so is each
+    segment, however many flags use it.
     """
     key = check_context(context)
     plan = compiled.client_side_plan if client_side_only else compiled.plan

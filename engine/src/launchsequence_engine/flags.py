@@ -11,16 +11,31 @@ from .bucketing import BUCKETS
 from .clauses import Member, compile_clause
 from .codegen import CachedRun, ClausePlan, GeneratedRun, Serve, generate_run
 from .errors import SnapshotError, shown
-from .result import EvaluationResult, Reason
+from .result import ErrorCode, EvaluationResult, Reason
 from .rollouts import RolloutPlan
 from .sharing import ClauseTable
 
-__all__ = ["FLAG_TYPES", "CompiledFlag", "compile_clauses", "compile_flag", "type_check"]
+__all__ = [
+    "FLAG_TYPES",
+    "MAX_METADATA_ENTRIES",
+    "MAX_METADATA_KEY",
+    "MAX_METADATA_STRING",
+    "MAX_PREREQUISITES",
+    "CompiledFlag",
+    "compile_clauses",
+    "compile_flag",
+    "type_check",
+]
 
 FLAG_TYPES = ("boolean", "string", "number", "json")
 MAX_TARGET_KEYS = 10_000
 MAX_RULES = 1_000
 MAX_VARIATIONS = 100
+MAX_PREREQUISITES = 100
+#: Flag metadata is small by design: a few labels (owner, team, ticket) that reach every answer.
+MAX_METADATA_ENTRIES = 32
+MAX_METADATA_KEY = 64
+MAX_METADATA_STRING = 1_000
 
 Context = Mapping[str, Any]
 #: A flag's evaluation once the context is known to be valid: (context, its key, now).
@@ -53,6 +68,11 @@ class CompiledFlag:
     #: `run` and the table of the clauses it shares: `evaluate_all` passes it the call's slots
     #: while `shared.run is run` (a flag rebuilt with another `run` has that one called).
     shared: CachedRun | None = None
+    #: The flags that must serve a given variation first: (flag key, variation index), in order.
+    prerequisites: tuple[tuple[str, int], ...] = ()
+    #: What the flag serves when it is off (its off variation, or no value: the caller's default).
+    off: EvaluationResult | None = None
+    metadata: Mapping[str, Any] | None = None
 
 
 def _int_index(raw: Any, count: int, path: str) -> int:
@@ -64,21 +84,40 @@ def _int_index(raw: Any, count: int, path: str) -> int:
 class _Builder:
     """Holds what one flag's compilation shares: its key, salt and the results it may give."""
 
-    def __init__(self, key: str, salt: str, values: list[Any], names: list[str]) -> None:
+    def __init__(
+        self,
+        key: str,
+        salt: str,
+        values: list[Any],
+        names: list[str],
+        metadata: Mapping[str, Any] | None,
+    ) -> None:
         self.key = key
         self.prefix = f"{key}.{salt}."
         self.values = values
         self.names = names
+        self.metadata = metadata
+        #: Whether nothing about a context can change the answer (no targets, rules or
+        #: prerequisites): the fallthrough's fixed variation then answers STATIC, not DEFAULT.
+        self.static = False
 
     def result(self, index: int, reason: str, rule: tuple[str, int] | None) -> EvaluationResult:
         rule_id, rule_index = rule if rule is not None else (None, None)
         return EvaluationResult(
             self.key, self.values[index], index, self.names[index], reason,
-            rule_id=rule_id, rule_index=rule_index,
+            rule_id=rule_id, rule_index=rule_index, metadata=self.metadata,
         )  # fmt: skip
+
+    def no_value(self, reason: str, code: str | None = None, message: str | None = None
+                 ) -> EvaluationResult:  # fmt: skip
+        """A result without a value of the flag's: the caller's default is answered."""
+        return EvaluationResult(self.key, None, None, None, reason, code, message,
+                                metadata=self.metadata)  # fmt: skip
 
     def serve(self, raw: Any, path: str, rule: tuple[str, int] | None) -> Serve:
         """A prebuilt result for a fixed variation, or a rollout's plan."""
+        if raw is None and rule is None:  # an unset fallthrough: the caller's default
+            return self.no_value(Reason.DEFAULT)
         if not isinstance(raw, Mapping):
             raise SnapshotError("must be an object with `variation` or `rollout`", path=path)
         has_variation, has_rollout = "variation" in raw, "rollout" in raw
@@ -87,7 +126,10 @@ class _Builder:
         count = len(self.values)
         if has_variation:
             index = _int_index(raw["variation"], count, f"{path}.variation")
-            reason = Reason.TARGETING_MATCH if rule is not None else Reason.DEFAULT
+            if rule is not None:
+                reason = Reason.TARGETING_MATCH
+            else:
+                reason = Reason.STATIC if self.static else Reason.DEFAULT
             return self.result(index, reason, rule)
         return self.rollout(raw["rollout"], f"{path}.rollout", rule)
 
@@ -123,7 +165,12 @@ class _Builder:
             raise SnapshotError(
                 f"weights must sum to {BUCKETS}, not {total}", path=f"{path}.weights"
             )
-        return RolloutPlan(self.prefix, bucket_by, tuple(bounds))
+        missing = self.no_value(
+            Reason.ERROR,
+            ErrorCode.TARGETING_KEY_MISSING,
+            "the rollout buckets by the context's key, and the context has none",
+        )
+        return RolloutPlan(self.prefix, bucket_by, tuple(bounds), missing)
 
 
 def compile_clauses(clauses: Any, segment_member: Callable[[str], Member]) -> list[ClausePlan]:
@@ -214,19 +261,84 @@ def _compile_flag(
     if type(version) is not int:
         raise SnapshotError("must be an integer", path="version")
 
-    build = _Builder(key, salt, values, names)
-    off_index = _int_index(raw.get("off_variation"), len(values), "off_variation")
-    off = build.result(off_index, Reason.DISABLED, None)
+    metadata = _metadata(raw.get("metadata"))
+    build = _Builder(key, salt, values, names, metadata)
+    raw_off = raw.get("off_variation")
+    if raw_off is None:  # unset: the caller's default
+        off = build.no_value(Reason.DISABLED)
+    else:
+        off = build.result(_int_index(raw_off, len(values), "off_variation"), Reason.DISABLED, None)
 
+    prerequisites = _prerequisites(raw.get("prerequisites", []), key)
     targets = _compile_targets(raw.get("targets", []), build)
-    rules = _compile_rules(raw.get("rules", []), build, segment_member)
+    raw_rules = raw.get("rules", [])
+    build.static = not targets and not prerequisites and raw_rules == []
+    rules = _compile_rules(raw_rules, build, segment_member)
     fallthrough = build.serve(raw.get("fallthrough"), "fallthrough", None)
 
     run = generate_run(targets, rules, fallthrough, key, table) if on else off_run(off)
     shared = CachedRun(run, table)
     return CompiledFlag(
-        key, flag_type, version, client_side, on, tuple(values), accepts, shared.run, shared
-    )
+        key, flag_type, version, client_side, on, tuple(values), accepts, shared.run, shared,
+        prerequisites if on else (), off, metadata,
+    )  # fmt: skip
+
+
+def _metadata(raw: Any) -> Mapping[str, Any] | None:
+    """The flag's metadata: at most MAX_METADATA_ENTRIES string keys to strings, finite
+    numbers or booleans. None when it has none."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or len(raw) > MAX_METADATA_ENTRIES:
+        raise SnapshotError(
+            f"must be an object of at most {MAX_METADATA_ENTRIES} entries", path="metadata"
+        )
+    for name, value in raw.items():
+        if type(name) is not str or not 0 < len(name) <= MAX_METADATA_KEY:
+            raise SnapshotError(
+                f"{shown(name)} must be a name of 1 to {MAX_METADATA_KEY} characters",
+                path="metadata",
+            )
+        kind = type(value)
+        fits = (
+            kind is bool
+            or kind is int
+            or (kind is float and math.isfinite(value))
+            or (kind is str and len(value) <= MAX_METADATA_STRING)
+        )
+        if not fits:
+            raise SnapshotError(
+                f"must be a boolean, a finite number or a string of at most "
+                f"{MAX_METADATA_STRING} characters",
+                path=f"metadata.{name}",
+            )
+    return dict(raw) if raw else None
+
+
+def _prerequisites(raw: Any, key: str) -> tuple[tuple[str, int], ...]:
+    """The flag's prerequisites, each (flag key, variation index). Whether the other flag
+    exists, has that variation and closes no cycle is the snapshot's check (`compiler.py`)."""
+    if type(raw) is not list or len(raw) > MAX_PREREQUISITES:
+        raise SnapshotError(
+            f"must be a list of at most {MAX_PREREQUISITES} prerequisites", path="prerequisites"
+        )
+    out: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(raw):
+        where = f"prerequisites[{i}]"
+        if not isinstance(entry, Mapping):
+            raise SnapshotError("must be an object with `flag` and `variation`", path=where)
+        other = entry.get("flag")
+        if type(other) is not str or not other:
+            raise SnapshotError("must be a flag key", path=f"{where}.flag")
+        if other in seen:
+            raise SnapshotError(f"flag {other!r} is listed twice", path=f"{where}.flag")
+        seen.add(other)
+        variation = entry.get("variation")
+        if type(variation) is not int or variation < 0:
+            raise SnapshotError("must be a variation index", path=f"{where}.variation")
+        out.append((other, variation))
+    return tuple(out)
 
 
 def off_run(off: EvaluationResult) -> GeneratedRun:

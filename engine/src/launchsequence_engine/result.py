@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -11,6 +12,7 @@ __all__ = ["ErrorCode", "EvaluationResult", "Reason"]
 class Reason:
     """OpenFeature's resolution reasons, the only ones the engine gives."""
 
+    STATIC: Final = "STATIC"
     DISABLED: Final = "DISABLED"
     TARGETING_MATCH: Final = "TARGETING_MATCH"
     SPLIT: Final = "SPLIT"
@@ -33,9 +35,13 @@ class ErrorCode:
 class EvaluationResult:
     """One flag evaluated for one context.
 
-    On an error, `value` is the caller's default and `variation` and `variant` are None.
-    `rule_id` and `rule_index` are set when a rule matched (with reason TARGETING_MATCH, or SPLIT
-    when the rule served a rollout). Results are shared and immutable: never mutate one.
+    On an error, `value` is the caller's default and `variation` and `variant` are None. A flag
+    whose off variation or fallthrough is unset also answers the caller's default, with reason
+    DISABLED or DEFAULT and `variation` None: `variation` None always means "no value of the
+    flag's". `rule_id` and `rule_index` are set when a rule matched (with reason TARGETING_MATCH,
+    or SPLIT when the rule served a rollout); `prerequisite` names the prerequisite that failed
+    when the flag served its off result because of it. `metadata` is the flag's own metadata
+    (absent for a flag that does not exist). Results are shared and immutable: never mutate one.
     """
 
     key: str
@@ -47,6 +53,8 @@ class EvaluationResult:
     error_message: str | None = None
     rule_id: str | None = None
     rule_index: int | None = None
+    prerequisite: str | None = None
+    metadata: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The result as the JSON object of `spec/schemas/result.schema.json`."""
@@ -64,4 +72,8 @@ class EvaluationResult:
         if self.rule_id is not None:
             out["rule_id"] = self.rule_id
             out["rule_index"] = self.rule_index
+        if self.prerequisite is not None:
+            out["prerequisite"] = self.prerequisite
+        if self.metadata:
+            out["metadata"] = dict(self.metadata)
         return out

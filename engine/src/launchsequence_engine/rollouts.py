@@ -20,13 +20,19 @@ class RolloutPlan:
     across them).
     """
 
-    __slots__ = ("bounds", "bucket_by", "first", "prefix", "seeded")
+    __slots__ = ("bounds", "bucket_by", "first", "missing_key", "prefix", "seeded")
 
     def __init__(
-        self, prefix: str, bucket_by: str, bounds: tuple[tuple[int, EvaluationResult], ...]
+        self,
+        prefix: str,
+        bucket_by: str,
+        bounds: tuple[tuple[int, EvaluationResult], ...],
+        missing_key: EvaluationResult,
     ) -> None:
         self.prefix = prefix
         self.bucket_by = bucket_by
         self.bounds = bounds
+        #: Served when the rollout buckets by the context key and the context has none.
+        self.missing_key = missing_key
         self.first = bounds[0][1]  # served when there is no bucket value, as if its bucket were 0
         self.seeded: Any = sha1(utf8(prefix), usedforsecurity=False)

@@ -7,10 +7,11 @@ export interface Context {
 }
 
 /**
- * OpenFeature's reasons. The server answers the first five; the client answers `CACHED` for
- * values from its cache not yet confirmed by the server, `STALE` for values served while nothing
- * keeps them current (the stream failed or went silent, the key was refused, the client was
- * closed), and the test client `STATIC` unless told otherwise.
+ * OpenFeature's reasons. The server answers the first five and `STATIC` (a flag with no
+ * targeting); the client answers `CACHED` for values from its cache not yet confirmed by the
+ * server, `STALE` for values served while nothing keeps them current (the stream failed or went
+ * silent, the key was refused, the client was closed), and the test client `STATIC` unless told
+ * otherwise.
  */
 export type Reason =
   | 'DISABLED' | 'TARGETING_MATCH' | 'SPLIT' | 'DEFAULT' | 'ERROR'
@@ -29,6 +30,8 @@ export interface FlagEntry {
   error_code?: ErrorCode;
   rule_id?: string;
   rule_index?: number;
+  /** The flag's metadata (owner, team, ticket, ...), when it has some. */
+  metadata?: Record<string, string | number | boolean>;
 }
 
 /** What `POST /sdk/v1/client/evaluate` answers and the Python SDK's `bootstrap()` returns. */
@@ -45,6 +48,8 @@ export interface EvaluationDetails<T> {
   errorCode?: ErrorCode;
   ruleId?: string;
   ruleIndex?: number;
+  /** The flag's metadata, when it has some. */
+  metadata?: Record<string, string | number | boolean>;
 }
 
 /** Any object with these methods; `console` fits. `null` silences the SDK. */

@@ -251,7 +251,9 @@ function detailsOf(entry, defaultValue, mark = null) {
   if (entry.error_code) {
     return { value: defaultValue, variation: null, variant: null, reason: 'ERROR', errorCode: entry.error_code };
   }
-  const value = entry.value;
+  // No variation and no error: the flag serves the application's default (its off variation or
+  // default is unset), with reason DISABLED or DEFAULT.
+  const value = entry.variation == null && entry.value == null ? defaultValue : entry.value;
   if (defaultValue !== undefined && defaultValue !== null && value !== null &&
       (typeof value !== typeof defaultValue || Array.isArray(value) !== Array.isArray(defaultValue))) {
     return { value: defaultValue, variation: entry.variation ?? null, variant: entry.variant ?? null,
@@ -260,6 +262,7 @@ function detailsOf(entry, defaultValue, mark = null) {
   const out = { value, variation: entry.variation ?? null, variant: entry.variant ?? null,
     reason: mark || entry.reason };
   if (entry.rule_id != null) { out.ruleId = entry.rule_id; out.ruleIndex = entry.rule_index; }
+  if (entry.metadata) out.metadata = entry.metadata;
   return out;
 }
 

@@ -44,7 +44,7 @@ describe('ready', () => {
     assert.equal(await c.ready(), true);
     assert.equal(c.value('banner', false), true);
     assert.equal(c.value('color', 'x'), 'red');
-    assert.deepEqual(c.details('banner', false), { value: true, variation: 0, variant: 'On', reason: 'DEFAULT' });
+    assert.deepEqual(c.details('banner', false), { value: true, variation: 0, variant: 'On', reason: 'STATIC' });
     assert.equal(c.value('live', true), false, 'an off flag serves its off variation');
     assert.equal(c.details('live', true).reason, 'DISABLED');
     assert.ok(c.version > 0);
@@ -96,7 +96,7 @@ describe('bootstrap', () => {
   });
 
   test('no change event fires when the stream confirms the bootstrapped values', async () => {
-    const bootstrap = { version: 1, flags: { banner: { value: true, variation: 0, variant: 'On', reason: 'DEFAULT' } } };
+    const bootstrap = { version: 1, flags: { banner: { value: true, variation: 0, variant: 'On', reason: 'STATIC' } } };
     const c = client({ context: { key: 'u1' }, bootstrap });
     const seen = [];
     c.on('change:banner', (v) => seen.push(v));
@@ -124,7 +124,7 @@ describe('live updates', () => {
     assert.ok(elapsed < 1000, `took ${elapsed} ms`);
     assert.deepEqual(changes.at(-1).live, { previous: false, current: true });
     assert.equal(c.value('live', false), true);
-    assert.equal(c.details('live', false).reason, 'DEFAULT');
+    assert.equal(c.details('live', false).reason, 'STATIC');
 
     // off again, and a listener removed with off() hears nothing more
     const removed = [];
@@ -188,7 +188,7 @@ describe('reasons for values that may be out of date', () => {
     assert.equal(c.value('banner', false), true);
     assert.equal(c.details('nope', 1).reason, 'ERROR', 'errors keep their reason');
     assert.equal(await c.ready(), true);
-    assert.deepEqual(c.details('banner', false), { value: true, variation: 0, variant: 'On', reason: 'DEFAULT' });
+    assert.deepEqual(c.details('banner', false), { value: true, variation: 0, variant: 'On', reason: 'STATIC' });
 
     // while the server cannot be reached, cached values stay CACHED
     const offline = client({ baseUrl: 'http://127.0.0.1:1', context: { key: 'cached-user' }, storage: store,
@@ -205,7 +205,7 @@ describe('reasons for values that may be out of date', () => {
     const pending = c.identify({ key: 'cached-2' });
     assert.equal(c.details('banner', false).reason, 'CACHED');
     assert.equal(await pending, true);
-    assert.equal(c.details('banner', false).reason, 'DEFAULT');
+    assert.equal(c.details('banner', false).reason, 'STATIC');
   });
 
   test('bootstrap values keep their reasons, a cache notwithstanding', async () => {
@@ -219,7 +219,7 @@ describe('reasons for values that may be out of date', () => {
   test('after close(), values that were live answer STALE', async () => {
     const c = client({ context: { key: 'u1' } });
     assert.equal(await c.ready(), true);
-    assert.equal(c.details('banner', false).reason, 'DEFAULT');
+    assert.equal(c.details('banner', false).reason, 'STATIC');
     c.close();
     assert.deepEqual(c.details('banner', false), { value: true, variation: 0, variant: 'On', reason: 'STALE' });
   });

@@ -95,7 +95,7 @@ export class TestServer {
     const up = await waitFor(async () => {
       if (proc.exitCode !== null) return 'exited';
       try { return (await fetch(`${this.baseUrl}/healthz`)).ok; } catch (_) { return false; }
-    }, 15000, 50);
+    }, 60000, 50); // generous: a loaded CI machine starts Python slowly
     if (up !== true) throw new Error(`server did not start:\n${this.output}`);
   }
 

@@ -60,6 +60,6 @@ test('values keep being served (as STALE) while the server is down, and changes 
   assert.deepEqual(heard, [true]);
   assert.equal(client.value('live', false), true);
   assert.equal(client.value('steady', false), true);
-  assert.equal(client.details('steady', false).reason, 'DEFAULT', 'fresh again');
-  assert.equal(client.details('live', false).reason, 'DEFAULT');
+  assert.equal(client.details('steady', false).reason, 'STATIC', 'fresh again');
+  assert.equal(client.details('live', false).reason, 'STATIC');
 });

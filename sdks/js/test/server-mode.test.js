@@ -34,9 +34,11 @@ test('evaluate, details and all answer what the server evaluates, server-only fl
   assert.deepEqual(await ls.all({ key: 'u1' }), { beta: false, limit: 10 });
   const missing = await ls.details('nope', { key: 'u1' }, 'dflt');
   assert.deepEqual(missing, { value: 'dflt', variation: null, variant: null, reason: 'ERROR', errorCode: 'FLAG_NOT_FOUND' });
-  const noKey = await ls.details('beta', { plan: 'enterprise' }, 'dflt');
-  assert.equal(noKey.value, 'dflt');
-  assert.equal(noKey.errorCode, 'TARGETING_KEY_MISSING');
+  // The key is optional: beta's rule reads only the plan.
+  const noKey = await ls.details('beta', { plan: 'enterprise' }, false);
+  assert.equal(noKey.value, true);
+  assert.equal(noKey.reason, 'TARGETING_MATCH');
+  assert.equal(noKey.errorCode, undefined);
   assert.equal((await ls.details('limit', { key: 'u1' }, 'x')).errorCode, 'TYPE_MISMATCH');
   ls.close();
 });

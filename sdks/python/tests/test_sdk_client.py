@@ -47,8 +47,15 @@ def test_ready_then_every_type_and_reason(live):
         wrong = client.string_details("checkout", ANYONE, "default")
         assert (wrong.value, wrong.error_code) == ("default", "TYPE_MISMATCH")
         assert client.string_value("checkout", ANYONE, "default") == "default"
-        no_key = client.bool_details("checkout", {"country": "DE"}, False)
-        assert no_key.error_code == "TARGETING_KEY_MISSING"
+        # The key is optional: only theme's rollout by key needs one.
+        keyless = client.bool_details("checkout", {"country": "DE"}, False)
+        assert (keyless.value, keyless.reason, keyless.error_code) == (
+            True,
+            "TARGETING_MATCH",
+            None,
+        )
+        no_key = client.string_details("theme", {"country": "DE"}, "x")
+        assert (no_key.value, no_key.error_code) == ("x", "TARGETING_KEY_MISSING")
         assert client.bool_value("checkout", None, True) is True  # type: ignore[arg-type]
 
         assert client.all_values(VIP) == {
@@ -206,7 +213,7 @@ def test_persisted_snapshot_serves_a_restart_while_the_server_is_down(live, tmp_
 def test_a_thousand_threads_evaluate_while_updates_stream(live):
     env = setup_env(live.url, "threads@example.com")
     env.make_flag("banner", BOOL)
-    first, final = (True, 0, "DEFAULT"), (False, 1, "DISABLED")
+    first, final = (True, 0, "STATIC"), (False, 1, "DISABLED")
     with Client(env.key, base_url=live.url) as client:
         assert client.wait_until_ready(5)
         stop = threading.Event()  # set once the client serves the final version

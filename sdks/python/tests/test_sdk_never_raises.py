@@ -190,6 +190,6 @@ def test_a_bad_test_data_flag_is_refused_at_once_and_changes_nothing():
         with pytest.raises(ConfigurationError):
             mistake()
     assert client.version == version and changed == []
-    assert client.bool_details("banner", ANYONE, False).reason == "DEFAULT"
+    assert client.bool_details("banner", ANYONE, False).reason == "STATIC"
     assert td.update(td.flag("banner").boolean().on(False)) is td
     assert changed == ["banner"] and client.bool_value("banner", ANYONE, True) is False

@@ -28,7 +28,7 @@ def test_offline_with_a_snapshot_evaluates_it():
     assert client.number_value("limit", ANYONE, 0) == 5
     assert client.version == snapshot["version"]
     # What the application asked for, not last known values: never STALE.
-    assert not client.is_stale and client.number_details("limit", ANYONE, 0).reason == "DEFAULT"
+    assert not client.is_stale and client.number_details("limit", ANYONE, 0).reason == "STATIC"
 
 
 def test_test_data_builder_and_on_change():

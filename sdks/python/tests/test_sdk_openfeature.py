@@ -58,7 +58,7 @@ def test_every_type_and_reason(live, events):
     not_integer = of.get_integer_details("limit", 1, anyone)  # 2.5 is not an integer
     assert (not_integer.value, not_integer.error_code) == (1, ErrorCode.TYPE_MISMATCH)
     obj = of.get_object_details("layout", {}, anyone)
-    assert (obj.value, obj.reason) == ({"cols": 3}, Reason.DEFAULT)
+    assert (obj.value, obj.reason) == ({"cols": 3}, Reason.STATIC)
 
     missing = of.get_boolean_details("nope", True, anyone)
     assert (missing.value, missing.reason, missing.error_code) == (
@@ -66,8 +66,10 @@ def test_every_type_and_reason(live, events):
     mismatch = of.get_string_details("checkout", "text", anyone)
     assert (mismatch.value, mismatch.reason, mismatch.error_code) == (
         "text", Reason.ERROR, ErrorCode.TYPE_MISMATCH)  # fmt: skip
-    no_key = of.get_boolean_details("checkout", False, EvaluationContext(None, {"a": 1}))
-    assert no_key.error_code == ErrorCode.TARGETING_KEY_MISSING
+    no_key = of.get_string_details("theme", "x", EvaluationContext(None, {"a": 1}))
+    assert (no_key.value, no_key.error_code) == ("x", ErrorCode.TARGETING_KEY_MISSING)
+    keyless = of.get_boolean_details("checkout", False, EvaluationContext(None, {"a": 1}))
+    assert (keyless.value, keyless.reason, keyless.error_code) == (False, Reason.DEFAULT, None)
 
     env.toggle("dark", True)
     wait_for(lambda: any(k == ProviderEvent.PROVIDER_CONFIGURATION_CHANGED for k, _ in events))

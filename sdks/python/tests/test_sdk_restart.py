@@ -28,7 +28,7 @@ def test_server_killed_and_restarted(server):
                 max_reconnect_delay=0.5) as client:  # fmt: skip
         assert client.wait_until_ready(5)
         assert not client.is_stale
-        assert client.bool_details("banner", ANYONE, False).reason == "DEFAULT"
+        assert client.bool_details("banner", ANYONE, False).reason == "STATIC"
         version = client.version
         changes: list[str] = []
         events: list[ClientEvent] = []
@@ -58,7 +58,7 @@ def test_server_killed_and_restarted(server):
         server.start()
         wait_for(lambda: [e.kind for e in events] == ["stale", "ready"], 10.0, "reconnected")
         assert not client.is_stale
-        assert client.bool_details("banner", ANYONE, False).reason == "DEFAULT"
+        assert client.bool_details("banner", ANYONE, False).reason == "STATIC"
         env.toggle("banner", False)  # the session is in the database: it survived the restart
         wait_for(lambda: client.bool_value("banner", ANYONE, True) is False, 5.0, "catch up")
         assert changes == ["banner"]

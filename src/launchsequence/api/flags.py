@@ -196,6 +196,9 @@ def put_config(
     if_match: IfMatch = None,
 ) -> Any:
     data = body.model_dump(exclude_unset=True, exclude_none=True)
+    # Null here means "unset": the flag serves the application's default.
+    data.setdefault("off_variation", None)
+    data.setdefault("fallthrough", None)
     config = services.flags.write_config(
         actor, org, project, flag, env, data, if_match=_if_match(if_match), replace=True
     )

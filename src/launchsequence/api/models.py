@@ -136,10 +136,27 @@ class Flag(TypedDict):
     type: FlagType
     variations: list[Variation]
     defaults: FlagDefaults
+    metadata: Annotated[
+        dict[str, str | bool | float],
+        Field(description="Labels that reach OFREP answers and OpenFeature's flag metadata"),
+    ]
     archived: bool
     created_at: Millis
     updated_at: Millis
     environments: dict[str, FlagState]
+    dependents: NotRequired[
+        Annotated[
+            dict[str, list[str]],
+            Field(description="Flags requiring this one, by environment key"),
+        ]
+    ]
+
+
+class Prerequisite(TypedDict):
+    """`flag` (of the same project) must serve `variation`, else the off result is served."""
+
+    flag: str
+    variation: Index
 
 
 class FlagList(TypedDict):
@@ -193,10 +210,13 @@ class FlagConfig(TypedDict):
     on: bool
     version: Annotated[int, Field(description="Also the answer's ETag")]
     client_side: Annotated[bool, Field(description="May a client key see it")]
-    off_variation: Index
+    off_variation: Annotated[
+        Index | None, Field(description="null: serve the application's default when off")
+    ]
+    prerequisites: list[Prerequisite]
     targets: list[Target]
     rules: list[Rule]
-    fallthrough: Serve
+    fallthrough: Annotated[Serve | None, Field(description="null: serve the application's default")]
     updated_at: Millis
 
 
@@ -235,10 +255,12 @@ class SnapshotFlag(TypedDict):
     version: int
     on: bool
     client_side: bool
-    off_variation: Index
+    off_variation: Index | None
+    prerequisites: NotRequired[list[Prerequisite]]
     targets: list[Target]
     rules: list[Rule]
-    fallthrough: Serve
+    fallthrough: Serve | None
+    metadata: NotRequired[dict[str, str | bool | float]]
 
 
 class SnapshotSegment(TypedDict):
@@ -253,7 +275,7 @@ class Snapshot(TypedDict):
     """What SDKs download and the engine compiles (spec/schemas/snapshot.schema.json);
     archived flags are left out."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     project: str
     environment: str
     version: Annotated[int, Field(description="The environment's version")]
@@ -440,10 +462,11 @@ class ExportDefaults(FlagDefaults):
 
 class ExportConfig(TypedDict):
     on: bool
-    off_variation: Index
+    off_variation: Index | None
+    prerequisites: list[Prerequisite]
     targets: list[Target]
     rules: list[Rule]
-    fallthrough: Serve
+    fallthrough: Serve | None
     client_side: bool
 
 
@@ -456,6 +479,7 @@ class ExportFlag(TypedDict):
     variations: list[Variation]
     salt: str
     defaults: ExportDefaults
+    metadata: dict[str, str | bool | float]
     archived: bool
     environments: dict[str, ExportConfig]
 

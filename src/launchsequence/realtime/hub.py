@@ -17,6 +17,7 @@ import launchsequence_engine as engine
 import orjson
 
 from . import sse
+from .legacy import legacy_flag, legacy_snapshot
 from .writer import Writer
 
 __all__ = ["ClientSubscriber", "Hub", "HubState", "OfrepSubscriber", "ServerSubscriber"]
@@ -29,23 +30,28 @@ class HubState:
     version: int
     document: dict[str, Any]
     compiled: engine.CompiledSnapshot
-    body: bytes  # the snapshot as JSON, for GET /sdk/v1/snapshot
+    body: bytes  # the snapshot as JSON, for GET /sdk/v1/snapshot?schema=2
     put: bytes  # the snapshot as an SSE `put` event
     etag: str
     client_flags: frozenset[str]
+    legacy_body: bytes  # the same as schema version 1, for SDKs that do not ask for 2
+    legacy_put: bytes
 
     @classmethod
     def build(cls, document: dict[str, Any]) -> HubState:
         version = int(document["version"])
         body = orjson.dumps(document)
         put = b"event: put\nid: %d\ndata: %b\n\n" % (version, body)
+        legacy_body = orjson.dumps(legacy_snapshot(document))
+        legacy_put = b"event: put\nid: %d\ndata: %b\n\n" % (version, legacy_body)
         compiled = engine.compile(document, strict=False)
         client = frozenset(k for k, f in compiled.flags.items() if f.client_side)
         if compiled.broken:
             # A client-side flag set aside answers ERROR to client keys too, not nothing.
             docs = document["flags"]
             client |= {k for k in compiled.broken if _client_side(docs.get(k))}
-        return cls(version, document, compiled, body, put, f'"{version}"', client)
+        return cls(version, document, compiled, body, put, f'"{version}"', client,
+                   legacy_body, legacy_put)  # fmt: skip
 
     def set_aside(self) -> dict[str, str]:
         """The flags this state cannot evaluate (each answers ERROR), and why."""
@@ -67,6 +73,8 @@ def client_values(state: HubState, context: dict[str, Any], keys: Any = None) ->
                         "reason": r.reason}  # fmt: skip
             if r.error_code is not None:
                 out[key]["error_code"] = r.error_code
+            if r.metadata:
+                out[key]["metadata"] = r.metadata
     return out
 
 
@@ -81,9 +89,14 @@ class _Subscriber:
 
 
 class ServerSubscriber(_Subscriber):
-    """A server-side SDK on GET /sdk/v1/stream: gets the raw patches."""
+    """A server-side SDK on GET /sdk/v1/stream: gets the raw patches (as schema version 1
+    unless it asked for version 2)."""
 
-    __slots__ = ()
+    __slots__ = ("legacy",)
+
+    def __init__(self, hub: Hub, writer: Writer, credential: Any, legacy: bool = False) -> None:
+        super().__init__(hub, writer, credential)
+        self.legacy = legacy
 
 
 class ClientSubscriber(_Subscriber):
@@ -115,6 +128,7 @@ class Change:
 
     state: HubState
     frames: bytes
+    legacy_frames: bytes  # the same events for schema version 1 subscribers
     flags: frozenset[str]
     segments_changed: bool
     client_visible: bool  # did anything a client key can see change
@@ -125,6 +139,7 @@ def diff(old: HubState, new: HubState, started: float) -> Change:
     old_flags, new_flags = old.document["flags"], new.document["flags"]
     old_segs, new_segs = old.document["segments"], new.document["segments"]
     frames: list[bytes] = []
+    legacy: list[bytes] = []
     changed: set[str] = set()
     v = new.version
     for key, doc in new_flags.items():
@@ -132,26 +147,32 @@ def diff(old: HubState, new: HubState, started: float) -> Change:
             changed.add(key)
             frames.append(sse.event("patch", {"version": v, "kind": "flag", "key": key,
                                               "flag": doc}, v))  # fmt: skip
+            legacy.append(sse.event("patch", {"version": v, "kind": "flag", "key": key,
+                                              "flag": legacy_flag(doc)}, v))  # fmt: skip
     for key in old_flags.keys() - new_flags.keys():
         changed.add(key)
         frames.append(sse.event("delete", {"version": v, "kind": "flag", "key": key}, v))
+        legacy.append(frames[-1])
     segments_changed = False
     for key, doc in new_segs.items():
         if old_segs.get(key) != doc:
             segments_changed = True
             frames.append(sse.event("patch", {"version": v, "kind": "segment", "key": key,
                                               "segment": doc}, v))  # fmt: skip
+            legacy.append(frames[-1])
     for key in old_segs.keys() - new_segs.keys():
         segments_changed = True
         frames.append(sse.event("delete", {"version": v, "kind": "segment", "key": key}, v))
+        legacy.append(frames[-1])
     if not frames:
         # Nothing a stream shows changed (a rename, say): still tell them the new version.
         frames.append(sse.event("patch", {"version": v, "kind": "none"}, v))
+        legacy.append(frames[-1])
     client_visible = segments_changed or any(
         k in old.client_flags or k in new.client_flags for k in changed
     )
-    return Change(new, b"".join(frames), frozenset(changed), segments_changed, client_visible,
-                  started)  # fmt: skip
+    return Change(new, b"".join(frames), b"".join(legacy), frozenset(changed), segments_changed,
+                  client_visible, started)  # fmt: skip
 
 
 class Hub:
@@ -174,17 +195,19 @@ class Hub:
         """Write `change` to every subscriber (on the event loop); the number of writes."""
         state = change.state
         sent = 0
-        framed: dict[type, bytes] = {}  # the event framed once per writer kind, not per writer
+        # The event framed once per writer kind and schema version, not per writer.
+        framed: dict[tuple[type, bool], bytes] = {}
         version = state.version
         for sub in list(self.server_subs):
             if sub.version >= version:
                 continue
             sub.version = version
             writer = sub.writer
-            kind = type(writer)
+            kind = (type(writer), sub.legacy)
             data = framed.get(kind)
             if data is None:
-                data = framed[kind] = writer.frame(change.frames)
+                frames = change.legacy_frames if sub.legacy else change.frames
+                data = framed[kind] = writer.frame(frames)
             if writer.buffered() > max_buffer:
                 writer.close()  # too far behind: it reconnects and gets a fresh put
                 on_drop("slow")

@@ -2,11 +2,16 @@
 
 Single-flag and bulk evaluation answer OpenFeature reasons and error codes as the protocol
 shapes them. A server key sees every flag; a client key only client-side flags (others are
-FLAG_NOT_FOUND). The bulk answer's ETag is a digest of the answer itself, so it is exact for
-whatever context was sent. It lists an `eventStreams` entry: an SSE stream that sends
-`refetchEvaluation` (with the environment's new version as `etag`) when something the key can
-see changes. EventSource cannot send headers, so the stream URL carries a token signed by the
-server: it names the key's digest, never the key, and is worth no more than the key.
+FLAG_NOT_FOUND). A flag whose off variation or fallthrough is unset answers without `value`
+(OFREP's code default: the provider serves the caller's default), with reason DISABLED or
+DEFAULT.
+`metadata` holds the flag's metadata (and the matched rule's id and index). The bulk answer's
+ETag is a digest of the flags it lists and its event stream, nothing else, so it changes only
+when what that key sees for that context changes. It lists an `eventStreams` entry: an SSE
+stream that sends `refetchEvaluation` (with the environment's new version as `etag`) when
+something the key can see changes. EventSource cannot send headers, so the stream URL carries
+a token signed by the server: it names the key's digest, never the key, and is worth no more
+than the key.
 """
 
 from __future__ import annotations
@@ -61,11 +66,18 @@ def _invalid(message: str) -> SdkError:
 
 
 def _success(r: engine.EvaluationResult) -> dict[str, Any]:
-    out: dict[str, Any] = {"key": r.key, "reason": r.reason, "variant": r.variant,
-                           "value": r.value, "metadata": {}}  # fmt: skip
+    metadata: dict[str, Any] = dict(r.metadata) if r.metadata else {}
     if r.rule_id is not None:
-        out["metadata"] = {"ruleId": r.rule_id, "ruleIndex": r.rule_index}
-    return out
+        metadata["ruleId"] = r.rule_id
+        metadata["ruleIndex"] = r.rule_index
+    if r.prerequisite is not None:
+        metadata["prerequisite"] = r.prerequisite
+    if r.variation is None:
+        # The code default: no value. `variant` is there, null, because the published Python
+        # OFREP provider (0.3.0) reads it unconditionally and fails without it.
+        return {"key": r.key, "reason": r.reason, "variant": None, "metadata": metadata}
+    return {"key": r.key, "reason": r.reason, "variant": r.variant, "value": r.value,
+            "metadata": metadata}  # fmt: skip
 
 
 def _failure(r: engine.EvaluationResult) -> dict[str, Any]:
@@ -131,7 +143,7 @@ def routes(hubs: Hubs, clock: Callable[[], int], secret: str, base_url: str = ""
             return _error_answer(SdkError(400, code, exc.message))
         state = hub.state
         check = engine.check_context(context)
-        if isinstance(check, tuple):
+        if isinstance(check, tuple):  # not a valid context; a missing key is fine
             return _error_answer(SdkError(400, check[0], check[1]))
         results = engine.evaluate_all(
             state.compiled, context, now=clock(), client_side_only=key.kind == "client"
@@ -143,16 +155,14 @@ def routes(hubs: Hubs, clock: Callable[[], int], secret: str, base_url: str = ""
         hubs.metrics.evaluations.labels("ofrep").inc(len(results))
         flags = [_success(r) if r.error_code is None else _failure(r) for r in results.values()]
         stream = f"/ofrep/v1/events?token={stream_token(secret, key)}"
+        streams = [_event_stream(stream, base_url)]
+        # Only what this key and context receive: not the environment's version, which moves
+        # with changes to flags they cannot see.
+        seen = orjson.dumps([flags, streams])
+        etag = '"' + hashlib.sha256(seen).hexdigest()[:32] + '"'
         body = orjson.dumps(
-            {
-                "flags": flags,
-                "metadata": {"version": state.version},
-                "eventStreams": [
-                    _event_stream(stream, base_url)
-                ],
-            }
-        )  # fmt: skip
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            {"flags": flags, "metadata": {"version": state.version}, "eventStreams": streams}
+        )
         headers = {"ETag": etag, "Cache-Control": "no-cache"}
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)

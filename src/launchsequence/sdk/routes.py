@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from ..realtime.hub import ClientSubscriber, Hub, HubState, ServerSubscriber, client_values
 from ..realtime.hubs import Hubs
+from ..realtime.legacy import wants_v2
 from ..realtime.writer import Writer
 from .common import SdkError, authenticate, json_response, read_json
 from .streams import EventStream, StreamHandler
@@ -37,6 +38,10 @@ def result_dict(r: engine.EvaluationResult) -> dict[str, Any]:
     if r.rule_id is not None:
         out["rule_id"] = r.rule_id
         out["rule_index"] = r.rule_index
+    if r.prerequisite is not None:
+        out["prerequisite"] = r.prerequisite
+    if r.metadata:
+        out["metadata"] = r.metadata
     return out
 
 
@@ -70,12 +75,14 @@ def routes(hubs: Hubs, clock: Callable[[], int]) -> list[Route]:
         )
 
     async def snapshot(request: Request) -> Response:
+        """Schema version 2 with `?schema=2`; else version 1, for SDKs that read only that."""
         _, hub = await authenticate(request, hubs, server_only=True)
         state = hub.state
         headers = {"ETag": state.etag, "Cache-Control": "no-cache"}
         if _etag_matches(request.headers.get("if-none-match"), state.etag):
             return Response(status_code=304, headers=headers)
-        return Response(state.body, headers=headers, media_type="application/json")
+        body = state.body if wants_v2(request.query_params.get("schema")) else state.legacy_body
+        return Response(body, headers=headers, media_type="application/json")
 
     async def client_evaluate(request: Request) -> Response:
         _, hub = await authenticate(request, hubs, server_only=False)
@@ -111,12 +118,14 @@ def stream_handlers(hubs: Hubs) -> dict[str, StreamHandler]:
     async def stream(request: HTTPConnection) -> EventStream:
         key, hub = await authenticate(request, hubs, server_only=True)
         last = await catch_up(request, hub)
+        legacy = not wants_v2(request.query_params.get("schema"))
 
         def subscribe(writer: Writer, state: HubState) -> tuple[bytes, Callable[[], None]]:
-            sub = ServerSubscriber(hub, writer, key)
+            sub = ServerSubscriber(hub, writer, key, legacy)
             sub.version = state.version
             hub.server_subs.add(sub)
-            first = b"" if last == str(state.version) else state.put
+            put = state.legacy_put if legacy else state.put
+            first = b"" if last == str(state.version) else put
             return first, lambda: hub.server_subs.discard(sub)
 
         return EventStream(hubs, hub, key, "server", subscribe)
@@ -141,9 +150,16 @@ def stream_handlers(hubs: Hubs) -> dict[str, StreamHandler]:
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
+    """Whether If-None-Match names `etag` (a quoted tag); the unquoted form matches too, as
+    some clients send it."""
     if not header:
         return False
-    return any(t.strip().removeprefix("W/") in (etag, "*") for t in header.split(","))
+    bare = etag.strip('"')
+    for tag in header.split(","):
+        tag = tag.strip().removeprefix("W/")
+        if tag in (etag, "*", bare):
+            return True
+    return False
 
 
 def _decode_context(raw: str | None) -> dict[str, Any]:

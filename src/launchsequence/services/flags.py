@@ -29,6 +29,7 @@ from ..store.snapshot import (
 from .errors import Conflict, Invalid, NotFound, PreconditionFailed
 from .live import refuse_live_flag
 from .orgs import environment_for, initial_config, org_for, project_for
+from .prerequisites import check_metadata, check_prerequisites, dependents
 from .runtime import Actor, Runtime, check_key, record_audit
 from .values import check_document, check_value
 from .variations import variation_uses, without_variation
@@ -162,6 +163,7 @@ def flag_fields(body: dict[str, Any], *, client_side: Any = None) -> dict[str, A
         "type": flag_type,
         "variations": variations,
         "defaults": defaults,
+        "metadata": check_metadata(body.get("metadata")),
     }
 
 
@@ -176,6 +178,7 @@ def _public_flag(
         "type": flag["type"],
         "variations": flag["variations"],
         "defaults": {k: flag["defaults"][k] for k in ("on_variation", "off_variation")},
+        "metadata": flag.get("metadata") or {},
         "archived": flag["archived"],
         "created_at": flag["created_at"],
         "updated_at": flag["updated_at"],
@@ -199,6 +202,7 @@ def _public_config(config: dict[str, Any], env_key: str) -> dict[str, Any]:
         "version": config["version"],
         "client_side": config["client_side"],
         "off_variation": config["off_variation"],
+        "prerequisites": config.get("prerequisites") or [],
         "targets": config["targets"],
         "rules": config["rules"],
         "fallthrough": config["fallthrough"],
@@ -301,7 +305,11 @@ class Flags:
         with self.rt.db.connect() as conn:
             _, project = self._scope(conn, actor, org_key, project_key)
             flag = self._flag(conn, project, key)
-            return _public_flag(flag, store.list_configs_for_flag(conn, flag["id"]))
+            out = _public_flag(flag, store.list_configs_for_flag(conn, flag["id"]))
+            required_by = dependents(conn, project["id"], key)
+            if required_by:
+                out["dependents"] = required_by
+            return out
 
     def create_flag(
         self, actor: Actor, org_key: str, project_key: str, body: dict[str, Any]
@@ -376,6 +384,8 @@ class Flags:
                 )
             if "tags" in body:
                 changes["tags"] = _tags(body["tags"])
+            if "metadata" in body:
+                changes["metadata"] = check_metadata(body["metadata"])
             if "variations" in body:
                 changes["variations"] = _variations(flag["type"], body["variations"])
                 if len(changes["variations"]) < len(flag["variations"]):
@@ -409,7 +419,7 @@ class Flags:
                 for k in ("on_variation", "off_variation"):
                     _index(flag["defaults"][k], len(variations), f"defaults.{k}")
             updated = {**flag, **changes}
-            serves_change = any(k in changes for k in ("variations", "archived"))
+            serves_change = any(k in changes for k in ("variations", "archived", "metadata"))
             envs = org_store.list_environments(conn, project["id"])
             if "variations" in changes:
                 for env in envs:
@@ -446,6 +456,10 @@ class Flags:
             result = _public_flag(
                 {**updated, **changes}, store.list_configs_for_flag(conn, flag["id"])
             )
+            # Archiving a flag others require makes their prerequisite fail: say who they are.
+            required_by = dependents(conn, project["id"], key)
+            if required_by:
+                result["dependents"] = required_by
         self.rt.changed(versions)
         return result
 
@@ -621,13 +635,16 @@ class Flags:
             before = _config_state(current)
             after = dict(before)
             if replace:
-                after.update({"targets": [], "rules": [], "client_side": before["client_side"]})
+                after.update({"targets": [], "rules": [], "prerequisites": [],
+                              "client_side": before["client_side"]})  # fmt: skip
             after.update(copy.deepcopy(body))
             after["rules"] = with_rule_ids(after["rules"])
             for field in ("on", "client_side"):
                 if not isinstance(after[field], bool):
                     raise Invalid("must be true or false", field=field)
             self._validate(flag, after, self._segments(conn, env["id"]))
+            if after["prerequisites"] != before["prerequisites"]:
+                check_prerequisites(conn, project["id"], env["id"], flag, after["prerequisites"])
             changes = {f: after[f] for f in fields if after[f] != before[f]}
             if not changes:
                 return _public_config(current, env_key)

@@ -186,6 +186,7 @@ def initial_config(flag: dict[str, Any], environment_id: int, now: int) -> dict[
         "environment_id": environment_id,
         "on": False,
         "off_variation": defaults["off_variation"],
+        "prerequisites": [],
         "targets": [],
         "rules": [],
         "fallthrough": {"variation": defaults["on_variation"]},

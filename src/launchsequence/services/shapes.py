@@ -13,6 +13,7 @@ __all__ = [
     "MAX_ID",
     "ConfigPatch",
     "ConfigPut",
+    "Metadata",
     "EnvironmentIn",
     "FlagIn",
     "FlagPatch",
@@ -115,6 +116,11 @@ class DefaultsIn(Strict):
     off_variation: Annotated[int, Field(ge=0, lt=100)] | None = None
 
 
+#: Flag metadata: small labels (owner, team, ticket, ...); the service checks the limits
+#: (`services/flags.py`: entries, name and string lengths), the engine checks them again.
+Metadata = Annotated[dict[str, str | bool | int | float], Field(max_length=32)]
+
+
 class FlagIn(Strict):
     key: Key
     name: Annotated[str, Field(max_length=200)] | None = None
@@ -124,6 +130,7 @@ class FlagIn(Strict):
     variations: Annotated[list[VariationIn], Field(min_length=1, max_length=100)] | None = None
     defaults: DefaultsIn | None = None
     client_side: bool = False
+    metadata: Metadata | None = None
 
 
 class FlagPatch(Strict):
@@ -133,6 +140,12 @@ class FlagPatch(Strict):
     variations: Annotated[list[VariationIn], Field(min_length=1, max_length=100)] | None = None
     defaults: DefaultsIn | None = None
     archived: bool | None = None
+    metadata: Metadata | None = None
+
+
+class PrerequisiteIn(Strict):
+    flag: Key
+    variation: Annotated[int, Field(ge=0, lt=100)]
 
 
 class TargetIn(Strict):
@@ -177,16 +190,19 @@ class SegmentRuleIn(Strict):
 
 class ConfigPut(Strict):
     on: bool
-    off_variation: int
+    # Required, but may be null: the flag then serves the application's own default.
+    off_variation: int | None
+    prerequisites: Annotated[list[PrerequisiteIn], Field(max_length=100)] = []
     targets: Annotated[list[TargetIn], Field(max_length=100)] = []
     rules: Annotated[list[RuleIn], Field(max_length=1000)] = []
-    fallthrough: ServeIn
+    fallthrough: ServeIn | None
     client_side: bool | None = None
 
 
 class ConfigPatch(Strict):
     on: bool | None = None
-    off_variation: int | None = None
+    off_variation: int | None = None  # null: serve the application's default
+    prerequisites: Annotated[list[PrerequisiteIn], Field(max_length=100)] | None = None
     targets: Annotated[list[TargetIn], Field(max_length=100)] | None = None
     rules: Annotated[list[RuleIn], Field(max_length=1000)] | None = None
     fallthrough: ServeIn | None = None

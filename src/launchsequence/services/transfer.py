@@ -62,10 +62,13 @@ _FLAG_FIELDS = {
     "variations",
     "salt",
     "defaults",
+    "metadata",
     "archived",
     "environments",
 }
-_FLAG_CHANGES = ("name", "description", "tags", "variations", "salt", "defaults", "archived")
+_FLAG_CHANGES = (
+    "name", "description", "tags", "variations", "salt", "defaults", "metadata", "archived",
+)  # fmt: skip
 
 
 # --- reading the document ---------------------------------------------------------------------
@@ -125,7 +128,8 @@ def _model(model: type[BaseModel], raw: Any) -> dict[str, Any]:
 def _config(raw: Any, client_side: bool) -> dict[str, Any]:
     """One environment's configuration of a flag, whole (a replacement, as PUT takes it)."""
     data = _model(ConfigPut, raw)
-    config = {"targets": [], "rules": [], "client_side": client_side, **data}
+    config = {"off_variation": None, "prerequisites": [], "targets": [], "rules": [],
+              "fallthrough": None, "client_side": client_side, **data}  # fmt: skip
     config["rules"] = with_rule_ids(config["rules"])
     check_document({f: config[f] for f in ("targets", "rules", "fallthrough")})
     return {field: config[field] for field in store.CONFIG_FIELDS}
@@ -290,6 +294,7 @@ class Transfer:
                         "off_variation": f["defaults"]["off_variation"],
                         "client_side": bool(f["defaults"].get("client_side", False)),
                     },
+                    "metadata": f.get("metadata") or {},
                     "archived": f["archived"],
                     "environments": configs.get(f["id"], {}),
                 }
@@ -504,7 +509,7 @@ class Transfer:
             if changes:
                 updated = True
                 store.update_flag(conn, existing["id"], {**changes, "updated_at": now})
-                if changes.keys() & {"variations", "archived", "salt"}:
+                if changes.keys() & {"variations", "archived", "salt", "metadata"}:
                     touched.update(e["id"] for e in envs)
         for env in envs:
             current = store.get_config(conn, flag_id=flag["id"], environment_id=env["id"])

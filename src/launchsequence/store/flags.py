@@ -29,7 +29,9 @@ __all__ = [
     "update_segment",
 ]
 
-CONFIG_FIELDS = ("on", "off_variation", "targets", "rules", "fallthrough", "client_side")
+CONFIG_FIELDS = (
+    "on", "off_variation", "prerequisites", "targets", "rules", "fallthrough", "client_side",
+)  # fmt: skip
 
 
 def _one(conn: Connection, query: Any) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, select
 from .tables import environments, flag_configs, flags, projects, segments
 
 __all__ = [
+    "SCHEMA_VERSION",
     "SET_ASIDE",
     "build_snapshot",
     "flag_document",
@@ -19,6 +20,8 @@ __all__ = [
     "snapshot_connection",
 ]
 
+#: The snapshot format built here (spec/evaluation.md, section 1).
+SCHEMA_VERSION = 2
 #: The field that marks a flag or segment the server could not serve (`servable`).
 SET_ASIDE = "set_aside"
 
@@ -38,7 +41,7 @@ def snapshot_connection(engine: Engine) -> Connection:
 
 def flag_document(flag: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """One flag as the snapshot holds it (`spec/schemas/snapshot.schema.json`)."""
-    return {
+    document = {
         "key": flag["key"],
         "type": flag["type"],
         "variations": flag["variations"],
@@ -51,6 +54,11 @@ def flag_document(flag: dict[str, Any], config: dict[str, Any]) -> dict[str, Any
         "rules": config["rules"],
         "fallthrough": config["fallthrough"],
     }
+    if config.get("prerequisites"):
+        document["prerequisites"] = config["prerequisites"]
+    if flag.get("metadata"):
+        document["metadata"] = flag["metadata"]
+    return document
 
 
 def segment_document(segment: dict[str, Any]) -> dict[str, Any]:
@@ -87,6 +95,7 @@ def build_snapshot(
             flags.c.type,
             flags.c.variations,
             flags.c.salt,
+            flags.c.metadata,
             flag_configs,
         )
         .join(flag_configs, flag_configs.c.flag_id == flags.c.id)
@@ -102,7 +111,7 @@ def build_snapshot(
     ).mappings()
     return servable(
         {
-            "schema_version": 1,
+            "schema_version": SCHEMA_VERSION,
             "project": head.project,
             "environment": head.key,
             "version": head.version,

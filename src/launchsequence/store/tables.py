@@ -152,6 +152,8 @@ flags = Table(
     Column("salt", String(32), nullable=False),
     # {"on_variation": i, "off_variation": j}: what a new environment's configuration serves.
     Column("defaults", JSON, nullable=False),
+    # Labels (owner, team, ticket, ...) that reach OFREP answers and OpenFeature's flag metadata.
+    Column("metadata", JSON, nullable=False, server_default="{}"),
     Column("archived", Boolean, nullable=False),
     Column("created_at", Millis, nullable=False),
     Column("updated_at", Millis, nullable=False),
@@ -169,10 +171,13 @@ flag_configs = Table(
         index=True,
     ),
     Column("on", Boolean, nullable=False),
-    Column("off_variation", Integer, nullable=False),
+    # Null: the flag answers the caller's own default (OpenFeature's code default).
+    Column("off_variation", Integer),
+    # Flags of the same environment that must serve a variation first: [{"flag", "variation"}].
+    Column("prerequisites", JSON, nullable=False, server_default="[]"),
     Column("targets", JSON, nullable=False),
     Column("rules", JSON, nullable=False),
-    Column("fallthrough", JSON, nullable=False),
+    Column("fallthrough", JSON),
     Column("client_side", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
     Column("updated_at", Millis, nullable=False),

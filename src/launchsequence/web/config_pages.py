@@ -25,7 +25,8 @@ def _draft(config: dict[str, Any], count: int) -> dict[str, Any]:
     return {
         "on": config["on"],
         "client_side": config["client_side"],
-        "off_variation": str(config["off_variation"]),
+        # "": unset, the application's own default is served.
+        "off_variation": "" if config["off_variation"] is None else str(config["off_variation"]),
         "targets": [targets.get(k, "") for k in range(count)],
         "rules": rf.draft_rules(config["rules"], count),
         "ft": rf.draft_serve(config["fallthrough"], count),
@@ -47,14 +48,18 @@ def _draft_from_form(p: Page, count: int) -> dict[str, Any]:
     }
 
 
-def _config(d: dict[str, Any], count: int) -> dict[str, Any]:
-    off = params.index(d["off_variation"], count)
-    if off is None:
+def _config(d: dict[str, Any], count: int, prerequisites: list[Any]) -> dict[str, Any]:
+    """The configuration the form describes; `prerequisites` (not edited here) are kept. An
+    empty off variation serves the application's own default."""
+    raw_off = d["off_variation"]
+    off = None if raw_off in ("", None) else params.index(raw_off, count)
+    if raw_off not in ("", None) and off is None:
         raise Invalid("choose a variation", field="off_variation")
     return {
         "on": d["on"],
         "client_side": d["client_side"],
         "off_variation": off,
+        "prerequisites": prerequisites,
         "targets": [
             {"variation": k, "values": rf.split_keys(text)}
             for k, text in enumerate(d["targets"])
@@ -72,6 +77,8 @@ def _why(r: engine.EvaluationResult, rules: list[dict[str, Any]], env: str) -> d
     if r.reason == engine.Reason.ERROR:
         why["matched"] = "Nothing: the evaluation failed"
         why["error"] = r.error_message or r.error_code
+    elif r.prerequisite is not None:
+        why["matched"] = f"Nothing: its prerequisite {r.prerequisite} does not hold in {env}"
     elif r.reason == engine.Reason.DISABLED:
         why["matched"] = f"Nothing: the flag is off in {env}, so it serves its off variation"
     elif r.rule_index is not None:
@@ -186,7 +193,14 @@ def flag_page(p: Page) -> Response:
             # Evaluate the form as it stands, saved or not; it comes back with every edit.
             draft = _draft_from_form(p, count)
             try:
-                test = _test(p, org_key, project_key, env, flag_key, _config(draft, count))
+                test = _test(
+                    p,
+                    org_key,
+                    project_key,
+                    env,
+                    flag_key,
+                    _config(draft, count, config["prerequisites"]),
+                )
             except Invalid as exc:
                 errors[rf.engine_field(exc.field)] = exc.message
                 p.status = 422
@@ -202,7 +216,7 @@ def flag_page(p: Page) -> Response:
                     project_key,
                     flag_key,
                     env,
-                    _config(draft, count),
+                    _config(draft, count, config["prerequisites"]),
                     if_match=draft["version"],
                     replace=True,
                 )

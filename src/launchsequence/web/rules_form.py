@@ -63,7 +63,9 @@ def _pct(weight: int) -> str:
     return text or "0"
 
 
-def draft_serve(serve: dict[str, Any], count: int) -> dict[str, Any]:
+def draft_serve(serve: dict[str, Any] | None, count: int) -> dict[str, Any]:
+    if serve is None:  # an unset fallthrough: the application's own default
+        return {"serve": "default", "weights": ["0"] * count, "bucket_by": "key"}
     if "rollout" in serve:
         weights = {w["variation"]: w["weight"] for w in serve["rollout"].get("weights", [])}
         return {
@@ -198,7 +200,10 @@ def _clause_values(op: str, text: str, field: str) -> list[Any]:
     return values
 
 
-def serve_from_draft(d: dict[str, Any], prefix: str, count: int) -> dict[str, Any]:
+def serve_from_draft(d: dict[str, Any], prefix: str, count: int) -> dict[str, Any] | None:
+    """A serve from its form fields; None for the default rule's "the application's default"."""
+    if d["serve"] == "default" and prefix == "ft":
+        return None
     if d["serve"] != "rollout":
         variation = params.index(d["serve"], count)
         if variation is None:

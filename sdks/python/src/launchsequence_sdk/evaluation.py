@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 import launchsequence_engine as engine
@@ -47,9 +48,7 @@ def _not_ready(key: str, default: Any) -> EvaluationResult:
 
 
 def _stale(r: EvaluationResult, reason: str) -> EvaluationResult:
-    return EvaluationResult(
-        r.key, r.value, r.variation, r.variant, reason, None, None, r.rule_id, r.rule_index
-    )
+    return replace(r, reason=reason)
 
 
 def _all(state: State, context: Context, client_side_only: bool) -> dict[str, EvaluationResult]:

@@ -19,6 +19,7 @@ refused (the client keeps serving its last flags, so the error is not fatal).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from launchsequence_engine import EvaluationResult
@@ -49,7 +50,9 @@ def to_context(evaluation_context: EvaluationContext | None) -> dict[str, Any]:
 
 
 def _resolution(result: EvaluationResult) -> FlagResolutionDetails[Any]:
-    metadata: dict[str, bool | int | float | str] = {}
+    metadata: dict[str, bool | int | float | str] = dict(result.metadata or {})
+    if result.prerequisite is not None:
+        metadata["prerequisite"] = result.prerequisite
     if result.rule_id is not None:
         metadata["rule_id"] = result.rule_id
         metadata["rule_index"] = result.rule_index or 0
@@ -204,10 +207,7 @@ def _guarded(
 
 
 def _with_value(result: EvaluationResult, value: Any) -> EvaluationResult:
-    return EvaluationResult(
-        result.key, value, result.variation, result.variant, result.reason,
-        result.error_code, result.error_message, result.rule_id, result.rule_index,
-    )  # fmt: skip
+    return replace(result, value=value)
 
 
 def _mismatch(default: Any, message: str) -> FlagResolutionDetails[Any]:

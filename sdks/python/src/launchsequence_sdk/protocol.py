@@ -30,8 +30,10 @@ class Protocol:
     def __init__(self, store: FlagStore, sdk_key: str, base_url: str) -> None:
         self.store = store
         self.sdk_key = sdk_key
-        self.snapshot_url = f"{base_url}/sdk/v1/snapshot"
-        self.stream_url = f"{base_url}/sdk/v1/stream"
+        # Schema version 2 (prerequisites, metadata, unset defaults): without asking, the
+        # server sends version 1, for SDKs whose engine reads only that.
+        self.snapshot_url = f"{base_url}/sdk/v1/snapshot?schema=2"
+        self.stream_url = f"{base_url}/sdk/v1/stream?schema=2"
         self.refused: KeyRefusedError | None = None
         self._parser = SseParser()
         self._resync = False  # the next stream must start with a `put`
