@@ -1,0 +1,53 @@
+"""What every package declares about itself, read from the files a release is built from: one
+license text shipped in each package, and (below) one version for all of them."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+PYPROJECTS = {
+    "launchsequence": ROOT / "pyproject.toml",
+    "launchsequence-engine": ROOT / "engine" / "pyproject.toml",
+    "launchsequence-sdk": ROOT / "sdks" / "python" / "pyproject.toml",
+}
+PACKAGE_JSON = ROOT / "sdks" / "js" / "package.json"
+
+
+def pyproject(name: str) -> dict[str, Any]:
+    return tomllib.loads(PYPROJECTS[name].read_text())
+
+
+def package_json() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(PACKAGE_JSON.read_text())
+    return loaded
+
+
+def test_the_repository_and_every_package_carry_the_apache_license_text() -> None:
+    text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    for package_dir in (ROOT / "engine", ROOT / "sdks" / "python", ROOT / "sdks" / "js"):
+        # A package is built from its own directory and cannot reach the root file, so it
+        # holds a copy; the copies must not drift from the root.
+        assert (package_dir / "LICENSE").read_text() == text, package_dir
+
+
+def test_every_python_package_declares_apache_and_ships_the_license_file() -> None:
+    for name in PYPROJECTS:
+        data = pyproject(name)
+        assert data["project"]["name"] == name
+        assert data["project"]["license"] == "Apache-2.0", name
+        assert data["project"]["license-files"] == ["LICENSE"], name
+        # Older setuptools rejects an SPDX string license and ignores license-files.
+        assert data["build-system"]["requires"] == ["setuptools>=77"], name
+
+
+def test_the_js_package_declares_apache_and_packs_the_license_file() -> None:
+    data = package_json()
+    assert data["license"] == "Apache-2.0"
+    assert "LICENSE" in data["files"]
+    lock = json.loads((ROOT / "sdks" / "js" / "package-lock.json").read_text())
+    assert lock["packages"][""]["license"] == "Apache-2.0"
