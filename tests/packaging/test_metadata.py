@@ -4,6 +4,7 @@ license text shipped in each package, and (below) one version for all of them.""
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -51,3 +52,40 @@ def test_the_js_package_declares_apache_and_packs_the_license_file() -> None:
     assert "LICENSE" in data["files"]
     lock = json.loads((ROOT / "sdks" / "js" / "package-lock.json").read_text())
     assert lock["packages"][""]["license"] == "Apache-2.0"
+
+
+# Where each package states its version at run time, besides its metadata.
+RUNTIME_VERSIONS = {
+    "launchsequence": ROOT / "src" / "launchsequence" / "__init__.py",
+    "launchsequence-engine": ROOT / "engine" / "src" / "launchsequence_engine" / "__init__.py",
+    "launchsequence-sdk": ROOT / "sdks" / "python" / "src" / "launchsequence_sdk" / "__init__.py",
+}
+
+
+def runtime_version(path: Path) -> str:
+    found = re.findall(r'^__version__ = "([^"]+)"$', path.read_text(), flags=re.MULTILINE)
+    assert len(found) == 1, path
+    return str(found[0])
+
+
+def test_engine_sdks_and_server_share_one_version_everywhere_they_state_it() -> None:
+    version = pyproject("launchsequence")["project"]["version"]
+    stated = {f"{name} metadata": pyproject(name)["project"]["version"] for name in PYPROJECTS}
+    stated |= {f"{name} __version__": runtime_version(p) for name, p in RUNTIME_VERSIONS.items()}
+    stated["@launchsequence/js package.json"] = package_json()["version"]
+    lock = json.loads((ROOT / "sdks" / "js" / "package-lock.json").read_text())
+    stated["@launchsequence/js package-lock.json"] = lock["version"]
+    stated["@launchsequence/js package-lock.json root"] = lock["packages"][""]["version"]
+    # The JS SDK names itself to the server with its version on every request.
+    sent = re.findall(
+        r"'X-LaunchSequence-SDK': 'js/([^']+)'", (ROOT / "sdks/js/src/index.js").read_text()
+    )
+    stated["@launchsequence/js X-LaunchSequence-SDK header"] = sent[0] if sent else "missing"
+    assert {where: v for where, v in stated.items() if v != version} == {}
+
+
+def test_the_sdk_and_the_server_require_exactly_the_engine_of_their_own_version() -> None:
+    for name in ("launchsequence", "launchsequence-sdk"):
+        project = pyproject(name)["project"]
+        engine = [d for d in project["dependencies"] if d.startswith("launchsequence-engine")]
+        assert engine == [f"launchsequence-engine=={project['version']}"], name
