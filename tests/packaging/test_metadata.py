@@ -9,6 +9,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import Requirement
+
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECTS = {
     "launchsequence": ROOT / "pyproject.toml",
@@ -89,3 +91,27 @@ def test_the_sdk_and_the_server_require_exactly_the_engine_of_their_own_version(
         project = pyproject(name)["project"]
         engine = [d for d in project["dependencies"] if d.startswith("launchsequence-engine")]
         assert engine == [f"launchsequence-engine=={project['version']}"], name
+
+
+def constraints() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        name, _, version = line.partition("==")
+        pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def test_the_server_allows_only_the_uvicorn_and_httptools_it_is_tested_with() -> None:
+    """httpserver.py subclasses uvicorn's private HttpToolsProtocol: a release of uvicorn may
+    change it, so the server must not accept versions its tests never ran with."""
+    requirements = {
+        r.name: r for r in map(Requirement, pyproject("launchsequence")["project"]["dependencies"])
+    }
+    tested = constraints()
+    for name in ("uvicorn", "httptools"):
+        allowed = requirements[name].specifier
+        assert any(s.operator == "<" for s in allowed), f"{name} has no upper bound: {allowed}"
+        assert allowed.contains(tested[name]), (name, str(allowed), tested[name])
+        # No minor version beyond the tested one: the next one is refused.
+        major, minor, *_ = (int(part) for part in tested[name].split("."))
+        assert not allowed.contains(f"{major}.{minor + 1}.0"), (name, str(allowed))
