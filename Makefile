@@ -10,7 +10,7 @@ SERVER_PACKAGES := -e engine -e .
 PACKAGES := -e engine -e sdks/python -e '.[dev]'
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: install install-server serve test test-fast check lint typecheck bench soak clean
+.PHONY: install install-server serve test test-fast check lint typecheck bench soak dist clean
 
 install: $(STAMP)
 
@@ -63,8 +63,17 @@ bench: install
 soak: install
 	$(BIN)/python bench/soak.py
 
+# Wheels and sdists of the engine, the Python SDK and the server, and the JS SDK's npm tarball,
+# all at one version, into dist/ (what the release workflow publishes).
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist engine
+	$(BIN)/python -m build --outdir dist sdks/python
+	$(BIN)/python -m build --outdir dist .
+	cd sdks/js && npm pack --silent --pack-destination ../../dist
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build
 
 # The JavaScript SDK against a real server (needs Node 18+ and npm), and the published
 # OpenFeature OFREP web provider against the same server.
