@@ -3,20 +3,36 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SERVER_STAMP := $(VENV)/.installed-server
+# What the server runs on, and nothing else (no test, lint or browser tools).
+SERVER_PACKAGES := -e engine -e .
+# Everything the gates need: the server, the Python SDK and the dev tools.
 PACKAGES := -e engine -e sdks/python -e '.[dev]'
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: install serve test test-fast check lint typecheck bench soak clean
+.PHONY: install install-server serve test test-fast check lint typecheck bench soak dist clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml engine/pyproject.toml sdks/python/pyproject.toml constraints.txt
+install-server: $(SERVER_STAMP)
+
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt $(PACKAGES)
-	touch $(STAMP)
 
-serve: install
-	$(BIN)/launchseq serve
+$(SERVER_STAMP): pyproject.toml engine/pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP) $(SERVER_PACKAGES)
+	touch $(SERVER_STAMP)
+
+# The full install holds the server's, so it stands for the server's install too.
+$(STAMP): pyproject.toml engine/pyproject.toml sdks/python/pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP) $(PACKAGES)
+	touch $(SERVER_STAMP) $(STAMP)
+
+# The port: `LAUNCHSEQ_PORT=9000 make serve` (every setting reads LAUNCHSEQ_*; see
+# docs/configuration.md), or `make serve SERVE_ARGS="--port 9000"`.
+serve: install-server
+	$(BIN)/launchseq serve $(SERVE_ARGS)
 
 # Every test: Python (SQLite, PostgreSQL, the browser, the slow fault tests) and JavaScript.
 test: install
@@ -47,8 +63,17 @@ bench: install
 soak: install
 	$(BIN)/python bench/soak.py
 
+# Wheels and sdists of the engine, the Python SDK and the server, and the JS SDK's npm tarball,
+# all at one version, into dist/ (what the release workflow publishes).
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist engine
+	$(BIN)/python -m build --outdir dist sdks/python
+	$(BIN)/python -m build --outdir dist .
+	cd sdks/js && npm pack --silent --pack-destination ../../dist
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build
 
 # The JavaScript SDK against a real server (needs Node 18+ and npm), the published
 # OpenFeature OFREP web provider against the same server, and OpenFeature's Gherkin suites

@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = ("constraints.txt", "pyproject.toml", "README.md", "engine", "src")  # the Dockerfile's
 
 
-def clean_context(into: Path) -> Path:
-    """The Dockerfile's build context as a fresh clone has it: files git tracks or would track
-    (no egg-info, caches or builds left by an editable install)."""
+def clean_context(into: Path, paths: tuple[str, ...] = CONTEXT) -> Path:
+    """The Dockerfile's build context (or `paths`) as a fresh clone has it: files git tracks or
+    would track (no egg-info, caches or builds left by an editable install)."""
     listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *CONTEXT],
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *paths],
         cwd=ROOT,
         capture_output=True,
         check=True,

@@ -1,0 +1,37 @@
+"""What `make serve` and `make test` would run on a fresh checkout (`make -n`, nothing is
+installed): the server gets only its own requirements, the gates get the dev tools."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.packaging.test_install import clean_context
+
+
+def planned(target: str, tmp_path: Path, *args: str) -> list[str]:
+    checkout = clean_context(
+        tmp_path / "checkout",
+        ("Makefile", "constraints.txt", "pyproject.toml", "engine", "sdks/python"),
+    )
+    done = subprocess.run(
+        ["make", "-n", target, *args], cwd=checkout, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_make_serve_installs_the_engine_and_the_server_without_dev_tools(tmp_path: Path) -> None:
+    installs = [line for line in planned("serve", tmp_path) if " install " in line]
+    assert installs[-1].endswith("-c constraints.txt -e engine -e ."), installs
+    assert not any("dev" in line or "sdks/python" in line for line in installs), installs
+
+
+def test_make_test_installs_the_dev_tools(tmp_path: Path) -> None:
+    installs = [line for line in planned("test", tmp_path) if " install " in line]
+    assert any("'.[dev]'" in line and "sdks/python" in line for line in installs), installs
+
+
+def test_make_serve_passes_the_port_through(tmp_path: Path) -> None:
+    lines = planned("serve", tmp_path, "SERVE_ARGS=--port 9000")
+    assert lines[-1].split() == [".venv/bin/launchseq", "serve", "--port", "9000"]
