@@ -3,6 +3,7 @@ installed): the server gets only its own requirements, the gates get the dev too
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -14,8 +15,16 @@ def planned(target: str, tmp_path: Path, *args: str) -> list[str]:
         tmp_path / "checkout",
         ("Makefile", "constraints.txt", "pyproject.toml", "engine", "sdks/python"),
     )
+    # As a fresh shell runs it, not as a sub-make of `make test` (which would print
+    # "make[1]: Entering directory" lines among the commands).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     done = subprocess.run(
-        ["make", "-n", target, *args], cwd=checkout, capture_output=True, text=True, timeout=60
+        ["make", "--no-print-directory", "-n", target, *args],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()

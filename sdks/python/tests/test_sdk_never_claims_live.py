@@ -55,9 +55,9 @@ def test_a_silent_connection_turns_stale_everywhere(quick, provider_status, capl
     try:
         api.set_provider_and_wait(LaunchSequenceProvider(client))
         assert (reason(client), client.is_stale, provider_status()) == (
-            "DEFAULT", False, ProviderStatus.READY)  # fmt: skip
+            "STATIC", False, ProviderStatus.READY)  # fmt: skip
         time.sleep(3.0)  # heartbeats keep a quiet stream live past the read timeout
-        assert (reason(client), client.is_stale) == ("DEFAULT", False)
+        assert (reason(client), client.is_stale) == ("STATIC", False)
 
         with caplog.at_level(logging.INFO, logger="launchsequence_sdk"):
             relay.silence()  # open, and carrying nothing: no heartbeat gets through
@@ -68,7 +68,7 @@ def test_a_silent_connection_turns_stale_everywhere(quick, provider_status, capl
 
             relay.resume()
             wait_for(lambda: provider_status() == ProviderStatus.READY, 10.0, "provider READY")
-            assert (reason(client), client.is_stale) == ("DEFAULT", False)
+            assert (reason(client), client.is_stale) == ("STATIC", False)
         env.toggle("banner", False)
         wait_for(lambda: client.bool_value("banner", ANYONE, True) is False, 2.0, "live again")
     finally:
@@ -93,7 +93,7 @@ def test_a_stream_thread_that_cannot_read_is_stale_after_the_read_timeout(quick)
         finally:
             release.set()
         wait_for(lambda: not client.is_stale, 5.0, "current again once the thread reads")
-        assert reason(client) == "DEFAULT"
+        assert reason(client) == "STATIC"
 
 
 def test_a_closed_client_is_stale(live):
@@ -116,7 +116,7 @@ def test_an_asyncio_client_whose_loop_ended_is_stale_until_a_loop_runs_it(
         client = AsyncClient(env.key, base_url=live.url)
         assert await client.wait_until_ready(5)
         api.set_provider(LaunchSequenceProvider(client))
-        assert (reason(client), client.is_stale) == ("DEFAULT", False)
+        assert (reason(client), client.is_stale) == ("STATIC", False)
         return client
 
     with caplog.at_level(logging.INFO, logger="launchsequence_sdk"):
@@ -131,7 +131,7 @@ def test_an_asyncio_client_whose_loop_ended_is_stale_until_a_loop_runs_it(
             if not client.is_stale:
                 break
             await asyncio.sleep(0.01)
-        assert (reason(client), provider_status()) == ("DEFAULT", ProviderStatus.READY)
+        assert (reason(client), provider_status()) == ("STATIC", ProviderStatus.READY)
         await asyncio.to_thread(env.toggle, "banner", False)
         for _ in range(100):
             if client.bool_value("banner", ANYONE, True) is False:
@@ -194,7 +194,7 @@ def test_a_forked_child_is_stale_until_its_own_stream_is_open(server, kind):
         at_fork = json.loads(lines.readline())
         if kind == "asyncio":  # (a thread may have its own stream open already: no race here)
             assert at_fork == {"at_fork": STALE, "stale": True}, "until its next start()"
-        assert json.loads(lines.readline()) == {"live": "DEFAULT", "stale": False}
+        assert json.loads(lines.readline()) == {"live": "STATIC", "stale": False}
         env.toggle("banner", False)
         os.write(go_write, b"x")
         assert json.loads(lines.readline()) == {"after": "DISABLED"}

@@ -122,7 +122,7 @@ def worker_lines(log: str, pids: Any, pattern: str) -> dict[int, list[str]]:
 
 
 def test_both_workers_follow_changes_and_go_stale_with_the_server(server, environment, workers):
-    before = workers.until_both(lambda a: live(a, True, "DEFAULT"), 60.0, "both workers up")
+    before = workers.until_both(lambda a: live(a, True, "STATIC"), 60.0, "both workers up")
     assert workers.process.pid not in before, "answers come from the forked workers"
 
     started = time.monotonic()
@@ -142,12 +142,12 @@ def test_both_workers_follow_changes_and_go_stale_with_the_server(server, enviro
     workers.until_both(lambda a: live(a, False, "DISABLED"), 15.0, "both workers live again")
     started = time.monotonic()
     environment.toggle("banner", True)
-    workers.until_both(lambda a: live(a, True, "DEFAULT"), 10.0, "and following changes")
+    workers.until_both(lambda a: live(a, True, "STATIC"), 10.0, "and following changes")
     assert time.monotonic() - started < 1.0
 
 
 def test_both_workers_answer_stale_once_the_key_is_refused(environment, workers):
-    answers = workers.until_both(lambda a: live(a, True, "DEFAULT"), 60.0, "both workers up")
+    answers = workers.until_both(lambda a: live(a, True, "STATIC"), 60.0, "both workers up")
     environment.rotate_key()  # grace 0: the workers' key stops at once, their streams close
     refused = workers.until_both(lambda a: stale(a, True, "ERROR"), 10.0, "both workers refused")
     assert not any(a["is_ready"] for a in refused.values())
