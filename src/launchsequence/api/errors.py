@@ -136,6 +136,8 @@ def install_error_handlers(app: FastAPI) -> None:
         extra = None
         if isinstance(exc, e.InUse):
             extra = {"environments": exc.environments, "flags": exc.flags}
+            if exc.dependents:
+                extra["dependents"] = exc.dependents
         return error_response(
             status, exc.code, exc.message, field=field, headers=headers, extra=extra
         )

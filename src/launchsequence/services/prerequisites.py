@@ -105,14 +105,20 @@ def _stub(flag: dict[str, Any], prerequisites: Any) -> dict[str, Any]:
     }
 
 
-def dependents(conn: Connection, project_id: int, key: str) -> dict[str, list[str]]:
+def dependents(
+    conn: Connection, project_id: int, key: str, *, served_only: bool = False
+) -> dict[str, list[str]]:
     """The flags whose configuration requires flag `key`: {environment key: [flag key, ...]},
-    flag keys in order, environments with none left out."""
+    flag keys in order, environments with none left out. With `served_only`, archived flags
+    (served nowhere, so nothing of theirs can fail) are left out too."""
+    archived = False if served_only else None
     names = {
-        f["id"]: f["key"] for f in store.list_flags(conn, project_id=project_id, archived=None)
+        f["id"]: f["key"] for f in store.list_flags(conn, project_id=project_id, archived=archived)
     }
     out: dict[str, list[str]] = {}
     for config in store.list_configs_for_project(conn, project_id):
+        if config["flag_id"] not in names:
+            continue
         if any(p.get("flag") == key for p in config.get("prerequisites") or []):
             out.setdefault(config["environment_key"], []).append(names[config["flag_id"]])
     return {env: sorted(keys) for env, keys in out.items()}
