@@ -133,7 +133,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, e.PreconditionFailed) and exc.current is not None:
             headers["ETag"] = f'"{exc.current}"'
         field = exc.field if isinstance(exc, e.Invalid) else None
-        extra = None
+        extra: dict[str, Any] | None = None
         if isinstance(exc, e.InUse):
             extra = {"environments": exc.environments, "flags": exc.flags}
             if exc.dependents:

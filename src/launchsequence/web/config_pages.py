@@ -45,9 +45,7 @@ def _draft_from_form(p: Page, count: int, config: dict[str, Any]) -> dict[str, A
         "on": f.get("on") == "1",
         "client_side": f.get("client_side") == "1",
         "off_variation": f.get("off_variation", "0"),
-        "prerequisites": (
-            relations.prerequisites_from_form(f) if "prereq_rows" in f else stored
-        ),
+        "prerequisites": (relations.prerequisites_from_form(f) if "prereq_rows" in f else stored),
         "targets": [f.get(f"target{k}", "") for k in range(count)],
         "rules": rf.draft_from_form(f, count),
         "ft": rf.fallthrough_from_form(f, count),
@@ -79,9 +77,11 @@ def _config(d: dict[str, Any], count: int) -> dict[str, Any]:
 
 
 def _form_field(path: str | None) -> str:
-    """The form field beside which an error on `path` shows: prerequisites have one place."""
+    """The form field beside which an error on `path` shows: `prerequisites[i]...` beside
+    row i (the saved draft holds no empty rows, so the numbers agree), else the list."""
     if path and path.startswith("prerequisites"):
-        return "prerequisites"
+        m = re.match(r"prerequisites\[(\d+)\]", path)
+        return f"prereq{m.group(1)}" if m else "prerequisites"
     return rf.engine_field(path)
 
 
@@ -233,6 +233,7 @@ def flag_page(p: Page) -> Response:
         elif action == "test":
             # Evaluate the form as it stands, saved or not; it comes back with every edit.
             draft = _draft_from_form(p, count, config)
+            draft["prerequisites"] = [r for r in draft["prerequisites"] if r]
             try:
                 test = _test(
                     p,
@@ -259,6 +260,7 @@ def flag_page(p: Page) -> Response:
             rf.apply_action(draft["rules"], action, count)
         else:
             draft = _draft_from_form(p, count, config)
+            draft["prerequisites"] = [r for r in draft["prerequisites"] if r]
             try:
                 p.services.flags.write_config(
                     actor,

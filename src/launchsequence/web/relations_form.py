@@ -59,7 +59,9 @@ def parse_metadata(text: str) -> dict[str, Any]:
         name, sep, raw = line.partition("=")
         name, raw = name.strip(), raw.strip()
         if not sep or not name:
-            raise Invalid(f"line {number}: write one entry a line, as name = value", field="metadata")
+            raise Invalid(
+                f"line {number}: write one entry a line, as name = value", field="metadata"
+            )
         if name in out:
             raise Invalid(f"line {number}: {name} is named twice", field="metadata")
         try:
