@@ -71,3 +71,31 @@ def test_the_archive_confirmation_lists_dependents_and_what_they_will_serve(live
     done = user.http.post(page, data=dict(confirm.fields) | {"action": "archive"})
     assert done.status_code == 303
     assert user.get(billing).json()["archived"] is True
+
+
+def test_removing_a_variation_another_flag_requires_is_refused_and_later_ones_renumbered(live):
+    user = signup(live.url, "dependents-variations@example.com")
+    api = f"{_project(user)}/flags"
+    plan = {
+        "key": "plan",
+        "type": "string",
+        "variations": [{"value": v} for v in "abc"],
+        "defaults": {"on_variation": 0, "off_variation": 0},
+    }
+    assert user.post(api, json=plan).status_code == 201
+    assert user.post(api, json={"key": "checkout", "type": "boolean"}).status_code == 201
+    config = f"{api}/checkout/environments/production"
+    gate = {"prerequisites": [{"flag": "plan", "variation": 2}]}
+    assert user.patch(config, json=gate).status_code == 200
+
+    refused = user.request("DELETE", f"{api}/plan/variations/2")
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "variation_in_use" and "checkout in production" in error["message"]
+    assert len(user.get(f"{api}/plan").json()["variations"]) == 3  # nothing changed
+
+    # Removing an earlier one: checkout still requires "c", now variation 1.
+    removed = user.request("DELETE", f"{api}/plan/variations/1")
+    assert removed.status_code == 200, removed.text
+    assert user.get(config).json()["prerequisites"] == [{"flag": "plan", "variation": 1}]
+    assert user.get(f"{api}/plan").json()["variations"][1]["value"] == "c"
