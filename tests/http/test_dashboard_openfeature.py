@@ -22,7 +22,9 @@ def test_the_flag_page_serves_the_applications_default_and_shows_prerequisites(l
     page = f"/o/{user.org}/p/default/flags/checkout?env=production"
     shown = user.get(page)
     assert shown.status_code == 200
-    assert 'id="prerequisites"' in shown.text and ">billing</a> serves variation 0" in shown.text
+    assert 'id="prerequisites"' in shown.text
+    assert form_fields(shown.text, "off_variation")["prereq0"] == "billing:0"
+    assert 'value="billing:0" selected>billing serves On (true)' in shown.text
     assert "<dt>owner</dt><dd>team-pay</dd>" in shown.text
     billing = user.get(f"/o/{user.org}/p/default/flags/billing?env=production").text
     assert 'id="dependents"' in billing and ">checkout</a>" in billing

@@ -37,6 +37,7 @@ def test_prerequisites_gate_a_flag_and_cycles_are_refused_naming_them(live_any_d
     error = cycle.json()["error"]
     assert error["code"] == "prerequisite_cycle"
     assert "billing -> upsell -> checkout -> billing" in error["message"]
+    assert error["field"] == "prerequisites[0].flag"  # the row that closes it, told from billing
     itself = e.user.patch(path, json={"prerequisites": [{"flag": "billing", "variation": 0}]})
     assert itself.status_code == 422 and "billing -> billing" in itself.json()["error"]["message"]
     missing = e.user.patch(path, json={"prerequisites": [{"flag": "nope", "variation": 0}]})
@@ -47,7 +48,10 @@ def test_prerequisites_gate_a_flag_and_cycles_are_refused_naming_them(live_any_d
 
     billing = e.user.get(f"{e.base}/flags/billing").json()
     assert billing["dependents"] == {"production": ["checkout"]}
-    archived = e.user.patch(f"{e.base}/flags/billing", json={"archived": True})
+    # Archiving a flag others require is refused until forced (tests/http/test_dependents_guard.py).
+    refused = e.user.patch(f"{e.base}/flags/billing", json={"archived": True})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "flag_has_dependents"
+    archived = e.user.patch(f"{e.base}/flags/billing?force=true", json={"archived": True})
     assert archived.status_code == 200 and archived.json()["dependents"] == {
         "production": ["checkout"]
     }

@@ -80,8 +80,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _doc("Missing, or belonging to another organization"),
     409: _doc(
         "A key already taken, or an object still in use; `flag_in_use`, `environment_in_use` "
-        "and `project_in_use` list the live `environments` and `flags` (repeat with "
-        "`force=true` to go ahead)"
+        "and `project_in_use` list the live `environments` and `flags`, and "
+        "`flag_has_dependents` the flags requiring it as a prerequisite in `dependents` "
+        "(repeat with `force=true` to go ahead)"
     ),
     412: _doc("If-Match names a version that is no longer current"),
     413: _doc("Request body over the limit"),
@@ -133,9 +134,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, e.PreconditionFailed) and exc.current is not None:
             headers["ETag"] = f'"{exc.current}"'
         field = exc.field if isinstance(exc, e.Invalid) else None
-        extra = None
+        extra: dict[str, Any] | None = None
         if isinstance(exc, e.InUse):
             extra = {"environments": exc.environments, "flags": exc.flags}
+            if exc.dependents:
+                extra["dependents"] = exc.dependents
         return error_response(
             status, exc.code, exc.message, field=field, headers=headers, extra=extra
         )

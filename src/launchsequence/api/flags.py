@@ -108,7 +108,9 @@ def update_flag(
 ) -> Any:
     """Archived flags are no longer served (SDKs answer FLAG_NOT_FOUND) and are listed apart.
     Archiving a flag that is on in any environment answers 409 `flag_in_use`, listing those
-    `environments`, and changes nothing, unless `force=true`."""
+    `environments`, and one that other served flags require as a prerequisite answers 409
+    `flag_has_dependents`, listing them by environment in `dependents`; either changes
+    nothing, unless `force=true`."""
     data = body.model_dump(exclude_unset=True)
     return services.flags.update_flag(actor, org, project, flag, data, force=force)
 
@@ -145,7 +147,9 @@ def delete_flag(
 ) -> Response:
     """A flag that is on in any environment answers 409 `flag_in_use`, listing those
     `environments`, and stays, unless `force=true`: SDKs would answer FLAG_NOT_FOUND for it at
-    once and applications fall back to their code default."""
+    once and applications fall back to their code default. One that other served flags
+    require as a prerequisite answers 409 `flag_has_dependents` listing them in `dependents`
+    (their prerequisite would fail, so they would serve their off result)."""
     services.flags.delete_flag(actor, org, project, flag, force=force)
     return Response(status_code=204)
 

@@ -88,7 +88,8 @@ Force = Annotated[
         "on somewhere. Without it, such a change answers 409 `flag_in_use`, "
         "`environment_in_use` or `project_in_use` listing the live `environments` and `flags`, "
         "and changes nothing: applications would get their code default (FLAG_NOT_FOUND) "
-        "at once."
+        "at once. It also goes ahead for a flag other flags require as a prerequisite "
+        "(otherwise 409 `flag_has_dependents` listing them in `dependents`)."
     ),
 ]
 

@@ -70,17 +70,24 @@ class Conflict(ServiceError):
 
 class InUse(Conflict):
     """The change would take something from running applications at once (a flag on in
-    `environments`, the live ones being `flags`); nothing was changed. Asked again with
-    `force`, it goes ahead."""
+    `environments`, the live ones being `flags`; or flags that require it, `dependents` by
+    environment); nothing was changed. Asked again with `force`, it goes ahead."""
 
     code = "in_use"
 
     def __init__(
-        self, message: str, *, code: str, environments: list[str], flags: list[str]
+        self,
+        message: str,
+        *,
+        code: str,
+        environments: list[str],
+        flags: list[str],
+        dependents: dict[str, list[str]] | None = None,
     ) -> None:
         super().__init__(message, code=code)
         self.environments = environments
         self.flags = flags
+        self.dependents = dependents or {}
 
 
 class PreconditionFailed(ServiceError):

@@ -507,6 +507,7 @@ class Flags:
                         field=field,
                         code="variation_in_use",
                     )
+            required = _requiring(conn, project["id"], key, index)
             variations = [v for i, v in enumerate(flag["variations"]) if i != index]
             defaults = {
                 **flag["defaults"],
@@ -530,6 +531,15 @@ class Flags:
                         expected_version=None,
                         at=now,
                     )
+            for config, prerequisites in required:
+                store.update_config(
+                    conn,
+                    flag_id=config["flag_id"],
+                    environment_id=config["environment_id"],
+                    values={"prerequisites": prerequisites},
+                    expected_version=None,
+                    at=now,
+                )
             store.update_flag(
                 conn,
                 flag["id"],
@@ -887,6 +897,39 @@ class Flags:
             return None
         broken = engine.compile(document, strict=False).broken.get(key)
         return None if broken is None else str(broken)
+
+
+def _requiring(
+    conn: Connection, project_id: int, key: str, index: int
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Before removing variation `index` of flag `key`: each other configuration whose
+    prerequisites name a later variation of it, with those prerequisites renumbered to match.
+    Raises Invalid (`variation_in_use`) if one requires that very variation, as removing it
+    would leave the prerequisite naming another variation or none."""
+    names = {
+        f["id"]: f["key"] for f in store.list_flags(conn, project_id=project_id, archived=None)
+    }
+    out = []
+    for config in store.list_configs_for_project(conn, project_id):
+        prerequisites = config.get("prerequisites") or []
+        if not any(p.get("flag") == key for p in prerequisites):
+            continue
+        if any(p.get("flag") == key and p.get("variation") == index for p in prerequisites):
+            raise Invalid(
+                f"is required by {names[config['flag_id']]} in {config['environment_key']} "
+                "as a prerequisite: change that prerequisite first",
+                field=f"variations[{index}]",
+                code="variation_in_use",
+            )
+        renumbered = [
+            {**p, "variation": p["variation"] - 1}
+            if p.get("flag") == key and p.get("variation", 0) > index
+            else p
+            for p in prerequisites
+        ]
+        if renumbered != prerequisites:
+            out.append((config, renumbered))
+    return out
 
 
 def _uses_segment(rules: list[dict[str, Any]], key: str) -> bool:

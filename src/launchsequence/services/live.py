@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from ..store import flags as store
 from .errors import InUse
+from .prerequisites import dependents
 
 __all__ = ["FALLBACK", "live_flags", "refuse_live_environment", "refuse_live_flag",
            "refuse_live_project"]  # fmt: skip
@@ -37,13 +38,17 @@ def live_flags(conn: Connection, project_id: int) -> dict[str, list[str]]:
 def refuse_live_flag(
     conn: Connection, project: dict[str, Any], flag: dict[str, Any], *, force: bool, doing: str
 ) -> None:
-    """Raise InUse (code `flag_in_use`) if `flag` is on in any environment, unless `force`.
+    """Raise InUse, unless `force`: code `flag_in_use` if `flag` is on in any environment,
+    else `flag_has_dependents` if other flags that are served require it as a prerequisite
+    (they would then serve what they serve when off). Either way `dependents` lists those
+    flags by environment, so that one confirmation can name everything that changes.
 
     `doing` names the change in the message ("archiving", "deleting").
     """
     if force or flag["archived"]:
         return
     envs = live_flags(conn, project["id"]).get(flag["key"], [])
+    required_by = dependents(conn, project["id"], flag["key"], served_only=True)
     if envs:
         raise InUse(
             f"the flag is on in {', '.join(envs)}: {doing} it stops serving it there at once, "
@@ -51,6 +56,18 @@ def refuse_live_flag(
             code="flag_in_use",
             environments=envs,
             flags=[flag["key"]],
+            dependents=required_by,
+        )
+    if required_by:
+        named = "; ".join(f"{e}: {', '.join(keys)}" for e, keys in required_by.items())
+        raise InUse(
+            f"other flags require this one as a prerequisite ({named}): {doing} it makes "
+            "their prerequisite fail, so they serve what they serve when off. Repeat with "
+            "force=true to go ahead",
+            code="flag_has_dependents",
+            environments=list(required_by),
+            flags=sorted({k for keys in required_by.values() for k in keys}),
+            dependents=required_by,
         )
 
 

@@ -90,7 +90,26 @@ def check_prerequisites(
         code = "prerequisite_cycle" if "cycle" in exc.problem else None
         if exc.flag == flag["key"] and exc.path.startswith("prerequisites"):
             raise Invalid(exc.problem, field=exc.path, code=code) from None
+        at = _cycle_through(flag["key"], prerequisites, exc.problem) if code else None
+        if at is not None:
+            raise Invalid(at[1], field=f"prerequisites[{at[0]}].flag", code=code) from None
         raise Invalid(str(exc), field="prerequisites", code=code) from None
+
+
+def _cycle_through(key: str, prerequisites: list[Any], problem: str) -> tuple[int, str] | None:
+    """A cycle the engine reported at another flag, told from flag `key`: the index of `key`'s
+    prerequisite that leads into it, and the cycle starting at `key`; None if it misses `key`.
+    (The stored graph has no cycle, so a new one runs through the flag being written.)"""
+    _, _, path = problem.partition("closes a cycle: ")
+    nodes = path.split(" -> ")[:-1]
+    if key not in nodes:
+        return None
+    start = nodes.index(key)
+    cycle = [*nodes[start:], *nodes[:start], key]
+    for i, entry in enumerate(prerequisites):
+        if isinstance(entry, dict) and entry.get("flag") == cycle[1]:
+            return i, f"closes a cycle: {' -> '.join(cycle)}"
+    return None
 
 
 def _stub(flag: dict[str, Any], prerequisites: Any) -> dict[str, Any]:
@@ -105,14 +124,20 @@ def _stub(flag: dict[str, Any], prerequisites: Any) -> dict[str, Any]:
     }
 
 
-def dependents(conn: Connection, project_id: int, key: str) -> dict[str, list[str]]:
+def dependents(
+    conn: Connection, project_id: int, key: str, *, served_only: bool = False
+) -> dict[str, list[str]]:
     """The flags whose configuration requires flag `key`: {environment key: [flag key, ...]},
-    flag keys in order, environments with none left out."""
+    flag keys in order, environments with none left out. With `served_only`, archived flags
+    (served nowhere, so nothing of theirs can fail) are left out too."""
+    archived = False if served_only else None
     names = {
-        f["id"]: f["key"] for f in store.list_flags(conn, project_id=project_id, archived=None)
+        f["id"]: f["key"] for f in store.list_flags(conn, project_id=project_id, archived=archived)
     }
     out: dict[str, list[str]] = {}
     for config in store.list_configs_for_project(conn, project_id):
+        if config["flag_id"] not in names:
+            continue
         if any(p.get("flag") == key for p in config.get("prerequisites") or []):
             out.setdefault(config["environment_key"], []).append(names[config["flag_id"]])
     return {env: sorted(keys) for env, keys in out.items()}

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from ..services import Conflict, InUse, Invalid, PreconditionFailed
 from . import params
+from . import relations_form as relations
 from . import rules_form as rf
 from .pages import Page, Redirect, page
 
@@ -27,6 +28,7 @@ def _draft(config: dict[str, Any], count: int) -> dict[str, Any]:
         "client_side": config["client_side"],
         # "": unset, the application's own default is served.
         "off_variation": "" if config["off_variation"] is None else str(config["off_variation"]),
+        "prerequisites": [f"{x['flag']}:{x['variation']}" for x in config["prerequisites"]],
         "targets": [targets.get(k, "") for k in range(count)],
         "rules": rf.draft_rules(config["rules"], count),
         "ft": rf.draft_serve(config["fallthrough"], count),
@@ -34,12 +36,16 @@ def _draft(config: dict[str, Any], count: int) -> dict[str, Any]:
     }
 
 
-def _draft_from_form(p: Page, count: int) -> dict[str, Any]:
+def _draft_from_form(p: Page, count: int, config: dict[str, Any]) -> dict[str, Any]:
+    """The form as typed. A form without prerequisite rows (a page from before they were
+    editable, or a draft kept from one) keeps the stored ones rather than clearing them."""
     f = p.form
+    stored = _draft(config, count)["prerequisites"]
     return {
         "on": f.get("on") == "1",
         "client_side": f.get("client_side") == "1",
         "off_variation": f.get("off_variation", "0"),
+        "prerequisites": (relations.prerequisites_from_form(f) if "prereq_rows" in f else stored),
         "targets": [f.get(f"target{k}", "") for k in range(count)],
         "rules": rf.draft_from_form(f, count),
         "ft": rf.fallthrough_from_form(f, count),
@@ -48,9 +54,9 @@ def _draft_from_form(p: Page, count: int) -> dict[str, Any]:
     }
 
 
-def _config(d: dict[str, Any], count: int, prerequisites: list[Any]) -> dict[str, Any]:
-    """The configuration the form describes; `prerequisites` (not edited here) are kept. An
-    empty off variation serves the application's own default."""
+def _config(d: dict[str, Any], count: int) -> dict[str, Any]:
+    """The configuration the form describes. An empty off variation serves the application's
+    own default; an empty prerequisite row is none."""
     raw_off = d["off_variation"]
     off = None if raw_off in ("", None) else params.index(raw_off, count)
     if raw_off not in ("", None) and off is None:
@@ -59,7 +65,7 @@ def _config(d: dict[str, Any], count: int, prerequisites: list[Any]) -> dict[str
         "on": d["on"],
         "client_side": d["client_side"],
         "off_variation": off,
-        "prerequisites": prerequisites,
+        "prerequisites": relations.prerequisites_from_draft(d["prerequisites"]),
         "targets": [
             {"variation": k, "values": rf.split_keys(text)}
             for k, text in enumerate(d["targets"])
@@ -68,6 +74,30 @@ def _config(d: dict[str, Any], count: int, prerequisites: list[Any]) -> dict[str
         "rules": rf.rules_from_draft(d["rules"], count),
         "fallthrough": rf.serve_from_draft(d["ft"], "ft", count),
     }
+
+
+def _form_field(path: str | None) -> str:
+    """The form field beside which an error on `path` shows: `prerequisites[i]...` beside
+    row i (the saved draft holds no empty rows, so the numbers agree), else the list."""
+    if path and path.startswith("prerequisites"):
+        m = re.match(r"prerequisites\[(\d+)\]", path)
+        return f"prereq{m.group(1)}" if m else "prerequisites"
+    return rf.engine_field(path)
+
+
+def _required_by(
+    p: Page, org_key: str, project_key: str, by_env: dict[str, list[str]]
+) -> list[dict[str, str]]:
+    """Each flag requiring the one being archived, per environment, with what it will serve
+    once its prerequisite fails: what it serves when off."""
+    actor = p.need_actor()
+    out = []
+    for env, keys in by_env.items():
+        for key in keys:
+            other = p.services.flags.get_flag(actor, org_key, project_key, key)
+            config = p.services.flags.get_config(actor, org_key, project_key, key, env)
+            out.append({"env": env, "flag": key, "serves": relations.off_result(other, config)})
+    return out
 
 
 def _why(r: engine.EvaluationResult, rules: list[dict[str, Any]], env: str) -> dict[str, Any]:
@@ -149,9 +179,10 @@ def flag_page(p: Page) -> Response:
     notice = None
     stale = None
     test = None
+    metadata_text = None
     draft = _draft(config, count)
     if restored:
-        draft = _draft_from_form(p, count)
+        draft = _draft_from_form(p, count, config)
         notice = (
             "Restored your unsaved changes from before your session ended. They are not "
             "saved yet: check them, then save."
@@ -170,20 +201,30 @@ def flag_page(p: Page) -> Response:
                 )
             except InUse as exc:
                 return p.render(
-                    "confirm_archive.html", org=org, project=project, flag=flag, env=env, exc=exc
+                    "confirm_archive.html",
+                    org=org,
+                    project=project,
+                    flag=flag,
+                    env=env,
+                    exc=exc,
+                    required_by=_required_by(p, org_key, project_key, exc.dependents),
                 )
             raise Redirect(f"/o/{org_key}/p/{project_key}/flags/{flag_key}?env={env}")
         if action == "details":
-            details = {
+            details: dict[str, Any] = {
                 "name": p.form.get("name", ""),
                 "description": p.form.get("description", ""),
                 "tags": [t for t in re.split(r"[\s,]+", p.form.get("tags", "")) if t],
             }
             try:
+                if "metadata" in p.form:
+                    details["metadata"] = relations.parse_metadata(p.form["metadata"])
                 p.services.flags.update_flag(actor, org_key, project_key, flag_key, details)
             except Invalid as exc:
-                errors[f"details-{(exc.field or 'name').split('[')[0]}"] = exc.message
+                field = re.split(r"[\[.]", exc.field or "name")[0]
+                errors[f"details-{field}"] = exc.message
                 flag = {**flag, **details, "tags": p.form.get("tags", "")}
+                metadata_text = p.form.get("metadata")
                 p.status = 422
             else:
                 raise Redirect(
@@ -191,7 +232,8 @@ def flag_page(p: Page) -> Response:
                 )
         elif action == "test":
             # Evaluate the form as it stands, saved or not; it comes back with every edit.
-            draft = _draft_from_form(p, count)
+            draft = _draft_from_form(p, count, config)
+            draft["prerequisites"] = [r for r in draft["prerequisites"] if r]
             try:
                 test = _test(
                     p,
@@ -199,16 +241,26 @@ def flag_page(p: Page) -> Response:
                     project_key,
                     env,
                     flag_key,
-                    _config(draft, count, config["prerequisites"]),
+                    _config(draft, count),
                 )
             except Invalid as exc:
-                errors[rf.engine_field(exc.field)] = exc.message
+                errors[_form_field(exc.field)] = exc.message
                 p.status = 422
+        elif action == "prereq-add":
+            draft = _draft_from_form(p, count, config)
+            draft["prerequisites"].append("")
+        elif action.startswith("prereq-remove-"):
+            draft = _draft_from_form(p, count, config)
+            row = params.index(action.removeprefix("prereq-remove-"), len(draft["prerequisites"]))
+            if row is None:
+                raise Invalid("no such prerequisite row", field="action")
+            del draft["prerequisites"][row]
         elif action != "save":
-            draft = _draft_from_form(p, count)
+            draft = _draft_from_form(p, count, config)
             rf.apply_action(draft["rules"], action, count)
         else:
-            draft = _draft_from_form(p, count)
+            draft = _draft_from_form(p, count, config)
+            draft["prerequisites"] = [r for r in draft["prerequisites"] if r]
             try:
                 p.services.flags.write_config(
                     actor,
@@ -216,12 +268,12 @@ def flag_page(p: Page) -> Response:
                     project_key,
                     flag_key,
                     env,
-                    _config(draft, count, config["prerequisites"]),
+                    _config(draft, count),
                     if_match=draft["version"],
                     replace=True,
                 )
             except Invalid as exc:
-                errors[rf.engine_field(exc.field)] = exc.message
+                errors[_form_field(exc.field)] = exc.message
                 p.status = 422
             except PreconditionFailed:
                 config = p.services.flags.get_config(actor, org_key, project_key, flag_key, env)
@@ -234,7 +286,7 @@ def flag_page(p: Page) -> Response:
             else:
                 raise Redirect(f"/o/{org_key}/p/{project_key}/flags/{flag_key}?env={env}&saved=1")
     if p.query.get("saved") == "details":
-        notice = "Saved the flag's name, description and tags."
+        notice = "Saved the flag's name, description, tags and metadata."
     elif p.query.get("saved"):
         notice = f"Saved. {env} now serves version {config['version']}."
     context = {
@@ -255,6 +307,14 @@ def flag_page(p: Page) -> Response:
         "test": test or _test(p, org_key, project_key, env, flag_key),
         "set_aside": p.services.flags.set_aside(actor, org_key, project_key, flag_key, env),
         "segments": p.services.flags.list_segments(actor, org_key, project_key, env),
+        "metadata_text": (
+            relations.format_metadata(flag.get("metadata") or {})
+            if metadata_text is None
+            else metadata_text
+        ),
+        "prerequisite_choices": relations.prerequisite_choices(
+            p.services.flags.list_flags(actor, org_key, project_key), flag_key
+        ),
     }
     if p.request.headers.get("x-partial") == "status":
         return p.render("_flag_status.html", **context)
