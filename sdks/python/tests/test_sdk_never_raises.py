@@ -38,6 +38,9 @@ class ExplodingMapping(Mapping[str, Any]):
     def __iter__(self) -> Iterator[str]:
         raise RuntimeError("the context cannot be read")
 
+    def __repr__(self) -> str:  # a stable test id, the same in every xdist worker
+        return "ExplodingMapping()"
+
     def __len__(self) -> int:
         raise RuntimeError("the context cannot be read")
 
