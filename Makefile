@@ -35,8 +35,10 @@ serve: install-server
 	$(BIN)/launchseq serve $(SERVE_ARGS)
 
 # Every test: Python (SQLite, PostgreSQL, the browser, the slow fault tests) and JavaScript.
+# Two workers (this kind of machine has two cores); a test file stays on one worker, so its
+# module-wide servers and fixtures are shared as before.
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 	$(MAKE) --no-print-directory test-js
 
 # The quick loop while working: everything but the tests marked slow, and no JavaScript.

@@ -108,8 +108,7 @@ def prerequisite_choices(flags: list[dict[str, Any]], key: str) -> list[tuple[st
             continue
         for i, v in enumerate(f["variations"]):
             label = v.get("name") or f"variation {i + 1}"
-            value = orjson.dumps(v["value"]).decode()
-            choices.append((f"{f['key']}:{i}", f"{f['key']} serves {label} ({value[:40]})"))
+            choices.append((f"{f['key']}:{i}", f"{f['key']} serves {label} ({_shown(v['value'])})"))
     return choices
 
 
@@ -120,4 +119,13 @@ def off_result(flag: dict[str, Any], config: dict[str, Any]) -> str:
         return "the application's default (its fallback value)"
     v = flag["variations"][off]
     label = v.get("name") or f"variation {off + 1}"
-    return f"{label} ({orjson.dumps(v['value']).decode()[:40]})"
+    return f"{label} ({_shown(v['value'])})"
+
+
+def _shown(value: Any) -> str:
+    """A variation's value in at most 40 characters; a value stored before the bounds on values
+    (one that cannot be written as JSON: its flag is set aside) must not break the page."""
+    try:
+        return orjson.dumps(value).decode()[:40]
+    except (TypeError, ValueError):
+        return "a value that cannot be shown"
