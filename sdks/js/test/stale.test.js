@@ -76,7 +76,7 @@ test('a stream that goes silent turns the values STALE, and they are live again 
   const events = watch(c);
   assert.equal(await c.ready(), true);
   await sleep(3000); // heartbeats keep a quiet stream live past streamTimeout
-  assert.deepEqual([c.details('banner', false).reason, c.isStale, events], ['DEFAULT', false, []]);
+  assert.deepEqual([c.details('banner', false).reason, c.isStale, events], ['STATIC', false, []]);
 
   relay.silence();
   assert.ok(await waitFor(() => c.isStale, 8000), 'stale once the stream has been silent too long');
@@ -90,7 +90,7 @@ test('a stream that goes silent turns the values STALE, and they are live again 
   relay.resume();
   assert.ok(await waitFor(() => !c.isStale, 10000), 'live again');
   assert.deepEqual(events.map((e) => e[0]), ['stale', 'live']);
-  assert.equal(c.details('banner', false).reason, 'DEFAULT');
+  assert.equal(c.details('banner', false).reason, 'STATIC');
 });
 
 test('bootstrap values answer STALE once the stream cannot be opened', async () => {
