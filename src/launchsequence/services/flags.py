@@ -714,12 +714,13 @@ class Flags:
             raise NotFound("no such segment")
         return segment
 
-    def _check_segments(self, conn: Connection, env_id: int, segments: dict[str, Any]) -> None:
+    @staticmethod
+    def _check_segments(segments: dict[str, Any]) -> None:
+        """Invalid, naming the field, unless the environment's segments compile."""
         try:
             engine.compile({"flags": {}, "segments": segments})
         except engine.SnapshotError as exc:
             raise Invalid(exc.problem, field=exc.path or None) from None
-        del conn, env_id
 
     def write_segment(
         self,
@@ -797,7 +798,7 @@ class Flags:
                 "key": key,
                 **{k: values[k] for k in ("included", "excluded", "rules")},
             }
-            self._check_segments(conn, env["id"], segments)
+            self._check_segments(segments)
             check_document({k: values[k] for k in ("included", "excluded", "rules")})
             now = self.rt.now()
             if existing is None:
