@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "SdkError",
     "authenticate",
     "json_response",
+    "loads",
     "read_json",
     "refuse_server_key_in_url",
     "sdk_error_response",
@@ -128,9 +130,30 @@ async def authenticate(
     return found, hub
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(data: bytes) -> Any:
+    """JSON text as Python values; ValueError when it is not JSON.
+
+    A string escape of a lone UTF-16 surrogate (`"\\ud800"`) is valid JSON (RFC 8259 allows it,
+    and JavaScript's JSON.stringify writes it for such strings): orjson refuses it, so such a
+    document is read by the standard library instead, which keeps the surrogate as Python does
+    (the engine buckets it as spec/evaluation.md says). Nothing else is accepted that orjson
+    refuses (no NaN or Infinity).
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" not in str(exc):
+            raise
+        return json.loads(data, parse_constant=_no_constant)
+
+
 async def read_json(request: Request) -> Any:
     body = await request.body()
     try:
-        return orjson.loads(body) if body else {}
-    except orjson.JSONDecodeError:
+        return loads(body) if body else {}
+    except ValueError:
         raise SdkError(400, "invalid_json", "the body is not valid JSON") from None

@@ -19,7 +19,7 @@ from ..realtime.hub import ClientSubscriber, Hub, HubState, ServerSubscriber, cl
 from ..realtime.hubs import Hubs
 from ..realtime.legacy import wants_v2
 from ..realtime.writer import Writer
-from .common import SdkError, authenticate, json_response, read_json
+from .common import SdkError, authenticate, json_response, loads, read_json
 from .streams import EventStream, StreamHandler
 
 __all__ = ["routes", "stream_handlers"]
@@ -63,12 +63,20 @@ def routes(hubs: Hubs, clock: Callable[[], int]) -> list[Route]:
             not isinstance(wanted, list) or not all(isinstance(k, str) for k in wanted)
         ):
             raise SdkError(400, "invalid_request", "`flags` must be a list of flag keys")
+        defaults = body.get("defaults")
+        if defaults is not None and not isinstance(defaults, dict):
+            raise SdkError(400, "invalid_request", "`defaults` must be an object of flag keys")
         state = hub.state
         now = clock()
         if wanted is None:
             results = engine.evaluate_all(state.compiled, context, now=now)
         else:
             results = {k: engine.evaluate(state.compiled, k, context, now=now) for k in wanted}
+        if defaults:
+            # The caller's defaults: a type check against the flag's type (TYPE_MISMATCH) and
+            # the value of a code default, as the engine answers them.
+            for k in results.keys() & defaults.keys():
+                results[k] = engine.evaluate(state.compiled, k, context, defaults[k], now=now)
         hubs.metrics.evaluations.labels("sdk").inc(len(results))
         return json_response(
             {"version": state.version, "flags": {k: result_dict(r) for k, r in results.items()}}
@@ -169,7 +177,7 @@ def _decode_context(raw: str | None) -> dict[str, Any]:
     if len(raw) > MAX_CONTEXT_BYTES:
         raise SdkError(413, "payload_too_large", "the context is too large")
     try:
-        context = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        context = loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except (binascii.Error, ValueError):
         raise SdkError(400, "invalid_context", "the context is not base64url JSON") from None
     if not isinstance(context, dict):
