@@ -540,9 +540,11 @@ def test_the_flag_list_shows_each_environments_state(world):
         "staging": {"on": False, "version": 1, "client_side": False},
     }
     assert by_key["a-flag"]["environments"]["production"]["on"] is False
-    # The list agrees with the one-flag view.
+    # The list agrees with the one-flag view, and adds when anything of the flag last changed.
     for flag in listed:
+        changed_at = flag.pop("changed_at")
         assert flag == s.flags.get_flag(actor, org, "default", flag["key"])
+        assert changed_at >= flag["updated_at"]
 
     everything = s.flags.list_flags(actor, org, "default", archived=None)
     assert [f["key"] for f in everything] == ["a-flag", "b-flag", "c-flag"]

@@ -144,6 +144,12 @@ class Flag(TypedDict):
     archived: bool
     created_at: Millis
     updated_at: Millis
+    changed_at: NotRequired[
+        Annotated[
+            Millis,
+            Field(description="In lists: the last change to the flag or any of its configurations"),
+        ]
+    ]
     environments: dict[str, FlagState]
     dependents: NotRequired[
         Annotated[

@@ -285,13 +285,26 @@ class Flags:
             rows = store.list_flags(
                 conn, project_id=project["id"], archived=archived, tag=tag, search=search
             )
-            states = self._states(conn, project["id"])
-        return [{**_public_flag(f), "environments": states.get(f["id"], {})} for f in rows]
+            states, changed = self._states(conn, project["id"])
+        return [
+            {
+                **_public_flag(f),
+                "environments": states.get(f["id"], {}),
+                # The last change to the flag or to its configuration in any environment.
+                "changed_at": max(f["updated_at"], changed.get(f["id"], 0)),
+            }
+            for f in rows
+        ]
 
     @staticmethod
-    def _states(conn: Connection, project_id: int) -> dict[int, dict[str, Any]]:
+    def _states(
+        conn: Connection, project_id: int
+    ) -> tuple[dict[int, dict[str, Any]], dict[int, int]]:
+        """Each flag's on/version/client_side per environment, and its configurations' latest
+        change (Unix ms)."""
         states: dict[int, dict[str, Any]] = {}
-        for flag_id, env_key, on, version, client_side in store.list_config_states(
+        changed: dict[int, int] = {}
+        for flag_id, env_key, on, version, client_side, updated in store.list_config_states(
             conn, project_id
         ):
             states.setdefault(flag_id, {})[env_key] = {
@@ -299,7 +312,8 @@ class Flags:
                 "version": version,
                 "client_side": client_side,
             }
-        return states
+            changed[flag_id] = max(changed.get(flag_id, 0), updated)
+        return states, changed
 
     def get_flag(self, actor: Actor, org_key: str, project_key: str, key: str) -> dict[str, Any]:
         with self.rt.db.connect() as conn:

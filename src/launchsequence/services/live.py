@@ -29,7 +29,7 @@ def live_flags(conn: Connection, project_id: int) -> dict[str, list[str]]:
     project's order) where it is on."""
     keys = {f["id"]: f["key"] for f in store.list_flags(conn, project_id=project_id)}
     live: dict[str, list[str]] = {}
-    for flag_id, env_key, on, _version, _client_side in store.list_config_states(conn, project_id):
+    for flag_id, env_key, on, *_ in store.list_config_states(conn, project_id):
         if on and flag_id in keys:
             live.setdefault(keys[flag_id], []).append(env_key)
     return live

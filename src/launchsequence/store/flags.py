@@ -129,9 +129,11 @@ def list_configs_for_environment(conn: Connection, environment_id: int) -> list[
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def list_config_states(conn: Connection, project_id: int) -> list[tuple[int, str, bool, int, bool]]:
-    """(flag id, environment key, on, version, client_side) of every configuration in the
-    project, in environment order: one query, and none of the JSON columns (a flag list of a
+def list_config_states(
+    conn: Connection, project_id: int
+) -> list[tuple[int, str, bool, int, bool, int]]:
+    """(flag id, environment key, on, version, client_side, updated_at) of every configuration
+    in the project, in environment order: one query, and none of the JSON columns (a flag list of a
     large project would spend most of its time decoding them)."""
     query = (
         select(
@@ -140,6 +142,7 @@ def list_config_states(conn: Connection, project_id: int) -> list[tuple[int, str
             flag_configs.c.on,
             flag_configs.c.version,
             flag_configs.c.client_side,
+            flag_configs.c.updated_at,
         )
         .join(environments, environments.c.id == flag_configs.c.environment_id)
         .where(environments.c.project_id == project_id)

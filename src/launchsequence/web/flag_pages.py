@@ -22,14 +22,43 @@ PER_PAGE = 50
 MAX_VARIATIONS = 100  # as the API: a default names one of at most 100 variations
 
 
+#: The orders of the flag list: the URL's `sort` value -> (its label, the header it sorts).
+SORTS = {
+    "name": "Name, A to Z",
+    "created": "Newest first",
+    "changed": "Recently changed",
+}
+
+
 def _filters(p: Page) -> dict[str, str]:
     q = p.query
+    sort = q.get("sort", "")
     return {
         "q": q.get("q", "")[:200],
         "tag": q.get("tag", "")[:64],
         "state": q.get("state", "")[:80],
         "archived": "1" if q.get("archived") == "1" else "",
+        # "" is the default order (name); an unknown order is the default too.
+        "sort": sort if sort in SORTS and sort != "name" else "",
     }
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sorts `flag-2` before `flag-10` (digits compare as numbers), case-insensitively."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part)
+        for part in re.split(r"(\d+)", text.casefold())
+        if part
+    )
+
+
+def _sorted(flags: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
+    by_name = sorted(flags, key=lambda f: natural_key(f["key"]))
+    if sort == "created":
+        return sorted(by_name, key=lambda f: f["created_at"], reverse=True)
+    if sort == "changed":
+        return sorted(by_name, key=lambda f: f["changed_at"], reverse=True)
+    return by_name
 
 
 def flag_rows(p: Page, org: str, project: str, f: dict[str, str]) -> list[dict[str, Any]]:
@@ -45,7 +74,7 @@ def flag_rows(p: Page, org: str, project: str, f: dict[str, str]) -> list[dict[s
     if state in ("on", "off") and env:
         want = state == "on"
         flags = [x for x in flags if x["environments"].get(env, {}).get("on", False) == want]
-    return flags
+    return _sorted(flags, f.get("sort", ""))
 
 
 def pagination(total: int, requested: str | None, filters: dict[str, str]) -> dict[str, Any]:
@@ -91,18 +120,26 @@ def flag_list(p: Page) -> Response:
     pages = pagination(len(everything_matching), p.query.get("page"), f)
     flags = everything_matching[pages["start"] : pages["end"]]
     back = p.request.url.path + (f"?{p.request.url.query}" if p.request.url.query else "")
+    filtered = any(v for k, v in f.items() if k != "sort")
     context = {
         "org": org,
         "project": project,
         "flags": flags,
         "filters": f,
+        "filtered": filtered,
+        "sorts": SORTS,
+        "sort_links": {
+            key: "?" + urlencode({k: v for k, v in {**f, "sort": key}.items() if v and v != "name"})
+            for key in SORTS
+        },
         "pages": pages,
         "back": back,
+        "now": p.services.rt.now(),
     }
     if p.request.headers.get("x-partial") == "rows":
         return p.render("_flag_rows.html", **context)
     everything = everything_matching
-    if any(f.values()):
+    if filtered:
         everything = p.services.flags.list_flags(actor, org_key, project_key, archived=None)
     tags = sorted({t for x in everything for t in x["tags"]})
     return p.render("flags.html", tags=tags, **context)
@@ -122,7 +159,11 @@ def toggle(p: Page) -> Response:
         org = p.services.orgs.get_org(actor, org_key)
         project = p.services.orgs.get_project(actor, org_key, project_key)
         flag = p.services.flags.get_flag(actor, org_key, project_key, flag_key)
-        return p.render("_flag_rows.html", org=org, project=project, flags=[flag], filters={})
+        now = p.services.rt.now()
+        row = {**flag, "changed_at": now}  # this very toggle is its last change
+        return p.render(
+            "_flag_rows.html", org=org, project=project, flags=[row], filters={}, now=now
+        )
     if partial == "none":
         # The flag page tells its own switch from someone else's change by this version.
         return Response(status_code=204, headers={"X-Config-Version": str(config["version"])})

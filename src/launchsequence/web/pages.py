@@ -44,6 +44,26 @@ def _when(ms: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))
 
 
+def _iso(ms: int | None) -> str:
+    """`ms` as an ISO 8601 instant, for `<time datetime>`."""
+    if not ms:
+        return ""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+
+
+def _ago(ms: int | None, now: int) -> str:
+    """`ms` (Unix ms) as people say it relative to `now`: "just now", "5 minutes ago", ..."""
+    if not ms:
+        return "never"
+    seconds = max(0, (now - ms) // 1000)
+    for size, unit in ((86_400 * 365, "year"), (86_400 * 30, "month"), (86_400, "day"),
+                       (3_600, "hour"), (60, "minute")):  # fmt: skip
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'' if n == 1 else 's'} ago"
+    return "just now"
+
+
 #: Shown for a stored value no JSON encoder can write (a row that got in before values were
 #: bounded): the page shows the rest, and says why the flag is set aside.
 UNSHOWABLE = "(this value cannot be shown: it cannot be written as JSON)"
@@ -64,6 +84,8 @@ def _compact(value: Any) -> str:
 
 
 _templates.filters["when"] = _when
+_templates.filters["ago"] = _ago
+_templates.filters["iso"] = _iso
 _templates.filters["pretty"] = _pretty
 _templates.filters["compact"] = _compact
 

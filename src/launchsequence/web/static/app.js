@@ -93,7 +93,7 @@ function replaceRows(html) {
 // The flag list: the rows, the count and the pages as the server now answers this very URL
 // (search, filters and page kept), so flags others create, archive, restore or delete come
 // and go too.
-async function refreshList() {
+async function refreshList(quiet = false) {
   const rows = document.getElementById("flag-rows");
   if (!rows) return;
   const { status, doc } = await fetchPage(location.href);
@@ -116,7 +116,7 @@ async function refreshList() {
       if (target) target.focus({ preventScroll: true });
     }
   }
-  for (const id of ["flag-count", "flag-pager"]) {
+  for (const id of ["flag-count", "flag-pager", "flag-head"]) {
     const mine = document.getElementById(id);
     const theirs = doc.getElementById(id);
     if (mine && theirs && mine.innerHTML !== theirs.innerHTML) mine.innerHTML = theirs.innerHTML;
@@ -131,7 +131,7 @@ async function refreshList() {
   const added = after.filter((k) => !before.includes(k));
   const gone = before.filter((k) => !after.includes(k));
   const announce = document.getElementById("live-status");
-  if (announce && (added.length || gone.length)) {
+  if (announce && !quiet && (added.length || gone.length)) {
     const parts = [];
     if (added.length) parts.push("Now listed: " + added.join(", ") + ".");
     if (gone.length) parts.push("No longer listed: " + gone.join(", ") + ".");
@@ -398,8 +398,29 @@ document.addEventListener("change", (event) => {
   if (event.target.matches && event.target.matches("select[data-serve]")) syncRollout(event.target);
 });
 
+// The flag list filters as you type: the URL follows the form (so it can be shared and the
+// back button works), and the rows, count, pages and headers are the server's answer to it.
+function startFilters() {
+  const form = document.querySelector("form.filters");
+  if (!form || !document.getElementById("flag-rows")) return;
+  let timer = null;
+  const apply = () => {
+    const params = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) if (value) params.set(name, value);
+    const url = location.pathname + (params.size ? "?" + params : "");
+    if (url === location.pathname + location.search) return;
+    history.replaceState(null, "", url);
+    serially(() => refreshList(true)).catch(() => {});
+  };
+  const later = () => { clearTimeout(timer); timer = setTimeout(apply, 200); };
+  form.addEventListener("input", later);
+  form.addEventListener("change", later);
+  form.addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(timer); apply(); });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   rollouts(document);
+  startFilters();
   startFlagPage();
   startKeptForms();
   startLive();
