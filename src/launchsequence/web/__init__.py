@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 
 from . import (
@@ -23,6 +25,15 @@ __all__ = ["install"]
 STATIC = Path(__file__).parent / "static"
 
 
+async def favicon(request: Request) -> FileResponse:
+    """`/favicon.ico`, which browsers ask for on their own: the logo (SVG, which they take)."""
+    return FileResponse(
+        STATIC / "logo.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 def install(app: FastAPI) -> None:
     """Add the dashboard's routes and `/static` to the admin app."""
     modules = (
@@ -38,4 +49,5 @@ def install(app: FastAPI) -> None:
     for module in modules:
         for path, endpoint, methods in module.ROUTES:
             app.add_route(path, endpoint, methods=methods, include_in_schema=False)
+    app.add_route("/favicon.ico", favicon, methods=["GET", "HEAD"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
