@@ -105,7 +105,14 @@ def test_an_owner_builds_targets_a_flag_and_reads_it_back_through_the_sdk(new_co
     assert (target["value"], target["reason"]) == (True, "TARGETING_MATCH"), target
 
     page.goto(f"/o/{org}/audit")
-    expect(page.get_by_text("flag.configured").first).to_be_visible()
+    page.get_by_label("Action").select_option(label="Targeting changed")
+    page.get_by_role("button", name="Filter").click()
+    entry = page.locator(".audit-entry").first
+    expect(entry.locator(".sentence")).to_contain_text("Olive Owner changed the targeting of")
+    expect(entry.locator(".diff-lines")).to_be_hidden()
+    entry.locator("summary time").click()  # a compact row expands to the difference
+    expect(entry.locator(".diff-lines .d-add, .diff-lines .d-del").first).to_be_visible()
+    expect(entry).to_contain_text("flag.configured")
     shot(page, "06-audit")
     page.goto(f"/o/{org}")
     expect(page.locator(".project")).to_contain_text("4 flags")

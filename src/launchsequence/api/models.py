@@ -432,6 +432,9 @@ class AuditEntry(TypedDict):
     id: int
     at: Millis
     actor: Annotated[str, Field(description="The email of who made the change, or `system`")]
+    actor_name: Annotated[
+        str | None, Field(description="Their name today (null once the account is gone)")
+    ]
     action: Annotated[str, Field(description="Like `flag.toggled` or `member.added`")]
     resource: str
     project: str | None

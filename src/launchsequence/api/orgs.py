@@ -148,6 +148,23 @@ def audit(
     project: Annotated[str | None, Query(max_length=64)] = None,
     environment: Annotated[str | None, Query(max_length=64)] = None,
     flag: Annotated[str | None, Query(max_length=64)] = None,
+    member: Annotated[
+        str | None, Query(max_length=320, description="Only the entries of this author (email)")
+    ] = None,
+    action: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            pattern=r"^[a-z_]+(\.[a-z_]*)?$",
+            description='One action (`flag.toggled`), or a family ending with "." (`flag.`)',
+        ),
+    ] = None,
+    since: Annotated[
+        int | None, Query(ge=0, le=2**53, description="Entries at or after (Unix ms)")
+    ] = None,
+    until: Annotated[
+        int | None, Query(ge=0, le=2**53, description="Entries before (Unix ms)")
+    ] = None,
     before: OptionalRowIdQuery = None,
     limit: Limit = 50,
 ) -> Any:
@@ -157,6 +174,10 @@ def audit(
         project=project,
         environment=environment,
         flag=flag,
+        member=member,
+        action=action,
+        since=since,
+        until=until,
         before=before,
         limit=limit,
     )

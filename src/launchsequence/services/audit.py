@@ -25,11 +25,18 @@ class Audit:
         environment: str | None = None,
         flag: str | None = None,
         flags_only: bool = False,
+        member: str | None = None,
+        action: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
         before: int | None = None,
         limit: int = 50,
     ) -> dict[str, Any]:
         """A page of entries, newest first, and the cursor of the next page (None at the end).
-        `flags_only` keeps the entries about a flag (created, changed, deleted, imported)."""
+        `flags_only` keeps the entries about a flag (created, changed, deleted, imported);
+        `member` the entries of one author (email); `action` one action or, ending with ".",
+        a family ("flag."); `since`/`until` a time range (Unix ms). Each entry has the
+        author's current name as `actor_name` (None once the account is gone)."""
         if not 1 <= limit <= 500:
             raise Invalid("must be 1 to 500", field="limit")
         with self.rt.db.connect() as conn:
@@ -41,6 +48,10 @@ class Audit:
                 environment=environment,
                 flag=flag,
                 flags_only=flags_only,
+                actor=member.strip().lower() if member else None,
+                action=action,
+                since=since,
+                until=until,
                 before_id=before,
                 limit=limit + 1,
             )
@@ -51,6 +62,7 @@ class Audit:
                     "id",
                     "at",
                     "actor",
+                    "actor_name",
                     "action",
                     "resource",
                     "project",

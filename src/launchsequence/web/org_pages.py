@@ -3,13 +3,15 @@ members added by email or invited, personal API tokens)."""
 
 from __future__ import annotations
 
+import calendar
+import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from starlette.responses import Response
 
 from ..services import Conflict, Forbidden, Invalid, NotFound
-from . import flash, params
+from . import audit_view, flash, params
 from .pages import Page, Redirect, page
 
 __all__ = ["ROUTES"]
@@ -70,23 +72,63 @@ def dashboard(p: Page) -> Response:
     )
 
 
+_AUDIT_FILTERS = ("project", "environment", "flag", "member", "action", "from", "to")
+_DAY_MS = 86_400_000
+
+
+def _day(raw: str, name: str) -> int | None:
+    """A `YYYY-MM-DD` field as the Unix ms of that day's start (UTC); empty is None."""
+    if not raw:
+        return None
+    try:
+        day = datetime.date.fromisoformat(raw)
+    except ValueError:
+        raise Invalid("must be a date like 2026-12-07", field=name) from None
+    return calendar.timegm(day.timetuple()) * 1000
+
+
 @page()
 def audit(p: Page) -> Response:
+    """The audit log: a sentence per entry, filters that live in the URL, 50 per page."""
     org_key = p.param("org")
     actor = p.need_actor()
     org = p.services.orgs.get_org(actor, org_key)
     before = params.optional_integer(p.query.get("before"), "before", lo=1, hi=params.MAX_ID)
-    flag = p.query.get("flag") or None
-    project = p.query.get("project") or None
+    f = {name: p.query.get(name, "")[:320].strip() for name in _AUDIT_FILTERS}
+    known_actions = {value for _, group in audit_view.ACTIONS for value, _ in group}
+    if f["action"] and f["action"] not in known_actions:
+        f["action"] = ""
+    since, until = _day(f["from"], "from"), _day(f["to"], "to")
     entries = p.services.audit.list_entries(
         actor,
         org_key,
-        project=project,
-        flag=flag,
+        project=f["project"] or None,
+        environment=f["environment"] or None,
+        flag=f["flag"] or None,
+        member=f["member"] or None,
+        action=f["action"] or None,
+        since=since,
+        until=until + _DAY_MS if until is not None else None,
         before=before,
         limit=50,
     )
-    return p.render("audit.html", org=org, page=entries, flag=flag, project=project)
+    for entry in entries["entries"]:
+        entry["says"] = audit_view.describe(entry)
+        entry["diff"] = audit_view.diff_lines(entry["before"], entry["after"])
+    kept = {k: v for k, v in f.items() if v}
+    return p.render(
+        "audit.html",
+        org=org,
+        page=entries,
+        filters=f,
+        filtered=bool(kept),
+        actions=audit_view.ACTIONS,
+        projects=p.services.orgs.list_projects(actor, org_key),
+        members=p.services.orgs.list_members(actor, org_key),
+        next_href="?" + urlencode({**kept, "before": entries["next"]}) if entries["next"] else None,
+        first_href=("?" + urlencode(kept)) if before else None,
+        now=p.services.rt.now(),
+    )
 
 
 # A service's field name -> the settings page's input, per action (the page has several forms).

@@ -1,0 +1,131 @@
+"""The audit log as people read it: a sentence per entry, the objects it names as links, and
+the difference between before and after, line by line.
+
+Pure functions over the entries the audit service lists; no I/O.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import orjson
+
+__all__ = ["ACTIONS", "describe", "diff_lines"]
+
+#: The actions the filter offers, grouped as the select shows them: (value, label).
+ACTIONS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Flags", [
+        ("flag.", "Any flag change"),
+        ("flag.toggled", "Turned on or off"),
+        ("flag.configured", "Targeting changed"),
+        ("flag.created", "Created"),
+        ("flag.updated", "Edited"),
+        ("flag.archived", "Archived"),
+        ("flag.restored", "Restored"),
+        ("flag.deleted", "Deleted"),
+        ("flag.imported", "Imported"),
+    ]),
+    ("Segments", [("segment.", "Any segment change")]),
+    ("Keys and environments", [
+        ("sdk_key.", "SDK keys rotated"),
+        ("environment.", "Environments"),
+        ("project.", "Projects"),
+    ]),
+    ("People", [
+        ("member.", "Members"),
+        ("invitation.", "Invitations"),
+        ("org.", "Organization"),
+    ]),
+]  # fmt: skip
+
+
+def _on(value: Any) -> bool | None:
+    return value.get("on") if isinstance(value, dict) and isinstance(value.get("on"), bool) else None
+
+
+def describe(entry: dict[str, Any]) -> dict[str, Any]:
+    """What an entry says: `who` (a name, else the email), `verb` (the words after the name),
+    `object` (the name of what changed, shown as a link or code) and `where` (the environment
+    or project words that follow), so that a template writes "Ana turned new-checkout on in
+    production"."""
+    action: str = entry["action"]
+    name = entry.get("actor_name") or entry["actor"]
+    env = entry.get("environment")
+    resource = entry.get("resource") or ""
+    before, after = entry.get("before"), entry.get("after")
+    in_env = f"in {env}" if env else ""
+    verb, obj, where = action.replace(".", " ").replace("_", " "), resource, in_env
+    if action == "flag.toggled":
+        state = _on(after)
+        verb, obj = "turned", entry.get("flag") or resource
+        where = f"{'on' if state else 'off'} {in_env}".strip() if state is not None else in_env
+    elif action == "flag.configured":
+        verb, obj = "changed the targeting of", entry.get("flag") or resource
+    elif action.startswith("flag."):
+        kind = action.split(".", 1)[1]
+        words = {
+            "created": "created flag",
+            "updated": "edited flag",
+            "archived": "archived flag",
+            "restored": "restored flag",
+            "deleted": "deleted flag",
+            "imported": "imported flag",
+        }
+        verb, obj = words.get(kind, f"{kind} flag"), entry.get("flag") or resource
+    elif action.startswith("segment."):
+        kind = action.split(".", 1)[1]
+        verb = {"created": "created segment", "updated": "changed segment",
+                "deleted": "deleted segment", "imported": "imported segment"}.get(
+            kind, f"{kind} segment")  # fmt: skip
+    elif action == "sdk_key.rotated":
+        kind = after.get("kind") if isinstance(after, dict) else None
+        verb, obj = f"rotated the {kind + ' ' if kind else ''}SDK key", ""
+    elif action.startswith("environment."):
+        kind = action.split(".", 1)[1]
+        verb = f"{kind} environment"
+        where = f"in project {entry['project']}" if entry.get("project") else ""
+    elif action.startswith("project."):
+        verb = f"{action.split('.', 1)[1]} project"
+        where = ""
+    elif action.startswith("member."):
+        verb = {"member.added": "added member", "member.removed": "removed member",
+                "member.role_changed": "changed the role of"}.get(action, verb)  # fmt: skip
+        where = ""
+    elif action.startswith("invitation."):
+        verb = {"invitation.created": "invited", "invitation.revoked": "revoked the invitation of",
+                "invitation.accepted": "accepted the invitation as"}.get(action, verb)  # fmt: skip
+        where = ""
+    elif action.startswith("org."):
+        verb, where = f"{action.split('.', 1)[1]} the organization", ""
+    return {"who": name, "verb": verb, "object": obj, "where": where}
+
+
+def _lines(value: Any) -> list[str]:
+    if value is None:
+        return []
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return ["(this value cannot be shown: it cannot be written as JSON)"]
+    return text.splitlines()
+
+
+def diff_lines(before: Any, after: Any, context: int = 2) -> list[tuple[str, str]]:
+    """(kind, text) per line of the difference: kind is "add", "del", "same" or "gap" (lines
+    left out between changes). Only the changed lines and `context` lines around them."""
+    old, new = _lines(before), _lines(after)
+    out: list[tuple[str, str]] = []
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for group in matcher.get_grouped_opcodes(context):
+        if out:
+            out.append(("gap", "…"))
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out.extend(("same", line) for line in old[i1:i2])
+                continue
+            if tag in ("replace", "delete"):
+                out.extend(("del", line) for line in old[i1:i2])
+            if tag in ("replace", "insert"):
+                out.extend(("add", line) for line in new[j1:j2])
+    return out
