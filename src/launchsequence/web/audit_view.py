@@ -41,7 +41,9 @@ ACTIONS: list[tuple[str, list[tuple[str, str]]]] = [
 
 
 def _on(value: Any) -> bool | None:
-    return value.get("on") if isinstance(value, dict) and isinstance(value.get("on"), bool) else None
+    return (
+        value.get("on") if isinstance(value, dict) and isinstance(value.get("on"), bool) else None
+    )
 
 
 def describe(entry: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +55,7 @@ def describe(entry: dict[str, Any]) -> dict[str, Any]:
     name = entry.get("actor_name") or entry["actor"]
     env = entry.get("environment")
     resource = entry.get("resource") or ""
-    before, after = entry.get("before"), entry.get("after")
+    after = entry.get("after")
     in_env = f"in {env}" if env else ""
     verb, obj, where = action.replace(".", " ").replace("_", " "), resource, in_env
     if action == "flag.toggled":
