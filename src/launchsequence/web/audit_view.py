@@ -81,8 +81,9 @@ def describe(entry: dict[str, Any]) -> dict[str, Any]:
                 "deleted": "deleted segment", "imported": "imported segment"}.get(
             kind, f"{kind} segment")  # fmt: skip
     elif action == "sdk_key.rotated":
-        kind = after.get("kind") if isinstance(after, dict) else None
-        verb, obj = f"rotated the {kind + ' ' if kind else ''}SDK key", ""
+        key_kind = after.get("kind") if isinstance(after, dict) else None
+        named = f"{key_kind} " if isinstance(key_kind, str) else ""
+        verb, obj = f"rotated the {named}SDK key", ""
     elif action.startswith("environment."):
         kind = action.split(".", 1)[1]
         verb = f"{kind} environment"
