@@ -44,9 +44,9 @@ document.addEventListener('readystatechange', () => {
   if (document.readyState !== 'interactive') return;
   const text = (id) => document.getElementById(id)?.textContent ?? null;
   window.__served = { banner: text('banner'), color: text('color') };
-  new MutationObserver(() => {
-    window.__texts.push({ banner: text('banner'), color: text('color') });
-  }).observe(document.getElementById('root'), { subtree: true, childList: true, characterData: true });
+  const log = () => window.__texts.push({ banner: text('banner'), color: text('color') });
+  new MutationObserver(log).observe(document.getElementById('root'),
+    { subtree: true, childList: true, characterData: true });
 });
 """
 
@@ -74,7 +74,12 @@ def ssr() -> Iterator[Callable[[Env], str]]:
         proc = subprocess.Popen(
             ["node", "test/ssr/server.js"],
             cwd=PACKAGE,
-            env={**os.environ, "LS_BASE_URL": env.url, "LS_CLIENT_KEY": env.client_key, "PORT": "0"},
+            env={
+                **os.environ,
+                "LS_BASE_URL": env.url,
+                "LS_CLIENT_KEY": env.client_key,
+                "PORT": "0",
+            },
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -107,7 +112,7 @@ def open_page(page: Any, url: str) -> None:
 
 
 def server_html(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - a loopback URL
+    with urllib.request.urlopen(url, timeout=10) as answer:
         return str(answer.read().decode())
 
 
