@@ -84,6 +84,7 @@ clean:
 .PHONY: test-js
 test-js: install
 	cd sdks/js && npm ci --no-audit --no-fund && node --test test/*.test.js
-	cd sdks/react && npm ci --no-audit --no-fund && node --test test/*.test.js
+	cd sdks/react && npm ci --no-audit --no-fund && npm ci --no-audit --no-fund --prefix test/react18 \
+	  && node --test test/*.test.js
 	cd tests/ofrep-web && npm ci --no-audit --no-fund && node --test
 	cd tests/openfeature-node && npm ci --no-audit --no-fund && node --test

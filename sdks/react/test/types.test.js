@@ -5,7 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import * as binding from '@launchsequence/react';
 
 const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
 const TSC = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
@@ -18,3 +20,10 @@ for (const [module, resolution] of [['esnext', 'bundler'], ['node16', 'node16']]
     assert.equal(done.status, 0, done.stdout + done.stderr);
   });
 }
+
+test('every export of src/index.js is declared in src/index.d.ts', () => {
+  const declared = readFileSync(new URL('../src/index.d.ts', import.meta.url), 'utf8');
+  const missing = Object.keys(binding).filter((name) => !declared.includes(`export function ${name}(`));
+  assert.deepEqual(missing, []);
+  assert.ok(Object.keys(binding).length >= 7);
+});
