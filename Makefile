@@ -73,7 +73,7 @@ dist: install
 	$(BIN)/python -m build --outdir dist sdks/python
 	$(BIN)/python -m build --outdir dist .
 	cd sdks/js && npm pack --silent --pack-destination ../../dist
-	cd sdks/react && npm pack --silent --pack-destination ../../dist
+	cd sdks/react && npm ci --no-audit --no-fund --silent && npm pack --silent --pack-destination ../../dist
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build
