@@ -65,23 +65,26 @@ bench: install
 soak: install
 	$(BIN)/python bench/soak.py
 
-# Wheels and sdists of the engine, the Python SDK and the server, and the JS SDK's npm tarball,
-# all at one version, into dist/ (what the release workflow publishes).
+# Wheels and sdists of the engine, the Python SDK and the server, and the npm tarballs of the JS
+# SDK and the React binding, all at one version, into dist/ (what the release workflow publishes).
 dist: install
 	rm -rf dist
 	$(BIN)/python -m build --outdir dist engine
 	$(BIN)/python -m build --outdir dist sdks/python
 	$(BIN)/python -m build --outdir dist .
 	cd sdks/js && npm pack --silent --pack-destination ../../dist
+	cd sdks/react && npm ci --no-audit --no-fund --silent && npm pack --silent --pack-destination ../../dist
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build
 
-# The JavaScript SDK against a real server (needs Node 18+ and npm), the published
+# The JavaScript SDK and the React binding against a real server (needs Node 18+ and npm), the published
 # OpenFeature OFREP web provider against the same server, and OpenFeature's Gherkin suites
 # through the published Node OFREP providers (from ../shared/openfeature-spec).
 .PHONY: test-js
 test-js: install
 	cd sdks/js && npm ci --no-audit --no-fund && node --test test/*.test.js
+	cd sdks/react && npm ci --no-audit --no-fund && npm ci --no-audit --no-fund --prefix test/react18 \
+	  && node --test test/*.test.js
 	cd tests/ofrep-web && npm ci --no-audit --no-fund && node --test
 	cd tests/openfeature-node && npm ci --no-audit --no-fund && node --test

@@ -1,6 +1,7 @@
 """`make dist` from a clean checkout, then the artifacts as a user gets them: the Python SDK's and
 the engine's wheels in a fresh virtual environment with nothing else (httpx from the index), and
-the JS SDK's tarball in a fresh Node project; each evaluates a flag against a live server."""
+the JS SDK's and the React binding's tarballs in a fresh Node project (React from the registry);
+each evaluates a flag against a live server."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tests.support.live import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOUT = ("LICENSE", "Makefile", "README.md", "constraints.txt", "pyproject.toml", "engine")
-CHECKOUT += ("sdks/python", "sdks/js", "src")
+CHECKOUT += ("sdks/python", "sdks/js", "sdks/react", "src")
 VERSION = "0.1.0"
 ARTIFACTS = {
     f"launchsequence-{VERSION}-py3-none-any.whl",
@@ -30,7 +31,10 @@ ARTIFACTS = {
     f"launchsequence_sdk-{VERSION}-py3-none-any.whl",
     f"launchsequence_sdk-{VERSION}.tar.gz",
     f"launchsequence-js-{VERSION}.tgz",
+    f"launchsequence-react-{VERSION}.tgz",
 }
+# What the React binding is tested with (sdks/react/package-lock.json).
+REACT = ("react@19.3.1", "react-dom@19.3.1")
 
 
 def make_dist(tmp_path: Path) -> Path:
@@ -59,6 +63,36 @@ def served_flag(live: LiveServer) -> str:
     )
     created.raise_for_status()
     return str(created.json()["key"])
+
+
+def client_side_flag(live: LiveServer) -> str:
+    """In another organization: a client-side boolean flag `packaged-ui`, on in production;
+    returns the production client key."""
+    user = signup(live.url, "pack-ui@example.com")
+    project = f"/api/v1/orgs/{user.org}/projects/default"
+    user.post(
+        f"{project}/flags", json={"key": "packaged-ui", "name": "UI", "client_side": True}
+    ).raise_for_status()
+    user.patch(
+        f"{project}/flags/packaged-ui/environments/production", json={"on": True}
+    ).raise_for_status()
+    environment = user.get(f"{project}/environments/production")
+    environment.raise_for_status()
+    return str(next(k["key"] for k in environment.json()["sdk_keys"] if k["kind"] == "client"))
+
+
+# The React binding's server render: the bootstrap fetched with the client key, then rendered.
+REACT_SSR = """
+import { createElement as h } from 'react';
+import { renderToString } from 'react-dom/server';
+import { LaunchSequenceProvider, fetchBootstrap, useFlag } from '@launchsequence/react';
+const [clientKey, baseUrl] = process.argv.slice(1);
+const context = { key: 'user-1' };
+const bootstrap = await fetchBootstrap({ clientKey, baseUrl, context });
+const App = () => h('p', null, `packaged-ui is ${useFlag('packaged-ui', false)}`);
+const props = { clientKey, baseUrl, context, bootstrap };
+console.log(renderToString(h(LaunchSequenceProvider, props, h(App))));
+"""
 
 
 @pytest.mark.slow
@@ -130,3 +164,19 @@ def test_make_dist_artifacts_install_alone_and_evaluate_against_a_live_server(
         timeout=60,
     )
     assert node.stdout.strip() == "true", node.stderr
+
+    react_tarball = dist / f"launchsequence-react-{VERSION}.tgz"
+    subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", str(tarball), str(react_tarball), *REACT],
+        cwd=project,
+        check=True,
+        timeout=300,
+    )
+    rendered = subprocess.run(
+        ["node", "--input-type=module", "-e", REACT_SSR, client_side_flag(live), live.url],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rendered.stdout.strip() == "<p>packaged-ui is true</p>", rendered.stderr

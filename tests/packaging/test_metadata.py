@@ -18,21 +18,30 @@ PYPROJECTS = {
     "launchsequence-sdk": ROOT / "sdks" / "python" / "pyproject.toml",
 }
 PACKAGE_JSON = ROOT / "sdks" / "js" / "package.json"
+NPM_PACKAGES = {
+    "@launchsequence/js": ROOT / "sdks" / "js",
+    "@launchsequence/react": ROOT / "sdks" / "react",
+}
 
 
 def pyproject(name: str) -> dict[str, Any]:
     return tomllib.loads(PYPROJECTS[name].read_text())
 
 
-def package_json() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(PACKAGE_JSON.read_text())
+def package_json(name: str = "@launchsequence/js") -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((NPM_PACKAGES[name] / "package.json").read_text())
+    return loaded
+
+
+def package_lock(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((NPM_PACKAGES[name] / "package-lock.json").read_text())
     return loaded
 
 
 def test_the_repository_and_every_package_carry_the_apache_license_text() -> None:
     text = (ROOT / "LICENSE").read_text()
     assert "Apache License" in text and "Version 2.0, January 2004" in text
-    for package_dir in (ROOT / "engine", ROOT / "sdks" / "python", ROOT / "sdks" / "js"):
+    for package_dir in (ROOT / "engine", ROOT / "sdks" / "python", *NPM_PACKAGES.values()):
         # A package is built from its own directory and cannot reach the root file, so it
         # holds a copy; the copies must not drift from the root.
         assert (package_dir / "LICENSE").read_text() == text, package_dir
@@ -48,12 +57,13 @@ def test_every_python_package_declares_apache_and_ships_the_license_file() -> No
         assert data["build-system"]["requires"] == ["setuptools>=77"], name
 
 
-def test_the_js_package_declares_apache_and_packs_the_license_file() -> None:
-    data = package_json()
-    assert data["license"] == "Apache-2.0"
-    assert "LICENSE" in data["files"]
-    lock = json.loads((ROOT / "sdks" / "js" / "package-lock.json").read_text())
-    assert lock["packages"][""]["license"] == "Apache-2.0"
+def test_the_js_packages_declare_apache_and_pack_the_license_file() -> None:
+    for name in NPM_PACKAGES:
+        data = package_json(name)
+        assert data["name"] == name
+        assert data["license"] == "Apache-2.0", name
+        assert "LICENSE" in data["files"], name
+        assert package_lock(name)["packages"][""]["license"] == "Apache-2.0", name
 
 
 # Where each package states its version at run time, besides its metadata.
@@ -74,10 +84,14 @@ def test_engine_sdks_and_server_share_one_version_everywhere_they_state_it() -> 
     version = pyproject("launchsequence")["project"]["version"]
     stated = {f"{name} metadata": pyproject(name)["project"]["version"] for name in PYPROJECTS}
     stated |= {f"{name} __version__": runtime_version(p) for name, p in RUNTIME_VERSIONS.items()}
-    stated["@launchsequence/js package.json"] = package_json()["version"]
-    lock = json.loads((ROOT / "sdks" / "js" / "package-lock.json").read_text())
-    stated["@launchsequence/js package-lock.json"] = lock["version"]
-    stated["@launchsequence/js package-lock.json root"] = lock["packages"][""]["version"]
+    for name in NPM_PACKAGES:
+        stated[f"{name} package.json"] = package_json(name)["version"]
+        lock = package_lock(name)
+        stated[f"{name} package-lock.json"] = lock["version"]
+        stated[f"{name} package-lock.json root"] = lock["packages"][""]["version"]
+    # The React binding runs on the JS SDK of its own version, and on no other.
+    peer = package_json("@launchsequence/react")["peerDependencies"]["@launchsequence/js"]
+    stated["@launchsequence/react peer @launchsequence/js"] = peer
     # The JS SDK names itself to the server with its version on every request.
     sent = re.findall(
         r"'X-LaunchSequence-SDK': 'js/([^']+)'", (ROOT / "sdks/js/src/index.js").read_text()

@@ -42,9 +42,11 @@ def test_python_distributions_go_to_pypi_with_trusted_publishing() -> None:
     assert commands(job) == ["rm dist/*.tgz"]
 
 
-def test_the_js_sdk_goes_to_npm_with_provenance() -> None:
+def test_the_js_sdk_then_the_react_binding_go_to_npm_with_provenance() -> None:
     job = workflow()["jobs"]["npm"]
     assert job["needs"] == "build" and job["permissions"] == {"id-token": "write"}
+    # The JS SDK first: the React binding's peer dependency names it.
     assert commands(job) == [
-        "npm publish --provenance --access public dist/launchsequence-js-*.tgz"
+        "npm publish --provenance --access public dist/launchsequence-js-*.tgz",
+        "npm publish --provenance --access public dist/launchsequence-react-*.tgz",
     ]
