@@ -110,7 +110,7 @@ class _Recorder:
             span = self.current_span()
             return span if span.is_recording() else None
         except Exception:  # noqa: BLE001 - never raise into the host
-            self._failed()
+            self.failed_once()
             return None
 
     def record(self, span: Any, result: EvaluationResult, context: Any) -> None:
@@ -119,9 +119,9 @@ class _Recorder:
             version = None if client is None else client.version
             span.add_event(EVENT_NAME, event_attributes(result, context, version, self.values))
         except Exception:  # noqa: BLE001 - never raise into the host
-            self._failed()
+            self.failed_once()
 
-    def _failed(self) -> None:
+    def failed_once(self) -> None:
         if not self.failed:
             self.failed = True
             log.exception("launchsequence: could not record an evaluation in OpenTelemetry")
@@ -159,9 +159,16 @@ def _traced_value(
 ) -> Callable[[str, Any, Any], Any]:
     # Outside a recording span the plain (fast) method answers; inside one the details are
     # needed for the event, and their value is what the plain method answers.
+    current_span = recorder.current_span
+
     def value(key: str, context: Any, default: Any) -> Any:
-        span = recorder.recording()
-        if span is None:
+        try:
+            span = current_span()
+            recording = span.is_recording()
+        except Exception:  # noqa: BLE001 - never raise into the host
+            recorder.failed_once()
+            recording = False
+        if not recording:
             return plain(key, context, default)
         result = details(key, context, default)
         recorder.record(span, result, context)
