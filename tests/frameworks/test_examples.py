@@ -32,8 +32,9 @@ STARTUP = 60.0  # seconds for a server to start on a loaded machine
 CHANGE = 1.0  # what the issue asks: a change is served within a second
 REDIS = "redis://127.0.0.1:6379"
 
+# gunicorn's control socket is one per machine by default: tests run side by side without it.
 GUNICORN = [str(BIN / "gunicorn"), "--bind", "127.0.0.1:{port}", "--workers", "2",
-            "--worker-class", "sync", "--graceful-timeout", "5"]  # fmt: skip
+            "--worker-class", "sync", "--graceful-timeout", "5", "--no-control-socket"]  # fmt: skip
 SERVERS = {
     "flask": [*GUNICORN, "app:create_app()"],
     "flask --preload": [*GUNICORN, "--preload", "app:create_app()"],
@@ -69,6 +70,7 @@ def classic(answer: dict[str, Any]) -> bool:
     return answer["checkout"] == "classic" and answer["reason"] == "DISABLED"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("server", sorted(SERVERS))
 def test_each_web_example_serves_a_change_within_a_second(
     server: str, flags: Flags, started: list[Process], tmp_path: Path
@@ -95,6 +97,7 @@ def test_each_web_example_serves_a_change_within_a_second(
         assert "Application shutdown complete" in example.log(), "the lifespan closed the client"
 
 
+@pytest.mark.slow
 def test_the_celery_worker_serves_a_change_within_a_second(
     flags: Flags, started: list[Process], tmp_path: Path
 ) -> None:
