@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from flags import make_client
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from launchsequence_sdk import Client
 
 
@@ -19,7 +19,7 @@ def create_app(client: Client | None = None) -> Flask:
     app.extensions["launchsequence"] = client if client is not None else make_client()
 
     @app.get("/")
-    def checkout():  # type: ignore[no-untyped-def]
+    def checkout() -> Response:
         flags: Client = current_app.extensions["launchsequence"]
         user = {
             "key": request.args.get("user", "anonymous"),

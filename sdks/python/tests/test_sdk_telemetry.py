@@ -187,3 +187,14 @@ def test_without_opentelemetry_the_client_works_and_telemetry_true_is_refused():
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert "refused: telemetry=True needs opentelemetry-api" in run.stdout
+
+
+def test_the_async_client_records_its_evaluations_too(spans, td):
+    from launchsequence_sdk import AsyncClient
+
+    client = AsyncClient.for_test_data(td)
+    with spans.tracer.start_as_current_span("request"):
+        assert client.bool_details("checkout", {"key": "u", "plan": "pro"}, False).value is True
+    (event,) = spans.events()
+    assert event["feature_flag.result.reason"] == "targeting_match"
+    assert event["feature_flag.context.id"] == "u"
