@@ -70,6 +70,38 @@ def interleaved(
     return statistics.median(direct), statistics.median(via_sdk)
 
 
+def telemetry_costs(document: Any, context: dict[str, Any], repeats: int) -> dict[str, float]:
+    """Median ns per `bool_value` call: telemetry off, on outside any span (the current span
+    looked up, nothing recorded), and inside a recording span of the real opentelemetry-sdk (the
+    details evaluated and the event added). The three alternate, batch by batch."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("bench")
+    clients = {
+        "off (telemetry=False)": Client(offline=True, snapshot=document, telemetry=False),
+        "on, no span": Client(offline=True, snapshot=document, telemetry=True),
+        "on, recording span": Client(offline=True, snapshot=document, telemetry=True),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in clients}
+    batch = 200  # a recording span keeps its last 128 events: the batch adds to one span each
+    gc.disable()
+    try:
+        for _ in range(repeats * 20):
+            for name, client in clients.items():
+                if name == "on, recording span":
+                    with tracer.start_as_current_span("request"):
+                        start = perf_counter_ns()
+                        batch_sdk(batch, client, "realistic", context)
+                        samples[name].append((perf_counter_ns() - start) / batch)
+                else:
+                    start = perf_counter_ns()
+                    batch_sdk(batch, client, "realistic", context)
+                    samples[name].append((perf_counter_ns() - start) / batch)
+    finally:
+        gc.enable()
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def memory_of_client(flags: int) -> tuple[int, int, int]:
     """Bytes held by the snapshot document, by the client (compiled flags and state), and the
     median time (ns) to apply one flag's patch (copy, compile that flag, diff, swap)."""
@@ -103,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
 
     document = engine_bench.snapshot({"realistic": engine_bench.realistic_flag("realistic")})
     compiled = engine.compile(document, strict=False)
-    client = Client(offline=True, snapshot=document)
+    # The SDK's own cost; OpenTelemetry's is measured on its own below.
+    client = Client(offline=True, snapshot=document, telemetry=False)
 
     print("Launch Sequence Python SDK benchmark")
     print(f"python   {platform.python_implementation()} {platform.python_version()}")
@@ -125,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<14} {engine_bench.fmt_ns(direct):>10} "
               f"{engine_bench.fmt_ns(via_sdk):>10} {ratio:>6.2f}x  "
               f"<= {TARGET_RATIO}x: {met}")  # fmt: skip
+
+    print()
+    print("OpenTelemetry (launchsequence-sdk[otel]): Client.bool_value, first user, batches of")
+    print("200 calls alternating between the three clients, median per call:")
+    costs = telemetry_costs(document, next(iter(engine_bench.USERS.values())), size["repeats"])
+    baseline = costs["off (telemetry=False)"]
+    for name, ns in costs.items():
+        print(f"  {name:<24} {engine_bench.fmt_ns(ns):>10} {ns / baseline:>6.2f}x")
 
     doc_bytes, client_bytes, patch_ns = memory_of_client(options.flags)
     print()

@@ -21,6 +21,7 @@ from .evaluation import Evaluator
 from .options import DEFAULT_BASE_URL, check_options, make_backoff, make_timeout
 from .protocol import Protocol
 from .store import ClientEvent, FlagStore
+from .telemetry import instrument
 from .testdata import TestData
 
 __all__ = ["AsyncClient"]
@@ -45,8 +46,13 @@ class AsyncClient(Evaluator):
         read_timeout: float = 35.0,
         initial_reconnect_delay: float = 1.0,
         max_reconnect_delay: float = 30.0,
+        telemetry: bool | None = None,
+        telemetry_values: bool = False,
     ) -> None:
         url, path = check_options(sdk_key, base_url, offline, snapshot, persist_path)
+        instrument(
+            self, telemetry, telemetry_values
+        )  # OpenTelemetry events, when it is installed (telemetry.py)
         self._store = FlagStore(path)
         self._settled = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
