@@ -12,6 +12,7 @@ import re
 import httpx
 
 from launchsequence.app import create_app
+from launchsequence.jsassets import asset
 from tests.http.test_dashboard_security import csrf_of
 from tests.support.api import ApiUser, signup
 from tests.support.live import serving
@@ -70,6 +71,16 @@ def test_sign_up_makes_no_unseen_server_key_and_the_page_creates_it_once(live):
         assert '"new-checkout"' in code[slug] or "new-checkout" in code[slug], slug
         assert VARIABLE in code[slug], f"the {slug} snippet reads the key from {VARIABLE}"
     assert client_key not in "".join(code[s] for s in SERVER_SNIPPETS)
+    for slug in ("browser", "react"):
+        assert f'"{client_key}"' in code[slug], f"the {slug} snippet has the client key"
+        assert "ls_srv_" not in code[slug] and VARIABLE not in code[slug]
+    classic = asset("classic")
+    assert f'<script src="{live.url}{classic.url_path}"' in code["browser"]
+    assert f'integrity="{classic.integrity}" crossorigin="anonymous"' in code["browser"]
+    assert httpx.get(live.url + classic.url_path).content == classic.body
+    assert 'flags.value("new-checkout", false)' in code["browser"]
+    assert 'useFlag("new-checkout", false)' in code["react"]
+    assert "launchsequence-react-" in code["react-install"]
     assert f'base_url="{live.url}"' in code["python"]
     assert f"curl -s {live.url}/sdk/v1/evaluate" in code["curl"]
     assert '"flags": ["new-checkout"]' in code["curl"]
@@ -89,6 +100,7 @@ def test_sign_up_makes_no_unseen_server_key_and_the_page_creates_it_once(live):
     for slug in SERVER_SNIPPETS:
         assert key.group(1) in code[slug], f"the {slug} snippet holds the new key"
         assert VARIABLE not in code[slug]
+    assert key.group(1) not in code["browser"] + code["react"], "never in a page's code"
     assert "These snippets hold the new server key of Production" in once
     assert key.group(1) not in "".join(snippets(once, "staging").values())
 
@@ -134,6 +146,8 @@ def test_viewers_see_snippets_without_secrets_and_cannot_create_keys(live):
     code = snippets(seen)
     assert all(VARIABLE in code[slug] for slug in SERVER_SNIPPETS)
     assert "ls_srv_" not in seen
+    client_key = re.search(r'<code id="client-production">([^<]+)</code>', seen)
+    assert client_key and f'"{client_key.group(1)}"' in code["browser"], "the public key"
     assert "Create the server key" not in seen and "Rotate and show" not in seen
     assert "An admin of the project can create it" in seen
 
@@ -173,6 +187,15 @@ def test_the_snippets_show_a_recent_boolean_flag_that_is_not_archived(live):
     assert 'string_value(flag, CONTEXT, "")' in code["python"]
     assert 'get_string_value(FLAG, "", context)' in code["openfeature-python"]
     assert "no-client-flag-production" in user.get(_page(user)).text
+
+    # The browser and React snippets show a flag that client keys may see, when one may.
+    body = {"key": "public-banner", "client_side": True}
+    assert user.post(flags, json=body).status_code == 201
+    page = user.get(_page(user)).text
+    code = snippets(page)
+    assert 'useFlag("public-banner", false)' in code["react"]
+    assert 'flags.value("public-banner", false)' in code["browser"]
+    assert "no-client-flag-production" not in page
 
 
 def test_the_snippets_use_the_url_the_browser_reached(make_settings, tmp_path):

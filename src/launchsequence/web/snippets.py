@@ -13,12 +13,14 @@ Everything here is text; the template escapes it.
 
 from __future__ import annotations
 
+import html
 import json
 import shlex
 from dataclasses import dataclass
 from typing import Any
 
 from .. import __version__
+from ..jsassets import GLOBAL_NAME, asset
 
 __all__ = ["SERVER_KEY_VARIABLE", "Snippet", "choose_flag", "snippets_for"]
 
@@ -50,6 +52,13 @@ _PIP_SDK = (
     "# then, in your application's environment:\n"
     "pip install httpx{extra}\n"
     "pip install --no-index --find-links /path/to/launchsequence/dist launchsequence-sdk"
+)
+_NPM_REACT = (
+    "# Not on npm yet: build the packages in a Launch Sequence checkout (docs/sdk-js.md)\n"
+    "make dist\n"
+    "# then, in your React project:\n"
+    f"npm install /path/to/launchsequence/dist/launchsequence-js-{__version__}.tgz \\\n"
+    f"  /path/to/launchsequence/dist/launchsequence-react-{__version__}.tgz"
 )
 _NPM_SDK = (
     "# Not on npm yet: build the package in a Launch Sequence checkout (docs/sdk-js.md)\n"
@@ -276,6 +285,61 @@ def curl_ofrep(base_url: str, env_name: str, flag: dict[str, Any], key: str | No
     return Snippet("ofrep", "curl (OFREP)", "server", code, reads_variable=key is None)
 
 
+def _shown(flag: dict[str, Any], expression: str) -> str:
+    """JavaScript that turns the flag's value into the text a page shows."""
+    return f"JSON.stringify({expression})" if flag["type"] == "json" else f"String({expression})"
+
+
+def browser(base_url: str, flag: dict[str, Any], client_key: str) -> Snippet:
+    """A classic script from this server, checked by its Subresource Integrity hash."""
+    script = asset("classic")
+    default = _JS[flag["type"]][0]
+    shown = _shown(flag, f"flags.value({_q(flag['key'])}, {default})")
+    code = (
+        f'<p>{html.escape(flag["key"])} = <output id="flag-value">…</output></p>\n'
+        f'<script src="{html.escape(base_url + script.url_path)}"\n'
+        f'        integrity="{script.integrity}" crossorigin="anonymous"></script>\n'
+        "<script>\n"
+        f"  const flags = {GLOBAL_NAME}.createClient({{\n"
+        f"    clientKey: {_q(client_key)}, // public: made for pages\n"
+        f"    baseUrl: {_q(base_url)},\n"
+        f"    context: {{ key: {_q(CONTEXT_KEY)} }},\n"
+        "  });\n"
+        "  const show = () => {\n"
+        '    document.getElementById("flag-value").textContent =\n'
+        f"      {shown};\n"
+        "  };\n"
+        "  flags.ready().then(show);\n"
+        '  flags.on("change", show); // live: each change shows at once\n'
+        "</script>"
+    )
+    return Snippet("browser", "Browser (no install)", "client", code)
+
+
+def react(base_url: str, flag: dict[str, Any], client_key: str) -> Snippet:
+    default = _JS[flag["type"]][0]
+    value = _shown(flag, "value")
+    code = (
+        'import { LaunchSequenceProvider, useFlag } from "@launchsequence/react";\n\n'
+        "function Flag() {\n"
+        f"  const value = useFlag({_q(flag['key'])}, {default}); // re-renders on each change\n"
+        f"  return <p>{flag['key']} = {{{value}}}</p>;\n"
+        "}\n\n"
+        "export default function App() {\n"
+        "  return (\n"
+        "    <LaunchSequenceProvider\n"
+        f"      clientKey={_q(client_key)}\n"
+        f"      baseUrl={_q(base_url)}\n"
+        f"      context={{{{ key: {_q(CONTEXT_KEY)} }}}}\n"
+        "    >\n"
+        "      <Flag />\n"
+        "    </LaunchSequenceProvider>\n"
+        "  );\n"
+        "}"
+    )
+    return Snippet("react", "React", "client", code, install=_NPM_REACT, run="App.jsx")
+
+
 def snippets_for(
     *,
     base_url: str,
@@ -284,8 +348,7 @@ def snippets_for(
     client_flag: dict[str, Any],
     client_key: str,
     server_key: str | None,
-    browser: Any = None,
-    react: Any = None,
+    with_react: bool = True,
 ) -> list[Snippet]:
     """Every snippet of one environment, in the order the page shows them. `server_key` is the
     full key when it is being shown (just created or rotated), else None; `client_flag` is
@@ -294,7 +357,9 @@ def snippets_for(
         python_sdk(base_url, env_name, flag, server_key),
         node_sdk(base_url, env_name, flag, server_key),
     ]
-    client = [make(base_url, client_flag, client_key) for make in (browser, react) if make]
+    client = [browser(base_url, client_flag, client_key)]
+    if with_react:
+        client.append(react(base_url, client_flag, client_key))
     return [
         *server,
         *client,
