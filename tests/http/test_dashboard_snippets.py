@@ -81,6 +81,10 @@ def test_sign_up_makes_no_unseen_server_key_and_the_page_creates_it_once(live):
     assert 'flags.value("new-checkout", false)' in code["browser"]
     assert 'useFlag("new-checkout", false)' in code["react"]
     assert "launchsequence-react-" in code["react-install"]
+    # A copy button per snippet, hidden until the page's script can copy (app.js shows them);
+    # without scripts the code is plain selectable text.
+    for slug in code:
+        assert f'data-copy="snip-production-{slug}" hidden>' in shown, slug
     assert f'base_url="{live.url}"' in code["python"]
     assert f"curl -s {live.url}/sdk/v1/evaluate" in code["curl"]
     assert '"flags": ["new-checkout"]' in code["curl"]
