@@ -227,3 +227,20 @@ def test_the_snippets_use_the_url_the_browser_reached(make_settings, tmp_path):
         assert user.post(_flags(user), json={"key": "f"}).status_code == 201
         code = snippets(user.get(_page(user), headers=proxied).text)
         assert 'base_url="https://ff.example.org"' in code["python"]
+
+
+def test_a_project_made_in_the_dashboard_has_no_server_key_nobody_saw(live):
+    user = signup(live.url, "project-form@example.com")
+    home = f"/o/{user.org}"
+    form = {"csrf_token": csrf_of(user.get(home).text), "key": "shop", "name": "Shop"}
+    assert user.http.post(home, data=form).status_code == 303
+    envs = user.get(f"/api/v1/orgs/{user.org}/projects/shop/environments").json()
+    assert [[k["kind"] for k in e["sdk_keys"]] for e in envs["environments"]] == [["client"]] * 2
+    page = user.get(f"/o/{user.org}/p/shop/environments").text
+    assert "Create the server key of Production" in page
+    # The API answer that makes a project shows its keys: those are made, and shown there.
+    made = user.post(f"/api/v1/orgs/{user.org}/projects", json={"key": "api", "name": "API"})
+    assert all(
+        any(k["kind"] == "server" and k["key"].startswith("ls_srv_") for k in e["sdk_keys"])
+        for e in made.json()["environments"]
+    )

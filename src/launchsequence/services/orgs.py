@@ -416,7 +416,11 @@ class Orgs:
         key: str,
         name: str,
         environments: list[dict[str, str]] | None = None,
+        server_keys: bool = True,
     ) -> dict[str, Any]:
+        """The new project, with each environment's server key in full (the one time it is
+        shown); `server_keys=False` for a caller that would show them to nobody (the
+        dashboard's form): its environments then start without one, like sign-up's."""
         check_key(key)
         name = check_name(name)
         envs = DEFAULT_ENVIRONMENTS
@@ -435,12 +439,19 @@ class Orgs:
                 org = org_for(conn, actor, org_key, write=True, lock=True)
                 if store.get_project(conn, org_id=org["id"], key=key):
                     raise Conflict("a project with this key exists", code="key_taken")
-                _, versions, server_keys = create_project_rows(
-                    conn, self.rt, actor, org["id"], key=key, name=name, environments=envs
+                _, versions, made = create_project_rows(
+                    conn,
+                    self.rt,
+                    actor,
+                    org["id"],
+                    key=key,
+                    name=name,
+                    environments=envs,
+                    server_keys=server_keys,
                 )
                 result = self._project(conn, project_for(conn, org, key))
                 for environment in result["environments"]:
-                    _reveal(environment, server_keys[environment["key"]])
+                    _reveal(environment, made.get(environment["key"]))
         except IntegrityError:
             raise Conflict("a project with this key exists", code="key_taken") from None
         self.rt.changed(versions)
