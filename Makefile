@@ -10,7 +10,7 @@ SERVER_PACKAGES := -e engine -e .
 PACKAGES := -e engine -e sdks/python -e '.[dev]'
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: install install-server serve test test-fast check lint typecheck bench soak dist clean
+.PHONY: install install-server serve test test-fast check lint typecheck bench soak dist js-assets clean
 
 install: $(STAMP)
 
@@ -66,14 +66,23 @@ soak: install
 	$(BIN)/python bench/soak.py
 
 # Wheels and sdists of the engine, the Python SDK and the server, and the npm tarballs of the JS
-# SDK and the React binding, all at one version, into dist/ (what the release workflow publishes).
-dist: install
+# SDK and the React binding, all at one version, into dist/ (what the release workflow
+# publishes). The server's wheel carries the JS SDK's browser builds (js-assets); `npm pack`
+# builds the CommonJS builds and the types (prepack, with the exact esbuild and terser of the
+# package locks).
+dist: install js-assets
 	rm -rf dist
 	$(BIN)/python -m build --outdir dist engine
 	$(BIN)/python -m build --outdir dist sdks/python
 	$(BIN)/python -m build --outdir dist .
 	cd sdks/js && npm pack --silent --pack-destination ../../dist
 	cd sdks/react && npm ci --no-audit --no-fund --silent && npm pack --silent --pack-destination ../../dist
+
+# The JS SDK's browser builds that the server serves at /sdk/js/<version>/, regenerated from
+# sdks/js/src into src/launchsequence/jsbundle/ (committed: installing or running the server
+# needs no Node; sdks/js/test/build.test.js fails when they are out of date).
+js-assets:
+	cd sdks/js && npm ci --no-audit --no-fund && node scripts/build.mjs --server
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build

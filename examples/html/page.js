@@ -2,7 +2,8 @@
 // The page may live on any origin: the server answers CORS on /sdk/v1/client/*.
 //
 // The import is relative to the repository (serve the repository's root, see README.md); when
-// you copy this page elsewhere, copy sdks/js/src/index.js next to it and import './index.js'.
+// you copy this page elsewhere, import the build your Launch Sequence server serves instead:
+// 'https://flags.example.com/sdk/js/0.1.0/launchsequence.mjs' (docs/sdk-js.md).
 import { createClient } from '../../sdks/js/src/index.js';
 
 const params = new URLSearchParams(location.search);

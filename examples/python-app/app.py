@@ -28,13 +28,14 @@ from typing import Any
 from launchsequence_sdk import Client
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse
+from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 HERE = Path(__file__).resolve().parent
-#: The JavaScript SDK, served from the repository at /static/launchsequence.js.
-JS_SDK = HERE.parents[1] / "sdks" / "js" / "src" / "index.js"
+#: The JavaScript SDK's modules, served from the repository at /static/sdk/ (`index.js` imports
+#: its sibling modules by relative path, so the directory is served whole).
+JS_SDK = HERE.parents[1] / "sdks" / "js" / "src"
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -115,13 +116,10 @@ def create_app(
         headers = {"Content-Security-Policy": csp, "Cache-Control": "no-store"}
         return HTMLResponse(page, headers=headers)
 
-    async def js_sdk(request: Request) -> FileResponse:
-        return FileResponse(JS_SDK, media_type="text/javascript")
-
     return Starlette(
         routes=[
             Route("/", home),
-            Route("/static/launchsequence.js", js_sdk),
+            Mount("/static/sdk", StaticFiles(directory=JS_SDK), name="sdk"),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         lifespan=lifespan,

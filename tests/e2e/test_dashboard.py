@@ -81,8 +81,11 @@ def test_an_owner_builds_targets_a_flag_and_reads_it_back_through_the_sdk(new_co
     ).to_have_attribute("aria-checked", "true")
     shot(page, "04-flag-list")
 
-    # Rotate the production server key (with confirmation); the new one is shown once.
+    # Sign-up made no server key: create production's; it is shown once. Then rotate it (with
+    # confirmation); the new one is shown once too.
     page.goto(f"/o/{org}/p/default/environments")
+    page.get_by_role("button", name="Create the server key of Production").click()
+    expect(page.locator("#revealed-key")).to_have_text(re.compile("^ls_srv_"))
     page.get_by_role("button", name="Rotate the server key of Production…").click()
     page.get_by_role("button", name="Yes, rotate the server key of Production").click()
     server_key = page.locator("#revealed-key").inner_text()

@@ -29,6 +29,8 @@ def _works(base_url: str, key: str) -> bool:
 
 def test_a_rotated_server_key_is_shown_once_and_a_reload_rotates_nothing(live):
     user = signup(live.url, "keys@example.com")
+    flags = f"/api/v1/orgs/{user.org}/projects/default/flags"
+    assert user.post(flags, json={"key": "f"}).status_code == 201  # the snippets show a flag
     page = f"/o/{user.org}/p/default/environments"
     token = csrf_of(user.get(page).text)
     form = {"csrf_token": token, "action": "rotate", "env": "production", "kind": "server"}

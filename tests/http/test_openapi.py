@@ -299,6 +299,8 @@ def test_projects_environments_and_sdk_keys(owner: Documented) -> None:
     assert any(k["kind"] == "server" and "key" in k for k in made["sdk_keys"])
     owner.call("GET", ENV, 200)
     owner.call("PATCH", ENV, 200, json={"name": "Prod"})
+    # Sign-up made no server key (nobody would have seen it): the first call creates it.
+    owner.call("POST", ENV + "/sdk-keys", 201, json={"kind": "server"})
     rotated = owner.call(
         "POST", ENV + "/sdk-keys", 201, json={"kind": "server", "grace_seconds": 60}
     )

@@ -94,7 +94,7 @@ def test_engine_sdks_and_server_share_one_version_everywhere_they_state_it() -> 
     stated["@launchsequence/react peer @launchsequence/js"] = peer
     # The JS SDK names itself to the server with its version on every request.
     sent = re.findall(
-        r"'X-LaunchSequence-SDK': 'js/([^']+)'", (ROOT / "sdks/js/src/index.js").read_text()
+        r"'X-LaunchSequence-SDK': 'js/([^']+)'", (ROOT / "sdks/js/src/version.js").read_text()
     )
     stated["@launchsequence/js X-LaunchSequence-SDK header"] = sent[0] if sent else "missing"
     assert {where: v for where, v in stated.items() if v != version} == {}

@@ -58,8 +58,8 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def serving(app: Any) -> Iterator[LiveServer]:
-    server = LiveServer(app).start()
+def serving(app: Any, **config: Any) -> Iterator[LiveServer]:
+    server = LiveServer(app, **config).start()
     try:
         yield server
     finally:

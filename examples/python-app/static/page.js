@@ -1,6 +1,6 @@
 // Starts the JavaScript SDK from the values the server embedded in the page, then keeps the
 // page current: no request before the first paint, no flash, live changes over SSE.
-import { createClient } from '/static/launchsequence.js';
+import { createClient } from '/static/sdk/index.js';
 
 const readJson = (id) => JSON.parse(document.getElementById(id).textContent);
 const config = readJson('launchsequence');

@@ -1,9 +1,9 @@
 // The pieces that need no server: the SSE parser, backoff, Retry-After, context encoding, and
-// that the module loads in a browser (no Node-only imports).
+// that the modules load in a browser (no Node-only imports).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { backoffDelay, createSseParser, encodeContext, parseRetryAfter } from '../src/index.js';
 
 test('SSE parser: events, ids, multi-line data, comments, retry, any line ending, split chunks', () => {
@@ -60,13 +60,21 @@ test('contexts travel as base64url JSON, unicode included', () => {
   assert.deepEqual(JSON.parse(Buffer.from(enc, 'base64url').toString('utf8')), ctx);
 });
 
-test('the module has no imports, so it loads unchanged in a browser', () => {
-  const src = readFileSync(new URL('../src/index.js', import.meta.url), 'utf8')
-    .replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, ''); // code only, not comments
-  assert.doesNotMatch(src, /^\s*import\s/m);
-  assert.doesNotMatch(src, /\brequire\(/);
-  assert.doesNotMatch(src, /\bimport\(/);
-  assert.doesNotMatch(src, /\b(Buffer|__dirname|require)\b/);
+test('the modules import only each other, so they load unbundled in a browser', () => {
+  const dir = new URL('../src/', import.meta.url);
+  const names = readdirSync(dir).filter((n) => n.endsWith('.js'));
+  assert.ok(names.includes('index.js') && names.length > 5, names.join(' '));
+  for (const name of names) {
+    const src = readFileSync(new URL(name, dir), 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, ''); // code only, not comments
+    for (const [, from] of src.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s+'([^']+)'/gm)) {
+      assert.match(from, /^\.\/[a-z]+\.js$/, `${name} imports ${from}`);
+      assert.ok(names.includes(from.slice(2)), `${name} imports a missing ${from}`);
+    }
+    assert.doesNotMatch(src, /^\s*import\s+['"]/m, name);
+    assert.doesNotMatch(src, /\bimport\(/, name);
+    assert.doesNotMatch(src, /\b(Buffer|__dirname|require)\b/, name);
+  }
 });
 
 test('docs/sdk-js.md documents every option the type declarations have, and no other', () => {

@@ -13,7 +13,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..middleware import BodyLimit, SecurityHeaders
 from ..realtime.hubs import Hubs
-from . import ofrep, routes
+from . import jsfiles, ofrep, routes
 from .common import SdkError, json_response, sdk_error_response
 from .streams import StreamApp
 
@@ -79,7 +79,11 @@ def build_sdk_app(
         )
 
     app = Starlette(
-        routes=[*routes.routes(hubs, clock), *ofrep.routes(hubs, clock, secret, base_url)],
+        routes=[
+            *routes.routes(hubs, clock),
+            *ofrep.routes(hubs, clock, secret, base_url),
+            *jsfiles.routes(),
+        ],
         exception_handlers={SdkError: sdk_error, HTTPException: http_error},
     )
     app.add_middleware(BodyLimit, limit=max_body, timeout=body_timeout)

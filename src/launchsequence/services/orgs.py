@@ -93,7 +93,11 @@ def _slug(text: str) -> str:
 def create_org_with_defaults(
     conn: Connection, rt: Runtime, owner: Actor, *, name: str, key: str | None = None
 ) -> dict[int, int]:
-    """An organization owned by `owner` with project `default` (production, staging)."""
+    """An organization owned by `owner` with project `default` (production, staging).
+
+    Its environments get a client key and no server key: nobody would ever see one made here
+    (a server key is shown only in the answer that makes it). The environment page offers to
+    create it, and shows it that once."""
     now = rt.now()
     if key is None:
         # A key derived from the name; someone signing up at the same moment may take it
@@ -122,13 +126,15 @@ def create_org_with_defaults(
         resource=key,
         after={"key": key, "name": name},
     )
-    return create_project_rows(conn, rt, owner, org_id, key="default", name="Default")[1]
+    return create_project_rows(
+        conn, rt, owner, org_id, key="default", name="Default", server_keys=False
+    )[1]
 
 
-def _reveal(environment: dict[str, Any], server_key: str) -> dict[str, Any]:
+def _reveal(environment: dict[str, Any], server_key: str | None) -> dict[str, Any]:
     """The environment as answered once, at creation: with its new server key in full."""
     for entry in environment["sdk_keys"]:
-        if entry["kind"] == "server" and server_key.startswith(entry["prefix"]):
+        if entry["kind"] == "server" and server_key and server_key.startswith(entry["prefix"]):
             entry["key"] = server_key
     return environment
 
@@ -142,15 +148,19 @@ def create_project_rows(
     key: str,
     name: str,
     environments: tuple[tuple[str, str], ...] = DEFAULT_ENVIRONMENTS,
+    server_keys: bool = True,
 ) -> tuple[int, dict[int, int], dict[str, str]]:
-    """The project's id, its environments' versions, and their server keys (by key)."""
+    """The project's id, its environments' versions, and their server keys (by key; none
+    with `server_keys=False`, for callers that could not show them to anyone)."""
     project_id = store.create_project(conn, org_id=org_id, key=key, name=name, at=rt.now())
     versions: dict[int, int] = {}
-    server_keys: dict[str, str] = {}
+    made: dict[str, str] = {}
     for env_key, env_name in environments:
-        env_id, server_keys[env_key] = create_environment_rows(
-            conn, rt, project_id, key=env_key, name=env_name
+        env_id, server_key = create_environment_rows(
+            conn, rt, project_id, key=env_key, name=env_name, server_key=server_keys
         )
+        if server_key is not None:
+            made[env_key] = server_key
         versions[env_id] = 1
     record_audit(
         conn,
@@ -162,21 +172,29 @@ def create_project_rows(
         project=key,
         after={"key": key, "name": name, "environments": [e[0] for e in environments]},
     )
-    return project_id, versions, server_keys
+    return project_id, versions, made
 
 
 def create_environment_rows(
-    conn: Connection, rt: Runtime, project_id: int, *, key: str, name: str
-) -> tuple[int, str]:
-    """The new environment's id and its server key (shown once, by whoever created it)."""
+    conn: Connection,
+    rt: Runtime,
+    project_id: int,
+    *,
+    key: str,
+    name: str,
+    server_key: bool = True,
+) -> tuple[int, str | None]:
+    """The new environment's id and its server key (shown once, by whoever created it), or
+    None with `server_key=False`: the environment then has a client key only until someone
+    creates its server key (`Orgs.create_server_key`)."""
     now = rt.now()
     env_id = store.create_environment(conn, project_id=project_id, key=key, name=name, at=now)
-    server_key = _new_sdk_key(conn, env_id, "server", now)
+    secret = _new_sdk_key(conn, env_id, "server", now) if server_key else None
     _new_sdk_key(conn, env_id, "client", now)
     # Every flag of the project gets its off configuration here.
     for flag in flag_store.list_flags(conn, project_id=project_id, archived=None):
         flag_store.create_config(conn, initial_config(flag, env_id, now))
-    return env_id, server_key
+    return env_id, secret
 
 
 def initial_config(flag: dict[str, Any], environment_id: int, now: int) -> dict[str, Any]:
@@ -398,7 +416,11 @@ class Orgs:
         key: str,
         name: str,
         environments: list[dict[str, str]] | None = None,
+        server_keys: bool = True,
     ) -> dict[str, Any]:
+        """The new project, with each environment's server key in full (the one time it is
+        shown); `server_keys=False` for a caller that would show them to nobody (the
+        dashboard's form): its environments then start without one, like sign-up's."""
         check_key(key)
         name = check_name(name)
         envs = DEFAULT_ENVIRONMENTS
@@ -417,12 +439,19 @@ class Orgs:
                 org = org_for(conn, actor, org_key, write=True, lock=True)
                 if store.get_project(conn, org_id=org["id"], key=key):
                     raise Conflict("a project with this key exists", code="key_taken")
-                _, versions, server_keys = create_project_rows(
-                    conn, self.rt, actor, org["id"], key=key, name=name, environments=envs
+                _, versions, made = create_project_rows(
+                    conn,
+                    self.rt,
+                    actor,
+                    org["id"],
+                    key=key,
+                    name=name,
+                    environments=envs,
+                    server_keys=server_keys,
                 )
                 result = self._project(conn, project_for(conn, org, key))
                 for environment in result["environments"]:
-                    _reveal(environment, server_keys[environment["key"]])
+                    _reveal(environment, made.get(environment["key"]))
         except IntegrityError:
             raise Conflict("a project with this key exists", code="key_taken") from None
         self.rt.changed(versions)
@@ -578,6 +607,38 @@ class Orgs:
                 before={"key": env_key, "name": env["name"]},
             )
         self.rt.changed({env["id"]: 0})
+
+    def create_server_key(
+        self, actor: Actor, org_key: str, project_key: str, env_key: str
+    ) -> dict[str, Any]:
+        """The environment's first server key, shown in full once (as `rotate_sdk_key`
+        answers). For environments that have none (those made at sign-up): Conflict
+        `has_server_key` when one works already, so that a second click (another tab, a
+        resent form) never retires the key the first one showed."""
+        now = self.rt.now()
+        with self.rt.write_db.begin() as conn:
+            org = org_for(conn, actor, org_key, write=True)
+            env = environment_for(conn, project_for(conn, org, project_key, lock=True), env_key)
+            live = store.list_sdk_keys(conn, env["id"], now=now)
+            if any(k["kind"] == "server" for k in live):
+                raise Conflict(
+                    "this environment has a server key: rotate it to see a new one",
+                    code="has_server_key",
+                )
+            secret = _new_sdk_key(conn, env["id"], "server", now)
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="sdk_key.created",
+                resource=env_key,
+                project=project_key,
+                environment=env_key,
+                after={"kind": "server", "prefix": secret[:14]},
+            )
+        self.rt.sdk_keys_changed(env["id"])
+        return {"kind": "server", "key": secret, "prefix": secret[:14], "created_at": now}
 
     def rotate_sdk_key(
         self,

@@ -348,6 +348,7 @@ class Transfer:
                     key=key,
                     name=plan["project"]["name"],
                     environments=tuple(plan["environments"]),
+                    server_keys=False,  # an import shows no key: the page offers to create it
                 )
                 project = project_for(conn, org, key)
                 summary["project_created"] = True
@@ -356,7 +357,9 @@ class Transfer:
             for env_key, env_name in plan["environments"]:
                 if env_key in have:
                     continue
-                create_environment_rows(conn, rt, project["id"], key=env_key, name=env_name)
+                create_environment_rows(
+                    conn, rt, project["id"], key=env_key, name=env_name, server_key=False
+                )
                 record_audit(
                     conn,
                     rt,

@@ -53,7 +53,11 @@ def dashboard(p: Page) -> Response:
     if p.request.method == "POST":
         values = {"key": p.form.get("key", "").strip(), "name": p.form.get("name", "").strip()}
         try:
-            p.services.orgs.create_project(actor, org_key, key=values["key"], name=values["name"])
+            # No server keys: this page would show them to nobody; the environment page
+            # offers to create each one, and shows it then.
+            p.services.orgs.create_project(
+                actor, org_key, key=values["key"], name=values["name"], server_keys=False
+            )
         except (Invalid, Conflict) as exc:
             errors[getattr(exc, "field", None) or "key"] = exc.message
             p.status = 422

@@ -13,12 +13,60 @@ from ..services import Conflict, Forbidden, Invalid
 from . import flash
 from .manage_pages import live_by_environment
 from .pages import Page, Redirect, page
+from .snippets import SERVER_KEY_VARIABLE, choose_flag, snippets_for
 
 __all__ = ["ROUTES"]
 
 
 def _base_url(p: Page) -> str:
+    """The configured public URL, else the one the browser reached (behind a proxy listed in
+    `trusted_proxies`, its X-Forwarded-Proto counts: uvicorn applies it to the request)."""
     return (p.services.rt.settings.base_url or str(p.request.base_url)).rstrip("/")
+
+
+def _usage(
+    p: Page, org_key: str, project: dict[str, Any], revealed: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Per environment key: the flags the snippets show and the snippets themselves (with the
+    server key in full only for the environment whose new key is being shown)."""
+    actor = p.need_actor()
+    flags = p.services.flags.list_flags(actor, org_key, project["key"])
+    entries = p.services.audit.list_entries(
+        actor, org_key, project=project["key"], flags_only=True, limit=50
+    )["entries"]
+    recent = [e["flag"] for e in entries if e.get("flag")]
+    base_url = _base_url(p)
+    usage: dict[str, Any] = {}
+    for env in project["environments"]:
+        flag = choose_flag(flags, recent, env["key"], client_side=False)
+        client_flag = choose_flag(flags, recent, env["key"], client_side=True)
+        server_key = None
+        if revealed and revealed["environment"] == env["key"] and revealed["kind"] == "server":
+            server_key = revealed["key"]
+        client_key = next(
+            (k["key"] for k in env["sdk_keys"] if k["kind"] == "client" and not k["expires_at"]),
+            "",
+        )
+        snippets = []
+        if flag is not None:
+            snippets = snippets_for(
+                base_url=base_url,
+                env_name=env["name"],
+                flag=flag,
+                client_flag=client_flag or flag,
+                client_key=client_key,
+                server_key=server_key,
+            )
+        usage[env["key"]] = {
+            "flag": flag,
+            "client_flag": client_flag,
+            "snippets": snippets,
+            "server_key_shown": server_key is not None,
+            "has_server_key": any(
+                k["kind"] == "server" and not k["expires_at"] for k in env["sdk_keys"]
+            ),
+        }
+    return usage
 
 
 @page()
@@ -67,6 +115,15 @@ def environments(p: Page) -> Response:
                 actor, org_key, project_key, env_key, kind=p.form.get("kind", "")
             )
             _reveal_next(p, here, env_key, rotated["kind"], rotated["key"], created=False)
+        elif action == "create_server_key":
+            env_key = p.form.get("env", "")
+            try:
+                made = p.services.orgs.create_server_key(actor, org_key, project_key, env_key)
+            except Conflict as exc:
+                errors["form"] = exc.message
+                p.status = 409
+            else:
+                _reveal_next(p, here, env_key, "server", made["key"], created=False)
         else:
             errors["form"] = "unknown action"
             p.status = 400
@@ -77,7 +134,8 @@ def environments(p: Page) -> Response:
         "environments.html",
         org=org,
         project=project,
-        base_url=_base_url(p),
+        usage=_usage(p, org_key, project, revealed),
+        variable=SERVER_KEY_VARIABLE,
         errors=errors,
         values=values,
         renaming=renaming,

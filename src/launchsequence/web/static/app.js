@@ -286,7 +286,8 @@ function startLive() {
   });
 }
 
-// Copy buttons.
+// Copy buttons: hidden in the HTML (the text stays selectable without this file), shown here.
+for (const button of document.querySelectorAll("button[data-copy][hidden]")) button.hidden = false;
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-copy]");
   if (!button) return;
