@@ -109,6 +109,15 @@ def test_make_dist_artifacts_install_alone_and_evaluate_against_a_live_server(
     for archive in [*dist.glob("*.tar.gz"), *dist.glob("*.tgz")]:
         with tarfile.open(archive) as opened:
             assert any(m.name.endswith("/LICENSE") for m in opened.getmembers()), archive
+    # The server's wheel carries the JS SDK's browser builds it serves, as committed (and as the
+    # checkout's `make dist` regenerated them: the same bytes).
+    with zipfile.ZipFile(dist / f"launchsequence-{VERSION}-py3-none-any.whl") as opened:
+        for name in ("launchsequence.mjs", "launchsequence.js"):
+            committed = (ROOT / "src" / "launchsequence" / "jsbundle" / name).read_bytes()
+            assert opened.read(f"launchsequence/jsbundle/{name}") == committed, name
+    with tarfile.open(dist / f"launchsequence-js-{VERSION}.tgz") as opened:
+        packed = {m.name for m in opened.getmembers()}
+    assert {"package/dist/index.cjs", "package/dist/index.d.cts"} <= packed
     server_key = served_flag(live)
 
     venv = tmp_path / "venv"

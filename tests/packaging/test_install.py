@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from launchsequence.jsassets import asset
 from tests.faults.support import clean_env
 from tests.support.live import free_port
 
@@ -89,6 +90,10 @@ def test_the_installed_package_serves_the_api_the_dashboard_and_its_assets(tmp_p
             css = http.get("/static/app.css")
             assert css.status_code == 200 and "text/css" in css.headers["content-type"]
             assert http.get("/static/app.js").status_code == 200
+            for kind in ("esm", "classic"):  # the JS SDK it serves to browsers, from the package
+                served = asset(kind)
+                sdk = http.get(served.url_path)
+                assert sdk.status_code == 200 and sdk.content == served.body, served.url_path
             signed_in = http.post(
                 "/api/v1/auth/login", json={"email": "ops@example.com", "password": "long enough"}
             )

@@ -44,3 +44,13 @@ def test_make_test_installs_the_dev_tools(tmp_path: Path) -> None:
 def test_make_serve_passes_the_port_through(tmp_path: Path) -> None:
     lines = planned("serve", tmp_path, "SERVE_ARGS=--port 9000")
     assert lines[-1].split() == [".venv/bin/launchseq", "serve", "--port", "9000"]
+
+
+def test_make_dist_regenerates_the_served_js_builds_before_the_servers_wheel(
+    tmp_path: Path,
+) -> None:
+    lines = planned("dist", tmp_path, "-o", "install")
+    build_js = next(i for i, line in enumerate(lines) if "scripts/build.mjs --server" in line)
+    server_wheel = lines.index(".venv/bin/python -m build --outdir dist .")
+    assert "npm ci" in lines[build_js] and build_js < server_wheel, lines
+    assert lines[-1] == "cd sdks/js && npm pack --silent --pack-destination ../../dist"

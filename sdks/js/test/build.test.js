@@ -46,3 +46,10 @@ test('require() of the CommonJS build works without require(esm) and matches the
   assert.equal(readFileSync(join(root, 'dist', 'index.d.cts'), 'utf8'),
     readFileSync(join(root, 'src', 'index.d.ts'), 'utf8'));
 });
+
+test('the type declarations declare every value the package exports, and no other', () => {
+  const dts = readFileSync(join(root, 'src', 'index.d.ts'), 'utf8');
+  const declared = [...dts.matchAll(/^export function (\w+)/gm)].map((m) => m[1]);
+  if (/^export default /m.test(dts)) declared.push('default');
+  assert.deepEqual([...new Set(declared)].sort(), Object.keys(esm).sort());
+});
