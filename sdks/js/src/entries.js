@@ -33,17 +33,19 @@ export function errorDetails(defaultValue, errorCode, variation = null, variant 
 
 /**
  * The details of one entry for a caller's default. `mark` ('CACHED' or 'STALE') replaces the
- * reason of a served value that may be out of date; errors keep reason 'ERROR'.
+ * reason of a served value that may be out of date; errors keep reason 'ERROR'. `checked`: the
+ * server already compared the default with the flag's type (it knows the type; a `json` flag
+ * takes any default), so no guess from the value's JavaScript type is made here.
  */
-export function detailsOf(entry, defaultValue, mark = null) {
+export function detailsOf(entry, defaultValue, mark = null, checked = false) {
   if (!entry) return errorDetails(defaultValue, 'FLAG_NOT_FOUND');
   if (entry.error_code) return errorDetails(defaultValue, entry.error_code);
   // No variation and no error: the flag serves the application's default (its off variation or
   // default is unset), with reason DISABLED or DEFAULT.
   const value = entry.variation == null && entry.value == null ? defaultValue : entry.value;
-  if (defaultValue !== undefined && defaultValue !== null && value !== null &&
+  if (!checked && defaultValue != null && value !== null &&
       (typeof value !== typeof defaultValue || Array.isArray(value) !== Array.isArray(defaultValue))) {
-    return errorDetails(defaultValue, 'TYPE_MISMATCH', entry.variation ?? null, entry.variant ?? null);
+    return errorDetails(defaultValue, 'TYPE_MISMATCH');
   }
   const out = { value, variation: entry.variation ?? null, variant: entry.variant ?? null,
     reason: mark || entry.reason };

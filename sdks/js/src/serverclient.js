@@ -29,11 +29,13 @@ class LaunchSequenceServerClient {
     if (!this._key) this._log.once('no-key', 'no serverKey given; every call answers its default', 'error');
   }
 
-  async _call(context, flags) {
+  async _call(context, flags, defaults) {
     if (this._closed) throw new Error('client closed');
     if (!this._key || !this._fetch) throw new Error('not configured');
     const body = { context };
     if (flags) body.flags = flags;
+    // The server checks a default against the flag's type (which only it knows).
+    if (defaults) body.defaults = defaults;
     let bodyText;
     try { bodyText = JSON.stringify(body); } catch (e) {
       this._log.once('context', `a context cannot be turned into JSON (${errorText(e)}); answering defaults`);
@@ -57,8 +59,9 @@ class LaunchSequenceServerClient {
 
   async details(key, context, defaultValue) {
     try {
-      const flags = await this._call(context, [key]);
-      return detailsOf(flags[key], defaultValue);
+      const given = defaultValue != null;
+      const flags = await this._call(context, [key], given ? { [key]: defaultValue } : null);
+      return detailsOf(flags[key], defaultValue, null, given);
     } catch (e) {
       return errorDetails(defaultValue, e instanceof InvalidContext ? 'INVALID_CONTEXT' : 'GENERAL');
     }
