@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 
 import uvicorn
@@ -16,6 +17,7 @@ __all__ = ["run_edge"]
 
 
 def run_edge(settings: Settings, *, upstream: str, key: str, name: str = "") -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per upstream connection
     open_files = raise_open_file_limit()  # before the app: it sizes the stream limit
     app = create_edge_app(settings, upstream_url=upstream, relay_key=key, name=name)
     hubs = app.hubs

@@ -244,6 +244,6 @@ class Upstream:
 
     def _save(self) -> None:
         project = self.source.project
-        if project is None:
+        if project is None or self.source.revoked:
             return
         disk.save(self.data_dir, project, self.cursor, self.clock(), self.source.copies())

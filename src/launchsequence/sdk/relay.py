@@ -31,7 +31,7 @@ from .streams import STREAM_HEADERS
 __all__ = ["RELAY_PATH", "RelayStream"]
 
 RELAY_PATH = "/relay/v1/stream"
-_KEY_CHECK_SECONDS = 1.0
+_KEY_CHECK_SECONDS = 0.5  # a revoked key ends its streams within a second
 _RELIST_SECONDS = 5.0
 _EDGE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _UNAUTHORIZED = SdkError(
