@@ -76,7 +76,8 @@ _KEY_IN_URL = SdkError(401, "secret_key_in_url",
                        {"WWW-Authenticate": "Bearer"})  # fmt: skip
 _SERVER_KEY_MARK = SERVER_KEY_PREFIX.encode()
 _STORE_DOWN = SdkError(503, "unavailable",
-                       "the database is unreachable and this key is not known to this server "
+                       "the flag source (the database, or an edge's upstream) is unreachable "
+                       "and this key is not known to this server "
                        "yet; try again shortly", {"Retry-After": "5"})  # fmt: skip
 
 
