@@ -1,14 +1,15 @@
 """An edge process next to the core, same run: evaluation throughput, idle memory, start time.
 
     python bench/edge.py                   # needs wrk (Debian: apt-get install wrk)
-    python bench/edge.py --seconds 20 --connections 64 --starts 7
+    python bench/edge.py --seconds 20 --connections 64 --starts 7 --rounds 5
 
 A core (`launchseq serve`, SQLite) and one edge (`launchseq edge`) fed by it, both real
 processes as users run them. Figures:
 
 - POST /sdk/v1/evaluate, requests per second and latency percentiles, on the core and on the
   edge (the same flag as bench/eval_http.py: 100 targets, five rules, a 50/50 rollout), wrk
-  driving each for the same time with the same connections;
+  driving each for the same time with the same connections, alternating edge and core
+  `--rounds` times (medians), so that load from elsewhere falls on both;
 - resident memory (VmRSS) of each process, idle after start and its first answers;
 - start to serving: from spawning the process to its first 200 on /sdk/v1/evaluate: the edge
   with the core down (it serves the snapshot it saved on disk), next to the core itself
@@ -106,6 +107,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="alternated wrk runs per process")
     args = parser.parse_args()
     print("Launch Sequence edge benchmark")
     print(
@@ -153,21 +155,27 @@ def main() -> None:
             if has_wrk:
                 run_wrk(f"{edge_url}/sdk/v1/evaluate", key, BODY, 2, args.connections)  # warm
                 run_wrk(f"{core_url}/sdk/v1/evaluate", key, BODY, 2, args.connections)
-                rows = []
-                for name, url in (("core", core_url), ("edge", edge_url)):
-                    rows.append(
-                        (
-                            name,
+                # Alternated, so that a neighbour's load on a shared machine falls on both.
+                runs: dict[str, list[dict[str, float]]] = {"core": [], "edge": []}
+                for _ in range(args.rounds):
+                    for name, url in (("edge", edge_url), ("core", core_url)):
+                        runs[name].append(
                             run_wrk(
                                 f"{url}/sdk/v1/evaluate", key, BODY, args.seconds, args.connections
-                            ),
+                            )
                         )
-                    )
+                rows = []
+                for name in ("core", "edge"):
+                    f = {
+                        m: statistics.median(r.get(m, 0) for r in runs[name])
+                        for m in ("rps", "50%", "99%", "errors")
+                    }
+                    rows.append((name, f))
                 for name, f in rows:
                     print(
-                        f"  evaluate on the {name}: {f['rps']:9,.0f} req/s   "
-                        f"p50 {f.get('50%', 0):6.2f} ms   p99 {f.get('99%', 0):6.2f} ms   "
-                        f"non-2xx {f['errors']:.0f}"
+                        f"  evaluate on the {name} (median of {args.rounds}): "
+                        f"{f['rps']:9,.0f} req/s   p50 {f['50%']:6.2f} ms   "
+                        f"p99 {f['99%']:6.2f} ms   non-2xx {f['errors']:.0f}"
                     )
                 print(f"  edge / core throughput: {rows[1][1]['rps'] / rows[0][1]['rps']:.0%}")
             else:
