@@ -111,7 +111,7 @@ class Upstream:
 
     async def _run(self) -> None:
         delay = 0.5
-        async with httpx.AsyncClient(trust_env=False) as client:
+        async with httpx.AsyncClient() as client:  # honours HTTPS_PROXY and SSL_CERT_FILE
             while True:
                 try:
                     await self._stream(client)
