@@ -16,17 +16,20 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from . import __version__, accesslog, web
-from .api import accounts, flags, orgs, projects, transfer
+from .api import accounts, flags, orgs, projects, relay_keys, transfer
 from .api.errors import ERROR_RESPONSES, install_error_handlers
 from .api.responses import JSONBytes
 from .config import Settings
 from .descriptors import open_file_limit, stream_limit
 from .metrics import Metrics
 from .middleware import BodyLimit, SecurityHeaders
+from .realtime.database import DatabaseSource
 from .realtime.feed import PostgresFeed, VersionCheck
 from .realtime.hubs import Hubs
 from .realtime.keys import KeyCache
+from .realtime.relay import EdgeRegistry
 from .sdk.app import build_sdk_app, build_stream_app
+from .sdk.relay import RelayStream
 from .sdk.streams import StreamApp
 from .services import Passwords, Runtime, Services
 from .services.runtime import SteadyClock, elapsed_clock_ms, wall_clock_ms
@@ -46,10 +49,11 @@ class Application:
     """The ASGI entry point: /sdk and /ofrep go straight to the lean SDK app, the rest to the
     admin app (FastAPI), which also runs the lifespan (hubs, change feed)."""
 
-    def __init__(self, admin: FastAPI, sdk: Any, streams: StreamApp) -> None:
+    def __init__(self, admin: FastAPI, sdk: Any, streams: StreamApp, relay: RelayStream) -> None:
         self.admin = admin
         self.sdk = sdk
         self.streams = streams
+        self.relay = relay
         self.state = admin.state
         self.version = admin.version
 
@@ -59,6 +63,8 @@ class Application:
                 await self.streams(scope, receive, send)
             else:
                 await self.sdk(scope, receive, send)
+        elif self.relay.matches(scope):
+            await self.relay(scope, receive, send)
         else:
             await self.admin(scope, receive, send)
 
@@ -102,9 +108,10 @@ def create_app(
         stream_limit(settings.max_streams, open_file_limit()),
         settings.max_streams_per_key,
     )
+    source = DatabaseSource(engine)
     hubs = Hubs(
-        engine,
-        KeyCache(engine),
+        source,
+        KeyCache(source),
         metrics,
         clock=clock,
         heartbeat_seconds=settings.sse_heartbeat_seconds,
@@ -156,11 +163,12 @@ def create_app(
     app.state.services = services
     app.state.settings = settings
     app.state.hubs = hubs
+    app.state.edges = edges = EdgeRegistry()
     app.state.stream_slots = slots
     app.state.feed = feed
     app.state.metrics = metrics
     install_error_handlers(app)
-    for module in (accounts, orgs, projects, flags, transfer):
+    for module in (accounts, orgs, projects, relay_keys, flags, transfer):
         app.include_router(module.router)
     web.install(app)
     api_docs.install(app, "/api/v1/docs")
@@ -206,7 +214,7 @@ def create_app(
         base_url=settings.base_url,
     )
     streams = build_stream_app(hubs, clock, secret=settings.secret_key)
-    return Application(app, sdk, streams)
+    return Application(app, sdk, streams, RelayStream(hubs, edges, clock))
 
 
 async def _check_integrity(damage: DamageWatch, every_seconds: int) -> None:

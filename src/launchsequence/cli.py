@@ -1,4 +1,4 @@
-"""The `launchseq` command: serve, migrate, user create, token create, backup, export,
+"""The `launchseq` command: serve, edge, migrate, user create, token create, backup, export,
 import, version."""
 
 from __future__ import annotations
@@ -30,6 +30,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--database-url", help="database URL (default: SQLite in ./data)")
     serve.add_argument("--data-dir", help="data directory (default ./data)")
+
+    edge = commands.add_parser(
+        "edge", help="run an edge node: no database, fed by an upstream's relay stream"
+    )
+    edge.add_argument("--upstream", required=True, help="URL of the core (or of another edge)")
+    edge.add_argument(
+        "--key",
+        help="the project's relay key (default: the LAUNCHSEQ_RELAY_KEY variable, which keeps "
+        "it out of the process list)",
+    )
+    edge.add_argument("--name", default="", help="a name for the core's list of edges")
+    edge.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    edge.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    edge.add_argument("--data-dir", help="where the id and the last snapshot are kept")
 
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     migrate.add_argument("--database-url")
@@ -98,6 +112,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if command == "edge":  # no database: none of the core's modules are imported
+        key = args.key or os.environ.get("LAUNCHSEQ_RELAY_KEY", "")
+        if not key:
+            print("launchseq: edge needs --key or LAUNCHSEQ_RELAY_KEY", file=sys.stderr)
+            return 2
+        from .edge.serve import run_edge
+
+        return run_edge(settings, upstream=args.upstream, key=key, name=args.name)
     from .commands import run  # imported late: `version` and `--help` stay fast
 
     return run(command, args, settings)

@@ -9,6 +9,7 @@ import secrets
 __all__ = [
     "CLIENT_KEY_PREFIX",
     "INVITE_PREFIX",
+    "RELAY_KEY_PREFIX",
     "SECRET_PREFIXES",
     "SERVER_KEY_PREFIX",
     "SESSION_PREFIX",
@@ -24,7 +25,9 @@ CLIENT_KEY_PREFIX = "ls_cli_"  # public: the only key that may travel in a URL
 SESSION_PREFIX = "lss_"
 TOKEN_PREFIX = "lst_"  # noqa: S105 - a prefix, not a secret
 INVITE_PREFIX = "lsi_"
+RELAY_KEY_PREFIX = "ls_rly_"  # an edge node's key to its upstream
 SECRET_PREFIXES = (
+    RELAY_KEY_PREFIX,
     SERVER_KEY_PREFIX,
     CLIENT_KEY_PREFIX,
     SESSION_PREFIX,

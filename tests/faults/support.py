@@ -55,8 +55,9 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> ServerProcess:
-        self.port = free_port()
+    def start(self, *, port: int = 0) -> ServerProcess:
+        """Start it, on `port` if given (a restart where clients know the old address)."""
+        self.port = port or free_port()
         args = [*LAUNCHSEQ, "serve", "--port", str(self.port)]
         if self.database_url:
             args += ["--database-url", self.database_url]
@@ -86,6 +87,63 @@ class ServerProcess:
 
     def kill(self) -> None:
         """SIGKILL, then reap."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class EdgeProcess:
+    """`launchseq edge` on a free port, fed by `upstream`; the same data directory across
+    restarts (its id and its disk snapshot live there)."""
+
+    def __init__(self, workdir: Path, upstream: str, key: str, *, name: str = "", **env: str):
+        self.workdir = workdir
+        self.data_dir = workdir / "edge-data"
+        self.upstream = upstream
+        self.key = key
+        self.name = name
+        self.env = env
+        self.log_path = workdir / "edge.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, ready: bool = True) -> EdgeProcess:
+        """Start it; with `ready`, wait until /readyz answers 200, else until it answers."""
+        self.port = free_port()
+        args = [*LAUNCHSEQ, "edge", "--upstream", self.upstream, "--port", str(self.port)]
+        if self.name:
+            args += ["--name", self.name]
+        # The key through the environment: a command line is readable by every local user.
+        env = clean_env(self.data_dir, LAUNCHSEQ_RELAY_KEY=self.key, **self.env)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the edge exited at start:\n{self.log_tail()}")
+            try:
+                status = httpx.get(f"{self.url}/readyz", timeout=2).status_code
+                if status == 200 or not ready:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError(f"the edge did not become ready:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             process.kill()

@@ -25,6 +25,7 @@ def pages(org: str) -> list[str]:
         f"{base}/segments/sec-segment?env=production",
         f"{base}/environments",
         f"{base}/environments/production/rotate?kind=server",
+        f"{base}/edges",
     ]
 
 
@@ -33,6 +34,8 @@ def populate(user: ApiUser) -> None:
     assert user.post(f"{base}/flags", json={"key": "sec-flag", "name": "Sec"}).status_code == 201
     segment = user.put(f"{base}/environments/production/segments/sec-segment", json={})
     assert segment.status_code == 201
+    relay = user.post(f"{base}/relay-keys", json={"name": "sec-edge"})
+    assert relay.status_code == 201
 
 
 def csrf_of(html: str) -> str:
@@ -80,6 +83,8 @@ def test_every_form_carries_a_csrf_token_and_is_refused_without_one(live):
             f"{base}/environments",
             {"action": "rotate", "env": "production", "kind": "server", "confirm": "yes"},
         ),
+        (f"{base}/edges", {"action": "create", "name": "edge"}),
+        (f"{base}/edges", {"action": "revoke", "key_id": "1"}),
         (f"/o/{alice.org}/settings", {"action": "invite", "role": "owner"}),
         (f"/o/{alice.org}/settings", {"action": "create-token", "token_name": "t"}),
         (f"/o/{alice.org}", {"key": "p2", "name": "P2"}),
@@ -124,6 +129,7 @@ def test_no_page_of_another_organization_is_reachable(live):
     for path, data in (
         (f"/o/{alice.org}/p/default/toggle", {"toggle": "sec-flag production 1"}),
         (f"/o/{alice.org}/settings", {"action": "invite", "role": "viewer"}),
+        (f"/o/{alice.org}/p/default/edges", {"action": "create", "name": "edge"}),
         (
             f"/o/{alice.org}/p/default/environments",
             {"action": "rotate", "env": "production", "kind": "server", "confirm": "yes"},
@@ -136,6 +142,8 @@ def test_no_page_of_another_organization_is_reachable(live):
     flag = alice.get(f"/api/v1/orgs/{alice.org}/projects/default/flags/sec-flag").json()
     assert flag["environments"]["production"]["on"] is False
     assert alice.get(f"/api/v1/orgs/{alice.org}/invitations").json()["invitations"] == []
+    relay_keys = alice.get(f"/api/v1/orgs/{alice.org}/projects/default/relay-keys").json()
+    assert [k["name"] for k in relay_keys["relay_keys"]] == ["sec-edge"]
 
 
 def test_user_supplied_text_is_shown_as_text(live):

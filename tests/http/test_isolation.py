@@ -36,6 +36,7 @@ MISSING = {
     "user_id": "987654321",
     "invitation_id": "987654321",
     "index": "99",
+    "key_id": "987654321",
 }
 
 #: (method, path template) -> a valid body that would change something if it were obeyed.
@@ -55,6 +56,9 @@ OPERATIONS: dict[tuple[str, str], Any] = {
     ("GET", P): None,
     ("PATCH", P): {"name": "Hijacked"},
     ("DELETE", P): None,
+    ("GET", P + "/relay-keys"): None,
+    ("POST", P + "/relay-keys"): {"name": "hijack"},
+    ("DELETE", P + "/relay-keys/{key_id}"): None,
     ("GET", P + "/environments"): None,
     ("POST", P + "/environments"): {"key": "hijack", "name": "Hijack"},
     ("GET", ENV): None,
@@ -168,6 +172,7 @@ def state(user: ApiUser, org: str) -> dict[str, Any]:
     for project in out["projects"]["projects"]:
         pbase = f"{base}/projects/{project['key']}"
         out[f"{project['key']}/flags"] = ok(user.get(f"{pbase}/flags?archived=all"))
+        out[f"{project['key']}/relay-keys"] = ok(user.get(f"{pbase}/relay-keys"))
         for env in project["environments"]:
             ebase = f"{pbase}/environments/{env['key']}"
             out[f"{project['key']}/{env['key']}/snapshot"] = ok(user.get(f"{ebase}/snapshot"))
@@ -189,10 +194,16 @@ def populate(user: ApiUser) -> None:
     ok(user.post(f"/api/v1/orgs/{user.org}/projects", json={"key": A_PROJECT, "name": "Iso"}), 201)
     ok(user.patch(f"{base}/flags/{A_FLAG}/environments/production", json={"on": True}))
     ok(user.post(f"/api/v1/orgs/{user.org}/invitations", json={"role": "admin"}), 201)
+    ok(user.post(f"{base}/relay-keys", json={"name": "iso-edge"}), 201)
 
 
 def invitation_id(user: ApiUser) -> str:
     return str(ok(user.get(f"/api/v1/orgs/{user.org}/invitations"))["invitations"][0]["id"])
+
+
+def relay_key_id(user: ApiUser, project: str = "default") -> str:
+    keys = ok(user.get(f"/api/v1/orgs/{user.org}/projects/{project}/relay-keys"))["relay_keys"]
+    return str(keys[0]["id"])
 
 
 def a_objects(owner: ApiUser) -> dict[str, str]:
@@ -205,6 +216,7 @@ def a_objects(owner: ApiUser) -> dict[str, str]:
         "user_id": user_id(owner),
         "invitation_id": invitation_id(owner),
         "index": "0",
+        "key_id": relay_key_id(owner),
     }
 
 
@@ -273,6 +285,7 @@ def test_keys_are_per_organization(live_any_db):
     ok(bob.post(f"{b_base}/flags", json={"key": "b-flag", "name": "B"}), 201)
     ok(bob.put(f"{b_base}/environments/production/segments/b-segment", json={}), 201)
     ok(bob.post(f"/api/v1/orgs/{bob.org}/invitations", json={"role": "viewer"}), 201)
+    ok(bob.post(f"{b_base}/relay-keys", json={"name": "b-edge"}), 201)
     b = {
         "org": bob.org,
         "project": "default",
@@ -282,6 +295,7 @@ def test_keys_are_per_organization(live_any_db):
         "user_id": user_id(bob),
         "invitation_id": invitation_id(bob),
         "index": "0",
+        "key_id": relay_key_id(bob),
     }
     a_only = {
         "project": A_PROJECT,
@@ -290,6 +304,7 @@ def test_keys_are_per_organization(live_any_db):
         "segment": A_SEGMENT,
         "user_id": user_id(alice),
         "invitation_id": invitation_id(alice),
+        "key_id": relay_key_id(alice),
     }
     before = state(alice, alice.org)
     bob_before = state(bob, bob.org)

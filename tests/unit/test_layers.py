@@ -1,9 +1,14 @@
-"""Imports point one way (DESIGN.md): api/sdk/web -> services -> store; realtime -> store and
-the engine; the engine imports nothing but the standard library (engine/tests/test_purity.py)."""
+"""Imports point one way (DESIGN.md): api/sdk/web -> services -> store; realtime -> the engine,
+and the store only through its database source (and the core's change feed); edge -> sdk,
+realtime and the engine, never store or services; the engine imports nothing but the standard
+library (engine/tests/test_purity.py). The edge process needs no database: importing its app
+imports neither SQLAlchemy, Alembic nor Jinja2."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +23,13 @@ FORBIDDEN = {
     "api": {"store", "realtime", "sdk", "web"},
     "sdk": {"store", "services", "api", "web"},
     "web": {"store", "realtime", "sdk"},
+    "edge": {"store", "services", "api", "web"},
 }
+
+#: The modules of `realtime/` that may read the store (everything else gets it from a source).
+STORE_READERS = {"realtime/database.py", "realtime/feed.py"}
+#: Third-party packages only the core needs.
+CORE_ONLY = ("sqlalchemy", "alembic", "jinja2", "psycopg", "fastapi")
 
 
 def _targets(path: Path) -> list[tuple[int, str]]:
@@ -51,3 +62,43 @@ def test_layer_imports_point_one_way(layer):
             if target in FORBIDDEN[layer]:
                 problems.append(f"{path.relative_to(PACKAGE)}:{line} imports {target}")
     assert not problems, problems
+
+
+def _third_party(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("layer", ["realtime", "sdk", "edge"])
+def test_only_the_database_source_reads_the_store(layer):
+    """sdk/, edge/ and the hub code get snapshots and keys from a source, never SQL."""
+    problems = []
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        name = str(path.relative_to(PACKAGE))
+        if name in STORE_READERS:
+            continue
+        for target in _third_party(path) & set(CORE_ONLY):
+            problems.append(f"{name} imports {target}")
+        for line, target in _targets(path):
+            if target == "store":
+                problems.append(f"{name}:{line} imports store")
+    assert not problems, problems
+
+
+def test_the_edge_app_imports_no_database_or_template_code():
+    """In a fresh interpreter: the edge's app and its command line load, and neither brings
+    SQLAlchemy, Alembic, Jinja2, psycopg or FastAPI into sys.modules."""
+    code = (
+        "import sys\n"
+        "import launchsequence.edge.app, launchsequence.edge.serve, launchsequence.cli\n"
+        f"print(','.join(sorted(m for m in {CORE_ONLY!r} if m in sys.modules)))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
+    assert found == "", f"the edge imports {found}"

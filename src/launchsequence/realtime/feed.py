@@ -31,6 +31,7 @@ from sqlalchemy.exc import OperationalError
 from ..store.db import CONNECT_TIMEOUT_SECONDS
 from ..store.versions import environment_versions
 from .hubs import Hubs
+from .source import SourceUnavailable
 
 __all__ = ["CHANNEL", "PostgresFeed", "VersionCheck"]
 
@@ -66,7 +67,7 @@ class VersionCheck:
                 failing = False
             except asyncio.CancelledError:
                 raise
-            except OperationalError:
+            except (OperationalError, SourceUnavailable):
                 pass  # the database is unreachable: the store logs that once per outage
             except Exception as exc:  # noqa: BLE001 - try again next period
                 if not failing:  # once until it succeeds again, not every period

@@ -16,17 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import OperationalError
-
 from ..metrics import Metrics
-from ..store.snapshot import build_snapshot, snapshot_connection
-from ..store.tables import environments, organizations, projects
-from ..store.versions import environment_versions
 from ..streamslots import StreamSlots
 from . import sse
 from .hub import Change, Hub, HubState, diff
 from .keys import KeyCache, SdkKey
+from .source import SnapshotSource, SourceUnavailable
 
 __all__ = ["Hubs"]
 
@@ -36,7 +31,7 @@ log = logging.getLogger("launchsequence.realtime")
 class Hubs:
     def __init__(
         self,
-        db: Engine,
+        source: SnapshotSource,
         keys: KeyCache,
         metrics: Metrics,
         *,
@@ -45,7 +40,7 @@ class Hubs:
         max_buffer: int,
         slots: StreamSlots,
     ) -> None:
-        self.db = db
+        self.source = source  # the database at the core, the upstream at an edge
         self.keys = keys
         self.metrics = metrics
         self.clock = clock
@@ -58,6 +53,9 @@ class Hubs:
         self._task: asyncio.Task[None] | None = None
         self._reloading: dict[int, bool] = {}  # env id -> another reload was asked meanwhile
         self._names: dict[int, tuple[str, str, str]] = {}  # env id -> (org, project, env) keys
+        #: Told on the event loop `(env id, what)` when an environment's snapshot ("snapshot")
+        #: or SDK keys ("keys") changed, or it is gone ("gone"): the relay streams to edges.
+        self.watchers: set[Callable[[int, str], None]] = set()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -111,10 +109,9 @@ class Hubs:
         """Reload a new hub if its environment moved on while it loaded (drop it if gone).
         On failure the periodic version check repairs it instead."""
         try:
-            with self.db.connect() as conn:
-                stored = environment_versions(conn, [env_id]).get(env_id, 0)
-        except OperationalError:
-            return  # the database just went away: the store logs that once per outage
+            stored = self.source.versions([env_id]).get(env_id, 0)
+        except SourceUnavailable:
+            return  # the source just went away: it logs that once per outage
         except Exception as exc:  # noqa: BLE001 - the hub itself is fine
             log.warning("could not re-read a new hub's version: %s", type(exc).__name__)
             return
@@ -131,20 +128,8 @@ class Hubs:
         return {env_id: hub.state.version for env_id, hub in self._hubs.items()}
 
     def _load(self, env_id: int) -> Hub | None:
-        with snapshot_connection(self.db) as conn:
-            owner = conn.execute(
-                select(
-                    projects.c.org_id,
-                    environments.c.project_id,
-                    organizations.c.key.label("org"),
-                    projects.c.key.label("project"),
-                    environments.c.key.label("environment"),
-                )
-                .join(projects, projects.c.id == environments.c.project_id)
-                .join(organizations, organizations.c.id == projects.c.org_id)
-                .where(environments.c.id == env_id)
-            ).first()
-            document = build_snapshot(conn, env_id) if owner else None
+        owner = self.source.owner(env_id)
+        document = self.source.snapshot(env_id) if owner else None
         if owner is None or document is None:
             return None
         self.metrics.reloads.labels("load").inc()
@@ -194,8 +179,7 @@ class Hubs:
         if hub is None:
             return
         started = time.monotonic() if started is None else started
-        with snapshot_connection(self.db) as conn:
-            document = build_snapshot(conn, env_id)
+        document = self.source.snapshot(env_id)
         if document is None:
             self._drop(env_id)
             return
@@ -210,6 +194,7 @@ class Hubs:
         self._report_set_aside(env_id, old, change.state)
 
     def _publish(self, hub: Hub, change: Change) -> None:
+        self._watch(hub.env_id, "snapshot")
         sent = hub.publish(change, self.max_buffer, self._dropped)
         self.metrics.events_sent.inc(sent)
         self.metrics.propagation.observe(time.monotonic() - change.started)
@@ -222,6 +207,20 @@ class Hubs:
                 self.metrics.flag_errors.remove(*names)
         if hub is not None:
             self._in_loop(lambda: [s.writer.close() for s in hub.subscribers()])
+            self._in_loop(self._watch, env_id, "gone")
+
+    def _watch(self, env_id: int, what: str) -> None:
+        for watcher in list(self.watchers):
+            try:
+                watcher(env_id, what)
+            except Exception:  # one watcher's failure must not stop the fan-out
+                log.exception("a change watcher failed")
+
+    def drop_all(self) -> None:
+        """Forget every hub and close every stream (blocking): the source no longer serves
+        anything (an edge whose relay key was revoked)."""
+        for env_id in list(self._hubs):
+            self._drop(env_id)
 
     def _in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
         loop = self.loop
@@ -274,6 +273,7 @@ class Hubs:
         """An environment's SDK keys changed (blocking): re-read them, close expired streams."""
         self.keys.invalidate(env_id)
         self._in_loop(self.expire_streams)
+        self._in_loop(self._watch, env_id, "keys")
 
     def expire_streams(self) -> None:
         """Close at once the streams whose key has expired (after a rotation with no grace)."""

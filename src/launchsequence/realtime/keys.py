@@ -1,8 +1,9 @@
-"""SDK keys, resolved from memory on the hot path and from the database on a miss.
+"""SDK keys, resolved from memory on the hot path and from the source on a miss.
 
 A key's record is cached by the SHA-256 digest of the key. Rotation sets an expiry on the old
-key; `invalidate(env_id)` (called on rotation here, and by the change feed for other
-processes) re-reads the records of that environment so open streams see the new expiry, and
+key; `invalidate(env_id)` (called on rotation here, by the change feed for other processes,
+and by the upstream client at an edge) re-reads the records of that environment so open
+streams see the new expiry, and
 `revalidate()` (the periodic version check) re-reads every cached key, repairing a rotation
 whose notification this process never heard.
 """
@@ -12,13 +13,9 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Engine
 
 from ..secrets import digest
-from ..store import orgs as store
-from ..store.versions import sdk_key_expiries
+from .source import KeyRecord, SnapshotSource
 
 __all__ = ["KeyCache", "SdkKey"]
 
@@ -43,14 +40,14 @@ class SdkKey:
 
 
 class KeyCache:
-    def __init__(self, db: Engine) -> None:
-        self._db = db
+    def __init__(self, source: SnapshotSource) -> None:
+        self._source = source
         self._keys: dict[str, SdkKey] = {}
         self._unknown: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def cached(self, secret: str) -> SdkKey | bool | None:
-        """The key if known, None if known not to exist, False if the database must say."""
+        """The key if known, None if known not to exist, False if the source must say."""
         if len(secret) > _MAX_KEY_LENGTH:
             return None
         hashed = digest(secret)
@@ -63,10 +60,10 @@ class KeyCache:
         return False
 
     def load(self, secret: str) -> SdkKey | None:
-        """Resolve through the database (blocking: call from a worker thread)."""
+        """Resolve through the source (blocking: call from a worker thread); raises
+        `SourceUnavailable` when it cannot answer."""
         hashed = digest(secret)
-        with self._db.connect() as conn:
-            row = store.sdk_key_by_hash(conn, hashed)
+        row = self._source.key(hashed)
         if row is None:
             with self._lock:
                 if len(self._unknown) >= _NEGATIVE_MAX:
@@ -78,12 +75,11 @@ class KeyCache:
             return self._keys.setdefault(hashed, key)
 
     def load_digest(self, hashed: str) -> SdkKey | None:
-        """A key by its digest (for signed stream tokens), cached or from the database."""
+        """A key by its digest (for signed stream tokens), cached or from the source."""
         found = self._keys.get(hashed)
         if found is not None:
             return found
-        with self._db.connect() as conn:
-            row = store.sdk_key_by_hash(conn, hashed)
+        row = self._source.key(hashed)
         if row is None:
             return None
         with self._lock:
@@ -93,8 +89,7 @@ class KeyCache:
         """Re-read every cached key of an environment (blocking), updating them in place."""
         with self._lock:
             mine = [k for k in self._keys.values() if k.env_id == env_id]
-        with self._db.connect() as conn:
-            rows = {k.digest: store.sdk_key_by_hash(conn, k.digest) for k in mine}
+        rows = {k.digest: self._source.key(k.digest) for k in mine}
         with self._lock:
             for key in mine:
                 row = rows[key.digest]
@@ -102,7 +97,7 @@ class KeyCache:
                     key.expires_at = 0  # deleted with its environment: expired
                     self._keys.pop(key.digest, None)
                 else:
-                    key.expires_at = row["expires_at"]
+                    key.expires_at = row.expires_at
             self._unknown.clear()
 
     def revalidate(self) -> bool:
@@ -112,8 +107,7 @@ class KeyCache:
             cached = list(self._keys.values())
         if not cached:
             return False
-        with self._db.connect() as conn:
-            stored = sdk_key_expiries(conn, [k.digest for k in cached])
+        stored = self._source.key_expiries([k.digest for k in cached])
         changed = False
         with self._lock:
             for key in cached:
@@ -137,6 +131,5 @@ def _earliest(a: int | None, b: int | None) -> int | None:
     return a if b is None else min(a, b)
 
 
-def _from_row(hashed: str, row: dict[str, Any]) -> SdkKey:
-    return SdkKey(hashed, row["kind"], row["environment_id"], row["project_id"], row["org_id"],
-                  row["expires_at"])  # fmt: skip
+def _from_row(hashed: str, row: KeyRecord) -> SdkKey:
+    return SdkKey(hashed, row.kind, row.env_id, row.project_id, row.org_id, row.expires_at)

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from ..realtime.hub import Hub
 from ..realtime.hubs import Hubs
 from ..realtime.keys import SdkKey
+from ..realtime.source import SourceUnavailable
 from ..secrets import SERVER_KEY_PREFIX
 
 __all__ = [
@@ -78,23 +78,20 @@ _KEY_IN_URL = SdkError(401, "secret_key_in_url",
                        {"WWW-Authenticate": "Bearer"})  # fmt: skip
 _SERVER_KEY_MARK = SERVER_KEY_PREFIX.encode()
 _STORE_DOWN = SdkError(503, "unavailable",
-                       "the database is unreachable and this key is not known to this server "
+                       "the flag source (the database, or an edge's upstream) is unreachable "
+                       "and this key is not known to this server "
                        "yet; try again shortly", {"Retry-After": "5"})  # fmt: skip
 
 
 @contextlib.contextmanager
 def store_errors() -> Iterator[None]:
-    """Around a database read the SDK paths make only on a cache miss (a key or a hub not yet
-    loaded): an unreachable database answers 503 `unavailable`, not 500. The store logs the
+    """Around a source read the SDK paths make only on a cache miss (a key or a hub not yet
+    loaded): an unreachable source answers 503 `unavailable`, not 500. The source logs the
     outage itself, once."""
     try:
         yield
-    except OperationalError:
+    except SourceUnavailable:
         raise _STORE_DOWN from None
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise _STORE_DOWN from None
-        raise
 
 
 def refuse_server_key_in_url(request: HTTPConnection) -> None:

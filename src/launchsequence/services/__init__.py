@@ -23,6 +23,7 @@ from .flags import Flags
 from .invitations import Invitations
 from .orgs import Orgs
 from .passwords import Passwords
+from .relay_keys import RelayKeys
 from .revocations import Revocations
 from .runtime import Actor, Runtime
 from .transfer import Transfer
@@ -42,6 +43,7 @@ __all__ = [
     "Orgs",
     "Passwords",
     "PreconditionFailed",
+    "RelayKeys",
     "Revocations",
     "Runtime",
     "ServiceError",
@@ -66,6 +68,7 @@ class Services:
     transfer: Transfer
     drafts: Drafts
     revocations: Revocations
+    relay_keys: RelayKeys
 
     @classmethod
     def build(cls, rt: Runtime, passwords: Passwords | None = None) -> Services:
@@ -81,4 +84,5 @@ class Services:
             Transfer(rt),
             Drafts(rt),
             revocations,
+            RelayKeys(rt),
         )

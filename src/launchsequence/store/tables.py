@@ -138,6 +138,20 @@ sdk_keys = Table(
     Column("expires_at", Millis),
 )
 
+relay_keys = Table(
+    "relay_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # A relay key covers every environment of its project: what an edge node serves.
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(24), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    # Set when revoked: the key stops at once, and the edges using it stop serving.
+    Column("revoked_at", Millis),
+)
+
 flags = Table(
     "flags",
     metadata,

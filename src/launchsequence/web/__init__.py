@@ -12,6 +12,7 @@ from starlette.staticfiles import StaticFiles
 from . import (
     account_pages,
     config_pages,
+    edge_pages,
     events,
     flag_pages,
     manage_pages,
@@ -44,6 +45,7 @@ def install(app: FastAPI) -> None:
         flag_pages,
         variation_pages,
         config_pages,
+        edge_pages,
         events,
     )
     for module in modules:

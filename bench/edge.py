@@ -1,0 +1,214 @@
+"""An edge process next to the core, same run: evaluation throughput, idle memory, start time.
+
+    python bench/edge.py                   # needs wrk (Debian: apt-get install wrk)
+    python bench/edge.py --seconds 20 --connections 64 --starts 7 --rounds 5
+
+A core (`launchseq serve`, SQLite) and one edge (`launchseq edge`) fed by it, both real
+processes as users run them. Figures:
+
+- POST /sdk/v1/evaluate, requests per second and latency percentiles, on the core and on the
+  edge (the same flag as bench/eval_http.py: 100 targets, five rules, a 50/50 rollout), wrk
+  driving each for the same time with the same connections, alternating edge and core
+  `--rounds` times (medians), so that load from elsewhere falls on both;
+- resident memory (VmRSS) of each process, idle after start and its first answers;
+- start to serving: from spawning the process to its first 200 on /sdk/v1/evaluate: the edge
+  with the core down (it serves the snapshot it saved on disk), next to the core itself
+  (which opens its database and migrates); medians over `--starts` starts.
+
+Nothing fails on time: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_http import free_port, run_wrk, setup
+
+LAUNCHSEQ = [sys.executable, "-m", "launchsequence"]
+BODY = json.dumps(
+    {
+        "context": {
+            "key": "user-fallthrough",
+            "country": "ZZ",
+            "email": "someone@example.com",
+            "age": 30,
+            "beta": False,
+        },
+        "flags": ["checkout"],
+    }
+)
+
+
+def environ(data_dir: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAUNCHSEQ_")}
+    env.update({"LAUNCHSEQ_DATA_DIR": data_dir, "LAUNCHSEQ_LOG_LEVEL": "warning", **extra})
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env.pop(name, None)
+    return env
+
+
+def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def until_serving(url: str, key: str, process: subprocess.Popen[bytes], limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"{url}: the process exited")
+        try:
+            answer = httpx.post(
+                f"{url}/sdk/v1/evaluate",
+                content=BODY,
+                timeout=2,
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            if answer.status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url}: not serving after {limit} s")
+        time.sleep(0.01)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="alternated wrk runs per process")
+    args = parser.parse_args()
+    print("Launch Sequence edge benchmark")
+    print(
+        f"  Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores; "
+        f"wrk, 1 thread, {args.connections} connections, {args.seconds} s per process"
+    )
+    has_wrk = shutil.which("wrk") is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        core_dir, edge_dir = f"{tmp}/core", f"{tmp}/edge"
+        core_port, edge_port = free_port(), free_port()
+        core_url, edge_url = f"http://127.0.0.1:{core_port}", f"http://127.0.0.1:{edge_port}"
+        core = spawn([*LAUNCHSEQ, "serve", "--port", str(core_port)], environ(core_dir))
+        edge = None
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(f"{core_url}/healthz", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise SystemExit("the core did not start") from None
+                    time.sleep(0.1)
+            key = setup(core_url)
+            owner = httpx.Client(base_url=core_url, timeout=30)
+            body = owner.post(
+                "/api/v1/auth/login",
+                json={"email": "bench@example.com", "password": "benchmark-pw"},
+            ).json()
+            owner.headers["X-CSRF-Token"] = body["csrf_token"]
+            org = owner.get("/api/v1/orgs").json()["organizations"][0]["key"]
+            relay = owner.post(
+                f"/api/v1/orgs/{org}/projects/default/relay-keys", json={"name": "bench"}
+            ).json()["key"]
+            edge_args = [*LAUNCHSEQ, "edge", "--upstream", core_url, "--port", str(edge_port)]
+            edge_env = environ(edge_dir, LAUNCHSEQ_RELAY_KEY=relay)
+            edge = spawn(edge_args, edge_env)
+            until_serving(edge_url, key, edge)
+            until_serving(core_url, key, core)
+            time.sleep(2)  # idle
+            print(
+                f"  idle RSS: core {rss_mib(core.pid):6.1f} MiB   edge {rss_mib(edge.pid):6.1f} MiB"
+            )
+
+            if has_wrk:
+                run_wrk(f"{edge_url}/sdk/v1/evaluate", key, BODY, 2, args.connections)  # warm
+                run_wrk(f"{core_url}/sdk/v1/evaluate", key, BODY, 2, args.connections)
+                # Alternated, so that a neighbour's load on a shared machine falls on both.
+                runs: dict[str, list[dict[str, float]]] = {"core": [], "edge": []}
+                for _ in range(args.rounds):
+                    for name, url in (("edge", edge_url), ("core", core_url)):
+                        runs[name].append(
+                            run_wrk(
+                                f"{url}/sdk/v1/evaluate", key, BODY, args.seconds, args.connections
+                            )
+                        )
+                rows = []
+                for name in ("core", "edge"):
+                    f = {
+                        m: statistics.median(r.get(m, 0) for r in runs[name])
+                        for m in ("rps", "50%", "99%", "errors")
+                    }
+                    rows.append((name, f))
+                for name, f in rows:
+                    print(
+                        f"  evaluate on the {name} (median of {args.rounds}): "
+                        f"{f['rps']:9,.0f} req/s   p50 {f['50%']:6.2f} ms   "
+                        f"p99 {f['99%']:6.2f} ms   non-2xx {f['errors']:.0f}"
+                    )
+                print(f"  edge / core throughput: {rows[1][1]['rps'] / rows[0][1]['rps']:.0%}")
+            else:
+                print("  wrk is not installed (Debian: apt-get install wrk): no throughput")
+
+            # Start to serving. The core first (its database is there), then the edge with
+            # the core down: from its disk snapshot.
+            core_starts = []
+            for _ in range(args.starts):
+                stop(core)
+                started = time.monotonic()
+                core = spawn([*LAUNCHSEQ, "serve", "--port", str(core_port)], environ(core_dir))
+                until_serving(core_url, key, core)
+                core_starts.append(time.monotonic() - started)
+            stop(core)
+            edge_starts = []
+            for _ in range(args.starts):
+                stop(edge)
+                started = time.monotonic()
+                edge = spawn(edge_args, edge_env)
+                until_serving(edge_url, key, edge)
+                edge_starts.append(time.monotonic() - started)
+            ready = httpx.get(f"{edge_url}/readyz").json()
+            print(
+                f"  start to serving (median of {args.starts}): core "
+                f"{statistics.median(core_starts):5.2f} s   edge from disk, core down "
+                f"{statistics.median(edge_starts):5.2f} s (serving_from={ready['serving_from']})"
+            )
+        finally:
+            if edge is not None:
+                stop(edge)
+            stop(core)
+
+
+if __name__ == "__main__":
+    main()

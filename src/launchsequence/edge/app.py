@@ -1,0 +1,257 @@
+"""`create_edge_app(...)`: the edge process's one wiring point.
+
+No database, no dashboard, no admin API: the SDK app (`/sdk/v1`, `/ofrep/v1`, streams
+included) and the relay stream, both exactly the core's code, over an `UpstreamSource`; and
+`/healthz`, `/readyz` and `/metrics` saying how far behind the upstream it is. Importing this
+module imports neither SQLAlchemy, Alembic nor Jinja2 (a test checks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import Gauge
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from .. import __version__
+from ..config import Settings
+from ..descriptors import open_file_limit, stream_limit
+from ..metrics import Metrics
+from ..realtime.hubs import Hubs
+from ..realtime.keys import KeyCache
+from ..realtime.relay import EdgeRegistry
+from ..sdk.app import build_sdk_app, build_stream_app
+from ..sdk.common import json_response
+from ..sdk.relay import RelayStream
+from ..streamslots import StreamSlots
+from .source import UpstreamSource
+from .upstream import Upstream
+
+__all__ = ["EdgeApplication", "create_edge_app", "edge_identity"]
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def edge_identity(data_dir: Path) -> str:
+    """This edge's id, generated once and kept in the data directory (0600)."""
+    path = data_dir / "edge-id"
+    with contextlib.suppress(FileNotFoundError):
+        found = path.read_text().strip()
+        if found:
+            return found
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    edge_id = "edge-" + secrets.token_hex(6)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(edge_id + "\n")
+    return edge_id
+
+
+class EdgeApplication:
+    """The ASGI entry point: SDK paths to the SDK app, the relay stream to its handler, the
+    rest (health, readiness, metrics) to a small Starlette app that also runs the lifespan."""
+
+    def __init__(
+        self,
+        ops: Starlette,
+        sdk: Any,
+        streams: Any,
+        relay: RelayStream,
+        hubs: Hubs,
+        upstream: Upstream,
+    ) -> None:
+        self.ops = ops
+        self.sdk = sdk
+        self.streams = streams
+        self.relay = relay
+        self.hubs = hubs
+        self.upstream = upstream
+        self.state = ops.state
+        self.version = __version__
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(("/sdk/", "/ofrep/")):
+            if self.streams.matches(scope):
+                await self.streams(scope, receive, send)
+            else:
+                await self.sdk(scope, receive, send)
+        elif self.relay.matches(scope):
+            await self.relay(scope, receive, send)
+        else:
+            await self.ops(scope, receive, send)
+
+
+def create_edge_app(
+    settings: Settings,
+    *,
+    upstream_url: str,
+    relay_key: str,
+    name: str = "",
+    clock: Callable[[], int] = wall_clock_ms,
+) -> EdgeApplication:
+    """The edge for these settings (`data_dir` holds its id, secret and disk snapshot)."""
+    settings = settings.with_secret()  # signs the OFREP stream tokens, as at the core
+    data_dir = Path(settings.data_dir)
+    edge_id = edge_identity(data_dir)
+    metrics = Metrics()
+    slots = StreamSlots(
+        metrics, stream_limit(settings.max_streams, open_file_limit()), settings.max_streams_per_key
+    )
+    source = UpstreamSource()
+    hubs = Hubs(
+        source,
+        KeyCache(source),
+        metrics,
+        clock=clock,
+        heartbeat_seconds=settings.sse_heartbeat_seconds,
+        max_buffer=settings.stream_max_buffer_bytes,
+        slots=slots,
+    )
+    upstream = Upstream(
+        upstream_url,
+        relay_key,
+        source,
+        hubs,
+        data_dir=data_dir,
+        edge_id=edge_id,
+        name=name or edge_id,
+        clock=clock,
+        read_timeout=3 * settings.sse_heartbeat_seconds + 5,
+    )
+    _edge_metrics(metrics, upstream, hubs, source)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        upstream.load_disk()
+        await hubs.start()
+        await upstream.start()
+        try:
+            yield
+        finally:
+            await upstream.stop()
+            await hubs.stop()
+
+    def status() -> dict[str, Any]:
+        since = upstream.seconds_since_event()
+        envs = {
+            f"{e.owner.org}/{e.owner.project}/{e.owner.environment}": e.version
+            for e in source.copies()
+        }
+        return {
+            "edge_id": edge_id,
+            "upstream": {
+                "url": upstream_url,
+                "connected": upstream.connected,
+                "seconds_since_event": None if since is None else round(since, 3),
+            },
+            "serving_from": "disk" if upstream.from_disk else "upstream",
+            "versions": envs,
+        }
+
+    async def healthz(_: Request) -> Response:
+        return json_response({"status": "ok", **status()})
+
+    async def readyz(_: Request) -> Response:
+        if source.revoked:
+            return json_response(
+                {"status": "unavailable", "reason": "relay_key_revoked", **status()}, 503
+            )
+        if not source.ready:
+            return json_response(
+                {"status": "unavailable", "reason": "no_snapshot_yet", **status()}, 503
+            )
+        body = {"status": "ok", **status()}
+        if upstream.from_disk:
+            body["saved_at"] = upstream.saved_at
+        return json_response(body)
+
+    async def prometheus(_: Request) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    ops = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", prometheus),
+        ],
+        lifespan=lifespan,
+    )
+    ops.state.hubs = hubs
+    ops.state.upstream = upstream
+    ops.state.source = source
+    sdk = build_sdk_app(
+        hubs,
+        clock,
+        secret=settings.secret_key,
+        max_body=settings.max_body_bytes,
+        body_timeout=settings.body_timeout_seconds,
+        base_url=settings.base_url,
+    )
+    streams = build_stream_app(hubs, clock, secret=settings.secret_key)
+    relay = RelayStream(hubs, EdgeRegistry(), clock)
+    return EdgeApplication(ops, sdk, streams, relay, hubs, upstream)
+
+
+def _edge_metrics(metrics: Metrics, upstream: Upstream, hubs: Hubs, source: UpstreamSource) -> None:
+    """How far behind the upstream this edge is, computed when /metrics is read."""
+    r = metrics.registry
+    connected = Gauge(
+        "launchseq_edge_upstream_connected",
+        "1 while the relay stream from upstream is open.",
+        registry=r,
+    )
+    connected.set_function(lambda: 1.0 if upstream.connected else 0.0)
+    since = Gauge(
+        "launchseq_edge_upstream_seconds_since_event",
+        "Seconds since anything (an event or a heartbeat) came from upstream; -1 before the first.",
+        registry=r,
+    )
+    since.set_function(lambda: -1.0 if (s := upstream.seconds_since_event()) is None else s)
+    disk = Gauge(
+        "launchseq_edge_serving_from_disk",
+        "1 while serving the snapshot saved on disk, not yet confirmed by upstream.",
+        registry=r,
+    )
+    disk.set_function(lambda: 1.0 if upstream.from_disk else 0.0)
+
+    class _Refresh:
+        """Sets the per-environment gauges from the hubs just before each scrape."""
+
+        def collect(self) -> list[Any]:
+            loaded = hubs.loaded()
+            served.clear()
+            behind.clear()
+            for env in source.copies():
+                label = f"{env.owner.org}/{env.owner.project}/{env.owner.environment}"
+                version = upstream.received.get(env.env_id, env.version)
+                mine = loaded.get(env.env_id, env.version)  # not loaded: loads it on first use
+                served.labels(label).set(mine)
+                behind.labels(label).set(max(0, version - mine))
+            return []
+
+    # Registered before the gauges it sets, so that a scrape reads them after it ran.
+    r.register(_Refresh())
+    behind = Gauge(
+        "launchseq_edge_versions_behind",
+        "Per environment: versions received from upstream but not yet served.",
+        ["environment"],
+        registry=r,
+    )
+    served = Gauge(
+        "launchseq_edge_environment_version",
+        "Per environment: the version this edge serves.",
+        ["environment"],
+        registry=r,
+    )
