@@ -26,6 +26,7 @@ from .passwords import Passwords
 from .revocations import Revocations
 from .runtime import Actor, Runtime
 from .transfer import Transfer
+from .usage import OpenStreams, Usage
 
 __all__ = [
     "Accounts",
@@ -50,6 +51,7 @@ __all__ = [
     "Transfer",
     "Unauthorized",
     "Unavailable",
+    "Usage",
 ]
 
 
@@ -66,9 +68,15 @@ class Services:
     transfer: Transfer
     drafts: Drafts
     revocations: Revocations
+    usage: Usage
 
     @classmethod
-    def build(cls, rt: Runtime, passwords: Passwords | None = None) -> Services:
+    def build(
+        cls,
+        rt: Runtime,
+        passwords: Passwords | None = None,
+        open_streams: OpenStreams | None = None,
+    ) -> Services:
         revocations = Revocations()
         rt.access_listeners.append(revocations.wake)
         return cls(
@@ -81,4 +89,5 @@ class Services:
             Transfer(rt),
             Drafts(rt),
             revocations,
+            Usage(rt, open_streams),
         )
