@@ -258,8 +258,8 @@ def test_applications_page_lists_what_asked(server, env):
     report(env, env.server_key, [{"flag": "beta", "variation": 0, "count": 1}])
     flush(server)
     page = env.user.get(
-        f"/orgs/{env.user.org}/projects/default/environments/production/applications"
+        f"/o/{env.user.org}/p/default/environments/production/applications"
     )
-    assert page.status_code == 200
+    assert page.status_code == 200, page.text[-2000:]
     assert "checkout" in page.text and "curl-test" in page.text and "1.2" in page.text
     assert "billing" in page.text and "python" in page.text

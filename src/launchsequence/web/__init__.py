@@ -15,6 +15,7 @@ from . import (
     manage_pages,
     org_pages,
     project_pages,
+    usage_pages,
     variation_pages,
 )
 
@@ -34,6 +35,7 @@ def install(app: FastAPI) -> None:
         variation_pages,
         config_pages,
         events,
+        usage_pages,
     )
     for module in modules:
         for path, endpoint, methods in module.ROUTES:
