@@ -24,6 +24,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,7 +63,13 @@ def serve(port: int, data_dir: str) -> None:
         await request.body()
         return Response(constant, media_type="application/json")
 
+    async def counting(request: Request) -> Response:
+        # Usage counting on or off for the interleaved comparison (this process only).
+        app.state.hubs.usage.enabled = request.query_params.get("on") == "1"
+        return Response(b"{}", media_type="application/json")
+
     app.sdk.add_route("/sdk/v1/bench-constant", baseline, methods=["POST"])
+    app.sdk.add_route("/sdk/v1/bench-counting", counting, methods=["POST"])
     bare = Starlette(routes=[Route("/bench-bare", baseline, methods=["POST"])])
 
     async def outer(scope: Any, receive: Any, send: Any) -> None:
@@ -149,6 +156,9 @@ def run_wrk(url: str, key: str, body: str, seconds: int, connections: int) -> di
         f"wrk.body = {json.dumps(body)}\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
         f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+        # What the SDKs send: the application and SDK, as usage counting reads them.
+        'wrk.headers["X-LaunchSequence-Application"] = "bench"\n'
+        'wrk.headers["X-LaunchSequence-SDK"] = "wrk/1"\n'
     )
     try:
         out = subprocess.run(
@@ -181,10 +191,33 @@ def run_wrk(url: str, key: str, body: str, seconds: int, connections: int) -> di
     return figures
 
 
+def compare_counting(base: str, key: str, body: str, args: argparse.Namespace) -> None:
+    """POST /sdk/v1/evaluate with usage counting off and on, alternating in the same server
+    (the order flips every round, so that drift favours neither), `args.rounds` rounds."""
+    url = f"{base}/sdk/v1/evaluate"
+    runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+    for i in range(args.rounds):
+        for on in (False, True) if i % 2 == 0 else (True, False):
+            httpx.post(f"{base}/sdk/v1/bench-counting", params={"on": "1" if on else "0"})
+            runs[on].append(run_wrk(url, key, body, args.seconds, args.connections))
+    off_rps = statistics.median(f["rps"] for f in runs[False])
+    on_rps = statistics.median(f["rps"] for f in runs[True])
+    print(f"  usage counting, {args.rounds} interleaved rounds of {args.seconds} s (median):")
+    for name, on in (("counting off", False), ("counting on", True)):
+        rps = statistics.median(f["rps"] for f in runs[on])
+        p99 = statistics.median(f.get("99%", 0) for f in runs[on])
+        rounds = ", ".join(f"{f['rps']:,.0f}" for f in runs[on])
+        print(f"    {name:<13} {rps:9,.0f} req/s   p99 {p99:6.2f} ms   rounds: {rounds}")
+    print(f"    on / off: {on_rps / off_rps:.1%} (target: at least 97%)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of counting off/on, interleaved"
+    )
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -254,6 +287,7 @@ def main() -> None:
                 "(target: at least 60%)"
             )
             print(f"  evaluate / constant behind the app: {evaluate['rps'] / plain['rps']:.0%}")
+            compare_counting(base, key, body, args)
         finally:
             server.send_signal(signal.SIGTERM)
             try:
