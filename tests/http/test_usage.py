@@ -257,9 +257,7 @@ def test_applications_page_lists_what_asked(server, env):
     sdk(env.url, "/sdk/v1/evaluate", env.server_key, {"context": {"key": "u"}}, **APP)
     report(env, env.server_key, [{"flag": "beta", "variation": 0, "count": 1}])
     flush(server)
-    page = env.user.get(
-        f"/o/{env.user.org}/p/default/environments/production/applications"
-    )
+    page = env.user.get(f"/o/{env.user.org}/p/default/environments/production/applications")
     assert page.status_code == 200, page.text[-2000:]
     assert "checkout" in page.text and "curl-test" in page.text and "1.2" in page.text
     assert "billing" in page.text and "python" in page.text
