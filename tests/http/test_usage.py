@@ -261,3 +261,28 @@ def test_applications_page_lists_what_asked(server, env):
     assert page.status_code == 200, page.text[-2000:]
     assert "checkout" in page.text and "curl-test" in page.text and "1.2" in page.text
     assert "billing" in page.text and "python" in page.text
+
+
+def relogin(e: Env) -> None:
+    r = e.user.http.post("/api/v1/auth/login",
+                         json={"email": e.user.email, "password": "correct horse"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    e.user.csrf = r.json()["csrf_token"]
+
+
+def test_upkeep_folds_old_hours_into_days_then_deletes_them(server, env, clock):
+    sdk(env.url, "/sdk/v1/evaluate", env.server_key, {"context": {"key": "u"}, "flags": ["beta"]})
+    flush(server)
+    evaluated = clock()
+    flusher = server.app.state.usage_flusher
+    assert flusher.upkeep() == (0, 0)  # nothing is old yet
+    clock.advance(32 * 86_400)
+    assert flusher.upkeep() == (1, 0)
+    relogin(env)  # a month passed: the session expired
+    [production] = usage(env, "beta", environment="production", granularity="hour",
+                         **{"from": evaluated - 86_400_000})["environments"]  # fmt: skip
+    assert [(b["size"], b["total"]) for b in production["buckets"]] == [("day", 1)]
+    clock.advance(400 * 86_400)
+    assert flusher.upkeep() == (0, 1)
+    relogin(env)
+    assert counts(env, "beta") == {}

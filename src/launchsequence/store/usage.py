@@ -153,7 +153,11 @@ def acquire_lease(conn: Connection, name: str, holder: str, now: int, until: int
     if taken:
         return True
     stmt = _insert(conn, leases).on_conflict_do_nothing(index_elements=["name"])
-    return bool(conn.execute(stmt, {"name": name, "holder": holder, "expires_at": until}).rowcount)
+    # RETURNING, not rowcount: a driver may answer -1 for an insert's rowcount.
+    row = conn.execute(
+        stmt.returning(leases.c.name), {"name": name, "holder": holder, "expires_at": until}
+    ).first()
+    return row is not None
 
 
 def _both(env_ids: Iterable[int], flag_key: str, start: int, end: int) -> list[Any]:
