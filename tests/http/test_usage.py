@@ -286,3 +286,24 @@ def test_upkeep_folds_old_hours_into_days_then_deletes_them(server, env, clock):
     assert flusher.upkeep() == (0, 1)
     relogin(env)
     assert counts(env, "beta") == {}
+
+
+def test_prometheus_counts_per_environment_and_the_service_api_for_lifecycle(server, env):
+    for _ in range(N):
+        sdk(env.url, "/sdk/v1/evaluate", env.server_key, {"context": {"key": "u"}}, **APP)
+    flush(server)
+    metrics = httpx.get(f"{env.url}/metrics").text
+    line = next(
+        m for m in metrics.splitlines() if m.startswith("launchseq_flag_evaluations_total{")
+    )
+    assert 'environment="production"' in line and "flag=" not in line
+    assert float(line.rsplit(" ", 1)[1]) == 2 * N  # beta and dark
+    usage_service = server.app.state.services.usage
+    hubs = server.app.state.hubs
+    [env_id] = list(hubs.loaded())
+    last = usage_service.last_evaluated([env_id])
+    assert set(last) == {(env_id, "beta"), (env_id, "dark")}
+    [app] = usage_service.applications_for_flag([env_id], "beta", since=0)
+    assert (app["application"], app["count"]) == ("checkout", N)
+    [bucket] = usage_service.variation_counts(env_id, "dark", 0, 2**53)
+    assert bucket["variations"] == {1: N}
