@@ -81,26 +81,19 @@ def parse_caller(sdk: bytes, application: bytes, instance: bytes, agent: bytes) 
     )
 
 
-_CALLERS: dict[tuple[bytes, bytes, bytes, bytes], Caller] = {}
+_NAMES = frozenset({SDK_HEADER, APPLICATION_HEADER, INSTANCE_HEADER, _USER_AGENT})
+_CALLERS: dict[tuple[tuple[bytes, bytes], ...], Caller] = {}
 _CALLERS_MAX = 4096
 
 
 def caller_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> Caller:
     """The caller of an ASGI request's raw headers; parsed once per distinct header set."""
-    sdk = application = instance = agent = b""
-    for name, value in headers:
-        if name == SDK_HEADER:
-            sdk = value
-        elif name == APPLICATION_HEADER:
-            application = value
-        elif name == INSTANCE_HEADER:
-            instance = value
-        elif name == _USER_AGENT:
-            agent = value
-    raw = (sdk, application, instance, agent)
+    raw = tuple([h for h in headers if h[0] in _NAMES])
     found = _CALLERS.get(raw)
     if found is None:
-        found = parse_caller(*raw)
+        named = dict(raw)
+        sdk, app = named.get(SDK_HEADER, b""), named.get(APPLICATION_HEADER, b"")
+        found = parse_caller(sdk, app, named.get(INSTANCE_HEADER, b""), named.get(_USER_AGENT, b""))
         if len(_CALLERS) >= _CALLERS_MAX:
             _CALLERS.clear()  # a flood of distinct headers: start over rather than grow
         _CALLERS[raw] = found
@@ -167,10 +160,15 @@ class UsageCounter:
         counted (a key nobody defined would grow the table without bound)."""
         if not self.enabled:
             return
-        add = self.add
+        counts = self.counts
         for r in results:
-            if r.error_code != "FLAG_NOT_FOUND":
-                add(env_id, r.key, r.variation, application)
+            variation = r.variation
+            key = (env_id, r.key, NO_VARIATION if variation is None else variation, application)
+            found = counts.get(key)
+            if found is not None:
+                counts[key] = found + 1
+            elif r.error_code != "FLAG_NOT_FOUND":
+                self.add(env_id, r.key, variation, application)
 
     def add_values(self, env_id: int, application: str, values: Mapping[str, Any]) -> None:
         """Count the client answers `{flag key: {"variation": ..., ...}}` that were sent."""

@@ -5,9 +5,9 @@ thread without a lock: each distinct engine result (results are shared objects o
 compiled flag, one per variation and reason) has an `itertools.count`, and `next()` on it is
 one atomic step under the GIL. A count is never reset: `drain()` reads each counter and
 reports what it gained since the last drain, so an evaluation racing a drain is reported in
-this interval or the next, never lost. Entries idle for a whole interval are dropped (an
-evaluation landing on one at the very instant it is dropped is the only one that can go
-uncounted).
+this interval or the next, never lost. Entries idle for three intervals in a row are dropped
+(an evaluation whose thread stopped for that long between finding the counter and counting
+is the only one that can go uncounted).
 
 `UsageReporter` posts the summary to `POST /sdk/v1/usage` every 30 to 60 s (jittered, so a
 fleet started together does not post together) and once more at close. It runs in its own
@@ -37,6 +37,10 @@ SDK_NAME = "python"
 MAX_ENTRIES = 2000  # per report, as the server accepts
 MAX_PENDING = 10_000  # entries kept while the server cannot be reached
 MIN_INTERVAL, MAX_INTERVAL = 30.0, 60.0
+#: A counter idle for this many reports in a row is dropped (the results of an old snapshot
+#: must not be kept for ever); an evaluation can only go uncounted if its thread stopped for
+#: that long between finding the counter and counting.
+IDLE_DRAINS = 3
 
 
 def sdk_headers(version: str, application: str) -> dict[str, str]:
@@ -62,8 +66,9 @@ class UsageSummary:
         #: the same keys -> (flag, variation, version, the result kept alive so that its id
         #: is not reused while counted)
         self._meta: dict[Any, tuple[str, int | None, int, Any]] = {}
-        #: the same keys -> (evaluations already reported, times drain() read the counter)
-        self._seen: dict[Any, tuple[int, int]] = {}
+        #: the same keys -> (evaluations already reported, times drain() read the counter,
+        #: drains in a row that found it idle)
+        self._seen: dict[Any, tuple[int, int, int]] = {}
         self.started = time.time()
 
     def first(self, result: EvaluationResult, version: int) -> None:
@@ -98,15 +103,20 @@ class UsageSummary:
         started, self.started = self.started, time.time()
         merged: dict[tuple[str, int | None, int], int] = {}
         for key, counter in list(self.counters.items()):
+            meta = self._meta.get(key)
+            if meta is None:  # being added again by another thread right now: next time
+                continue
             # next() counts itself: the counter's total is its value less the reads made.
-            reported, reads = self._seen.get(key, (0, 0))
+            reported, reads, idle = self._seen.get(key, (0, 0, 0))
             total = next(counter) - reads
             gained = total - reported
-            self._seen[key] = (total, reads + 1)
-            if gained <= 0:
+            idle = idle + 1 if gained <= 0 else 0
+            self._seen[key] = (total, reads + 1, idle)
+            if idle >= IDLE_DRAINS:
                 self._forget(key)
+            if gained <= 0:
                 continue
-            flag, variation, version, _ = self._meta[key]
+            flag, variation, version, _ = meta
             merged_key = (flag, variation, version)
             merged[merged_key] = merged.get(merged_key, 0) + gained
         entries = [{"flag": k, "variation": v, "version": ver, "count": n}
@@ -114,9 +124,11 @@ class UsageSummary:
         return started, entries
 
     def _forget(self, key: Any) -> None:
-        self.counters.pop(key, None)
+        # The counter last: a thread adding this key again meanwhile then finds no stale
+        # metadata to lose, and writes its own after this.
         self._meta.pop(key, None)
         self._seen.pop(key, None)
+        self.counters.pop(key, None)
 
 
 class UsageReporter:
