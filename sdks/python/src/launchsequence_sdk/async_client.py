@@ -73,7 +73,8 @@ class AsyncClient(Evaluator):
         self._protocol = Protocol(self._store, sdk_key, url, sdk_headers(__version__, application))
         self._reporter: UsageReporter | None = None
         if send_usage:
-            self._usage, self._reporter = start_reporting(sdk_key, url, application, __version__)
+            usage, self._reporter = start_reporting(sdk_key, url, application, __version__)
+            self._count_with(usage)
 
         def make_http() -> httpx.AsyncClient:
             return httpx.AsyncClient(timeout=timeout, headers={"Accept-Encoding": "identity"})

@@ -41,6 +41,8 @@ Context = Mapping[str, Any]
 
 _evaluate = engine.evaluate
 _time = time.time
+_id = id  # module globals: found before the builtins on the evaluation path
+_next = next
 
 
 def _not_ready(key: str, default: Any) -> EvaluationResult:
@@ -91,6 +93,13 @@ class Evaluator:
 
     _store: FlagStore
     _usage: UsageSummary | None = None
+    #: `_usage.counters.get`, bound once: the value methods' fast path counts through it
+    _usage_get: Callable[[int], Any] | None = None
+
+    def _count_with(self, usage: UsageSummary) -> None:
+        """Count evaluations into `usage` from now on."""
+        self._usage = usage
+        self._usage_get = usage.counters.get
 
     def _count(self, state: State, result: EvaluationResult) -> None:
         """Count a result of the slow paths (the value methods count their fast path inline)."""
@@ -120,13 +129,13 @@ class Evaluator:
                 context_key = context.get("key")
                 if context_key.__class__ is str and context_key:
                     result = flag.run(context, context_key, now)
-                    usage = self._usage
-                    if usage is not None:
-                        counter = usage.counters.get(id(result))
+                    get = self._usage_get
+                    if get is not None:
+                        counter = get(_id(result))
                         if counter is None:
-                            usage.first(result, flag.version)
+                            self._usage.first(result, flag.version)  # type: ignore[union-attr]
                         else:
-                            next(counter)
+                            _next(counter)
                     value = result.value
                     return value if value.__class__ is bool else default
         except Exception:  # noqa: BLE001 - as the engine: never raise into the host
