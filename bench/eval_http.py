@@ -24,6 +24,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,7 +63,13 @@ def serve(port: int, data_dir: str) -> None:
         await request.body()
         return Response(constant, media_type="application/json")
 
+    async def counting(request: Request) -> Response:
+        # Usage counting on or off for the interleaved comparison (this process only).
+        app.state.hubs.usage.enabled = request.query_params.get("on") == "1"
+        return Response(b"{}", media_type="application/json")
+
     app.sdk.add_route("/sdk/v1/bench-constant", baseline, methods=["POST"])
+    app.sdk.add_route("/sdk/v1/bench-counting", counting, methods=["POST"])
     bare = Starlette(routes=[Route("/bench-bare", baseline, methods=["POST"])])
 
     async def outer(scope: Any, receive: Any, send: Any) -> None:
@@ -149,6 +156,9 @@ def run_wrk(url: str, key: str, body: str, seconds: int, connections: int) -> di
         f"wrk.body = {json.dumps(body)}\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
         f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+        # What the SDKs send: the application and SDK, as usage counting reads them.
+        'wrk.headers["X-LaunchSequence-Application"] = "bench"\n'
+        'wrk.headers["X-LaunchSequence-SDK"] = "wrk/1"\n'
     )
     try:
         out = subprocess.run(
@@ -176,15 +186,60 @@ def run_wrk(url: str, key: str, body: str, seconds: int, connections: int) -> di
         if match:
             value, unit = float(match.group(1)), match.group(2)
             figures[label] = value / 1000 if unit == "us" else value * (1000 if unit == "s" else 1)
+    total = re.search(r"(\d+) requests in", out)
+    figures["requests"] = float(total.group(1)) if total else 0.0
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     figures["errors"] = float(errors.group(1)) if errors else 0.0
     return figures
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def compare_counting(
+    base: str, key: str, body: str, args: argparse.Namespace, server_pid: int
+) -> None:
+    """POST /sdk/v1/evaluate with usage counting off and on, alternating in the same server
+    (the order flips every round, so that drift favours neither), `args.rounds` rounds. Also
+    the server process's CPU time per request: what other processes' load disturbs least."""
+    url = f"{base}/sdk/v1/evaluate"
+    runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+    for i in range(args.rounds):
+        for on in (False, True) if i % 2 == 0 else (True, False):
+            httpx.post(f"{base}/sdk/v1/bench-counting", params={"on": "1" if on else "0"})
+            cpu = cpu_seconds(server_pid)
+            figures = run_wrk(url, key, body, args.seconds, args.connections)
+            figures["cpu_us"] = (cpu_seconds(server_pid) - cpu) / figures["requests"] * 1e6
+            runs[on].append(figures)
+    # Each round's on/off pair ran back to back: the median of the pairs' ratios is what
+    # a busy machine (other processes' load drifting between rounds) disturbs least.
+    ratios = [on["rps"] / off["rps"] for on, off in zip(runs[True], runs[False], strict=True)]
+    print(f"  usage counting, {args.rounds} interleaved rounds of {args.seconds} s (median):")
+    for name, on in (("counting off", False), ("counting on", True)):
+        rps = statistics.median(f["rps"] for f in runs[on])
+        p99 = statistics.median(f.get("99%", 0) for f in runs[on])
+        rounds = ", ".join(f"{f['rps']:,.0f}" for f in runs[on])
+        print(f"    {name:<13} {rps:9,.0f} req/s   p99 {p99:6.2f} ms   rounds: {rounds}")
+    print(
+        f"    on / off, median of the rounds' ratios: {statistics.median(ratios):.1%} "
+        f"(rounds: {', '.join(f'{r:.0%}' for r in ratios)}; target: at least 97%)"
+    )
+    cpu_off = statistics.median(f["cpu_us"] for f in runs[False])
+    cpu_on = statistics.median(f["cpu_us"] for f in runs[True])
+    print(f"    server CPU per request (median): off {cpu_off:.1f} us, on {cpu_on:.1f} us; "
+          f"throughput that leaves, on / off: {cpu_off / cpu_on:.1%}")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of counting off/on, interleaved"
+    )
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -254,6 +309,7 @@ def main() -> None:
                 "(target: at least 60%)"
             )
             print(f"  evaluate / constant behind the app: {evaluate['rps'] / plain['rps']:.0%}")
+            compare_counting(base, key, body, args, server.pid)
         finally:
             server.send_signal(signal.SIGTERM)
             try:

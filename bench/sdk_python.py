@@ -14,16 +14,18 @@ import statistics
 import sys
 import tracemalloc
 from pathlib import Path
-from time import perf_counter_ns
+from time import perf_counter_ns, thread_time_ns
 from typing import Any
 
 import launchsequence_engine as engine
 from launchsequence_sdk import Client
+from launchsequence_sdk.usage import UsageSummary
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 engine_bench: Any = importlib.import_module("engine")  # bench/engine.py: its flag and users
 
 TARGET_RATIO = 1.5  # SDK median / engine median
+TARGET_USAGE = 1.10  # bool_value with usage summaries / without
 
 
 def batch_engine(n: int, compiled: Any, key: str, context: dict[str, Any]) -> None:
@@ -102,6 +104,36 @@ def telemetry_costs(document: Any, context: dict[str, Any], repeats: int) -> dic
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def usage_cost(
+    document: Any, context: dict[str, Any], batch_size: int, batches: int, repeats: int
+) -> tuple[float, float]:
+    """Median ns per bool_value without and with a usage summary (as a connected client
+    keeps), batches alternating between two offline clients of the same snapshot. CPU time
+    of this thread, which other processes' load disturbs less than the wall clock."""
+    plain = Client(offline=True, snapshot=document)
+    counted = Client(offline=True, snapshot=document)
+    counted._count_with(UsageSummary())  # what `send_usage=True` does on a connected client
+    batch_sdk(batch_size, plain, "realistic", context)
+    batch_sdk(batch_size, counted, "realistic", context)
+    without: list[float] = []
+    with_usage: list[float] = []
+    gc.disable()
+    try:
+        for i in range(repeats):
+            totals = {False: 0, True: 0}
+            for b in range(batches):
+                for on in (False, True) if (i + b) % 2 == 0 else (True, False):
+                    start = thread_time_ns()
+                    batch_sdk(batch_size, counted if on else plain, "realistic", context)
+                    totals[on] += thread_time_ns() - start
+            without.append(totals[False] / (batches * batch_size))
+            with_usage.append(totals[True] / (batches * batch_size))
+    finally:
+        gc.enable()
+    assert sum(e["count"] for e in counted._usage.drain()[1]) > 0
+    return statistics.median(without), statistics.median(with_usage)
+
+
 def memory_of_client(flags: int) -> tuple[int, int, int]:
     """Bytes held by the snapshot document, by the client (compiled flags and state), and the
     median time (ns) to apply one flag's patch (copy, compile that flag, diff, swap)."""
@@ -166,6 +198,18 @@ def main(argv: list[str] | None = None) -> int:
     baseline = costs["off (telemetry=False)"]
     for name, ns in costs.items():
         print(f"  {name:<24} {engine_bench.fmt_ns(ns):>10} {ns / baseline:>6.2f}x")
+    print()
+    print("usage summaries: bool_value without and with counting (per flag, variation, version)")
+    header = f"{'user':<14} {'without':>10} {'with':>10} {'ratio':>7}  target"
+    print(header)
+    print("-" * len(header))
+    for name, context in engine_bench.USERS.items():
+        without, with_usage = usage_cost(document, context, **size)
+        ratio = with_usage / without
+        met = "met" if ratio <= TARGET_USAGE else "MISSED"
+        print(f"{name:<14} {engine_bench.fmt_ns(without):>10} "
+              f"{engine_bench.fmt_ns(with_usage):>10} {ratio:>6.2f}x  "
+              f"<= {TARGET_USAGE}x: {met}")  # fmt: skip
 
     doc_bytes, client_bytes, patch_ns = memory_of_client(options.flags)
     print()

@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from . import __version__, accesslog, web
-from .api import accounts, flags, orgs, projects, relay_keys, transfer
+from .api import accounts, flags, orgs, projects, relay_keys, transfer, usage
 from .api.errors import ERROR_RESPONSES, install_error_handlers
 from .api.responses import JSONBytes
 from .config import Settings
@@ -33,11 +33,13 @@ from .sdk.relay import RelayStream
 from .sdk.streams import StreamApp
 from .services import Passwords, Runtime, Services
 from .services.runtime import SteadyClock, elapsed_clock_ms, wall_clock_ms
+from .services.usage_flush import UsageFlusher
 from .store import migrate
 from .store.db import create_db_engine
 from .store.files import secure_data_dir
 from .store.integrity import DamageWatch, ensure_intact
 from .streamslots import StreamSlots
+from .usagecount import UsageCounter
 from .web import api_docs
 
 __all__ = ["Application", "create_app"]
@@ -101,8 +103,8 @@ def create_app(
         else SteadyClock(clock, elapsed, settings.session_clock_skew_seconds * 1000)
     )
     rt = Runtime(db=engine, settings=settings, clock=clock, session_clock=session_clock)
-    services = Services.build(rt, passwords)
     metrics = Metrics()
+    counter = UsageCounter(enabled=settings.usage_counting.strip().lower() == "true")
     slots = StreamSlots(
         metrics,
         stream_limit(settings.max_streams, open_file_limit()),
@@ -117,7 +119,18 @@ def create_app(
         heartbeat_seconds=settings.sse_heartbeat_seconds,
         max_buffer=settings.stream_max_buffer_bytes,
         slots=slots,
+        usage=counter,
     )
+    services = Services.build(rt, passwords, hubs.open_streams)
+
+    def flushed(totals: dict[int, int]) -> None:
+        for env_id, n in totals.items():
+            names = hubs.names(env_id)
+            if names is not None:
+                metrics.usage_evaluations.labels(*names).inc(n)
+        metrics.usage_flush_seconds.observe(flusher.last_flush_ms / 1000)
+
+    flusher = UsageFlusher(rt, counter, on_flushed=flushed)
     rt.listeners.append(hubs.changed)
     rt.key_listeners.append(hubs.keys_changed)
     feed: VersionCheck | None = None
@@ -137,6 +150,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await hubs.start()
+        await flusher.start()
         if feed is not None:
             await feed.start()
         checker = asyncio.create_task(_check_integrity(damage, settings.integrity_check_seconds))
@@ -147,6 +161,10 @@ def create_app(
             if feed is not None:
                 await feed.stop()
             await hubs.stop()
+            try:  # what was counted since the last flush: a clean shutdown loses none of it
+                await flusher.stop()
+            except Exception:  # noqa: BLE001 - the database is away: those counts are lost
+                log.warning("usage counted since the last flush could not be written")
             engine.dispose()
 
     app = FastAPI(
@@ -167,8 +185,9 @@ def create_app(
     app.state.stream_slots = slots
     app.state.feed = feed
     app.state.metrics = metrics
+    app.state.usage_flusher = flusher
     install_error_handlers(app)
-    for module in (accounts, orgs, projects, relay_keys, flags, transfer):
+    for module in (accounts, orgs, projects, relay_keys, flags, transfer, usage):
         app.include_router(module.router)
     web.install(app)
     api_docs.install(app, "/api/v1/docs")
@@ -212,6 +231,7 @@ def create_app(
         max_body=settings.max_body_bytes,
         body_timeout=settings.body_timeout_seconds,
         base_url=settings.base_url,
+        usage_posts_per_minute=settings.usage_posts_per_minute,
     )
     streams = build_stream_app(hubs, clock, secret=settings.secret_key)
     return Application(app, sdk, streams, RelayStream(hubs, edges, clock))

@@ -160,6 +160,37 @@ SETTINGS: tuple[Setting, ...] = (
         "where a user logs out or loses a membership ends their streams within a second; so do "
         "the others on PostgreSQL (the change feed tells them); this is the bound otherwise.",
     ),
+    Setting(
+        "usage_counting",
+        "true",
+        "Count flag evaluations per environment, flag, variation and application ('true' or "
+        "'false'): the flag usage the API and dashboard show (docs/usage.md). Counted in "
+        "memory and written once per USAGE_FLUSH_SECONDS; 'false' counts nothing and refuses "
+        "and drops SDKs' usage reports (still answered 202, so SDKs need no change).",
+    ),
+    Setting(
+        "usage_flush_seconds",
+        60,
+        "How often the counted evaluations are written to the database (one transaction). A "
+        "clean shutdown writes what is left; a killed process loses at most this long's counts.",
+    ),
+    Setting(
+        "usage_hourly_days",
+        30,
+        "Hourly usage rows older than this many days are folded into daily rows.",
+    ),
+    Setting(
+        "usage_retention_days",
+        400,
+        "Daily usage rows, and applications not seen, older than this many days are deleted.",
+    ),
+    Setting(
+        "usage_posts_per_minute",
+        600,
+        "Usage reports (POST /sdk/v1/usage) accepted per SDK key per minute by each process; "
+        "past it, 429 `rate_limited` with Retry-After (SDKs keep their counts and send them "
+        "with the next report).",
+    ),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
     Setting(
         "access_log",
@@ -201,6 +232,11 @@ class Settings:
     version_check_seconds: int = 5
     integrity_check_seconds: int = 3600
     stream_recheck_seconds: int = 30
+    usage_counting: str = "true"
+    usage_flush_seconds: int = 60
+    usage_hourly_days: int = 30
+    usage_retention_days: int = 400
+    usage_posts_per_minute: int = 600
     log_level: str = "info"
     access_log: str = "false"
 

@@ -61,6 +61,19 @@ class Metrics:
             ["cause"],
             registry=r,
         )
+        self.usage_evaluations = Counter(
+            "launchseq_flag_evaluations",
+            "Flag evaluations counted for usage (answered here, or reported by SDKs that "
+            "evaluate locally), by environment; added once per usage flush interval.",
+            ["org", "project", "environment"],
+            registry=r,
+        )
+        self.usage_flush_seconds = Histogram(
+            "launchseq_usage_flush_seconds",
+            "Time to write one interval's usage counts (one transaction).",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
 
         self.flag_errors = Gauge(
             "launchseq_snapshot_flag_errors",

@@ -85,6 +85,8 @@ OPERATIONS: dict[tuple[str, str], Any] = {
     },
     ("PATCH", FLAG + "/environments/{env}"): {"on": True},
     ("GET", P + "/export"): None,
+    ("GET", FLAG + "/usage"): None,
+    ("GET", ENV + "/applications"): None,
     ("POST", ORG_PATH + "/import"): {
         "format": "launchsequence-project",
         "version": 1,

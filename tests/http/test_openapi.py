@@ -367,6 +367,26 @@ def test_export_and_import(owner: Documented) -> None:
     assert summary["flags"]["created"] == len(document["flags"])
 
 
+def test_usage_and_applications(owner: Documented, server: LiveServer) -> None:
+    from tests.http.test_usage import flush
+
+    owner.call("POST", P + "/flags", 201, json={"key": "counted"})
+    made = owner.call("POST", ENV + "/sdk-keys", 201, json={"kind": "server", "grace_seconds": 0})
+    for _ in range(3):
+        r = httpx.post(f"{server.url}/sdk/v1/evaluate", json={"context": {"key": "u"}},
+                       headers={"Authorization": f"Bearer {made['key']}",
+                                "X-LaunchSequence-Application": "docs"})  # fmt: skip
+        assert r.status_code == 200
+    flush(server)
+    usage = owner.call("GET", FLAG + "/usage", 200, path={"flag": "counted"})
+    assert {e["environment"]: e["total"] for e in usage["environments"]} == {
+        "production": 3, "staging": 0}  # fmt: skip
+    owner.call("GET", FLAG + "/usage", 200, path={"flag": "counted"},
+               params={"granularity": "day", "environment": "production"})  # fmt: skip
+    apps = owner.call("GET", ENV + "/applications", 200)
+    assert [a["application"] for a in apps["applications"]] == ["docs"]
+
+
 def test_the_check_catches_an_answer_the_document_does_not_describe(
     owner: Documented,
 ) -> None:

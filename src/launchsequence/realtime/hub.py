@@ -16,6 +16,7 @@ from typing import Any
 import launchsequence_engine as engine
 import orjson
 
+from ..usagecount import UNKNOWN, Caller, UsageCounter
 from . import sse
 from .legacy import legacy_flag, legacy_snapshot
 from .writer import Writer
@@ -79,13 +80,14 @@ def client_values(state: HubState, context: dict[str, Any], keys: Any = None) ->
 
 
 class _Subscriber:
-    __slots__ = ("credential", "hub", "version", "writer")
+    __slots__ = ("caller", "credential", "hub", "version", "writer")
 
     def __init__(self, hub: Hub, writer: Writer, credential: Any) -> None:
         self.hub = hub
         self.writer = writer
         self.credential = credential  # the SDK key it came with: checked for expiry
         self.version = 0
+        self.caller: Caller = UNKNOWN  # the application and SDK that opened it
 
 
 class ServerSubscriber(_Subscriber):
@@ -187,6 +189,8 @@ class Hub:
         self.server_subs: set[ServerSubscriber] = set()
         self.client_subs: set[ClientSubscriber] = set()
         self.ofrep_subs: set[OfrepSubscriber] = set()
+        #: Counts the values client streams are sent (set by `Hubs`; None: not counted).
+        self.usage: UsageCounter | None = None
 
     def subscribers(self) -> list[_Subscriber]:
         return [*self.server_subs, *self.client_subs, *self.ofrep_subs]
@@ -229,6 +233,8 @@ class Hub:
                 for k in gone:
                     del csub.values[k]
                 csub.values.update(updates)
+                if self.usage is not None:
+                    self.usage.add_values(self.env_id, csub.caller.application, updates)
                 payload = {"version": state.version, "flags": updates, "deleted": gone}
                 sent += _deliver(csub, sse.event("patch", payload, state.version), max_buffer,
                                  on_drop)  # fmt: skip

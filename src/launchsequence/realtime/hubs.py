@@ -18,6 +18,7 @@ from typing import Any
 
 from ..metrics import Metrics
 from ..streamslots import StreamSlots
+from ..usagecount import UsageCounter
 from . import sse
 from .hub import Change, Hub, HubState, diff
 from .keys import KeyCache, SdkKey
@@ -39,6 +40,7 @@ class Hubs:
         heartbeat_seconds: float,
         max_buffer: int,
         slots: StreamSlots,
+        usage: UsageCounter | None = None,
     ) -> None:
         self.source = source  # the database at the core, the upstream at an edge
         self.keys = keys
@@ -47,6 +49,8 @@ class Hubs:
         self.heartbeat_seconds = heartbeat_seconds
         self.max_buffer = max_buffer
         self.slots = slots  # the process's stream budget, shared with the dashboard's streams
+        #: Evaluation counts of this process (`usagecount.py`), written on the event loop.
+        self.usage = usage if usage is not None else UsageCounter(enabled=False)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._hubs: dict[int, Hub] = {}
         self._loading = threading.Lock()
@@ -134,6 +138,7 @@ class Hubs:
             return None
         self.metrics.reloads.labels("load").inc()
         hub = Hub(env_id, owner.org_id, owner.project_id, HubState.build(document))
+        hub.usage = self.usage
         self._names[env_id] = (owner.org, owner.project, owner.environment)
         self._report_set_aside(env_id, None, hub.state)
         return hub
@@ -249,6 +254,20 @@ class Hubs:
                 self._reloading[env_id] = False
         finally:
             self._reloading.pop(env_id, None)
+
+    def names(self, env_id: int) -> tuple[str, str, str] | None:
+        """(organization, project, environment) keys of a loaded environment."""
+        return self._names.get(env_id)
+
+    def open_streams(self, env_id: int) -> dict[tuple[str, str, str], int]:
+        """Streams open on this process in an environment, per (application, SDK, version)."""
+        hub = self._hubs.get(env_id)
+        counts: dict[tuple[str, str, str], int] = {}
+        for sub in hub.subscribers() if hub is not None else ():
+            c = sub.caller
+            key = (c.application, c.sdk, c.sdk_version)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     # --- subscriptions -------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..middleware import BodyLimit, SecurityHeaders
 from ..realtime.hubs import Hubs
-from . import jsfiles, ofrep, routes
+from . import jsfiles, ofrep, routes, usage
 from .common import SdkError, json_response, sdk_error_response
 from .streams import StreamApp
 
@@ -31,6 +31,8 @@ CORS_REQUEST_HEADERS = [
     "If-None-Match",
     "Last-Event-ID",
     "X-LaunchSequence-SDK",  # sent by the JavaScript SDK on every fetch (evaluate, fetch streams)
+    "X-LaunchSequence-Application",  # the host application's name, for usage (docs/usage.md)
+    "X-LaunchSequence-Instance",
 ]
 
 
@@ -57,6 +59,7 @@ def build_sdk_app(
     max_body: int,
     body_timeout: float = 30.0,
     base_url: str = "",
+    usage_posts_per_minute: int = 600,
 ) -> Starlette:
     async def sdk_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SdkError)
@@ -83,6 +86,7 @@ def build_sdk_app(
             *routes.routes(hubs, clock),
             *ofrep.routes(hubs, clock, secret, base_url),
             *jsfiles.routes(),
+            *usage.routes(hubs, clock, usage.RateLimit(usage_posts_per_minute)),
         ],
         exception_handlers={SdkError: sdk_error, HTTPException: http_error},
     )

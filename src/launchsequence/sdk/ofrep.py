@@ -32,6 +32,7 @@ from ..realtime.hub import HubState, OfrepSubscriber
 from ..realtime.hubs import Hubs
 from ..realtime.keys import SdkKey
 from ..realtime.writer import Writer
+from ..usagecount import caller_from_headers
 from .common import (
     SdkError,
     authenticate,
@@ -124,11 +125,17 @@ def routes(hubs: Hubs, clock: Callable[[], int], secret: str, base_url: str = ""
                                   if exc.code != "invalid_json" else "PARSE_ERROR",
                                   "errorDetails": exc.message}, 400)  # fmt: skip
         state = hub.state
+        now = clock()
         if _visible(key, state, flag_key):
-            r = engine.evaluate(state.compiled, flag_key, context, now=clock())
+            r = engine.evaluate(state.compiled, flag_key, context, now=now)
         else:
             r = _not_found(flag_key)
         hubs.metrics.evaluations.labels("ofrep").inc()
+        usage = hubs.usage
+        if usage.enabled:
+            caller = caller_from_headers(request.scope["headers"])
+            usage.seen(hub.env_id, caller, now)
+            usage.add_results(hub.env_id, caller.application, (r,))
         if r.error_code is None:
             return json_response(_success(r))
         status = 404 if r.error_code == engine.ErrorCode.FLAG_NOT_FOUND else 400
@@ -145,14 +152,20 @@ def routes(hubs: Hubs, clock: Callable[[], int], secret: str, base_url: str = ""
         check = engine.check_context(context)
         if isinstance(check, tuple):  # not a valid context; a missing key is fine
             return _error_answer(SdkError(400, check[0], check[1]))
+        now = clock()
         results = engine.evaluate_all(
-            state.compiled, context, now=clock(), client_side_only=key.kind == "client"
+            state.compiled, context, now=now, client_side_only=key.kind == "client"
         )
         if key.kind == "client" and state.compiled.broken:
             # Client-side flags set aside answer their error, as they do to a server key.
             for flag_key in state.client_flags - results.keys():
                 results[flag_key] = engine.evaluate(state.compiled, flag_key, context)
         hubs.metrics.evaluations.labels("ofrep").inc(len(results))
+        usage = hubs.usage
+        if usage.enabled:
+            caller = caller_from_headers(request.scope["headers"])
+            usage.seen(hub.env_id, caller, now)
+            usage.add_results(hub.env_id, caller.application, results.values())
         flags = [_success(r) if r.error_code is None else _failure(r) for r in results.values()]
         stream = f"/ofrep/v1/events?token={stream_token(secret, key)}"
         streams = [_event_stream(stream, base_url)]

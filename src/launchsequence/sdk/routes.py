@@ -19,6 +19,7 @@ from ..realtime.hub import ClientSubscriber, Hub, HubState, ServerSubscriber, cl
 from ..realtime.hubs import Hubs
 from ..realtime.legacy import wants_v2
 from ..realtime.writer import Writer
+from ..usagecount import Caller, caller_from_headers, parse_caller
 from .common import SdkError, authenticate, json_response, loads, read_json
 from .streams import EventStream, StreamHandler
 
@@ -78,6 +79,11 @@ def routes(hubs: Hubs, clock: Callable[[], int]) -> list[Route]:
             for k in results.keys() & defaults.keys():
                 results[k] = engine.evaluate(state.compiled, k, context, defaults[k], now=now)
         hubs.metrics.evaluations.labels("sdk").inc(len(results))
+        usage = hubs.usage
+        if usage.enabled:
+            caller = caller_from_headers(request.scope["headers"])
+            usage.seen(hub.env_id, caller, now)
+            usage.add_results(hub.env_id, caller.application, results.values())
         return json_response(
             {"version": state.version, "flags": {k: result_dict(r) for k, r in results.items()}}
         )
@@ -98,6 +104,11 @@ def routes(hubs: Hubs, clock: Callable[[], int]) -> list[Route]:
         state = hub.state
         flags = client_values(state, context)
         hubs.metrics.evaluations.labels("client").inc(len(flags))
+        usage = hubs.usage
+        if usage.enabled:
+            caller = caller_from_headers(request.scope["headers"])
+            usage.seen(hub.env_id, caller, clock())
+            usage.add_values(hub.env_id, caller.application, flags)
         return json_response({"version": state.version, "flags": flags})
 
     return [
@@ -127,9 +138,11 @@ def stream_handlers(hubs: Hubs) -> dict[str, StreamHandler]:
         key, hub = await authenticate(request, hubs, server_only=True)
         last = await catch_up(request, hub)
         legacy = not wants_v2(request.query_params.get("schema"))
+        caller = _stream_caller(request, hubs, hub)
 
         def subscribe(writer: Writer, state: HubState) -> tuple[bytes, Callable[[], None]]:
             sub = ServerSubscriber(hub, writer, key, legacy)
+            sub.caller = caller
             sub.version = state.version
             hub.server_subs.add(sub)
             put = state.legacy_put if legacy else state.put
@@ -142,11 +155,14 @@ def stream_handlers(hubs: Hubs) -> dict[str, StreamHandler]:
         key, hub = await authenticate(request, hubs, server_only=False, query=True)
         context = _decode_context(request.query_params.get("context"))
         await catch_up(request, hub)
+        caller = _stream_caller(request, hubs, hub)
 
         def subscribe(writer: Writer, state: HubState) -> tuple[bytes, Callable[[], None]]:
             sub = ClientSubscriber(hub, writer, key, context)
             sub.version = state.version
             sub.values = client_values(state, context)
+            sub.caller = caller
+            hubs.usage.add_values(hub.env_id, caller.application, sub.values)
             hub.client_subs.add(sub)
             put = {"version": state.version, "flags": sub.values}
             first = b"event: put\nid: %d\ndata: %b\n\n" % (state.version, orjson.dumps(put))
@@ -155,6 +171,18 @@ def stream_handlers(hubs: Hubs) -> dict[str, StreamHandler]:
         return EventStream(hubs, hub, key, "client", subscribe)
 
     return {"/sdk/v1/stream": stream, "/sdk/v1/client/stream": client_stream}
+
+
+def _stream_caller(request: HTTPConnection, hubs: Hubs, hub: Hub) -> Caller:
+    """The application opening a stream, noted as seen. EventSource cannot send headers: a
+    browser's stream may name its application and SDK as `?application=` and `?sdk=`."""
+    caller = caller_from_headers(request.scope["headers"])
+    query = request.query_params
+    if not caller.application and (query.get("application") or query.get("sdk")):
+        caller = parse_caller(query.get("sdk", "").encode(), query.get("application", "").encode(),
+                              b"", b"")  # fmt: skip
+    hubs.usage.seen(hub.env_id, caller, hubs.clock())
+    return caller
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

@@ -27,6 +27,7 @@ from .relay_keys import RelayKeys
 from .revocations import Revocations
 from .runtime import Actor, Runtime
 from .transfer import Transfer
+from .usage import OpenStreams, Usage
 
 __all__ = [
     "Accounts",
@@ -52,6 +53,7 @@ __all__ = [
     "Transfer",
     "Unauthorized",
     "Unavailable",
+    "Usage",
 ]
 
 
@@ -69,9 +71,15 @@ class Services:
     drafts: Drafts
     revocations: Revocations
     relay_keys: RelayKeys
+    usage: Usage
 
     @classmethod
-    def build(cls, rt: Runtime, passwords: Passwords | None = None) -> Services:
+    def build(
+        cls,
+        rt: Runtime,
+        passwords: Passwords | None = None,
+        open_streams: OpenStreams | None = None,
+    ) -> Services:
         revocations = Revocations()
         rt.access_listeners.append(revocations.wake)
         return cls(
@@ -85,4 +93,5 @@ class Services:
             Drafts(rt),
             revocations,
             RelayKeys(rt),
+            Usage(rt, open_streams),
         )

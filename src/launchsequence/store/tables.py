@@ -261,3 +261,54 @@ audit_log = Table(
     Column("after", JSON),
     Index("ix_audit_log_org", "org_id", "id"),
 )
+
+
+def _usage_table(name: str) -> Table:
+    """Evaluations counted per (environment, flag, variation, application) and time bucket:
+    `usage_hourly` (bucket = the hour's start) and `usage_daily` (the UTC day's start).
+    `flag_key` names the flag as SDKs ask for it (no foreign key: counts outlive a deleted
+    flag); `variation` -1 is an answer without one (an error, or the caller's default);
+    `application` "" is a caller that named none."""
+    return Table(
+        name,
+        metadata,
+        Column(
+            "environment_id",
+            ForeignKey("environments.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column("flag_key", String(64), primary_key=True),
+        Column("variation", Integer, primary_key=True),
+        Column("application", String(100), primary_key=True),
+        Column("bucket", Millis, primary_key=True),
+        Column("count", BigInteger, nullable=False),
+        Index(f"ix_{name}_bucket", "bucket"),
+    )
+
+
+usage_hourly = _usage_table("usage_hourly")
+usage_daily = _usage_table("usage_daily")
+
+# The applications and SDK versions that evaluated, streamed or posted usage in an environment.
+usage_applications = Table(
+    "usage_applications",
+    metadata,
+    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True),
+    Column("application", String(100), primary_key=True),
+    Column("sdk", String(64), primary_key=True),
+    Column("sdk_version", String(64), primary_key=True),
+    # Distinct instance ids one server heard from in its last interval with this application.
+    Column("instance_count", Integer, nullable=False),
+    Column("first_seen", Millis, nullable=False),
+    Column("last_seen", Millis, nullable=False),
+)
+
+# Background work that one instance of several must do (usage compaction): the holder's id
+# and until when it holds the lease; another instance takes over once it has expired.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", Millis, nullable=False),
+)

@@ -18,6 +18,7 @@ from . import (
     manage_pages,
     org_pages,
     project_pages,
+    usage_pages,
     variation_pages,
 )
 
@@ -47,6 +48,7 @@ def install(app: FastAPI) -> None:
         config_pages,
         edge_pages,
         events,
+        usage_pages,
     )
     for module in modules:
         for path, endpoint, methods in module.ROUTES:

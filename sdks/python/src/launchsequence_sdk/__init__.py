@@ -19,6 +19,7 @@ from .errors import (
 from .evaluation import CACHED, PROVIDER_NOT_READY, STALE, Context
 from .store import ClientEvent
 from .testdata import FlagBuilder, TestData
+from .version import __version__ as __version__
 
 __all__ = [
     "PROVIDER_NOT_READY",
@@ -39,5 +40,3 @@ __all__ = [
     "StreamError",
     "TestData",
 ]
-
-__version__ = "0.1.0"

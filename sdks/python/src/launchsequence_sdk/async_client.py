@@ -18,11 +18,19 @@ from .async_streaming import StreamingTask
 from .client import EMPTY_SNAPSHOT
 from .errors import ConfigurationError
 from .evaluation import Evaluator
-from .options import DEFAULT_BASE_URL, check_options, make_backoff, make_timeout
+from .options import (
+    DEFAULT_BASE_URL,
+    check_application,
+    check_options,
+    make_backoff,
+    make_timeout,
+)
 from .protocol import Protocol
 from .store import ClientEvent, FlagStore
 from .telemetry import instrument
 from .testdata import TestData
+from .usage import UsageReporter, sdk_headers, start_reporting
+from .version import __version__
 
 __all__ = ["AsyncClient"]
 
@@ -48,6 +56,8 @@ class AsyncClient(Evaluator):
         max_reconnect_delay: float = 30.0,
         telemetry: bool | None = None,
         telemetry_values: bool = False,
+        application: str = "",
+        send_usage: bool = True,
     ) -> None:
         url, path = check_options(sdk_key, base_url, offline, snapshot, persist_path)
         instrument(
@@ -65,7 +75,12 @@ class AsyncClient(Evaluator):
         timeout = make_timeout(connect_timeout, read_timeout)
         backoff = make_backoff(initial_reconnect_delay, max_reconnect_delay)
         self._store.silence_limit = read_timeout
-        self._protocol = Protocol(self._store, sdk_key, url)
+        application = check_application(application)
+        self._protocol = Protocol(self._store, sdk_key, url, sdk_headers(__version__, application))
+        self._reporter: UsageReporter | None = None
+        if send_usage:
+            usage, self._reporter = start_reporting(sdk_key, url, application, __version__)
+            self._count_with(usage)
 
         def make_http() -> httpx.AsyncClient:
             return httpx.AsyncClient(timeout=timeout, headers={"Accept-Encoding": "identity"})
@@ -115,6 +130,9 @@ class AsyncClient(Evaluator):
         protocol.forked(f"the process forked (pid {os.getpid()}): streaming again at its start()")
         self._stream = stream.respawn()
         self._loop = None
+        if self._reporter is not None:  # usage is reported from a thread: start it again here
+            self._reporter = self._reporter.respawn()
+            self._reporter.start()
 
     async def start(self) -> None:
         """Start streaming now (the other coroutines do it when needed)."""
@@ -163,6 +181,9 @@ class AsyncClient(Evaluator):
             if self._stream is not None:
                 await self._stream.stop()
                 self._store.mark_stale(True)
+            reporter, self._reporter = self._reporter, None
+            if reporter is not None:  # the counts since the last report, sent from a thread
+                await asyncio.to_thread(reporter.close)
         except Exception:  # never raise into the host (cancellation passes)
             log.exception("launchsequence: closing the client failed")
 

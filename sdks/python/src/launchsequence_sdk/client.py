@@ -15,12 +15,20 @@ import httpx
 from . import forking
 from .errors import ConfigurationError
 from .evaluation import Evaluator
-from .options import DEFAULT_BASE_URL, check_options, make_backoff, make_timeout
+from .options import (
+    DEFAULT_BASE_URL,
+    check_application,
+    check_options,
+    make_backoff,
+    make_timeout,
+)
 from .protocol import Protocol
 from .store import ClientEvent, FlagStore
 from .streaming import StreamingThread
 from .telemetry import instrument
 from .testdata import TestData
+from .usage import UsageReporter, sdk_headers, start_reporting
+from .version import __version__
 
 __all__ = ["Client"]
 
@@ -34,6 +42,8 @@ class Client(Evaluator):
     and evaluated locally. Never raises into the application after construction and never
     waits on the network to evaluate: see `docs/sdk-python.md` for every option.
     """
+
+    _reporter: UsageReporter | None = None
 
     def __init__(
         self,
@@ -49,6 +59,8 @@ class Client(Evaluator):
         max_reconnect_delay: float = 30.0,
         telemetry: bool | None = None,
         telemetry_values: bool = False,
+        application: str = "",
+        send_usage: bool = True,
     ) -> None:
         url, path = check_options(sdk_key, base_url, offline, snapshot, persist_path)
         instrument(
@@ -65,7 +77,12 @@ class Client(Evaluator):
         timeout = make_timeout(connect_timeout, read_timeout)
         backoff = make_backoff(initial_reconnect_delay, max_reconnect_delay)
         self._store.silence_limit = read_timeout
-        self._protocol = Protocol(self._store, sdk_key, url)
+        application = check_application(application)
+        self._protocol = Protocol(self._store, sdk_key, url, sdk_headers(__version__, application))
+        self._reporter: UsageReporter | None = None
+        if send_usage:
+            usage, self._reporter = start_reporting(sdk_key, url, application, __version__)
+            self._count_with(usage)
 
         def make_http() -> httpx.Client:
             return httpx.Client(timeout=timeout, headers={"Accept-Encoding": "identity"})
@@ -98,6 +115,9 @@ class Client(Evaluator):
         protocol.forked(f"the process forked (pid {os.getpid()}): streaming again in it")
         self._stream = stream.respawn()
         self._stream.start()
+        if self._reporter is not None:  # the parent's thread does not exist here either
+            self._reporter = self._reporter.respawn()
+            self._reporter.start()
 
     def _observe(self, event: ClientEvent) -> None:
         if event.kind in ("ready", "error"):
@@ -127,6 +147,9 @@ class Client(Evaluator):
             if self._stream is not None:
                 self._stream.stop()
                 self._store.mark_stale(True)
+            reporter, self._reporter = self._reporter, None
+            if reporter is not None:
+                reporter.close()  # the counts since the last report, sent now
         except Exception:  # never raise into the host, at shutdown least of all
             log.exception("launchsequence: closing the client failed")
 

@@ -23,6 +23,7 @@ import launchsequence_engine as engine
 from launchsequence_engine import ErrorCode, EvaluationResult, Reason
 
 from .store import ClientEvent, FlagStore, State
+from .usage import UsageSummary
 
 __all__ = ["CACHED", "PROVIDER_NOT_READY", "STALE", "Context", "Evaluator"]
 
@@ -40,6 +41,8 @@ Context = Mapping[str, Any]
 
 _evaluate = engine.evaluate
 _time = time.time
+_id = id  # module globals: found before the builtins on the evaluation path
+_next = next
 
 
 def _not_ready(key: str, default: Any) -> EvaluationResult:
@@ -86,9 +89,24 @@ def _is_any(value: Any) -> bool:
 
 
 class Evaluator:
-    """The evaluation methods. Subclasses set `_store`."""
+    """The evaluation methods. Subclasses set `_store`, and `_usage` to count evaluations."""
 
     _store: FlagStore
+    _usage: UsageSummary | None = None
+    #: `_usage.counters.get`, bound once: the value methods' fast path counts through it
+    _usage_get: Callable[[int], Any] | None = None
+
+    def _count_with(self, usage: UsageSummary) -> None:
+        """Count evaluations into `usage` from now on."""
+        self._usage = usage
+        self._usage_get = usage.counters.get
+
+    def _count(self, state: State, result: EvaluationResult) -> None:
+        """Count a result of the slow paths (the value methods count their fast path inline)."""
+        usage = self._usage
+        if usage is not None and result.error_code != ErrorCode.FLAG_NOT_FOUND:
+            flag = state.compiled.flags.get(result.key)
+            usage.count(result, flag.version if flag is not None else 0)
 
     # --- values ----------------------------------------------------------------------------
 
@@ -110,11 +128,21 @@ class Evaluator:
             if flag is not None and context.__class__ is dict:
                 context_key = context.get("key")
                 if context_key.__class__ is str and context_key:
-                    value = flag.run(context, context_key, now).value
+                    result = flag.run(context, context_key, now)
+                    get = self._usage_get
+                    if get is not None:
+                        counter = get(_id(result))
+                        if counter is None:
+                            self._usage.first(result, flag.version)  # type: ignore[union-attr]
+                        else:
+                            _next(counter)
+                    value = result.value
                     return value if value.__class__ is bool else default
         except Exception:  # noqa: BLE001 - as the engine: never raise into the host
             return default
-        value = _evaluate(state.compiled, key, context, now=now).value
+        result = _evaluate(state.compiled, key, context, now=now)
+        self._count(state, result)
+        value = result.value
         return value if value.__class__ is bool else default
 
     def string_value(self, key: str, context: Context, default: str) -> str:
@@ -136,11 +164,16 @@ class Evaluator:
             if flag is not None and context.__class__ is dict:
                 context_key = context.get("key")
                 if context_key.__class__ is str and context_key:
-                    value = flag.run(context, context_key, now).value
+                    result = flag.run(context, context_key, now)
+                    if self._usage is not None:
+                        self._usage.count(result, flag.version)
+                    value = result.value
                     return value if check(value) else default
         except Exception:  # noqa: BLE001 - as the engine: never raise into the host
             return default
-        value = _evaluate(state.compiled, key, context, now=now).value
+        result = _evaluate(state.compiled, key, context, now=now)
+        self._count(state, result)
+        value = result.value
         return value if value is not None and check(value) else default
 
     # --- details ---------------------------------------------------------------------------
@@ -165,6 +198,7 @@ class Evaluator:
         if state is None:
             return _not_ready(key, default)
         result = _evaluate(state.compiled, key, context, default, now=_time() * 1000.0)
+        self._count(state, result)
         if result.error_code is None:
             if not check(result.value):
                 message = f"the flag's value is not what {key!r} was asked as"
@@ -183,6 +217,8 @@ class Evaluator:
         if state is None:
             return {}
         results = _all(state, context, False)
+        for r in results.values():
+            self._count(state, r)
         return {k: r.value for k, r in results.items() if r.error_code is None}
 
     def bootstrap(self, context: Context, client_side_only: bool = True) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import httpx
 from .backoff import Backoff
 from .errors import ConfigurationError
 
-__all__ = ["DEFAULT_BASE_URL", "check_options", "make_backoff", "make_timeout"]
+__all__ = ["DEFAULT_BASE_URL", "check_application", "check_options", "make_backoff", "make_timeout"]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 
@@ -51,3 +51,15 @@ def make_backoff(initial: float, maximum: float) -> Backoff:
             "reconnect delays must be positive, the maximum at least the first"
         )
     return Backoff(initial, maximum)
+
+
+def check_application(application: str) -> str:
+    """The host application's name as given (printable ASCII, at most 100 characters), shown
+    on the server's applications page and in flag usage."""
+    if (
+        not isinstance(application, str)
+        or len(application) > 100
+        or not all(" " <= c <= "~" for c in application)
+    ):
+        raise ConfigurationError("application must be printable ASCII of at most 100 characters")
+    return application.strip()

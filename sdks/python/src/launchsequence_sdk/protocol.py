@@ -27,9 +27,12 @@ log = logging.getLogger("launchsequence_sdk")
 
 
 class Protocol:
-    def __init__(self, store: FlagStore, sdk_key: str, base_url: str) -> None:
+    def __init__(
+        self, store: FlagStore, sdk_key: str, base_url: str, extra: dict[str, str] | None = None
+    ) -> None:
         self.store = store
         self.sdk_key = sdk_key
+        self.extra_headers = extra or {}  # the SDK and application (usage.sdk_headers)
         # Schema version 2 (prerequisites, metadata, unset defaults): without asking, the
         # server sends version 1, for SDKs whose engine reads only that.
         self.snapshot_url = f"{base_url}/sdk/v1/snapshot?schema=2"
@@ -50,7 +53,8 @@ class Protocol:
         return state is None or state.source != "server"
 
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.sdk_key}", "User-Agent": "launchsequence-sdk"}
+        return {"Authorization": f"Bearer {self.sdk_key}", "User-Agent": "launchsequence-sdk",
+                **self.extra_headers}  # fmt: skip
 
     def stream_headers(self) -> dict[str, str]:
         headers = {**self.headers(), "Accept": "text/event-stream", "Cache-Control": "no-cache"}
