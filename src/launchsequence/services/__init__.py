@@ -26,6 +26,8 @@ from .passwords import Passwords
 from .revocations import Revocations
 from .runtime import Actor, Runtime
 from .transfer import Transfer
+from .webhook_sender import WebhookSender
+from .webhooks import Webhooks
 
 __all__ = [
     "Accounts",
@@ -50,6 +52,8 @@ __all__ = [
     "Transfer",
     "Unauthorized",
     "Unavailable",
+    "WebhookSender",
+    "Webhooks",
 ]
 
 
@@ -66,6 +70,7 @@ class Services:
     transfer: Transfer
     drafts: Drafts
     revocations: Revocations
+    webhooks: Webhooks
 
     @classmethod
     def build(cls, rt: Runtime, passwords: Passwords | None = None) -> Services:
@@ -81,4 +86,5 @@ class Services:
             Transfer(rt),
             Drafts(rt),
             revocations,
+            Webhooks(rt),
         )

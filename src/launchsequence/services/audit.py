@@ -58,6 +58,7 @@ class Audit:
                     "flag",
                     "before",
                     "after",
+                    "comment",
                 )
             }
             for r in rows[:limit]
