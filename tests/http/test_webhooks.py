@@ -126,7 +126,8 @@ def test_events_arrive_signed_and_both_documented_snippets_verify_them(serve, re
     script.write_text(
         snippet("js")
         + "\nconst [secret, header, file] = process.argv.slice(2);\n"
-        + "process.stdout.write(String(verify(secret, header, require('fs').readFileSync(file))));\n"
+        + "const body = require('fs').readFileSync(file);\n"
+        + "process.stdout.write(String(verify(secret, header, body)));\n"
     )
     (tmp_path / "body").write_bytes(body)
     (tmp_path / "tampered").write_bytes(body.replace(b"true", b"false"))
