@@ -122,6 +122,8 @@ ADMIN_READS = {
 def make_settings(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
     """Webhooks to loopback allowed: org A's webhook points at a closed local port."""
     return lambda **o: make_settings(**{"webhook_allow_private_addresses": "true", **o})
+
+
 _ORDER = {"GET": 0, "POST": 1, "PUT": 1, "PATCH": 1, "DELETE": 2}
 
 

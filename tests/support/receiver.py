@@ -36,6 +36,8 @@ class Receiver:
         self._fail: dict[str, int] = {}
         self._hang: set[str] = set()
         self._release = threading.Event()
+        #: Requests held unanswered so far (by `hang`).
+        self.hanging = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,6 +46,8 @@ class Receiver:
                 body = self.rfile.read(length)
                 path = self.path
                 if path in receiver._hang:
+                    with receiver._lock:
+                        receiver.hanging += 1
                     receiver._release.wait(60)
                     return
                 with receiver._lock:
