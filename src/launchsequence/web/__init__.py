@@ -16,6 +16,7 @@ from . import (
     org_pages,
     project_pages,
     variation_pages,
+    webhook_pages,
 )
 
 __all__ = ["install"]
@@ -33,6 +34,7 @@ def install(app: FastAPI) -> None:
         flag_pages,
         variation_pages,
         config_pages,
+        webhook_pages,
         events,
     )
     for module in modules:
