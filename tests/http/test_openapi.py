@@ -374,7 +374,9 @@ def test_webhooks_and_their_deliveries(owner: Documented) -> None:
         changed = owner.call("PATCH", hook, 200, path=ids, json={"format": "slack"})
         assert changed["format"] == "slack"
         owner.call("POST", P + "/flags", 201, json={"key": "announced"})
-        receiver.wait_for(lambda got: len(got) == 1)
+        [slack] = receiver.wait_for(lambda got: len(got) == 1)
+        assert slack.json == {"text": "owner@example.com created flag `announced` in "
+                                      f"{owner.values['org']}/default"}  # fmt: skip
         page: dict[str, Any] = {"deliveries": []}
         for _ in range(100):  # the answer is recorded just after it arrived
             page = owner.call("GET", hook + "/deliveries", 200, path=ids)

@@ -46,7 +46,7 @@ log = logging.getLogger("launchsequence.webhooks")
 
 LEASE = "webhooks"
 #: Deliveries in flight at once over all webhooks, per process.
-MAX_IN_FLIGHT = 64
+MAX_IN_FLIGHT = 256
 MAX_BACKOFF_MS = 3_600_000
 PRUNE_EVERY_SECONDS = 3600
 USER_AGENT = "LaunchSequence-Webhooks/1"
@@ -111,11 +111,20 @@ class WebhookSender:
             await self._client.aclose()
 
     async def _run(self) -> None:
+        failing = False
         while True:
             try:
                 await self.tick()
-            except Exception:  # the database may be away: try again at the next tick
-                log.warning("the webhook sender could not run", exc_info=True)
+                if failing:
+                    failing = False
+                    log.warning("the webhook sender runs again")
+            except Exception as exc:  # the database may be away: try again at the next tick
+                # Once per outage, not once a second: the store reports the outage itself.
+                log.debug("the webhook sender could not run", exc_info=True)
+                if not failing:
+                    failing = True
+                    log.warning("the webhook sender cannot reach the database: %s",
+                                type(exc).__name__)  # fmt: skip
                 self._lease_until = 0
             await asyncio.sleep(self._settings.webhook_poll_seconds)
 
