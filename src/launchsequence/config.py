@@ -169,6 +169,13 @@ SETTINGS: tuple[Setting, ...] = (
         "name resolves to then), so that webhooks cannot reach into the server's network.",
     ),
     Setting(
+        "webhook_ca_file",
+        "",
+        "A PEM file of certificate authorities that webhook receivers' HTTPS certificates are "
+        "checked against instead of the usual public ones: for receivers with certificates of "
+        "your own CA. Empty: the public authorities.",
+    ),
+    Setting(
         "webhook_timeout_seconds",
         10,
         "A webhook receiver must answer within this time, or the attempt has failed.",
@@ -254,6 +261,7 @@ class Settings:
     integrity_check_seconds: int = 3600
     stream_recheck_seconds: int = 30
     webhook_allow_private_addresses: str = "false"
+    webhook_ca_file: str = ""
     webhook_timeout_seconds: int = 10
     webhook_backoff_seconds: int = 10
     webhook_retry_hours: int = 24

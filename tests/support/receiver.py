@@ -6,6 +6,7 @@ Each path has a behaviour: answer 200 (the default), fail the first N requests w
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +31,9 @@ class Received:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    """`tls` (a server-side SSLContext) serves HTTPS, at https://localhost:<port>."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._lock = threading.Lock()
         self._got: list[Received] = []
         self._fail: dict[str, int] = {}
@@ -69,7 +72,11 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{port}"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+            self.url = f"https://localhost:{port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self) -> Receiver:

@@ -26,6 +26,7 @@ import logging
 import os
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -94,7 +95,11 @@ class WebhookSender:
         return self._settings.webhook_lease_seconds * 1000
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        verify: ssl.SSLContext | bool = True
+        if self._settings.webhook_ca_file:
+            verify = ssl.create_default_context(cafile=self._settings.webhook_ca_file)
+        # No proxy from the environment: the address checked is the address connected to.
+        self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False, verify=verify)
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
