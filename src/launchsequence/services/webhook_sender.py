@@ -59,6 +59,10 @@ def backoff_ms(first_seconds: int, attempt: int) -> int:
     return int(min(first_seconds * 1000 * 2 ** min(attempt - 1, 30), MAX_BACKOFF_MS))
 
 
+#: A delivery ready to send: its webhook, its event, and itself.
+_Loaded = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
+
+
 class _Outcome:
     __slots__ = ("duration_ms", "error", "excerpt", "status")
 
@@ -85,10 +89,14 @@ class WebhookSender:
         self._settings = rt.settings
         self._lease_until = 0
         self._task: asyncio.Task[None] | None = None
-        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        # By (webhook, order key): one task per queue, which sends its deliveries in turn.
+        self._in_flight: dict[tuple[int, str], asyncio.Task[None]] = {}
         self._per_hook: collections.Counter[int] = collections.Counter()
         self._client: httpx.AsyncClient | None = None
         self._pruned_at = 0.0
+        # One of this sender's writes at a time: on SQLite every write takes the file's one
+        # write lock, and the changes users are making must not queue behind a crowd of them.
+        self._writing = asyncio.Lock()
 
     @property
     def _ttl_ms(self) -> int:
@@ -141,9 +149,13 @@ class WebhookSender:
             self._lease_until = now + self._ttl_ms if held else 0
         if self._lease_until <= now:
             return
+        # A queue busy while the heads are read may have moved on meanwhile: its head as read
+        # may be sent already. It is looked at again next round.
+        busy = set(self._in_flight)
         heads = await asyncio.to_thread(self._due, now)
         for delivery in heads:
-            if delivery["id"] in self._in_flight:
+            queue = (delivery["webhook_id"], delivery["order_key"])
+            if queue in busy or queue in self._in_flight:
                 continue
             if len(self._in_flight) >= MAX_IN_FLIGHT:
                 break
@@ -151,7 +163,7 @@ class WebhookSender:
                 continue
             self._per_hook[delivery["webhook_id"]] += 1
             task = asyncio.create_task(self._deliver(delivery))
-            self._in_flight[delivery["id"]] = task
+            self._in_flight[queue] = task
             task.add_done_callback(functools.partial(self._done, delivery))
         if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
             self._pruned_at = time.monotonic()
@@ -159,7 +171,7 @@ class WebhookSender:
 
     def _done(self, delivery: dict[str, Any], _: object) -> None:
         webhook_id = delivery["webhook_id"]
-        self._in_flight.pop(delivery["id"], None)
+        self._in_flight.pop((webhook_id, delivery["order_key"]), None)
         self._per_hook[webhook_id] -= 1
         if self._per_hook[webhook_id] <= 0:
             del self._per_hook[webhook_id]
@@ -183,15 +195,20 @@ class WebhookSender:
         with self.rt.write_db.begin() as conn:
             store.prune(conn, before=now - keep_ms)
 
-    def _load(self, delivery: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    def _load(self, delivery: dict[str, Any]) -> _Loaded | None:
         with self.rt.db.connect() as conn:
             hook = store.webhook_by_id(conn, delivery["webhook_id"])
             event = store.get_event(conn, delivery["event_id"])
+            now = store.delivery_by_id(conn, delivery["id"])
         if hook is None or event is None or not hook["enabled"]:
             return None
-        return hook, event
+        if now is None or now["status"] != "pending":
+            return None  # recorded meanwhile (by another sender, before this one's lease)
+        return hook, event, now
 
-    def _record(self, delivery: dict[str, Any], outcome: _Outcome) -> None:
+    def _record(self, delivery: dict[str, Any], outcome: _Outcome) -> _Loaded | None:
+        """Record the attempt; after a success, the next delivery due with the same webhook
+        and order key (with its webhook and event), read in the same transaction."""
         now = self.rt.now()
         s = self._settings
         attempt = delivery["attempts"] + 1
@@ -206,7 +223,7 @@ class WebhookSender:
         with self.rt.write_db.begin() as conn:
             hook = store.webhook_by_id(conn, delivery["webhook_id"])
             if hook is None:
-                return
+                return None
             if outcome.ok:
                 values.update(status="succeeded", completed_at=now, error=None)
                 if hook["failing_since"] is not None:
@@ -231,6 +248,13 @@ class WebhookSender:
                     disabled = {**hook, **changes}
                 store.update_webhook(conn, hook["id"], changes)
             store.finish_attempt(conn, delivery["id"], attempt=attempt, values=values)
+            following: _Loaded | None = None
+            if outcome.ok and hook["enabled"]:
+                after = store.next_due(conn, webhook_id=hook["id"],
+                                       order_key=delivery["order_key"], now=now)  # fmt: skip
+                event = store.get_event(conn, after["event_id"]) if after else None
+                if after is not None and event is not None:
+                    following = ({**hook, "failing_since": None}, event, after)
         if disabled is not None:
             log.warning(
                 "webhook %d (organization %d) disabled: %s",
@@ -240,16 +264,21 @@ class WebhookSender:
             )
             if self.on_disabled is not None:
                 self.on_disabled(disabled)
+        return following
 
     # --- sending -----------------------------------------------------------------------------
 
     async def _deliver(self, delivery: dict[str, Any]) -> None:
+        """Send `delivery`; after a success, the next one due with the same webhook and order
+        key at once, in this task (a busy flag's events do not wait a round each)."""
         loaded = await asyncio.to_thread(self._load, delivery)
-        if loaded is None:
-            return  # disabled or deleted meanwhile: it waits (or went with its webhook)
-        hook, event = loaded
-        outcome = await self._send(hook, event["body"], delivery["id"])
-        await asyncio.to_thread(self._record, delivery, outcome)
+        while loaded is not None:  # None: disabled or deleted meanwhile (it waits, or went)
+            hook, event, current = loaded
+            outcome = await self._send(hook, event["body"], current["id"])
+            async with self._writing:
+                loaded = await asyncio.to_thread(self._record, current, outcome)
+            if self._lease_until <= self.rt.now():
+                return
 
     def _payload(self, hook: dict[str, Any], body: dict[str, Any]) -> bytes:
         if hook["format"] == "slack":

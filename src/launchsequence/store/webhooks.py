@@ -19,6 +19,7 @@ __all__ = [
     "add_delivery",
     "create_webhook",
     "delete_webhook",
+    "delivery_by_id",
     "due_heads",
     "finish_attempt",
     "get_delivery",
@@ -26,6 +27,7 @@ __all__ = [
     "get_webhook",
     "list_deliveries",
     "list_webhooks",
+    "next_due",
     "org_key",
     "pending_count",
     "prune",
@@ -149,6 +151,13 @@ def get_delivery(conn: Connection, *, webhook_id: int, delivery_id: int) -> dict
     return dict(row) if row else None
 
 
+def delivery_by_id(conn: Connection, delivery_id: int) -> dict[str, Any] | None:
+    """For the sender, which works across organizations."""
+    query = select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
 def list_deliveries(
     conn: Connection, *, webhook_id: int, before_id: int | None, limit: int
 ) -> list[dict[str, Any]]:
@@ -189,6 +198,24 @@ def due_heads(conn: Connection, *, now: int, limit: int) -> list[dict[str, Any]]
         .limit(limit)
     )
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def next_due(
+    conn: Connection, *, webhook_id: int, order_key: str, now: int
+) -> dict[str, Any] | None:
+    """The oldest pending delivery of the webhook with `order_key`, if it is due now."""
+    query = (
+        select(*webhook_deliveries.c)
+        .where(
+            webhook_deliveries.c.webhook_id == webhook_id,
+            webhook_deliveries.c.order_key == order_key,
+            webhook_deliveries.c.status == "pending",
+        )
+        .order_by(webhook_deliveries.c.id)
+        .limit(1)
+    )
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row and row["next_attempt_at"] <= now else None
 
 
 def finish_attempt(
