@@ -8,8 +8,10 @@ and a webhook receiver on loopback that answers 200. Measures, one request at a 
   outbox's own cost on the write path;
 - the same with 5 webhooks that want toggles (each toggle writes its event and 5 deliveries,
   while the sender delivers the earlier ones, its writes queueing with the toggles' on SQLite);
-- the time from a toggle's answer to its arrival at the receiver (the sender polls every
-  `WEBHOOK_POLL_SECONDS`, 1 s by default, so this is mostly the wait for the next round).
+- the time from a toggle's answer to its arrival at the receiver, for the burst of toggles
+  above (5 x 300 deliveries, one flag: each webhook gets them one after the other), and for
+  single changes made one at a time (the sender polls every `WEBHOOK_POLL_SECONDS`, 1 s by
+  default, so this is mostly the wait for its next round).
 
 Prints count, median and p99 and each median over the baseline's. Exits 0 when it ran.
 """
@@ -114,6 +116,18 @@ def run(args: argparse.Namespace, data_dir: str) -> list[Figure]:
                     raise RuntimeError("not every event arrived within 120 s")
                 time.sleep(0.1)
             arrival = [receiver.arrived[k] - sent[k[1]] for k in sorted(want)]
+            # One change at a time, as people make them: the wait for the sender's next round.
+            single = []
+            for _ in range(args.spaced):
+                toggle(0)
+                key = ("/h0", state["version"])
+                deadline = time.monotonic() + 30
+                while key not in receiver.arrived:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("a single change did not arrive within 30 s")
+                    time.sleep(0.005)
+                single.append(receiver.arrived[key] - sent[state["version"]])
+                time.sleep(0.3)
     finally:
         server.stop()
         receiver.server.shutdown()
@@ -121,7 +135,8 @@ def run(args: argparse.Namespace, data_dir: str) -> list[Figure]:
         Figure("toggle, no webhook (baseline)", plain),
         Figure("toggle, event written, no webhook wants it", quiet),
         Figure("toggle, 5 webhooks sent each toggle", hooked),
-        Figure("toggle answered -> event at the receiver", arrival),
+        Figure("burst: toggle answered -> event received", arrival),
+        Figure("one change: toggle answered -> received", single),
     ]
 
 
@@ -129,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (default: SQLite)")
     parser.add_argument("--toggles", type=int, default=300, help="toggles to time, each (300)")
+    parser.add_argument("--spaced", type=int, default=20, help="single changes to time (20)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     started = time.monotonic()
