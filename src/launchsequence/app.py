@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from . import __version__, accesslog, web
-from .api import accounts, flags, orgs, projects, relay_keys, transfer, usage
+from .api import accounts, flags, orgs, projects, relay_keys, transfer, usage, webhooks
 from .api.errors import ERROR_RESPONSES, install_error_handlers
 from .api.responses import JSONBytes
 from .config import Settings
@@ -31,7 +31,7 @@ from .realtime.relay import EdgeRegistry
 from .sdk.app import build_sdk_app, build_stream_app
 from .sdk.relay import RelayStream
 from .sdk.streams import StreamApp
-from .services import Passwords, Runtime, Services
+from .services import Passwords, Runtime, Services, WebhookSender
 from .services.runtime import SteadyClock, elapsed_clock_ms, wall_clock_ms
 from .services.usage_flush import UsageFlusher
 from .store import migrate
@@ -105,6 +105,9 @@ def create_app(
     rt = Runtime(db=engine, settings=settings, clock=clock, session_clock=session_clock)
     metrics = Metrics()
     counter = UsageCounter(enabled=settings.usage_counting.strip().lower() == "true")
+    # No mail yet: a disabled webhook is logged and shown on its page; an email to its
+    # creator belongs in `on_disabled` once the server sends mail.
+    sender = WebhookSender(rt, on_disabled=None)
     slots = StreamSlots(
         metrics,
         stream_limit(settings.max_streams, open_file_limit()),
@@ -154,10 +157,12 @@ def create_app(
         if feed is not None:
             await feed.start()
         checker = asyncio.create_task(_check_integrity(damage, settings.integrity_check_seconds))
+        await sender.start()
         try:
             yield
         finally:
             checker.cancel()
+            await sender.stop()
             if feed is not None:
                 await feed.stop()
             await hubs.stop()
@@ -184,10 +189,11 @@ def create_app(
     app.state.edges = edges = EdgeRegistry()
     app.state.stream_slots = slots
     app.state.feed = feed
+    app.state.webhook_sender = sender
     app.state.metrics = metrics
     app.state.usage_flusher = flusher
     install_error_handlers(app)
-    for module in (accounts, orgs, projects, relay_keys, flags, transfer, usage):
+    for module in (accounts, orgs, projects, relay_keys, flags, transfer, usage, webhooks):
         app.include_router(module.router)
     web.install(app)
     api_docs.install(app, "/api/v1/docs")

@@ -28,6 +28,8 @@ from .revocations import Revocations
 from .runtime import Actor, Runtime
 from .transfer import Transfer
 from .usage import OpenStreams, Usage
+from .webhook_sender import WebhookSender
+from .webhooks import Webhooks
 
 __all__ = [
     "Accounts",
@@ -54,6 +56,8 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "Usage",
+    "WebhookSender",
+    "Webhooks",
 ]
 
 
@@ -72,6 +76,7 @@ class Services:
     revocations: Revocations
     relay_keys: RelayKeys
     usage: Usage
+    webhooks: Webhooks
 
     @classmethod
     def build(
@@ -94,4 +99,5 @@ class Services:
             revocations,
             RelayKeys(rt),
             Usage(rt, open_streams),
+            Webhooks(rt),
         )

@@ -20,6 +20,7 @@ from . import (
     project_pages,
     usage_pages,
     variation_pages,
+    webhook_pages,
 )
 
 __all__ = ["install"]
@@ -47,6 +48,7 @@ def install(app: FastAPI) -> None:
         variation_pages,
         config_pages,
         edge_pages,
+        webhook_pages,
         events,
         usage_pages,
     )
