@@ -140,6 +140,8 @@ def create_app(
             if feed is not None:
                 await feed.stop()
             await hubs.stop()
+            # Queued email is still sent (each message bounded by smtp_timeout_seconds).
+            await asyncio.to_thread(services.mailer.close)
             engine.dispose()
 
     app = FastAPI(

@@ -9,6 +9,7 @@ import secrets
 __all__ = [
     "CLIENT_KEY_PREFIX",
     "INVITE_PREFIX",
+    "RESET_PREFIX",
     "SECRET_PREFIXES",
     "SERVER_KEY_PREFIX",
     "SESSION_PREFIX",
@@ -24,12 +25,14 @@ CLIENT_KEY_PREFIX = "ls_cli_"  # public: the only key that may travel in a URL
 SESSION_PREFIX = "lss_"
 TOKEN_PREFIX = "lst_"  # noqa: S105 - a prefix, not a secret
 INVITE_PREFIX = "lsi_"
+RESET_PREFIX = "lsr_"  # one-time password-reset links
 SECRET_PREFIXES = (
     SERVER_KEY_PREFIX,
     CLIENT_KEY_PREFIX,
     SESSION_PREFIX,
     TOKEN_PREFIX,
     INVITE_PREFIX,
+    RESET_PREFIX,
 )
 
 

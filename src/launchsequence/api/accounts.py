@@ -60,7 +60,12 @@ def signup(body: SignupIn, request: Request, response: Response, services: Servi
     cookie-authenticated unsafe request must send as `X-CSRF-Token`."""
     check_origin(request, services.rt.settings.base_url)
     session = services.accounts.signup(
-        email=body.email, password=body.password, name=body.name, invitation=body.invitation
+        email=body.email,
+        password=body.password,
+        name=body.name,
+        invitation=body.invitation,
+        address=client_address(request),
+        user_agent=request.headers.get("user-agent"),
     )
     _set_session(request, response, services, session.token)
     return _me(session.actor, session.csrf, services.orgs.list_orgs(session.actor))
@@ -80,6 +85,7 @@ def login(body: LoginIn, request: Request, response: Response, services: Service
         password=body.password,
         address=client_address(request),
         old_token=request.cookies.get(SESSION_COOKIE),
+        user_agent=request.headers.get("user-agent"),
     )
     _set_session(request, response, services, session.token)
     return _me(session.actor, session.csrf, services.orgs.list_orgs(session.actor))

@@ -21,11 +21,15 @@ from .errors import (
 )
 from .flags import Flags
 from .invitations import Invitations
+from .mail import Mailer
 from .orgs import Orgs
 from .passwords import Passwords
+from .recovery import Recovery
 from .revocations import Revocations
 from .runtime import Actor, Runtime
+from .sessions import Sessions
 from .transfer import Transfer
+from .users import Users
 
 __all__ = [
     "Accounts",
@@ -38,18 +42,22 @@ __all__ = [
     "InUse",
     "Invalid",
     "Invitations",
+    "Mailer",
     "NotFound",
     "Orgs",
     "Passwords",
     "PreconditionFailed",
+    "Recovery",
     "Revocations",
     "Runtime",
     "ServiceError",
     "Services",
+    "Sessions",
     "Throttled",
     "Transfer",
     "Unauthorized",
     "Unavailable",
+    "Users",
 ]
 
 
@@ -66,19 +74,29 @@ class Services:
     transfer: Transfer
     drafts: Drafts
     revocations: Revocations
+    mailer: Mailer
+    recovery: Recovery
+    sessions: Sessions
+    users: Users
 
     @classmethod
     def build(cls, rt: Runtime, passwords: Passwords | None = None) -> Services:
         revocations = Revocations()
         rt.access_listeners.append(revocations.wake)
+        accounts = Accounts(rt, passwords)
+        mailer = Mailer(rt.settings)
         return cls(
             rt,
-            Accounts(rt, passwords),
+            accounts,
             Orgs(rt),
             Flags(rt),
             Audit(rt),
-            Invitations(rt),
+            Invitations(rt, mailer),
             Transfer(rt),
             Drafts(rt),
             revocations,
+            mailer,
+            Recovery(rt, accounts.passwords, accounts.throttle, mailer),
+            Sessions(rt),
+            Users(rt),
         )

@@ -95,15 +95,28 @@ class Accounts:
         return actor
 
     def signup(
-        self, *, email: str, password: str, name: str | None = None, invitation: str | None = None
+        self,
+        *,
+        email: str,
+        password: str,
+        name: str | None = None,
+        invitation: str | None = None,
+        address: str | None = None,
+        user_agent: str | None = None,
     ) -> Session:
         actor = self.create_user(email=email, password=password, name=name, invitation=invitation)
-        return self._open_session(actor)
+        return self.open_session(actor, address=address, user_agent=user_agent)
 
     # --- sessions ----------------------------------------------------------------------------
 
     def login(
-        self, *, email: Any, password: Any, address: str, old_token: str | None = None
+        self,
+        *,
+        email: Any,
+        password: Any,
+        address: str,
+        old_token: str | None = None,
+        user_agent: str | None = None,
     ) -> Session:
         """A new session (any session the client presented is ended: no fixation).
 
@@ -128,15 +141,29 @@ class Accounts:
             raise Unauthorized("wrong email or password", code="invalid_credentials")
         assert user is not None
         self.throttle.succeeded(attempt)
+        if user["disabled_at"] is not None:
+            # Said only to whoever knows the password: it reveals nothing to anyone else.
+            raise Unauthorized(
+                "this account is disabled; ask your administrator", code="account_disabled"
+            )
         if old_token:
             self.logout(old_token)
-        return self._open_session(Actor(user["id"], user["email"], user["name"], "session"))
+        actor = Actor(user["id"], user["email"], user["name"], "session")
+        return self.open_session(actor, address=address, user_agent=user_agent)
 
-    def _open_session(self, actor: Actor) -> Session:
+    def open_session(
+        self, actor: Actor, *, address: str | None = None, user_agent: str | None = None
+    ) -> Session:
+        """A new session for `actor` (who has proved who they are)."""
         token = new_secret(SESSION_PREFIX)
         with self.rt.write_db.begin() as conn:
             store.create_session(
-                conn, token_hash=digest(token), user_id=actor.user_id, at=self.rt.session_now()
+                conn,
+                token_hash=digest(token),
+                user_id=actor.user_id,
+                at=self.rt.session_now(),
+                user_agent=user_agent,
+                address=address,
             )
         return Session(token, self.csrf_for(token), actor)
 
@@ -160,7 +187,7 @@ class Accounts:
         with self.rt.db.connect() as conn:
             session = store.session_by_hash(conn, token_hash)
             user = store.get_user(conn, session["user_id"]) if session else None
-        if session is None or user is None:
+        if session is None or user is None or user["disabled_at"] is not None:
             raise Unauthorized("log in first")
         idle = now - session["last_seen_at"] > s.session_idle_minutes * 60_000
         too_old = now - session["created_at"] > s.session_absolute_hours * 3_600_000
@@ -236,7 +263,7 @@ class Accounts:
         with self.rt.db.connect() as conn:
             row = store.token_by_hash(conn, digest(token))
             user = store.get_user(conn, row["user_id"]) if row else None
-        if row is None or user is None:
+        if row is None or user is None or user["disabled_at"] is not None:
             raise Unauthorized("invalid API token")
         if row["last_used_at"] is None or now - row["last_used_at"] > _TOUCH_EVERY_MS:
             with self.rt.write_db.begin() as conn:

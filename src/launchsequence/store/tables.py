@@ -42,6 +42,8 @@ users = Table(
     Column("name", String(200), nullable=False),
     Column("password_hash", String(200), nullable=False),
     Column("created_at", Millis, nullable=False),
+    # Set by `launchseq user disable`: no log-in, no session, no API token works.
+    Column("disabled_at", Millis),
 )
 
 sessions = Table(
@@ -51,7 +53,22 @@ sessions = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("created_at", Millis, nullable=False),
+    # Updated at most once a minute (accounts._TOUCH_EVERY_MS), not on every request.
     Column("last_seen_at", Millis, nullable=False),
+    # Where and with what the session logged in, for the list of one's sessions.
+    Column("user_agent", String(300)),
+    Column("address", String(64)),
+)
+
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # SHA-256 of the one-time token in the link; the token itself is never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", Millis, nullable=False),
+    Column("expires_at", Millis, nullable=False),
 )
 
 api_tokens = Table(

@@ -50,6 +50,8 @@ def signup(p: Page) -> Response:
                 password=p.form.get("password", ""),
                 name=values["name"] or None,
                 invitation=invitation,
+                address=client_address(p.request),
+                user_agent=p.request.headers.get("user-agent"),
             )
         except Invalid as exc:
             errors[exc.field or "email"] = exc.message
@@ -83,6 +85,7 @@ def login(p: Page) -> Response:
                 password=p.form.get("password", ""),
                 address=client_address(p.request),
                 old_token=p.request.cookies.get(SESSION_COOKIE),
+                user_agent=p.request.headers.get("user-agent"),
             )
         except Throttled as exc:
             errors["form"] = exc.message  # it says when to try again
@@ -100,7 +103,10 @@ def login(p: Page) -> Response:
         raise Redirect(target)
     # `kept`: the log-in follows a form sent after the session ended, kept to come back.
     kept = (p.form.get("kept") or p.query.get("kept")) == "1"
-    response = p.render("login.html", values=values, errors=errors, next=target, kept=kept)
+    reset = p.query.get("reset") == "1" and p.request.method == "GET"
+    response = p.render(
+        "login.html", values=values, errors=errors, next=target, kept=kept, reset=reset
+    )
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response
