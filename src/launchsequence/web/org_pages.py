@@ -109,7 +109,8 @@ def _shown(p: Page, org_key: str) -> dict[str, Any]:
     data = flash.take(p, f"/o/{org_key}/settings")
     if not isinstance(data, dict):
         return {}
-    return {k: v for k, v in data.items() if k in ("invite_url", "token") and isinstance(v, str)}
+    wanted = ("invite_url", "emailed_to", "token")
+    return {k: v for k, v in data.items() if k in wanted and isinstance(v, str)}
 
 
 def _id(p: Page, name: str) -> int:
@@ -135,13 +136,16 @@ def settings(p: Page) -> Response:
         values = dict(p.form)
         try:
             if action == "invite":
-                token, _ = p.services.invitations.create(
+                token, row = p.services.invitations.create(
                     actor, org_key, role=p.form.get("role"), email=p.form.get("email") or None
                 )
                 base = p.services.rt.settings.base_url.rstrip("/") or str(
                     p.request.base_url
                 ).rstrip("/")
-                _show_next(p, org_key, {"invite_url": f"{base}/signup?invitation={token}"})
+                shown_next = {"invite_url": f"{base}/signup?invitation={token}"}
+                if row["emailed"]:
+                    shown_next["emailed_to"] = row["email"]
+                _show_next(p, org_key, shown_next)
             elif action == "add-member":
                 member = p.services.orgs.add_member(
                     actor,
@@ -198,6 +202,7 @@ def settings(p: Page) -> Response:
         errors=errors,
         values=values,
         shown=shown,
+        mail=p.services.mailer.configured,
         me=actor,
         added=p.query.get("added"),
         renamed=p.query.get("renamed") == "1",
