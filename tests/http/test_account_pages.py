@@ -48,7 +48,8 @@ def session_ids(html: str) -> list[str]:
     )
 
 
-def test_changing_the_password_ends_the_other_sessions_and_keeps_this_one(live):
+def test_changing_the_password_ends_the_other_sessions_and_keeps_this_one(live_any_db):
+    live = live_any_db
     alice = signup(live.url, "alice@example.com", PASSWORD)
     laptop = log_in(live.url, "alice@example.com", FIREFOX)
     phone = log_in(live.url, "alice@example.com", SAFARI)
@@ -105,7 +106,8 @@ def test_changing_the_password_ends_the_other_sessions_and_keeps_this_one(live):
     assert "passphrase" not in str(audit)
 
 
-def test_the_sessions_page_lists_devices_and_logs_them_out(live):
+def test_the_sessions_page_lists_devices_and_logs_them_out(live_any_db):
+    live = live_any_db
     signup(live.url, "carol@example.com", PASSWORD).close()
     laptop = log_in(live.url, "carol@example.com", FIREFOX)
     phone = log_in(live.url, "carol@example.com", SAFARI)

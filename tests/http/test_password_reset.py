@@ -28,17 +28,30 @@ def inbox() -> Iterator[Inbox]:
         yield box
 
 
-@pytest.fixture
-def mail_live(make_settings, clock, inbox) -> Iterator[LiveServer]:
+def serve_with_mail(make_settings, clock, inbox, **extra) -> LiveServer:
     port = free_port()
     settings = make_settings(
+        **extra,
         smtp_host="127.0.0.1",
         smtp_port=inbox.port,
         smtp_tls="none",
         mail_from="Launch Sequence <flags@example.test>",
         base_url=f"http://127.0.0.1:{port}",
     )
-    server = LiveServer(create_app(settings, clock=clock), port=port).start()
+    return LiveServer(create_app(settings, clock=clock), port=port).start()
+
+
+@pytest.fixture
+def mail_live(make_settings, clock, inbox) -> Iterator[LiveServer]:
+    server = serve_with_mail(make_settings, clock, inbox)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_live_any_db(make_settings, clock, inbox, database_url) -> Iterator[LiveServer]:
+    """On SQLite, then on PostgreSQL."""
+    server = serve_with_mail(make_settings, clock, inbox, database_url=database_url)
     yield server
     server.stop()
 
@@ -83,7 +96,10 @@ def set_password(client: httpx.Client, page: httpx.Response, new: str) -> httpx.
     )
 
 
-def test_the_emailed_link_sets_a_new_password_once_and_ends_every_session(mail_live, inbox, caplog):
+def test_the_emailed_link_sets_a_new_password_once_and_ends_every_session(
+    mail_live_any_db, inbox, caplog
+):
+    mail_live = mail_live_any_db
     caplog.set_level(logging.DEBUG)
     access: list[str] = []
     handler = logging.Handler()
