@@ -346,6 +346,12 @@ def load_settings(
         raise ValueError(f"LAUNCHSEQ_SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}")
     if settings.smtp_host and not settings.mail_from:
         raise ValueError("LAUNCHSEQ_MAIL_FROM must be set when LAUNCHSEQ_SMTP_HOST is")
+    if settings.smtp_host and not settings.base_url:
+        # Links in email must not be made from a request's Host header, which anyone chooses.
+        raise ValueError(
+            "LAUNCHSEQ_BASE_URL must be set when LAUNCHSEQ_SMTP_HOST is: links in email start "
+            "with it"
+        )
     return settings
 
 

@@ -98,7 +98,7 @@ class Actor:
     user_id: int
     email: str
     name: str
-    via: str  # "session" or "token"
+    via: str  # "session", "token", "command" (launchseq) or "reset" (a password-reset link)
 
 
 @dataclass
