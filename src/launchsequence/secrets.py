@@ -8,6 +8,7 @@ import secrets
 
 __all__ = [
     "CLIENT_KEY_PREFIX",
+    "DEVICE_PREFIX",
     "INVITE_PREFIX",
     "RESET_PREFIX",
     "SECRET_PREFIXES",
@@ -26,6 +27,7 @@ SESSION_PREFIX = "lss_"
 TOKEN_PREFIX = "lst_"  # noqa: S105 - a prefix, not a secret
 INVITE_PREFIX = "lsi_"
 RESET_PREFIX = "lsr_"  # one-time password-reset links
+DEVICE_PREFIX = "lsd_"  # a device remembered after its second factor
 SECRET_PREFIXES = (
     SERVER_KEY_PREFIX,
     CLIENT_KEY_PREFIX,
@@ -33,6 +35,7 @@ SECRET_PREFIXES = (
     TOKEN_PREFIX,
     INVITE_PREFIX,
     RESET_PREFIX,
+    DEVICE_PREFIX,
 )
 
 

@@ -14,6 +14,7 @@ from .errors import (
     Invalid,
     NotFound,
     PreconditionFailed,
+    SecondFactorRequired,
     ServiceError,
     Throttled,
     Unauthorized,
@@ -27,6 +28,7 @@ from .passwords import Passwords
 from .recovery import Recovery
 from .revocations import Revocations
 from .runtime import Actor, Runtime
+from .second_factor import SecondFactor
 from .sessions import Sessions
 from .transfer import Transfer
 from .users import Users
@@ -50,6 +52,8 @@ __all__ = [
     "Recovery",
     "Revocations",
     "Runtime",
+    "SecondFactor",
+    "SecondFactorRequired",
     "ServiceError",
     "Services",
     "Sessions",
@@ -78,6 +82,7 @@ class Services:
     recovery: Recovery
     sessions: Sessions
     users: Users
+    second_factor: SecondFactor
 
     @classmethod
     def build(cls, rt: Runtime, passwords: Passwords | None = None) -> Services:
@@ -99,4 +104,5 @@ class Services:
             Recovery(rt, accounts.passwords, accounts.throttle, mailer),
             Sessions(rt),
             Users(rt),
+            accounts.second_factor,
         )

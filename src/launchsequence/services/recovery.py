@@ -87,6 +87,18 @@ class Recovery:
         self.rt.access_changed(sessions=ended)
         return len(ended)
 
+    def confirm_password(self, actor: Actor, password: Any, *, address: str) -> None:
+        """Check the actor's password before a sensitive change (turning the second factor
+        off). Invalid (field `password`) if wrong; throttled as log-in."""
+        if not isinstance(password, str) or len(password) > 1024:
+            password = ""
+        attempt = self.throttle.admit(actor.email, address)
+        with self.rt.db.connect() as conn:
+            user = account_store.get_user(conn, actor.user_id)
+        if user is None or not self.passwords.verify(user["password_hash"], password):
+            raise Invalid("this is not your password", field="password")
+        self.throttle.succeeded(attempt)
+
     # --- reset --------------------------------------------------------------------------------
 
     def link_base(self) -> str:

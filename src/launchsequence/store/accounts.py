@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from .tables import api_tokens, login_failures, sessions, users
+from .tables import api_tokens, login_failures, organizations, sessions, users
 
 __all__ = [
     "clear_failures",
@@ -15,6 +15,7 @@ __all__ = [
     "list_sessions",
     "list_users",
     "set_disabled",
+    "set_org_second_factor",
     "set_password_hash",
     "count_failures",
     "create_session",
@@ -109,6 +110,11 @@ def set_password_hash(conn: Connection, user_id: int, password_hash: str) -> Non
 
 def set_disabled(conn: Connection, user_id: int, at: int | None) -> None:
     conn.execute(update(users).where(users.c.id == user_id).values(disabled_at=at))
+
+
+def set_org_second_factor(conn: Connection, org_id: int, required: bool) -> None:
+    query = update(organizations).where(organizations.c.id == org_id)
+    conn.execute(query.values(require_second_factor=required))
 
 
 def list_users(conn: Connection) -> list[dict[str, Any]]:

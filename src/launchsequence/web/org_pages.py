@@ -157,6 +157,10 @@ def settings(p: Page) -> Response:
             elif action == "rename-org":
                 p.services.orgs.rename_org(actor, org_key, p.form.get("org_name", ""))
                 raise Redirect(f"/o/{org_key}/settings?renamed=1")
+            elif action == "second-factor":
+                required = p.form.get("require_second_factor") == "1"
+                p.services.second_factor.set_org_requirement(actor, org_key, required)
+                raise Redirect(f"/o/{org_key}/settings#second-factor")
             elif action == "revoke-invitation":
                 p.services.invitations.revoke(actor, org_key, _id(p, "id"))
                 raise Redirect(f"/o/{org_key}/settings")
@@ -203,6 +207,7 @@ def settings(p: Page) -> Response:
         values=values,
         shown=shown,
         mail=p.services.mailer.configured,
+        require_second_factor=p.services.second_factor.org_requirement(actor, org_key),
         me=actor,
         added=p.query.get("added"),
         renamed=p.query.get("renamed") == "1",

@@ -31,11 +31,14 @@ def profile(p: Page) -> Response:
     errors: dict[str, str] = {}
     values: dict[str, str] = {}
     shown: dict[str, Any] = {}
-    notice = {"changed": p.query.get("changed")}
+    notice = {"changed": p.query.get("changed"), "second_factor": p.query.get("second_factor")}
+    setup: dict[str, str] | None = None
     if p.request.method == "GET":
         data = flash.take(p, HERE)
         if isinstance(data, dict) and isinstance(data.get("token"), str):
             shown["token"] = data["token"]
+        if isinstance(data, dict) and isinstance(data.get("codes"), list):
+            shown["codes"] = [c for c in data["codes"] if isinstance(c, str)]
     else:
         action = p.form.get("action", "")
         values = {"token_name": p.form.get("token_name", "")}
@@ -51,6 +54,24 @@ def profile(p: Page) -> Response:
                     address=client_address(p.request),
                 )
                 raise Redirect(f"{HERE}?changed={ended}#password")
+            if action == "2fa-begin":
+                setup = p.services.second_factor.begin(actor)
+            elif action == "2fa-enable":
+                try:
+                    codes = p.services.second_factor.enable(
+                        actor, p.form.get("setup", ""), p.form.get("code", "")
+                    )
+                except Invalid:
+                    setup = p.services.second_factor.resume(actor, p.form.get("setup"))
+                    raise
+                flash.put(p, HERE, {"codes": codes})
+                raise Redirect(f"{HERE}#second-factor")
+            elif action == "2fa-disable":
+                p.services.recovery.confirm_password(
+                    actor, p.form.get("password_2fa", ""), address=client_address(p.request)
+                )
+                p.services.second_factor.disable(actor, p.form.get("code_2fa", ""))
+                raise Redirect(f"{HERE}?second_factor=off#second-factor")
             if action == "create-token":
                 token, _ = p.services.accounts.create_token(actor, p.form.get("token_name", ""))
                 flash.put(p, HERE, {"token": token})
@@ -58,9 +79,12 @@ def profile(p: Page) -> Response:
             if action == "revoke-token":
                 p.services.accounts.revoke_token(actor, _id(p, "id"))
                 raise Redirect(f"{HERE}#tokens")
-            errors["form"] = "unknown action"
+            elif not action.startswith("2fa-"):
+                errors["form"] = "unknown action"
         except Invalid as exc:
             field = exc.field or "form"
+            if action == "2fa-disable":
+                field = {"password": "password_2fa", "code": "code_2fa"}.get(field, field)
             errors[{"name": "token_name"}.get(field, field)] = exc.message
             p.status = 422
         except Throttled as exc:
@@ -75,6 +99,8 @@ def profile(p: Page) -> Response:
         values=values,
         shown=shown,
         notice=notice,
+        second_factor=p.services.second_factor.status(actor),
+        setup=setup,
     )
 
 
