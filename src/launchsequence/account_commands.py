@@ -57,6 +57,11 @@ def run_user(services: Any, args: argparse.Namespace) -> int:
         state = "disabled" if args.action == "disable" else "enabled"
         print(f"{args.email.strip().lower()} is {state}" + ("" if changed else " (it already was)"))
         return 0
+    if args.action == "reset-second-factor":
+        done = services.users.clear_second_factor(args.email)
+        email = args.email.strip().lower()
+        print(f"turned off the second factor of {email}" if done else f"{email} had none")
+        return 0
     if args.action == "reset-password":
         print(services.recovery.reset_link(args.email, args.base_url))
         return 0

@@ -1,5 +1,6 @@
 """The `launchseq` command: serve, migrate, user (create, list, disable, enable,
-reset-password), token (create, list, revoke), backup, export, import, version."""
+reset-password, reset-second-factor), token (create, list, revoke), backup, export,
+import, version."""
 
 from __future__ import annotations
 
@@ -72,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     reset.add_argument("--email", required=True)
     reset.add_argument("--base-url", help="public URL of the server (default LAUNCHSEQ_BASE_URL)")
     reset.add_argument("--database-url")
+
+    clear = user.add_parser(
+        "reset-second-factor",
+        help="turn off a user's second factor (a lost phone and lost recovery codes)",
+    )
+    clear.add_argument("--email", required=True)
+    clear.add_argument("--database-url")
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action")
     create_token = token.add_parser("create", help="print a new personal API token")

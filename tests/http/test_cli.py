@@ -237,6 +237,7 @@ def test_every_account_command_has_help(tmp_path):
         ("user", "disable"),
         ("user", "enable"),
         ("user", "reset-password"),
+        ("user", "reset-second-factor"),
         ("token", "create"),
         ("token", "list"),
         ("token", "revoke"),

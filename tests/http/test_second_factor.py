@@ -252,3 +252,28 @@ def test_every_second_factor_form_needs_its_csrf_token(live, clock):
                     body["csrf_token"] = token
                 assert client.post("/account", data=body).status_code == 403, action
         assert "Set up a second factor" in client.get("/account").text
+
+
+def test_an_operator_turns_off_a_lost_second_factor(tmp_path):
+    """`launchseq user reset-second-factor`: a real process on a real SQLite file."""
+    from tests.http.test_cli import create_user, run
+
+    data = tmp_path / "data"
+    create_user("gus@example.com", PASSWORD, data_dir=data)
+    none = run("user", "reset-second-factor", "--email", "gus@example.com", data_dir=data)
+    assert "gus@example.com had none" in none.stdout
+    from launchsequence.app import create_app
+    from launchsequence.config import Settings
+
+    app = create_app(Settings(data_dir=str(data)))
+    services = app.state.services
+    actor = services.accounts.actor_for_email("gus@example.com")
+    secret = services.second_factor.begin(actor)
+    services.second_factor.enable(actor, secret["setup"], pyotp.TOTP(secret["secret"]).now())
+    assert services.second_factor.status(actor)["enabled"]
+    done = run("user", "reset-second-factor", "--email", "gus@example.com", data_dir=data)
+    assert "turned off the second factor of gus@example.com" in done.stdout
+    assert not services.second_factor.status(actor)["enabled"]
+    assert services.accounts.login(
+        email="gus@example.com", password=PASSWORD, address="127.0.0.1"
+    ).token.startswith("lss_"), "the password alone logs in again"

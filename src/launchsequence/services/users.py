@@ -12,6 +12,7 @@ from typing import Any
 from ..store import accounts as store
 from ..store import orgs as org_store
 from ..store import recovery as recovery_store
+from ..store import second_factor as second_factor_store
 from .errors import NotFound
 from .runtime import Runtime
 from .sessions import end_user_sessions, record_account_event
@@ -53,6 +54,19 @@ class Users:
             action = "user.disabled" if disabled else "user.enabled"
             record_account_event(conn, self.rt, user["id"], user["email"], action, None)
         self.rt.access_changed(sessions=ended, users=[user["id"]])
+        return True
+
+    def clear_second_factor(self, email: str) -> bool:
+        """Turn a user's second factor off (lost phone and recovery codes): seed, recovery
+        codes and remembered devices go. False when they had none."""
+        with self.rt.write_db.begin() as conn:
+            user = self._user(conn, email)
+            if not user["totp_secret"]:
+                return False
+            second_factor_store.clear(conn, user["id"])
+            record_account_event(
+                conn, self.rt, user["id"], user["email"], "user.second_factor_disabled", None
+            )
         return True
 
     def list_tokens(self, email: str | None = None) -> list[dict[str, Any]]:
