@@ -5,6 +5,7 @@ stored in the clear."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import httpx
@@ -81,7 +82,8 @@ def api_login(url: str, email: str, code: str | None = None) -> httpx.Response:
         return c.post("/api/v1/auth/login", json=body)
 
 
-def test_codes_within_one_step_pass_two_steps_off_fail_and_none_twice(live_any_db, clock):
+def test_codes_within_one_step_pass_two_steps_off_fail_and_none_twice(live_any_db, clock, caplog):
+    caplog.set_level(logging.DEBUG)
     live = live_any_db
     signup(live.url, "ann@example.com", PASSWORD).close()
     with browser(live.url) as client:
@@ -123,6 +125,11 @@ def test_codes_within_one_step_pass_two_steps_off_fail_and_none_twice(live_any_d
     assert secret not in stored and len(hashes) == 10
     for code in codes:
         assert all(code.replace("-", "") not in h for h in hashes)
+    # Nor in any log of the server's (the test's own HTTP client logs what it sends).
+    logged = "\n".join(
+        r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))
+    )
+    assert secret not in logged and not any(c in logged for c in codes)
 
 
 def test_the_log_in_page_asks_for_the_code_and_can_remember_the_device(live, clock):
