@@ -170,6 +170,8 @@ def create_app(
                 await flusher.stop()
             except Exception:  # noqa: BLE001 - the database is away: those counts are lost
                 log.warning("usage counted since the last flush could not be written")
+            # Queued email is still sent (each message bounded by smtp_timeout_seconds).
+            await asyncio.to_thread(services.mailer.close)
             engine.dispose()
 
     app = FastAPI(

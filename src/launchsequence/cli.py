@@ -1,4 +1,5 @@
-"""The `launchseq` command: serve, edge, migrate, user create, token create, backup, export,
+"""The `launchseq` command: serve, edge, migrate, user (create, list, disable, enable,
+reset-password, reset-second-factor), token (create, list, revoke), backup, export,
 import, version."""
 
 from __future__ import annotations
@@ -49,17 +50,64 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--database-url")
 
     user = commands.add_parser("user", help="manage users").add_subparsers(dest="action")
-    create_user = user.add_parser("create", help="create a user with their organization")
-    create_user.add_argument("--email", required=True)
-    create_user.add_argument("--password", required=True)
-    create_user.add_argument("--name")
+    create_user = user.add_parser(
+        "create",
+        help="create a user with their organization",
+        description="Create a user with their own organization (project `default`, "
+        "environments `production` and `staging`). The password is asked for at a prompt, "
+        "or read from standard input with --password-stdin; never from an argument, where "
+        "the process list and shell history would keep it.",
+    )
+    create_user.add_argument("--email", required=True, help="their email (the log-in name)")
+    create_user.add_argument("--name", help="their name (default: the email's local part)")
+    create_user.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (its first line) instead of a prompt",
+    )
     create_user.add_argument("--database-url")
+    list_users = user.add_parser("list", help="list users, their organizations and state")
+    list_users.add_argument("--database-url")
+    disable = user.add_parser(
+        "disable",
+        help="stop a user from logging in; end their sessions; refuse their API tokens",
+    )
+    disable.add_argument("--email", required=True)
+    disable.add_argument("--database-url")
+    enable = user.add_parser("enable", help="let a disabled user log in again")
+    enable.add_argument("--email", required=True)
+    enable.add_argument("--database-url")
+    reset = user.add_parser(
+        "reset-password",
+        help="print a one-time link to choose a new password (for servers without email)",
+        description="Print a link that lets the user choose a new password: it works once, "
+        "for 30 minutes. Hand it to them over a channel you trust. The link starts with "
+        "--base-url, or LAUNCHSEQ_BASE_URL.",
+    )
+    reset.add_argument("--email", required=True)
+    reset.add_argument("--base-url", help="public URL of the server (default LAUNCHSEQ_BASE_URL)")
+    reset.add_argument("--database-url")
+
+    clear = user.add_parser(
+        "reset-second-factor",
+        help="turn off a user's second factor (a lost phone and lost recovery codes)",
+    )
+    clear.add_argument("--email", required=True)
+    clear.add_argument("--database-url")
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action")
     create_token = token.add_parser("create", help="print a new personal API token")
-    create_token.add_argument("--email", required=True)
-    create_token.add_argument("--name", required=True)
+    create_token.add_argument("--email", required=True, help="the user the token acts as")
+    create_token.add_argument("--name", required=True, help="what it is for, like 'ci'")
     create_token.add_argument("--database-url")
+    list_tokens = token.add_parser(
+        "list", help="list personal API tokens (id, owner, name, prefix, last used)"
+    )
+    list_tokens.add_argument("--email", help="only this user's tokens")
+    list_tokens.add_argument("--database-url")
+    revoke_token = token.add_parser("revoke", help="revoke a personal API token by its id")
+    revoke_token.add_argument("id", type=int, help="the token's id, as `token list` shows it")
+    revoke_token.add_argument("--database-url")
 
     backup = commands.add_parser(
         "backup", help="copy the SQLite database to a file while the server runs"
@@ -99,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command in ("user", "token") and not getattr(args, "action", None):
         parser.parse_args([command, "--help"])
     overrides = {
-        key: getattr(args, key, None) for key in ("host", "port", "database_url", "data_dir")
+        key: getattr(args, key, None)
+        for key in ("host", "port", "database_url", "data_dir", "base_url")
     }
     try:
         settings = load_settings(overrides)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .account_commands import run_token, run_user
 from .config import Settings
 from .services import ServiceError
 
@@ -43,15 +44,9 @@ def run(command: str, args: argparse.Namespace, settings: Settings) -> int:
         app = create_app(settings)
         services = app.state.services
         if command == "user":
-            actor = services.accounts.create_user(
-                email=args.email, password=args.password, name=args.name
-            )
-            orgs = services.orgs.list_orgs(actor)
-            print(f"created {actor.email} with organization {orgs[0]['key']}")
-            return 0
+            return run_user(services, args)
         if command == "token":
-            print(services.accounts.create_token_for_email(args.email, args.name))
-            return 0
+            return run_token(services, args)
         if command == "export":
             return _export(services, args)
         if command == "import":

@@ -9,11 +9,18 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SETTINGS", "Setting", "Settings", "load_settings", "reference_markdown"]
+__all__ = [
+    "SETTINGS",
+    "SMTP_TLS_MODES",
+    "Setting",
+    "Settings",
+    "load_settings",
+    "reference_markdown",
+]
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Secret for CSRF tokens. Empty: generated once and kept in DATA_DIR/secret_key. "
         "Instances sharing one database must share it.",
     ),
-    Setting("base_url", "", "Public URL of this server, for links and same-origin checks."),
+    Setting(
+        "base_url",
+        "",
+        "Public URL of this server, for links (in emails, and printed by `launchseq user "
+        "reset-password`) and same-origin checks.",
+    ),
     Setting(
         "secure_cookies",
         "auto",
@@ -94,6 +106,49 @@ SETTINGS: tuple[Setting, ...] = (
         60,
         "The longest wait the slowdown of an email under attack imposes: the owner logging in "
         "during an attack from many addresses waits at most this long.",
+    ),
+    Setting(
+        "password_resets_per_email",
+        3,
+        "Password-reset emails asked for one address within LOGIN_WINDOW_SECONDS; past it the "
+        "form answers 429 (the same whether or not the address has an account).",
+    ),
+    Setting(
+        "password_resets_per_address",
+        20,
+        "Password-reset requests from one client address within LOGIN_WINDOW_SECONDS, "
+        "whatever the emails; past it, 429.",
+    ),
+    Setting(
+        "smtp_host",
+        "",
+        "SMTP server for outgoing email (password resets, invitations). Empty: no email is "
+        "sent; the pages that would send one say so and name the command-line route.",
+    ),
+    Setting("smtp_port", 587, "Port of the SMTP server (587 for STARTTLS, 465 for TLS, 25)."),
+    Setting(
+        "smtp_tls",
+        "starttls",
+        "How the SMTP connection is protected: 'starttls' (upgrade a plain connection; refused "
+        "if the server cannot), 'tls' (TLS from the first byte, usually port 465) or 'none' "
+        "(plain text: only to a relay on the same machine or network).",
+    ),
+    Setting("smtp_user", "", "User name for SMTP authentication; empty: no authentication."),
+    Setting(
+        "smtp_password",
+        "",
+        "Password for SMTP authentication. A secret: never logged or shown.",
+    ),
+    Setting(
+        "mail_from",
+        "",
+        "The From address of outgoing email, like 'Launch Sequence <flags@example.com>'. "
+        "Required when SMTP_HOST is set.",
+    ),
+    Setting(
+        "smtp_timeout_seconds",
+        10,
+        "How long to wait for the SMTP server at each step before giving up on a message.",
     ),
     Setting(
         "sdk_key_grace_seconds",
@@ -259,6 +314,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+SMTP_TLS_MODES = ("none", "starttls", "tls")
 
 
 @dataclass(frozen=True)
@@ -267,7 +323,7 @@ class Settings:
     port: int = 8080
     data_dir: str = "./data"
     database_url: str = ""
-    secret_key: str = ""
+    secret_key: str = field(default="", repr=False)
     base_url: str = ""
     secure_cookies: str = "auto"
     trusted_proxies: str = "127.0.0.1"
@@ -279,6 +335,15 @@ class Settings:
     login_failures_per_address: int = 50
     login_failures_per_account: int = 10
     login_slowdown_max_seconds: int = 60
+    password_resets_per_email: int = 3
+    password_resets_per_address: int = 20
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    mail_from: str = ""
+    smtp_timeout_seconds: int = 10
     sdk_key_grace_seconds: int = 3600
     max_body_bytes: int = 1_048_576
     max_header_bytes: int = 65_536
@@ -381,7 +446,18 @@ def load_settings(
         if value is not None:
             values[name] = _coerce(name, value)
     known = {f.name for f in fields(Settings)}
-    return Settings(**{k: v for k, v in values.items() if k in known})
+    settings = Settings(**{k: v for k, v in values.items() if k in known})
+    if settings.smtp_tls not in SMTP_TLS_MODES:
+        raise ValueError(f"LAUNCHSEQ_SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}")
+    if settings.smtp_host and not settings.mail_from:
+        raise ValueError("LAUNCHSEQ_MAIL_FROM must be set when LAUNCHSEQ_SMTP_HOST is")
+    if settings.smtp_host and not settings.base_url:
+        # Links in email must not be made from a request's Host header, which anyone chooses.
+        raise ValueError(
+            "LAUNCHSEQ_BASE_URL must be set when LAUNCHSEQ_SMTP_HOST is: links in email start "
+            "with it"
+        )
+    return settings
 
 
 def reference_markdown() -> str:

@@ -16,8 +16,10 @@ from cryptography.fernet import Fernet, InvalidToken
 
 __all__ = [
     "CLIENT_KEY_PREFIX",
+    "DEVICE_PREFIX",
     "INVITE_PREFIX",
     "RELAY_KEY_PREFIX",
+    "RESET_PREFIX",
     "SECRET_PREFIXES",
     "SERVER_KEY_PREFIX",
     "SESSION_PREFIX",
@@ -40,6 +42,8 @@ TOKEN_PREFIX = "lst_"  # noqa: S105 - a prefix, not a secret
 INVITE_PREFIX = "lsi_"
 RELAY_KEY_PREFIX = "ls_rly_"  # an edge node's key to its upstream
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+RESET_PREFIX = "lsr_"  # one-time password-reset links
+DEVICE_PREFIX = "lsd_"  # a device remembered after its second factor
 SECRET_PREFIXES = (
     RELAY_KEY_PREFIX,
     SERVER_KEY_PREFIX,
@@ -48,6 +52,8 @@ SECRET_PREFIXES = (
     TOKEN_PREFIX,
     INVITE_PREFIX,
     WEBHOOK_SECRET_PREFIX,
+    RESET_PREFIX,
+    DEVICE_PREFIX,
 )
 
 

@@ -28,8 +28,9 @@ def make_database(data_dir: Path) -> Path:
     """A real database made by the CLI (a user, an organization, a project), fully
     checkpointed into the main file; its path."""
     made = subprocess.run(
-        [*LAUNCHSEQ, "user", "create", "--email", "d@example.com", "--password", "passw0rd!x"],
+        [*LAUNCHSEQ, "user", "create", "--email", "d@example.com", "--password-stdin"],
         env=clean_env(data_dir, LAUNCHSEQ_SECRET_KEY="s"),
+        input="passw0rd!x\n",
         capture_output=True,
         text=True,
         timeout=60,

@@ -120,8 +120,9 @@ def test_read_only_data_dir_with_an_existing_database(
     read_only_dir: Path, request: pytest.FixtureRequest
 ) -> None:
     created = subprocess.run(
-        [*LAUNCHSEQ, "user", "create", "--email", "ro@example.com", "--password", "passw0rd!"],
+        [*LAUNCHSEQ, "user", "create", "--email", "ro@example.com", "--password-stdin"],
         env=clean_env(read_only_dir),
+        input="passw0rd!\n",
         capture_output=True,
         text=True,
         timeout=60,

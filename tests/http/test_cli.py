@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -16,11 +18,33 @@ from tests.support.live import free_port
 LAUNCHSEQ = [sys.executable, "-m", "launchsequence"]
 
 
-def run(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, data_dir: Path, check: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LAUNCHSEQ_DATA_DIR": str(data_dir)}
     env.pop("LAUNCHSEQ_DATABASE_URL", None)
     return subprocess.run(
-        [*LAUNCHSEQ, *args], env=env, capture_output=True, text=True, timeout=60, check=check
+        [*LAUNCHSEQ, *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
+    )
+
+
+def create_user(email: str, password: str, *, data_dir: Path, check: bool = True) -> Any:
+    """`user create` with the password on standard input, as scripts give it."""
+    return run(
+        "user",
+        "create",
+        "--email",
+        email,
+        "--password-stdin",
+        data_dir=data_dir,
+        check=check,
+        stdin=password + "\n",
     )
 
 
@@ -30,9 +54,7 @@ def test_version(tmp_path):
 
 def test_serve_with_no_configuration_then_user_and_token(tmp_path):
     data = tmp_path / "data"
-    created = run(
-        "user", "create", "--email", "Ops@Example.com", "--password", "passw0rd!", data_dir=data
-    )
+    created = create_user("Ops@Example.com", "passw0rd!", data_dir=data)
     assert "ops@example.com" in created.stdout
     token = run("token", "create", "--email", "ops@example.com", "--name", "ci", data_dir=data)
     lines = token.stdout.splitlines()
@@ -73,31 +95,11 @@ def test_serve_with_no_configuration_then_user_and_token(tmp_path):
 
 
 def test_user_create_refuses_bad_input_clearly(tmp_path):
-    short = run(
-        "user",
-        "create",
-        "--email",
-        "a@example.com",
-        "--password",
-        "short",
-        data_dir=tmp_path,
-        check=False,
-    )
+    short = create_user("a@example.com", "short", data_dir=tmp_path, check=False)
     assert short.returncode == 1
     assert "password" in short.stderr and "8" in short.stderr
-    run(
-        "user", "create", "--email", "a@example.com", "--password", "long enough", data_dir=tmp_path
-    )
-    again = run(
-        "user",
-        "create",
-        "--email",
-        "a@example.com",
-        "--password",
-        "long enough",
-        data_dir=tmp_path,
-        check=False,
-    )
+    create_user("a@example.com", "long enough", data_dir=tmp_path)
+    again = create_user("a@example.com", "long enough", data_dir=tmp_path, check=False)
     assert again.returncode == 1 and "exists" in again.stderr
     missing = run(
         "token",
@@ -125,7 +127,7 @@ def test_backup_while_serving_and_restore_from_it(tmp_path):
     import sqlite3
 
     data = tmp_path / "data"
-    run("user", "create", "--email", "b@example.com", "--password", "passw0rd!", data_dir=data)
+    create_user("b@example.com", "passw0rd!", data_dir=data)
     token = run("token", "create", "--email", "b@example.com", "--name", "t", data_dir=data)
     port = free_port()
     env = {**os.environ, "LAUNCHSEQ_DATA_DIR": str(data)}
@@ -181,3 +183,184 @@ def test_backup_refuses_postgresql_clearly(tmp_path):
         timeout=60,
     )
     assert result.returncode == 1 and "pg_dump" in result.stderr
+
+
+def test_user_create_takes_the_password_from_stdin_or_a_prompt_never_an_argument(tmp_path):
+    data = tmp_path / "data"
+    as_argument = run(
+        "user", "create", "--email", "x@example.com", "--password", "passw0rd!", data_dir=data,
+        check=False,
+    )  # fmt: skip
+    assert as_argument.returncode == 2 and "unrecognized arguments" in as_argument.stderr
+    no_terminal = run("user", "create", "--email", "x@example.com", data_dir=data, check=False)
+    assert no_terminal.returncode == 1 and "--password-stdin" in no_terminal.stderr
+    created = create_user("x@example.com", "spaces and all ", data_dir=data)
+    assert "created x@example.com" in created.stdout
+    token = run("token", "create", "--email", "x@example.com", "--name", "t", data_dir=data)
+    port = free_port()
+    env = {**os.environ, "LAUNCHSEQ_DATA_DIR": str(data)}
+    server = subprocess.Popen(
+        [*LAUNCHSEQ, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(url)
+        login = httpx.post(
+            f"{url}/api/v1/auth/login",
+            json={"email": "x@example.com", "password": "spaces and all "},
+        )
+        assert login.status_code == 200, "the whole first line is the password"
+        assert token.stdout.strip().startswith("lst_")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def wait_for(url: str) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(f"{url}/healthz")
+            return
+        except httpx.ConnectError:
+            assert time.monotonic() < deadline, "server did not answer"
+            time.sleep(0.1)
+
+
+def test_every_account_command_has_help(tmp_path):
+    for command in (
+        ("user", "create"),
+        ("user", "list"),
+        ("user", "disable"),
+        ("user", "enable"),
+        ("user", "reset-password"),
+        ("user", "reset-second-factor"),
+        ("token", "create"),
+        ("token", "list"),
+        ("token", "revoke"),
+    ):
+        shown = run(*command, "--help", data_dir=tmp_path)
+        assert shown.stdout.startswith(f"usage: launchseq {' '.join(command)}"), shown.stdout
+    for group in ("user", "token"):
+        listing = run(group, "--help", data_dir=tmp_path).stdout
+        for line in listing.splitlines():
+            if line.startswith("    ") and line.split()[0] in ("create", "list", "revoke"):
+                assert len(line.split()) > 1, f"{group} {line.strip()} has no help text"
+
+
+def test_list_disable_enable_users_and_list_revoke_tokens(tmp_path):
+    data = tmp_path / "data"
+    create_user("ann@example.com", "passw0rd!", data_dir=data)
+    create_user("ben@example.com", "passw0rd!", data_dir=data)
+    ci = run("token", "create", "--email", "ben@example.com", "--name", "ci", data_dir=data)
+    run("token", "create", "--email", "ann@example.com", "--name", "laptop", data_dir=data)
+    port = free_port()
+    env = {**os.environ, "LAUNCHSEQ_DATA_DIR": str(data)}
+    server = subprocess.Popen(
+        [*LAUNCHSEQ, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    ben_token = {"Authorization": f"Bearer {ci.stdout.strip()}"}
+    try:
+        wait_for(url)
+        ben = httpx.Client(base_url=url)
+        assert (
+            ben.post(
+                "/api/v1/auth/login", json={"email": "ben@example.com", "password": "passw0rd!"}
+            ).status_code
+            == 200
+        )
+        assert ben.get("/api/v1/me").status_code == 200
+        assert httpx.get(f"{url}/api/v1/me", headers=ben_token).status_code == 200
+
+        users = run("user", "list", data_dir=data).stdout
+        assert re.search(r"ann@example\.com\s+active .* ann:owner", users), users
+        assert re.search(r"ben@example\.com\s+active", users), users
+
+        disabled = run("user", "disable", "--email", "Ben@Example.com", data_dir=data)
+        assert "ben@example.com is disabled" in disabled.stdout
+        assert re.search(r"ben@example\.com\s+disabled", run("user", "list", data_dir=data).stdout)
+        # The running server sees it at once: session, token and log-in all refused.
+        assert ben.get("/api/v1/me").status_code == 401
+        assert httpx.get(f"{url}/api/v1/me", headers=ben_token).status_code == 401
+        refused = httpx.post(
+            f"{url}/api/v1/auth/login", json={"email": "ben@example.com", "password": "passw0rd!"}
+        )
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "account_disabled"
+        wrong = httpx.post(
+            f"{url}/api/v1/auth/login", json={"email": "ben@example.com", "password": "wrong one"}
+        )
+        assert wrong.json()["error"]["code"] == "invalid_credentials", "no hint without it"
+        no_link = run("user", "reset-password", "--email", "ben@example.com",
+                      "--base-url", url, data_dir=data, check=False)  # fmt: skip
+        assert no_link.returncode == 1 and "no active user" in no_link.stderr
+
+        run("user", "enable", "--email", "ben@example.com", data_dir=data)
+        assert httpx.get(f"{url}/api/v1/me", headers=ben_token).status_code == 200
+        assert ben.get("/api/v1/me").status_code == 401, "sessions do not come back"
+
+        tokens = run("token", "list", data_dir=data).stdout
+        assert re.search(r"ben@example\.com\s+ci\s+lst_", tokens), tokens
+        assert "laptop" in tokens
+        assert ci.stdout.strip() not in tokens, "never the secret part"
+        only_ann = run("token", "list", "--email", "ann@example.com", data_dir=data).stdout
+        assert "laptop" in only_ann and " ci " not in only_ann
+        token_id = re.search(r"^\s*(\d+)\s+ben@example\.com\s+ci\b", tokens, re.M)
+        assert token_id
+        revoked = run("token", "revoke", token_id.group(1), data_dir=data)
+        assert "revoked token" in revoked.stdout and "ben@example.com" in revoked.stdout
+        assert httpx.get(f"{url}/api/v1/me", headers=ben_token).status_code == 401
+        again = run("token", "revoke", token_id.group(1), data_dir=data, check=False)
+        assert again.returncode == 1 and "no token" in again.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_reset_password_prints_a_one_time_link(tmp_path):
+    data = tmp_path / "data"
+    create_user("cy@example.com", "passw0rd!", data_dir=data)
+    no_base = run("user", "reset-password", "--email", "cy@example.com", data_dir=data,
+                  check=False)  # fmt: skip
+    assert no_base.returncode == 1 and "LAUNCHSEQ_BASE_URL" in no_base.stderr
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    printed = run("user", "reset-password", "--email", "cy@example.com", "--base-url", url,
+                  data_dir=data)  # fmt: skip
+    link = printed.stdout.strip()
+    assert re.fullmatch(re.escape(url) + r"/reset\?token=lsr_[A-Za-z0-9_-]+", link), link
+    env = {**os.environ, "LAUNCHSEQ_DATA_DIR": str(data)}
+    server = subprocess.Popen(
+        [*LAUNCHSEQ, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(url)
+        with httpx.Client(base_url=url, follow_redirects=False) as browser:
+            assert browser.get(link).headers["location"] == "/reset"
+            page = browser.get("/reset").text
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+            assert csrf
+            done = browser.post(
+                "/reset",
+                data={"password": "new one here", "password_again": "new one here",
+                      "csrf_token": csrf.group(1)},
+            )  # fmt: skip
+            assert done.status_code == 303
+            assert browser.get(link).status_code == 404, "used once"
+        login = httpx.post(
+            f"{url}/api/v1/auth/login", json={"email": "cy@example.com", "password": "new one here"}
+        )
+        assert login.status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

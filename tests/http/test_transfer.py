@@ -10,7 +10,7 @@ from typing import Any
 
 import launchsequence_engine as engine
 
-from tests.http.test_cli import run
+from tests.http.test_cli import create_user, run
 from tests.support.api import ApiUser, signup
 
 ENVS = ("production", "staging")
@@ -364,7 +364,7 @@ def test_roles_and_isolation(live):
 def test_commands_export_and_import_through_files(tmp_path):
     data = tmp_path / "data"
     for email in ("ann@example.com", "ben@example.com"):
-        run("user", "create", "--email", email, "--password", "passw0rd!", data_dir=data)
+        create_user(email, "passw0rd!", data_dir=data)
     source = {
         "format": "launchsequence-project",
         "version": 1,

@@ -59,8 +59,9 @@ def test_the_installed_package_serves_the_api_the_dashboard_and_its_assets(tmp_p
     assert version.returncode == 0 and version.stdout.strip(), version.stderr
 
     created = subprocess.run(
-        [launchseq, "user", "create", "--email", "ops@example.com", "--password", "long enough"],
+        [launchseq, "user", "create", "--email", "ops@example.com", "--password-stdin"],
         env=env,
+        input="long enough\n",
         capture_output=True,
         text=True,
         timeout=60,

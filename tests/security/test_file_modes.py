@@ -82,8 +82,9 @@ def test_the_secret_and_database_are_private_without_the_command_line(
 def test_an_older_installation_is_made_private_at_start(tmp_path: Path) -> None:
     data = tmp_path / "data"
     made = subprocess.run(
-        [*LAUNCHSEQ, "user", "create", "--email", "old@example.com", "--password", "passw0rd!x"],
+        [*LAUNCHSEQ, "user", "create", "--email", "old@example.com", "--password-stdin"],
         env=clean_env(data),
+        input="passw0rd!x\n",
         capture_output=True,
         text=True,
         timeout=60,

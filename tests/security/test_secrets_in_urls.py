@@ -105,6 +105,8 @@ def test_redaction_of_request_targets() -> None:
     assert redact_target("/x?q=1&Access_Token=abc&y=2") == "/x?q=1&Access_Token=***&y=2"
     assert redact_target("/x?anything=ls_srv_secret%2Fpart") == "/x?anything=ls_srv_***"
     assert redact_target("/signup?invitation=lsi_abc") == "/signup?invitation=lsi_***"
+    assert redact_target("/reset?token=lsr_abc-_9") == "/reset?token=lsr_***"
+    assert redact_target("/reset?t=lsr_abc-_9") == "/reset?t=lsr_***"
     assert redact_target("/o/acme/p/default/flags?page=2") == "/o/acme/p/default/flags?page=2"
 
 

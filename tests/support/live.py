@@ -24,9 +24,9 @@ def free_port() -> int:
 class LiveServer:
     """uvicorn serving `app` on 127.0.0.1 until `stop()`; `url` is its base URL."""
 
-    def __init__(self, app: Any, **config: Any) -> None:
+    def __init__(self, app: Any, *, port: int | None = None, **config: Any) -> None:
         self.app = app
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             app,

@@ -60,7 +60,12 @@ def signup(body: SignupIn, request: Request, response: Response, services: Servi
     cookie-authenticated unsafe request must send as `X-CSRF-Token`."""
     check_origin(request, services.rt.settings.base_url)
     session = services.accounts.signup(
-        email=body.email, password=body.password, name=body.name, invitation=body.invitation
+        email=body.email,
+        password=body.password,
+        name=body.name,
+        invitation=body.invitation,
+        address=client_address(request),
+        user_agent=request.headers.get("user-agent"),
     )
     _set_session(request, response, services, session.token)
     return _me(session.actor, session.csrf, services.orgs.list_orgs(session.actor))
@@ -73,13 +78,17 @@ def signup(body: SignupIn, request: Request, response: Response, services: Servi
 )
 def login(body: LoginIn, request: Request, response: Response, services: ServicesDep) -> Any:
     """Starts a new session (ending any the client had). Wrong email and wrong password give
-    the same 401; repeated failures give 429 with Retry-After."""
+    the same 401; repeated failures give 429 with Retry-After. A user with a second factor
+    sends `code` too: without it the answer is 401 `second_factor_required`, with a wrong
+    one 401 `invalid_second_factor`."""
     check_origin(request, services.rt.settings.base_url)
     session = services.accounts.login(
         email=body.email,
         password=body.password,
         address=client_address(request),
         old_token=request.cookies.get(SESSION_COOKIE),
+        user_agent=request.headers.get("user-agent"),
+        code=body.code,
     )
     _set_session(request, response, services, session.token)
     return _me(session.actor, session.csrf, services.orgs.list_orgs(session.actor))

@@ -422,6 +422,10 @@ class Invitation(TypedDict):
 class NewInvitation(Invitation):
     token: Annotated[str, Field(description="Shown here only, ever")]
     url: Annotated[str, Field(description="The sign-up link to send")]
+    emailed: Annotated[
+        bool,
+        Field(description="The link was also emailed to `email` (the server has SMTP set up)"),
+    ]
 
 
 class InvitationList(TypedDict):

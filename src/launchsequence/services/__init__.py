@@ -14,6 +14,7 @@ from .errors import (
     Invalid,
     NotFound,
     PreconditionFailed,
+    SecondFactorRequired,
     ServiceError,
     Throttled,
     Unauthorized,
@@ -21,13 +22,18 @@ from .errors import (
 )
 from .flags import Flags
 from .invitations import Invitations
+from .mail import Mailer
 from .orgs import Orgs
 from .passwords import Passwords
+from .recovery import Recovery
 from .relay_keys import RelayKeys
 from .revocations import Revocations
 from .runtime import Actor, Runtime
+from .second_factor import SecondFactor
+from .sessions import Sessions
 from .transfer import Transfer
 from .usage import OpenStreams, Usage
+from .users import Users
 from .webhook_sender import WebhookSender
 from .webhooks import Webhooks
 
@@ -42,15 +48,20 @@ __all__ = [
     "InUse",
     "Invalid",
     "Invitations",
+    "Mailer",
     "NotFound",
     "Orgs",
     "Passwords",
     "PreconditionFailed",
     "RelayKeys",
+    "Recovery",
     "Revocations",
     "Runtime",
+    "SecondFactor",
+    "SecondFactorRequired",
     "ServiceError",
     "Services",
+    "Sessions",
     "Throttled",
     "Transfer",
     "Unauthorized",
@@ -58,6 +69,7 @@ __all__ = [
     "Usage",
     "WebhookSender",
     "Webhooks",
+    "Users",
 ]
 
 
@@ -77,6 +89,11 @@ class Services:
     relay_keys: RelayKeys
     usage: Usage
     webhooks: Webhooks
+    mailer: Mailer
+    recovery: Recovery
+    sessions: Sessions
+    users: Users
+    second_factor: SecondFactor
 
     @classmethod
     def build(
@@ -87,17 +104,24 @@ class Services:
     ) -> Services:
         revocations = Revocations()
         rt.access_listeners.append(revocations.wake)
+        accounts = Accounts(rt, passwords)
+        mailer = Mailer(rt.settings)
         return cls(
             rt,
-            Accounts(rt, passwords),
+            accounts,
             Orgs(rt),
             Flags(rt),
             Audit(rt),
-            Invitations(rt),
+            Invitations(rt, mailer),
             Transfer(rt),
             Drafts(rt),
             revocations,
             RelayKeys(rt),
             Usage(rt, open_streams),
             Webhooks(rt),
+            mailer,
+            Recovery(rt, accounts.passwords, accounts.throttle, mailer),
+            Sessions(rt),
+            Users(rt),
+            accounts.second_factor,
         )

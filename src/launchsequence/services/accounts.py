@@ -12,10 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from ..secrets import SESSION_PREFIX, TOKEN_PREFIX, digest, new_secret, sign
 from ..store import accounts as store
 from . import orgs
-from .errors import Conflict, Invalid, NotFound, Unauthorized
+from .errors import Conflict, Invalid, NotFound, SecondFactorRequired, Unauthorized
 from .invitations import accept_in
 from .passwords import Passwords
 from .runtime import Actor, Runtime
+from .second_factor import SecondFactor
 from .throttle import LoginThrottle
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOUCH_EVERY_MS = 60_000
+_TICKET_MS = 5 * 60_000  # the second log-in step must follow the first within this
 
 
 def normalize_email(email: Any) -> str:
@@ -59,6 +61,7 @@ class Accounts:
         self.rt = rt
         self.passwords = passwords or Passwords()
         self.throttle = LoginThrottle(rt)
+        self.second_factor = SecondFactor(rt)
 
     # --- users -------------------------------------------------------------------------------
 
@@ -95,17 +98,36 @@ class Accounts:
         return actor
 
     def signup(
-        self, *, email: str, password: str, name: str | None = None, invitation: str | None = None
+        self,
+        *,
+        email: str,
+        password: str,
+        name: str | None = None,
+        invitation: str | None = None,
+        address: str | None = None,
+        user_agent: str | None = None,
     ) -> Session:
         actor = self.create_user(email=email, password=password, name=name, invitation=invitation)
-        return self._open_session(actor)
+        return self.open_session(actor, address=address, user_agent=user_agent)
 
     # --- sessions ----------------------------------------------------------------------------
 
     def login(
-        self, *, email: Any, password: Any, address: str, old_token: str | None = None
+        self,
+        *,
+        email: Any,
+        password: Any,
+        address: str,
+        old_token: str | None = None,
+        user_agent: str | None = None,
+        code: Any = None,
+        device: str | None = None,
     ) -> Session:
         """A new session (any session the client presented is ended: no fixation).
+
+        For a user with a second factor, `code` (TOTP or recovery code) or a remembered
+        `device` token is needed too; without either, SecondFactorRequired carries a ticket
+        for `login_second_step`. A wrong code counts as a failed log-in.
 
         The same Unauthorized, after the same work, whether the email is unknown or the
         password wrong. Throttled (with the seconds to wait) as services/throttle.py says:
@@ -127,16 +149,84 @@ class Accounts:
         if not ok:
             raise Unauthorized("wrong email or password", code="invalid_credentials")
         assert user is not None
+        if user["totp_secret"] and not self.second_factor.remembered(user["id"], device):
+            if code is None or code == "":
+                self.throttle.succeeded(attempt)
+                raise SecondFactorRequired(
+                    "enter the code from your authenticator app", ticket=self._ticket(user)
+                )
+            if not self.second_factor.verify(user, code):
+                raise Unauthorized("wrong code", code="invalid_second_factor")
         self.throttle.succeeded(attempt)
+        if user["disabled_at"] is not None:
+            # Said only to whoever knows the password: it reveals nothing to anyone else.
+            raise Unauthorized(
+                "this account is disabled; ask your administrator", code="account_disabled"
+            )
         if old_token:
             self.logout(old_token)
-        return self._open_session(Actor(user["id"], user["email"], user["name"], "session"))
+        actor = Actor(user["id"], user["email"], user["name"], "session")
+        return self.open_session(actor, address=address, user_agent=user_agent)
 
-    def _open_session(self, actor: Actor) -> Session:
+    def _ticket(self, user: dict[str, Any], expires: int | None = None) -> str:
+        # Bound to the password hash: a password change voids the tickets made before it.
+        expires = expires if expires is not None else self.rt.now() + _TICKET_MS
+        mac = sign(
+            self.rt.settings.secret_key,
+            f"2fa-ticket:{user['id']}:{expires}:{user['password_hash']}",
+        )
+        return f"{user['id']}.{expires}.{mac}"
+
+    def login_second_step(
+        self,
+        *,
+        ticket: Any,
+        code: Any,
+        address: str,
+        old_token: str | None = None,
+        user_agent: str | None = None,
+    ) -> Session:
+        """Finish a log-in that answered SecondFactorRequired: the ticket (5 minutes) and a
+        code. Throttled as log-in; Unauthorized for an expired or forged ticket or a wrong
+        code."""
+        parts = ticket.split(".") if isinstance(ticket, str) and len(ticket) < 200 else []
+        user = None
+        if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+            with self.rt.db.connect() as conn:
+                user = store.get_user(conn, int(parts[0]))
+        valid = (
+            user is not None
+            and int(parts[1]) > self.rt.now()
+            and secrets.compare_digest(self._ticket(user, int(parts[1])), ticket)
+        )
+        if not valid or user is None:
+            raise Unauthorized("this log-in expired; start again", code="session_expired")
+        attempt = self.throttle.admit(user["email"], address)
+        if not self.second_factor.verify(user, code):
+            raise Unauthorized("wrong code", code="invalid_second_factor")
+        self.throttle.succeeded(attempt)
+        if user["disabled_at"] is not None:
+            raise Unauthorized(
+                "this account is disabled; ask your administrator", code="account_disabled"
+            )
+        if old_token:
+            self.logout(old_token)
+        actor = Actor(user["id"], user["email"], user["name"], "session")
+        return self.open_session(actor, address=address, user_agent=user_agent)
+
+    def open_session(
+        self, actor: Actor, *, address: str | None = None, user_agent: str | None = None
+    ) -> Session:
+        """A new session for `actor` (who has proved who they are)."""
         token = new_secret(SESSION_PREFIX)
         with self.rt.write_db.begin() as conn:
             store.create_session(
-                conn, token_hash=digest(token), user_id=actor.user_id, at=self.rt.session_now()
+                conn,
+                token_hash=digest(token),
+                user_id=actor.user_id,
+                at=self.rt.session_now(),
+                user_agent=user_agent,
+                address=address,
             )
         return Session(token, self.csrf_for(token), actor)
 
@@ -160,7 +250,7 @@ class Accounts:
         with self.rt.db.connect() as conn:
             session = store.session_by_hash(conn, token_hash)
             user = store.get_user(conn, session["user_id"]) if session else None
-        if session is None or user is None:
+        if session is None or user is None or user["disabled_at"] is not None:
             raise Unauthorized("log in first")
         idle = now - session["last_seen_at"] > s.session_idle_minutes * 60_000
         too_old = now - session["created_at"] > s.session_absolute_hours * 3_600_000
@@ -236,7 +326,7 @@ class Accounts:
         with self.rt.db.connect() as conn:
             row = store.token_by_hash(conn, digest(token))
             user = store.get_user(conn, row["user_id"]) if row else None
-        if row is None or user is None:
+        if row is None or user is None or user["disabled_at"] is not None:
             raise Unauthorized("invalid API token")
         if row["last_used_at"] is None or now - row["last_used_at"] > _TOUCH_EVERY_MS:
             with self.rt.write_db.begin() as conn:

@@ -15,6 +15,7 @@ __all__ = [
     "Invalid",
     "NotFound",
     "PreconditionFailed",
+    "SecondFactorRequired",
     "ServiceError",
     "Throttled",
     "Unauthorized",
@@ -48,6 +49,17 @@ class Unauthorized(ServiceError):
     """No valid credentials: not logged in, or a wrong, expired or revoked secret."""
 
     code = "unauthorized"
+
+
+class SecondFactorRequired(Unauthorized):
+    """The password was right; a code from the second factor is needed too. `ticket` lets
+    the second step finish the log-in without the password (5 minutes)."""
+
+    code = "second_factor_required"
+
+    def __init__(self, message: str, *, ticket: str) -> None:
+        super().__init__(message)
+        self.ticket = ticket
 
 
 class Forbidden(ServiceError):

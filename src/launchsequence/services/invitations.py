@@ -11,6 +11,7 @@ from ..secrets import INVITE_PREFIX, digest, new_secret
 from ..store import invitations as store
 from ..store import orgs as org_store
 from .errors import Conflict, Invalid, NotFound
+from .mail import Mailer
 from .orgs import _may_grant, _role, org_for
 from .runtime import Actor, Runtime, record_audit
 
@@ -80,14 +81,25 @@ def accept_in(conn: Connection, rt: Runtime, token: Any, actor: Actor) -> dict[s
     return {"key": row["org_key"], "name": row["org_name"], "role": row["role"]}
 
 
+def invitation_email_body(inviter: str, org_name: str, role: str, link: str) -> str:
+    return (
+        f"{inviter} invites you to {org_name} on Launch Sequence, as {role}.\n\n"
+        f"Join through this link (it works once, for 7 days):\n\n{link}\n\n"
+        "If you did not expect this, ignore this email.\n"
+    )
+
+
 class Invitations:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, mailer: Mailer | None = None) -> None:
         self.rt = rt
+        self.mailer = mailer
 
     def create(
         self, actor: Actor, org_key: str, *, role: Any, email: Any = None
     ) -> tuple[str, dict[str, Any]]:
-        """A new invitation; the token (for the link) is returned here only."""
+        """A new invitation; the token (for the link) is returned here only. With an `email`
+        and SMTP configured (and LAUNCHSEQ_BASE_URL, for the link), the link is also emailed
+        to it, after the commit and in the background: the row's `emailed` says so."""
         role = _role(role)
         if email is not None and email != "":
             if not isinstance(email, str) or "@" not in email or len(email) > 320:
@@ -121,7 +133,23 @@ class Invitations:
                 resource=email or "(link)",
                 after={"role": role, "email": email, "expires_at": row["expires_at"]},
             )
-        return token, _public(row)
+        emailed = self._email(token, email, actor, org, role)
+        return token, {**_public(row), "emailed": emailed}
+
+    def _email(
+        self, token: str, email: str | None, actor: Actor, org: dict[str, Any], role: str
+    ) -> bool:
+        base = self.rt.settings.base_url.rstrip("/")
+        if email is None or self.mailer is None or not self.mailer.configured or not base:
+            return False
+        link = f"{base}/signup?invitation={token}"
+        self.mailer.send(
+            to=email,
+            subject=f"You are invited to {org['name']} on Launch Sequence",
+            body=invitation_email_body(actor.name or actor.email, org["name"], role, link),
+            kind="invitation",
+        )
+        return True
 
     def list(self, actor: Actor, org_key: str) -> list[dict[str, Any]]:
         with self.rt.db.connect() as conn:

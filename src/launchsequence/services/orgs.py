@@ -51,7 +51,8 @@ def org_for(
     conn: Connection, actor: Actor, org_key: str, *, write: bool = False, lock: bool = False
 ) -> dict[str, Any]:
     """The organization with the caller's `role`. NotFound unless the caller is a member;
-    Forbidden for a write by a viewer.
+    Forbidden for a write by a viewer, and for anything by a member without a second factor
+    when the organization requires one (`second_factor_required`).
 
     `lock` (for membership changes) locks the organization's row first: the caller's role and
     whatever else is read afterwards in the transaction stay as read until it ends, on
@@ -60,6 +61,12 @@ def org_for(
     org = store.get_org_for_user(conn, org_key=org_key, user_id=actor.user_id, for_update=lock)
     if org is None:
         raise NotFound("no such organization")
+    if org["require_second_factor"] and not org["member_second_factor"]:
+        raise Forbidden(
+            "this organization requires a second factor: set one up on your account page "
+            "(/account), then come back",
+            code="second_factor_required",
+        )
     if write and org["role"] == "viewer":
         raise Forbidden("viewers can read but not change anything", code="read_only")
     return org

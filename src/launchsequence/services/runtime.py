@@ -100,7 +100,7 @@ class Actor:
     user_id: int
     email: str
     name: str
-    via: str  # "session" or "token"
+    via: str  # "session", "token", "command" (launchseq) or "reset" (a password-reset link)
     #: Why, in their words: stored with the audit entry of every change this request makes and
     #: sent with its webhook events (see `with_comment`).
     comment: str | None = None

@@ -65,6 +65,14 @@ class InvitationIn(Strict):
 class LoginIn(Strict):
     email: Annotated[str, Field(max_length=320)]
     password: Annotated[str, Field(max_length=1024)]
+    code: Annotated[
+        str | None,
+        Field(
+            max_length=64,
+            description="For a user with a second factor: the code from the authenticator "
+            "app, or a recovery code",
+        ),
+    ] = None
 
 
 class TokenIn(Strict):

@@ -6,10 +6,17 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from .tables import api_tokens, login_failures, sessions, users
+from .tables import api_tokens, login_failures, organizations, sessions, users
 
 __all__ = [
     "clear_failures",
+    "delete_user_session",
+    "delete_user_sessions",
+    "list_sessions",
+    "list_users",
+    "set_disabled",
+    "set_org_second_factor",
+    "set_password_hash",
     "count_failures",
     "create_session",
     "create_token",
@@ -19,6 +26,7 @@ __all__ = [
     "delete_token",
     "failures_by_prefix",
     "forget_failures",
+    "get_token",
     "get_user",
     "get_user_by_email",
     "list_tokens",
@@ -45,12 +53,75 @@ def get_user_by_email(conn: Connection, email: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def create_session(conn: Connection, *, token_hash: str, user_id: int, at: int) -> None:
+def create_session(
+    conn: Connection,
+    *,
+    token_hash: str,
+    user_id: int,
+    at: int,
+    user_agent: str | None = None,
+    address: str | None = None,
+) -> None:
     conn.execute(
         insert(sessions).values(
-            token_hash=token_hash, user_id=user_id, created_at=at, last_seen_at=at
+            token_hash=token_hash,
+            user_id=user_id,
+            created_at=at,
+            last_seen_at=at,
+            user_agent=user_agent[:300] if user_agent else None,
+            address=address[:64] if address else None,
         )
     )
+
+
+def list_sessions(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+    """A user's sessions, most recently seen first."""
+    query = (
+        select(sessions)
+        .where(sessions.c.user_id == user_id)
+        .order_by(sessions.c.last_seen_at.desc(), sessions.c.id.desc())
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def delete_user_session(conn: Connection, *, session_id: int, user_id: int) -> str | None:
+    """Delete one of the user's sessions; its digest, or None when the user has no such one."""
+    query = (
+        delete(sessions)
+        .where(sessions.c.id == session_id, sessions.c.user_id == user_id)
+        .returning(sessions.c.token_hash)
+    )
+    return conn.execute(query).scalar_one_or_none()
+
+
+def delete_user_sessions(
+    conn: Connection, *, user_id: int, keep_hash: str | None = None
+) -> list[str]:
+    """Delete every session of the user but `keep_hash`; the digests of those deleted."""
+    query = delete(sessions).where(sessions.c.user_id == user_id)
+    if keep_hash is not None:
+        query = query.where(sessions.c.token_hash != keep_hash)
+    return list(conn.execute(query.returning(sessions.c.token_hash)).scalars())
+
+
+def set_password_hash(conn: Connection, user_id: int, password_hash: str) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+
+
+def set_disabled(conn: Connection, user_id: int, at: int | None) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(disabled_at=at))
+
+
+def set_org_second_factor(conn: Connection, org_id: int, required: bool) -> None:
+    query = update(organizations).where(organizations.c.id == org_id)
+    conn.execute(query.values(require_second_factor=required))
+
+
+def list_users(conn: Connection) -> list[dict[str, Any]]:
+    query = select(
+        users.c.id, users.c.email, users.c.name, users.c.created_at, users.c.disabled_at
+    ).order_by(users.c.id)
+    return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def session_by_hash(conn: Connection, token_hash: str) -> dict[str, Any] | None:
@@ -103,6 +174,20 @@ def list_tokens(conn: Connection, user_id: int) -> list[dict[str, Any]]:
         .order_by(api_tokens.c.id)
     )
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def get_token(conn: Connection, token_id: int) -> dict[str, Any] | None:
+    """A token by id, without its digest."""
+    query = select(
+        api_tokens.c.id,
+        api_tokens.c.user_id,
+        api_tokens.c.name,
+        api_tokens.c.prefix,
+        api_tokens.c.created_at,
+        api_tokens.c.last_used_at,
+    ).where(api_tokens.c.id == token_id)
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
 
 
 def delete_token(conn: Connection, *, token_id: int, user_id: int) -> bool:

@@ -82,9 +82,12 @@ def get_org_for_user(
     """
     if for_update and lock(conn, organizations, organizations.c.key == org_key) is None:
         return None
+    # Whether the member has a second factor: an organization may require one.
+    has_second_factor = users.c.totp_enabled_at.is_not(None).label("member_second_factor")
     query = (
-        select(organizations, memberships.c.role)
+        select(organizations, memberships.c.role, has_second_factor)
         .join(memberships, memberships.c.org_id == organizations.c.id)
+        .join(users, users.c.id == memberships.c.user_id)
         .where(organizations.c.key == org_key, memberships.c.user_id == user_id)
     )
     return _one(conn, query)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 __all__ = ["metadata"]
@@ -42,6 +43,33 @@ users = Table(
     Column("name", String(200), nullable=False),
     Column("password_hash", String(200), nullable=False),
     Column("created_at", Millis, nullable=False),
+    # Set by `launchseq user disable`: no log-in, no session, no API token works.
+    Column("disabled_at", Millis),
+    # The TOTP seed, encrypted with a key derived from the server's secret (second_factor.py);
+    # when it was turned on; the last time step accepted (a code is never accepted twice).
+    Column("totp_secret", String(300)),
+    Column("totp_enabled_at", Millis),
+    Column("totp_last_step", BigInteger),
+)
+
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    # HMAC-SHA256 of the code under the server's secret: the codes are short.
+    Column("code_hash", String(64), nullable=False),
+    Column("used_at", Millis),
+)
+
+remembered_devices = Table(
+    "remembered_devices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", Millis, nullable=False),
+    Column("expires_at", Millis, nullable=False),
 )
 
 sessions = Table(
@@ -51,7 +79,22 @@ sessions = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("created_at", Millis, nullable=False),
+    # Updated at most once a minute (accounts._TOUCH_EVERY_MS), not on every request.
     Column("last_seen_at", Millis, nullable=False),
+    # Where and with what the session logged in, for the list of one's sessions.
+    Column("user_agent", String(300)),
+    Column("address", String(64)),
+)
+
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # SHA-256 of the one-time token in the link; the token itself is never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", Millis, nullable=False),
+    Column("expires_at", Millis, nullable=False),
 )
 
 api_tokens = Table(
@@ -83,6 +126,8 @@ organizations = Table(
     Column("key", String(64), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("created_at", Millis, nullable=False),
+    # Members without a second factor cannot reach the organization.
+    Column("require_second_factor", Boolean, nullable=False, server_default=false()),
 )
 
 memberships = Table(

@@ -17,7 +17,9 @@ from . import (
     flag_pages,
     manage_pages,
     org_pages,
+    profile_pages,
     project_pages,
+    recovery_pages,
     usage_pages,
     variation_pages,
     webhook_pages,
@@ -41,6 +43,8 @@ def install(app: FastAPI) -> None:
     """Add the dashboard's routes and `/static` to the admin app."""
     modules = (
         account_pages,
+        profile_pages,
+        recovery_pages,
         org_pages,
         project_pages,
         manage_pages,

@@ -9,10 +9,21 @@ from starlette.responses import RedirectResponse, Response
 
 from ..api.accounts import _set_session
 from ..api.auth import SESSION_COOKIE, client_address
-from ..services import Conflict, Invalid, NotFound, Throttled, Unauthorized
+from ..services import (
+    Conflict,
+    Invalid,
+    NotFound,
+    SecondFactorRequired,
+    Throttled,
+    Unauthorized,
+)
+from ..services.second_factor import REMEMBER_MS
 from .pages import Page, Redirect, page
 
-__all__ = ["ROUTES"]
+__all__ = ["DEVICE_COOKIE", "ROUTES"]
+
+#: A device remembered after its second factor (30 days); sent to the log-in pages only.
+DEVICE_COOKIE = "launchseq_device"
 
 
 def _safe_next(value: str | None) -> str:
@@ -50,6 +61,8 @@ def signup(p: Page) -> Response:
                 password=p.form.get("password", ""),
                 name=values["name"] or None,
                 invitation=invitation,
+                address=client_address(p.request),
+                user_agent=p.request.headers.get("user-agent"),
             )
         except Invalid as exc:
             errors[exc.field or "email"] = exc.message
@@ -83,11 +96,15 @@ def login(p: Page) -> Response:
                 password=p.form.get("password", ""),
                 address=client_address(p.request),
                 old_token=p.request.cookies.get(SESSION_COOKIE),
+                user_agent=p.request.headers.get("user-agent"),
+                device=p.request.cookies.get(DEVICE_COOKIE),
             )
         except Throttled as exc:
             errors["form"] = exc.message  # it says when to try again
             p.status = 429
             retry_after = exc.retry_after
+        except SecondFactorRequired as exc:
+            return p.render("second_factor.html", ticket=exc.ticket, next=target, errors={})
         except Unauthorized as exc:
             errors["form"] = exc.message
             p.status = 401
@@ -100,10 +117,59 @@ def login(p: Page) -> Response:
         raise Redirect(target)
     # `kept`: the log-in follows a form sent after the session ended, kept to come back.
     kept = (p.form.get("kept") or p.query.get("kept")) == "1"
-    response = p.render("login.html", values=values, errors=errors, next=target, kept=kept)
+    reset = p.query.get("reset") == "1" and p.request.method == "GET"
+    if p.query.get("expired") == "1" and not errors:
+        errors["form"] = "That log-in took too long; log in again."
+    response = p.render(
+        "login.html", values=values, errors=errors, next=target, kept=kept, reset=reset
+    )
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+@page(auth=False)
+def second_factor(p: Page) -> Response:
+    """The second step of a log-in: the code from the app (or a recovery code), and whether
+    to remember this device for 30 days."""
+    target = _safe_next(p.form.get("next"))
+    ticket = p.form.get("ticket", "")
+    errors: dict[str, str] = {}
+    try:
+        session = p.services.accounts.login_second_step(
+            ticket=ticket,
+            code=p.form.get("code", ""),
+            address=client_address(p.request),
+            old_token=p.request.cookies.get(SESSION_COOKIE),
+            user_agent=p.request.headers.get("user-agent"),
+        )
+    except Throttled as exc:
+        errors["code"] = exc.message
+        p.status = 429
+    except Unauthorized as exc:
+        if exc.code != "invalid_second_factor":
+            raise Redirect("/login?expired=1") from None
+        errors["code"] = "This code is not valid: try the current one, or a recovery code."
+        p.status = 401
+    else:
+        if target == "/":
+            orgs = p.services.orgs.list_orgs(session.actor)
+            target = f"/o/{orgs[0]['key']}" if orgs else "/"
+        response = _logged_in(p, session.token, target)
+        if p.form.get("remember") == "1":
+            device = p.services.second_factor.remember(session.actor.user_id)
+            mode = p.services.rt.settings.secure_cookies
+            response.set_cookie(
+                DEVICE_COOKIE,
+                device,
+                max_age=REMEMBER_MS // 1000,
+                path="/login",
+                httponly=True,
+                samesite="lax",
+                secure=mode == "true" or (mode == "auto" and p.request.url.scheme == "https"),
+            )
+        return response
+    return p.render("second_factor.html", ticket=ticket, next=target, errors=errors)
 
 
 @page()
@@ -129,5 +195,6 @@ ROUTES = [
     ("/signup", signup, ["GET", "POST"]),
     ("/invitations/accept", accept, ["POST"]),
     ("/login", login, ["GET", "POST"]),
+    ("/login/second-factor", second_factor, ["POST"]),
     ("/logout", logout, ["POST"]),
 ]

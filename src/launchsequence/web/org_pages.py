@@ -155,7 +155,8 @@ def _shown(p: Page, org_key: str) -> dict[str, Any]:
     data = flash.take(p, f"/o/{org_key}/settings")
     if not isinstance(data, dict):
         return {}
-    return {k: v for k, v in data.items() if k in ("invite_url", "token") and isinstance(v, str)}
+    wanted = ("invite_url", "emailed_to", "token")
+    return {k: v for k, v in data.items() if k in wanted and isinstance(v, str)}
 
 
 def _id(p: Page, name: str) -> int:
@@ -181,13 +182,16 @@ def settings(p: Page) -> Response:
         values = dict(p.form)
         try:
             if action == "invite":
-                token, _ = p.services.invitations.create(
+                token, row = p.services.invitations.create(
                     actor, org_key, role=p.form.get("role"), email=p.form.get("email") or None
                 )
                 base = p.services.rt.settings.base_url.rstrip("/") or str(
                     p.request.base_url
                 ).rstrip("/")
-                _show_next(p, org_key, {"invite_url": f"{base}/signup?invitation={token}"})
+                shown_next = {"invite_url": f"{base}/signup?invitation={token}"}
+                if row["emailed"]:
+                    shown_next["emailed_to"] = row["email"]
+                _show_next(p, org_key, shown_next)
             elif action == "add-member":
                 member = p.services.orgs.add_member(
                     actor,
@@ -199,6 +203,10 @@ def settings(p: Page) -> Response:
             elif action == "rename-org":
                 p.services.orgs.rename_org(actor, org_key, p.form.get("org_name", ""))
                 raise Redirect(f"/o/{org_key}/settings?renamed=1")
+            elif action == "second-factor":
+                required = p.form.get("require_second_factor") == "1"
+                p.services.second_factor.set_org_requirement(actor, org_key, required)
+                raise Redirect(f"/o/{org_key}/settings#second-factor")
             elif action == "revoke-invitation":
                 p.services.invitations.revoke(actor, org_key, _id(p, "id"))
                 raise Redirect(f"/o/{org_key}/settings")
@@ -244,6 +252,8 @@ def settings(p: Page) -> Response:
         errors=errors,
         values=values,
         shown=shown,
+        mail=p.services.mailer.configured,
+        require_second_factor=p.services.second_factor.org_requirement(actor, org_key),
         me=actor,
         added=p.query.get("added"),
         renamed=p.query.get("renamed") == "1",
