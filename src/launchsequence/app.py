@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from . import __version__, accesslog, web
-from .api import accounts, flags, orgs, projects, transfer
+from .api import accounts, flags, orgs, projects, sso, transfer
 from .api.errors import ERROR_RESPONSES, install_error_handlers
 from .api.responses import JSONBytes
 from .config import Settings
@@ -160,7 +160,7 @@ def create_app(
     app.state.feed = feed
     app.state.metrics = metrics
     install_error_handlers(app)
-    for module in (accounts, orgs, projects, flags, transfer):
+    for module in (accounts, orgs, projects, flags, transfer, sso):
         app.include_router(module.router)
     web.install(app)
     api_docs.install(app, "/api/v1/docs")

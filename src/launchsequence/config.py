@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +160,23 @@ SETTINGS: tuple[Setting, ...] = (
         "where a user logs out or loses a membership ends their streams within a second; so do "
         "the others on PostgreSQL (the change feed tells them); this is the bound otherwise.",
     ),
+    Setting(
+        "oidc_providers",
+        "",
+        "Single sign-on: a JSON list of OpenID Connect providers, each "
+        '`{"id": "google", "name": "Google", "issuer": "https://accounts.google.com", '
+        '"client_id": "...", "client_secret": "...", "scopes": ["openid", "email", "profile"]}` '
+        "(`scopes` optional, this is its default). `id` names the callback URL to register at "
+        "the provider: BASE_URL/login/sso/ID/callback. The issuer's discovery document is read "
+        "from ISSUER/.well-known/openid-configuration. The client secret is never logged or "
+        "shown. See docs/accounts.md.",
+    ),
+    Setting(
+        "oidc_clock_leeway_seconds",
+        60,
+        "Tolerance for the difference between this server's clock and an OpenID provider's when "
+        "checking an ID token's `exp` and `iat`.",
+    ),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
     Setting(
         "access_log",
@@ -201,6 +218,8 @@ class Settings:
     version_check_seconds: int = 5
     integrity_check_seconds: int = 3600
     stream_recheck_seconds: int = 30
+    oidc_providers: str = field(default="", repr=False)  # holds client secrets
+    oidc_clock_leeway_seconds: int = 60
     log_level: str = "info"
     access_log: str = "false"
 

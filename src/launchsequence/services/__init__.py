@@ -25,6 +25,7 @@ from .orgs import Orgs
 from .passwords import Passwords
 from .revocations import Revocations
 from .runtime import Actor, Runtime
+from .sso import Sso, SsoRefused
 from .transfer import Transfer
 
 __all__ = [
@@ -46,6 +47,8 @@ __all__ = [
     "Runtime",
     "ServiceError",
     "Services",
+    "Sso",
+    "SsoRefused",
     "Throttled",
     "Transfer",
     "Unauthorized",
@@ -66,14 +69,16 @@ class Services:
     transfer: Transfer
     drafts: Drafts
     revocations: Revocations
+    sso: Sso
 
     @classmethod
     def build(cls, rt: Runtime, passwords: Passwords | None = None) -> Services:
         revocations = Revocations()
         rt.access_listeners.append(revocations.wake)
+        accounts = Accounts(rt, passwords)
         return cls(
             rt,
-            Accounts(rt, passwords),
+            accounts,
             Orgs(rt),
             Flags(rt),
             Audit(rt),
@@ -81,4 +86,5 @@ class Services:
             Transfer(rt),
             Drafts(rt),
             revocations,
+            Sso(rt, accounts),
         )

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..secrets import SESSION_PREFIX, TOKEN_PREFIX, digest, new_secret, sign
 from ..store import accounts as store
+from ..store import sso as sso_store
 from . import orgs
 from .errors import Conflict, Invalid, NotFound, Unauthorized
 from .invitations import accept_in
@@ -26,6 +27,11 @@ __all__ = [
     "normalize_email",
 ]
 
+#: Why a right password is refused: an organization of the user's requires single sign-on.
+SSO_REQUIRED = (
+    "Your organization requires single sign-on: use the Sign in with button for your "
+    "provider instead of your password."
+)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOUCH_EVERY_MS = 60_000
 
@@ -128,6 +134,9 @@ class Accounts:
             raise Unauthorized("wrong email or password", code="invalid_credentials")
         assert user is not None
         self.throttle.succeeded(attempt)
+        with self.rt.db.connect() as conn:  # only once the password is right: nothing revealed
+            if sso_store.password_refused(conn, user["id"]):
+                raise Unauthorized(SSO_REQUIRED, code="sso_required")
         if old_token:
             self.logout(old_token)
         return self._open_session(Actor(user["id"], user["email"], user["name"], "session"))

@@ -17,6 +17,7 @@ from . import (
     manage_pages,
     org_pages,
     project_pages,
+    sso_pages,
     variation_pages,
 )
 
@@ -45,6 +46,7 @@ def install(app: FastAPI) -> None:
         variation_pages,
         config_pages,
         events,
+        sso_pages,
     )
     for module in modules:
         for path, endpoint, methods in module.ROUTES:

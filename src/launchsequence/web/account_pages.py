@@ -61,7 +61,14 @@ def signup(p: Page) -> Response:
             orgs = p.services.orgs.list_orgs(session.actor)
             return _logged_in(p, session.token, f"/o/{orgs[0]['key']}" if orgs else "/")
         p.status = 422
-    return p.render("signup.html", values=values, errors=errors, offer=offer, invitation=invitation)
+    return p.render(
+        "signup.html",
+        values=values,
+        errors=errors,
+        offer=offer,
+        invitation=invitation,
+        sso_providers=p.services.sso.providers(),
+    )
 
 
 @page()
@@ -100,7 +107,14 @@ def login(p: Page) -> Response:
         raise Redirect(target)
     # `kept`: the log-in follows a form sent after the session ended, kept to come back.
     kept = (p.form.get("kept") or p.query.get("kept")) == "1"
-    response = p.render("login.html", values=values, errors=errors, next=target, kept=kept)
+    response = p.render(
+        "login.html",
+        values=values,
+        errors=errors,
+        next=target,
+        kept=kept,
+        sso_providers=p.services.sso.providers(),
+    )
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response
