@@ -81,6 +81,12 @@ OPERATIONS: dict[tuple[str, str], Any] = {
     },
     ("PATCH", FLAG + "/environments/{env}"): {"on": True},
     ("GET", P + "/export"): None,
+    ("GET", ORG_PATH + "/sso"): None,
+    ("PUT", ORG_PATH + "/sso"): {
+        "allowed_domains": ["attacker.example"],
+        "default_role": "admin",
+        "required": True,
+    },
     ("POST", ORG_PATH + "/import"): {
         "format": "launchsequence-project",
         "version": 1,
@@ -164,6 +170,7 @@ def state(user: ApiUser, org: str) -> dict[str, Any]:
         "projects": ok(user.get(f"{base}/projects")),
         "audit": ok(user.get(f"{base}/audit", params={"limit": 500})),
         "invitations": ok(user.get(f"{base}/invitations")),
+        "sso": ok(user.get(f"{base}/sso")),
     }
     for project in out["projects"]["projects"]:
         pbase = f"{base}/projects/{project['key']}"

@@ -112,19 +112,19 @@ const server = http.createServer((req, res) => {
     res.end();
     return;
   }
-  const rest = req.url.slice(name.length + 1);
-  if (name === 'nonce' && rest.startsWith('/auth?')) {
+  const path = req.url.slice(name.length + 1);
+  if (name === 'nonce' && path.startsWith('/auth?')) {
     rewriteQuery(req, (q) => q.set('nonce', 'a-nonce-the-relying-party-never-made'));
   }
-  if (name === 'audience' && rest.startsWith('/auth?')) {
+  if (name === 'audience' && path.startsWith('/auth?')) {
     rewriteQuery(req, (q) => q.set('client_id', OTHER.id));
   }
-  if (name === 'audience' && rest.startsWith('/token')) {
+  if (name === 'audience' && path.startsWith('/token')) {
     const basic = Buffer.from(`${OTHER.id}:${OTHER.secret}`).toString('base64');
     req.headers.authorization = `Basic ${basic}`;
   }
   req.originalUrl = req.url; // as Express mounts it: the routes see the rest, links the whole
-  req.url = rest || '/';
+  req.url = req.url.slice(name.length + 1) || '/';
   callbacks[name](req, res);
 });
 

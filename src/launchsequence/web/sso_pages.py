@@ -51,9 +51,10 @@ def _refused(p: Page, provider: str, exc: SsoRefused) -> Response:
 
 @page(auth=False)
 def start(p: Page) -> Response:
-    """POST (with the log-in page's CSRF token): off to the provider."""
+    """Off to the provider. A GET (a link): the log-in page's CSP allows forms to post only
+    to this site, redirects included; starting changes nothing here but the flow cookie."""
     provider = p.param("provider")
-    target = _safe_next(p.form.get("next"))
+    target = _safe_next(p.query.get("next"))
     try:
         url, sealed = p.services.sso.begin(
             provider, redirect_uri=_redirect_uri(p, provider), next_path=target
@@ -137,7 +138,7 @@ def settings(p: Page) -> Response:
 
 
 ROUTES = [
-    ("/login/sso/{provider}", start, ["POST"]),
+    ("/login/sso/{provider}", start, ["GET"]),
     ("/login/sso/{provider}/callback", callback, ["GET"]),
     ("/o/{org}/settings/sso", settings, ["GET", "POST"]),
 ]
