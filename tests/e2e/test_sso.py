@@ -89,7 +89,7 @@ def test_a_new_member_signs_in_with_sso_and_lands_in_the_dashboard(new_context, 
     shot(bob, "sso-required")
     bob.get_by_role("link", name="Sign in with Acme ID").click()
     sign_in_at_the_provider(bob, "bob")
-    bob.wait_for_url(re.compile(rf"/o/{org}$"), timeout=15_000)
+    bob.wait_for_url(re.compile(r"/o/[^/]+$"), timeout=15_000)
 
 
 def test_an_unverified_email_gets_a_refusal_page(new_context, server):
