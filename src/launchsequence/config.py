@@ -166,10 +166,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Single sign-on: a JSON list of OpenID Connect providers, each "
         '`{"id": "google", "name": "Google", "issuer": "https://accounts.google.com", '
         '"client_id": "...", "client_secret": "...", "scopes": ["openid", "email", "profile"]}` '
-        "(`scopes` optional, this is its default). `id` names the callback URL to register at "
-        "the provider: BASE_URL/login/sso/ID/callback. The issuer's discovery document is read "
-        "from ISSUER/.well-known/openid-configuration. The client secret is never logged or "
-        "shown. See docs/accounts.md.",
+        "(`scopes` optional, this is its default; `email_verified_claim` optional, default "
+        "`email_verified`: the boolean claim that must be true). `id` names the callback URL "
+        "to register at the provider: BASE_URL/login/sso/ID/callback. The issuer's discovery "
+        "document is read from ISSUER/.well-known/openid-configuration. The client secret is "
+        "never logged or shown. See docs/accounts.md.",
     ),
     Setting(
         "oidc_clock_leeway_seconds",

@@ -4,7 +4,10 @@ organizations that allow the domain, and "SSO required" for password log-in."""
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -16,7 +19,7 @@ from launchsequence.app import create_app
 from launchsequence.store.tables import sso_links
 from tests.support.api import ApiUser, signup
 from tests.support.live import LiveServer
-from tests.support.oidc import OidcProvider, oidc_provider, walk_to_callback
+from tests.support.oidc import CLIENT_SECRET, OidcProvider, oidc_provider, walk_to_callback
 
 __all__ = ["oidc_provider"]  # the session fixture, used here
 
@@ -287,6 +290,41 @@ def test_sso_required_refuses_a_members_password_and_not_an_owners(live_sso):
     # Lifting the requirement gives the password back.
     allow(owner, [], required=False)
     assert api_login("bob@acme.test").status_code == 200
+
+
+def test_no_secret_code_or_token_reaches_the_logs(live_sso, caplog):
+    caplog.set_level(logging.DEBUG)
+    signup(live_sso.url, "bob@acme.test")
+    http = browser()
+    callback = sso(live_sso, "main", "bob", http)
+    answer = dict(parse_qsl(urlsplit(callback).query))
+    assert finish(http, callback).status_code == 303
+    refused = browser()
+    finish(refused, sso(live_sso, "nonce", "bob", refused))
+    # What the server logged (its threads): the test's own client logs the URLs it requests.
+    here = threading.get_ident()
+    logged = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records if r.thread != here)
+    assert "sso: sign-in with nonce refused: wrong_nonce" in logged
+    session = http.cookies["launchseq_session"]
+    for secret in (CLIENT_SECRET, answer["code"], answer["state"], session):
+        assert secret not in logged
+
+
+def test_a_provider_can_name_another_email_verified_claim(make_settings, clock, oidc_provider):
+    """Entra ID attests emails in `xms_edov`: a provider configured so reads only that claim,
+    and this test provider does not send it: refused, though its `email_verified` is true."""
+    config = json.loads(oidc_provider.settings("main"))
+    config[0]["email_verified_claim"] = "xms_edov"
+    server = LiveServer(
+        create_app(make_settings(oidc_providers=json.dumps(config)), clock=clock)
+    ).start()
+    try:
+        signup(server.url, "bob@acme.test")
+        http = browser()
+        answer = finish(http, sso(server, "main", "bob", http))
+        assert refusal(answer)[:2] == (403, "email_not_verified")
+    finally:
+        server.stop()
 
 
 def test_the_settings_are_for_admins_and_owners_and_checked(live_sso):

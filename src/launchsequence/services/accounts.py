@@ -29,8 +29,8 @@ __all__ = [
 
 #: Why a right password is refused: an organization of the user's requires single sign-on.
 SSO_REQUIRED = (
-    "Your organization requires single sign-on: use the Sign in with button for your "
-    "provider instead of your password."
+    "Your organization requires single sign-on: sign in with your organization's provider "
+    "(its button is below) instead of a password."
 )
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOUCH_EVERY_MS = 60_000

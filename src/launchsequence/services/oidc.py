@@ -47,6 +47,7 @@ ID_TOKEN_ALGORITHMS = [
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
 ]  # fmt: skip
 _PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_CLAIM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _METADATA_TTL_S = 3600.0
 _HTTP_TIMEOUT_S = 10.0
 
@@ -71,6 +72,8 @@ class ProviderConfig:
     client_id: str
     client_secret: str = field(repr=False)
     scopes: tuple[str, ...] = ("openid", "email", "profile")
+    #: The boolean claim that says the provider verified the email (Entra ID: `xms_edov`).
+    email_verified_claim: str = "email_verified"
 
 
 def parse_providers(raw: str) -> tuple[ProviderConfig, ...]:
@@ -89,7 +92,9 @@ def parse_providers(raw: str) -> tuple[ProviderConfig, ...]:
         where = f"LAUNCHSEQ_OIDC_PROVIDERS[{n}]"
         if not isinstance(item, dict):
             raise ValueError(f"{where} must be an object")
-        unknown = set(item) - {"id", "name", "issuer", "client_id", "client_secret", "scopes"}
+        unknown = set(item) - {
+            "id", "name", "issuer", "client_id", "client_secret", "scopes", "email_verified_claim"
+        }  # fmt: skip
         if unknown:
             raise ValueError(f"{where} has unknown fields: {', '.join(sorted(unknown))}")
         for key in ("id", "name", "issuer", "client_id", "client_secret"):
@@ -102,6 +107,9 @@ def parse_providers(raw: str) -> tuple[ProviderConfig, ...]:
         scopes = item.get("scopes", ["openid", "email", "profile"])
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             raise ValueError(f"{where}.scopes must be a list of strings")
+        verified_claim = item.get("email_verified_claim", "email_verified")
+        if not isinstance(verified_claim, str) or not _CLAIM.fullmatch(verified_claim):
+            raise ValueError(f"{where}.email_verified_claim must be a claim name")
         if "openid" not in scopes:
             scopes = ["openid", *scopes]
         out.append(
@@ -112,6 +120,7 @@ def parse_providers(raw: str) -> tuple[ProviderConfig, ...]:
                 client_id=item["client_id"],
                 client_secret=item["client_secret"],
                 scopes=tuple(scopes),
+                email_verified_claim=verified_claim,
             )
         )
     ids = [p.id for p in out]
@@ -226,8 +235,8 @@ class OidcClient:
     ) -> dict[str, Any]:
         """Exchange the code (with the PKCE verifier) and verify the ID token: signature by a
         key of the provider's JWKS, `iss`, `aud` (and `azp`), `exp` and `iat` with the
-        leeway, `nonce`. The verified claims, with `email`, `email_verified` and `name` taken
-        from userinfo when the ID token lacks them (its `sub` must be the same)."""
+        leeway, `nonce`. The verified claims, with `email`, the email-verified claim and `name`
+        taken from userinfo when the ID token lacks them (its `sub` must be the same)."""
         metadata = self.metadata()
         body = prepare_token_request(
             "authorization_code", code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
@@ -256,7 +265,7 @@ class OidcClient:
         claims = self.verify_id_token(id_token, nonce=nonce)
         access_token = token.get("access_token")
         userinfo = metadata.get("userinfo_endpoint")
-        lacking = "email" not in claims or "email_verified" not in claims
+        lacking = "email" not in claims or self.config.email_verified_claim not in claims
         if lacking and isinstance(userinfo, str) and isinstance(access_token, str):
             claims = {**self._userinfo(userinfo, access_token, claims["sub"]), **claims}
         return claims
@@ -272,7 +281,8 @@ class OidcClient:
             raise OidcError("provider_unreachable", "the provider's userinfo failed") from None
         if not isinstance(info, dict) or info.get("sub") != sub:
             raise OidcError("invalid_token", "userinfo is about someone else")
-        return {k: info[k] for k in ("email", "email_verified", "name") if k in info}
+        wanted = ("email", self.config.email_verified_claim, "name")
+        return {k: info[k] for k in wanted if k in info}
 
     def verify_id_token(self, id_token: str, *, nonce: str) -> dict[str, Any]:
         try:

@@ -179,7 +179,7 @@ class Sso:
         except OidcError as exc:
             log.info("sso: sign-in with %s refused: %s", provider_id, exc.code)
             raise SsoRefused(exc.code) from None
-        verified = claims.get("email_verified")
+        verified = claims.get(client.config.email_verified_claim)
         email = claims.get("email")
         if not (verified is True or verified == "true") or not isinstance(email, str):
             raise SsoRefused("email_not_verified")
