@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, select
 from launchsequence.app import create_app
 from launchsequence.store.tables import sso_links
 from tests.support.api import ApiUser, signup
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, free_port
 from tests.support.oidc import CLIENT_SECRET, OidcProvider, oidc_provider, walk_to_callback
 
 __all__ = ["oidc_provider"]  # the session fixture, used here
@@ -323,6 +323,27 @@ def test_a_provider_can_name_another_email_verified_claim(make_settings, clock, 
         http = browser()
         answer = finish(http, sso(server, "main", "bob", http))
         assert refusal(answer)[:2] == (403, "email_not_verified")
+    finally:
+        server.stop()
+
+
+def test_a_provider_unreachable_or_naming_another_issuer_is_refused_at_the_start(
+    make_settings, clock, oidc_provider
+):
+    config = json.loads(oidc_provider.settings("main", "claims"))
+    config[0]["issuer"] = f"http://127.0.0.1:{free_port()}/gone"  # nothing listens there
+    config[1]["issuer"] += "/"  # its discovery document names the issuer without the slash
+    server = LiveServer(
+        create_app(make_settings(oidc_providers=json.dumps(config)), clock=clock)
+    ).start()
+    try:
+        for provider, code in (("main", "provider_unreachable"), ("claims", "wrong_issuer")):
+            answer = httpx.get(f"{server.url}/login/sso/{provider}")
+            assert refusal(answer)[:2] == (400, code)
+            assert "launchseq_sso=" not in answer.headers.get("set-cookie", "").replace(
+                'launchseq_sso=""', ""
+            )
+        assert httpx.get(f"{server.url}/login/sso/nobody").status_code == 404
     finally:
         server.stop()
 
