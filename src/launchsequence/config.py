@@ -305,6 +305,24 @@ SETTINGS: tuple[Setting, ...] = (
         30,
         "Finished webhook deliveries and their events are kept this long.",
     ),
+    Setting(
+        "oidc_providers",
+        "",
+        "Single sign-on: a JSON list of OpenID Connect providers, each "
+        '`{"id": "google", "name": "Google", "issuer": "https://accounts.google.com", '
+        '"client_id": "...", "client_secret": "...", "scopes": ["openid", "email", "profile"]}` '
+        "(`scopes` optional, this is its default; `email_verified_claim` optional, default "
+        "`email_verified`: the boolean claim that must be true). `id` names the callback URL "
+        "to register at the provider: BASE_URL/login/sso/ID/callback. The issuer's discovery "
+        "document is read from ISSUER/.well-known/openid-configuration. The client secret is "
+        "never logged or shown. See docs/accounts.md.",
+    ),
+    Setting(
+        "oidc_clock_leeway_seconds",
+        60,
+        "Tolerance for the difference between this server's clock and an OpenID provider's when "
+        "checking an ID token's `exp` and `iat`.",
+    ),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
     Setting(
         "access_log",
@@ -371,6 +389,8 @@ class Settings:
     webhook_poll_seconds: int = 1
     webhook_lease_seconds: int = 30
     webhook_retention_days: int = 30
+    oidc_providers: str = field(default="", repr=False)  # holds client secrets
+    oidc_clock_leeway_seconds: int = 60
     log_level: str = "info"
     access_log: str = "false"
 

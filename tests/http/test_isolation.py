@@ -99,6 +99,12 @@ OPERATIONS: dict[tuple[str, str], Any] = {
     ("POST", ORG_PATH + "/webhooks/{webhook_id}/secret"): None,
     ("GET", ORG_PATH + "/webhooks/{webhook_id}/deliveries"): None,
     ("POST", ORG_PATH + "/webhooks/{webhook_id}/deliveries/{delivery_id}/resend"): None,
+    ("GET", ORG_PATH + "/sso"): None,
+    ("PUT", ORG_PATH + "/sso"): {
+        "allowed_domains": ["attacker.example"],
+        "default_role": "admin",
+        "required": True,
+    },
     ("POST", ORG_PATH + "/import"): {
         "format": "launchsequence-project",
         "version": 1,
@@ -201,6 +207,7 @@ def state(user: ApiUser, org: str) -> dict[str, Any]:
             {k: v for k, v in w.items() if k != "failing_since"}
             for w in ok(user.get(f"{base}/webhooks"))["webhooks"]
         ],
+        "sso": ok(user.get(f"{base}/sso")),
     }
     for project in out["projects"]["projects"]:
         pbase = f"{base}/projects/{project['key']}"

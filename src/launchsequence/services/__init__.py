@@ -31,6 +31,7 @@ from .revocations import Revocations
 from .runtime import Actor, Runtime
 from .second_factor import SecondFactor
 from .sessions import Sessions
+from .sso import Sso, SsoRefused
 from .transfer import Transfer
 from .usage import OpenStreams, Usage
 from .users import Users
@@ -62,6 +63,8 @@ __all__ = [
     "ServiceError",
     "Services",
     "Sessions",
+    "Sso",
+    "SsoRefused",
     "Throttled",
     "Transfer",
     "Unauthorized",
@@ -94,6 +97,7 @@ class Services:
     sessions: Sessions
     users: Users
     second_factor: SecondFactor
+    sso: Sso
 
     @classmethod
     def build(
@@ -124,4 +128,5 @@ class Services:
             Sessions(rt),
             Users(rt),
             accounts.second_factor,
+            Sso(rt, accounts),
         )

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..secrets import SESSION_PREFIX, TOKEN_PREFIX, digest, new_secret, sign
 from ..store import accounts as store
+from ..store import sso as sso_store
 from . import orgs
 from .errors import Conflict, Invalid, NotFound, SecondFactorRequired, Unauthorized
 from .invitations import accept_in
@@ -27,6 +28,11 @@ __all__ = [
     "normalize_email",
 ]
 
+#: Why a right password is refused: an organization of the user's requires single sign-on.
+SSO_REQUIRED = (
+    "Your organization requires single sign-on: sign in with your organization's provider "
+    "(its button is below) instead of a password."
+)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOUCH_EVERY_MS = 60_000
 _TICKET_MS = 5 * 60_000  # the second log-in step must follow the first within this
@@ -149,6 +155,9 @@ class Accounts:
         if not ok:
             raise Unauthorized("wrong email or password", code="invalid_credentials")
         assert user is not None
+        with self.rt.db.connect() as conn:  # only once the password is right: nothing revealed
+            if sso_store.password_refused(conn, user["id"]):
+                raise Unauthorized(SSO_REQUIRED, code="sso_required")
         if user["totp_secret"] and not self.second_factor.remembered(user["id"], device):
             if code is None or code == "":
                 self.throttle.succeeded(attempt)

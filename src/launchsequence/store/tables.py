@@ -423,3 +423,40 @@ leases = Table(
     Column("holder", String(64), nullable=False),
     Column("expires_at", Millis, nullable=False),
 )
+
+
+# --- single sign-on (OpenID Connect) -----------------------------------------------------------
+
+#: Who signed in through which provider: the provider's `sub` is the identity, not the email.
+sso_links = Table(
+    "sso_links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("provider", String(64), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("last_used_at", Millis, nullable=False),
+    UniqueConstraint("provider", "subject", name="uq_sso_links_provider_subject"),
+)
+
+#: An organization's single sign-on settings; no row is the default (nothing allowed, nothing
+#: required).
+org_sso = Table(
+    "org_sso",
+    metadata,
+    Column("org_id", ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True),
+    Column("default_role", String(16), nullable=False),
+    Column("required", Boolean, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+)
+
+#: Email domains whose people become members on their first SSO sign-in.
+org_sso_domains = Table(
+    "org_sso_domains",
+    metadata,
+    Column("org_id", ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True),
+    Column("domain", String(253), primary_key=True),
+    Index("ix_org_sso_domains_domain", "domain"),
+)

@@ -20,6 +20,7 @@ from . import (
     profile_pages,
     project_pages,
     recovery_pages,
+    sso_pages,
     usage_pages,
     variation_pages,
     webhook_pages,
@@ -55,6 +56,7 @@ def install(app: FastAPI) -> None:
         webhook_pages,
         events,
         usage_pages,
+        sso_pages,
     )
     for module in modules:
         for path, endpoint, methods in module.ROUTES:

@@ -74,7 +74,14 @@ def signup(p: Page) -> Response:
             orgs = p.services.orgs.list_orgs(session.actor)
             return _logged_in(p, session.token, f"/o/{orgs[0]['key']}" if orgs else "/")
         p.status = 422
-    return p.render("signup.html", values=values, errors=errors, offer=offer, invitation=invitation)
+    return p.render(
+        "signup.html",
+        values=values,
+        errors=errors,
+        offer=offer,
+        invitation=invitation,
+        sso_providers=p.services.sso.providers(),
+    )
 
 
 @page()
@@ -121,7 +128,13 @@ def login(p: Page) -> Response:
     if p.query.get("expired") == "1" and not errors:
         errors["form"] = "That log-in took too long; log in again."
     response = p.render(
-        "login.html", values=values, errors=errors, next=target, kept=kept, reset=reset
+        "login.html",
+        values=values,
+        errors=errors,
+        next=target,
+        kept=kept,
+        reset=reset,
+        sso_providers=p.services.sso.providers(),
     )
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)

@@ -93,7 +93,9 @@ def describe(entry: dict[str, Any]) -> dict[str, Any]:
         where = ""
     elif action.startswith("member."):
         verb = {"member.added": "added member", "member.removed": "removed member",
-                "member.role_changed": "changed the role of"}.get(action, verb)  # fmt: skip
+                "member.role_changed": "changed the role of",
+                "member.joined_by_sso": "joined through single sign-on as"}.get(
+            action, verb)  # fmt: skip
         where = ""
     elif action.startswith("invitation."):
         verb = {"invitation.created": "invited", "invitation.revoked": "revoked the invitation of",
@@ -101,6 +103,8 @@ def describe(entry: dict[str, Any]) -> dict[str, Any]:
         where = ""
     elif action.startswith("org."):
         verb, where = f"{action.split('.', 1)[1]} the organization", ""
+        if action == "org.sso_changed":
+            verb = "changed the single sign-on settings of"
     return {"who": name, "verb": verb, "object": obj, "where": where}
 
 
