@@ -30,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--database-url", help="database URL (default: SQLite in ./data)")
     serve.add_argument("--data-dir", help="data directory (default ./data)")
+    serve.add_argument(
+        "--workers",
+        help="processes serving the port: a number, or 'auto' for one per core (default 1)",
+    )
 
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     migrate.add_argument("--database-url")
@@ -85,10 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command in ("user", "token") and not getattr(args, "action", None):
         parser.parse_args([command, "--help"])
     overrides = {
-        key: getattr(args, key, None) for key in ("host", "port", "database_url", "data_dir")
+        key: getattr(args, key, None)
+        for key in ("host", "port", "database_url", "data_dir", "workers")
     }
     try:
         settings = load_settings(overrides)
+        if command == "serve":
+            settings.worker_count()  # a wrong value is refused before anything starts
     except ValueError as exc:
         print(f"launchseq: {exc}", file=sys.stderr)
         return 2
