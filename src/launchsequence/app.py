@@ -137,8 +137,9 @@ def create_app(
             index=worker.index,
             on_access=services.revocations.wake,
         )
-        rt.listeners.append(feed.notify)
-        rt.key_listeners.append(feed.notify_keys)
+        # First: a datagram costs microseconds, and the siblings reload while this one does.
+        rt.listeners.insert(0, feed.notify)
+        rt.key_listeners.insert(0, feed.notify_keys)
         rt.access_listeners.append(feed.notify_access)
     else:  # another process on the SQLite file (`launchseq import`) is heard of by the check
         feed = VersionCheck(engine, hubs, check_seconds=settings.version_check_seconds)
