@@ -160,8 +160,9 @@ def throughput(servers: list[Server], rounds: int, seconds: int, connections: in
             figures = run_wrk(f"{server.base}/sdk/v1/evaluate", server.key, BODY, seconds,
                               connections)  # fmt: skip
             results[server.workers].append(figures["rps"])
+            p99, errors = figures.get("99%", 0), figures["errors"]
             print(f"  round {i + 1}: {server.workers} worker(s) {figures['rps']:9,.0f} req/s   "
-                  f"p99 {figures.get('99%', 0):6.2f} ms   non-2xx {figures['errors']:.0f}")  # fmt: skip
+                  f"p99 {p99:6.2f} ms   non-2xx {errors:.0f}")  # fmt: skip
     medians = {n: statistics.median(v) for n, v in results.items()}
     for n, median in medians.items():
         print(f"  median, {n} worker(s): {median:9,.0f} req/s")
@@ -188,8 +189,9 @@ def delivery(server: Server, count: int, timeout: float, on: bool) -> None:
     print(f"  {label}: {ready:,} connected, per process {split}, {len(times):,} received; "
           f"the toggle's answer took {server.answered_ms:.1f} ms")  # fmt: skip
     if latencies:
-        print(f"    toggle sent -> patch received: p50 {statistics.median(latencies):7.1f} ms   "
-              f"p99 {percentile(latencies, 0.99):7.1f} ms   max {max(latencies):7.1f} ms")  # fmt: skip
+        p50, p99 = statistics.median(latencies), percentile(latencies, 0.99)
+        print(f"    toggle sent -> patch received: p50 {p50:7.1f} ms   "
+              f"p99 {p99:7.1f} ms   max {max(latencies):7.1f} ms")  # fmt: skip
 
 
 def main() -> None:
