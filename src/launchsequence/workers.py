@@ -92,6 +92,7 @@ def serve_workers(settings: Settings, count: int) -> int:
     run_dir = _make_run_dir(settings.data_dir)
     try:
         try:
+            _probe(settings.host, settings.port)
             sockets = [_listen(settings.host, settings.port) for _ in range(count)]
         except OSError as exc:
             print(f"launchseq: cannot listen on {settings.host}:{settings.port}: {exc}",
@@ -131,6 +132,15 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _probe(host: str, port: int) -> None:
+    """Fail (OSError) if anything listens on the port already, another server's SO_REUSEPORT
+    sockets included: without this check a second server would silently share its port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 def _listen(host: str, port: int) -> socket.socket:

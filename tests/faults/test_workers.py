@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.faults.support import ServerProcess
+from tests.faults.support import LAUNCHSEQ, ServerProcess, clean_env
 from tests.support.api import signup
 from tests.support.databases import postgres_database
 from tests.support.procs import alive, children, holder_of
@@ -183,6 +184,7 @@ class Deployment:
 def deployment(tmp_path: Path, database: str) -> Iterator[Deployment]:
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(postgres_database()) if database == "postgresql" else ""
+        tmp_path.mkdir(parents=True, exist_ok=True)
         server = ServerProcess(tmp_path, url, **SETTINGS)
         stack.callback(server.kill)
         server.start()
@@ -269,6 +271,18 @@ def test_workers_end_with_a_killed_master(tmp_path: Path) -> None:
                        "the end of every worker")  # fmt: skip
         finally:
             subscriber.close()
+
+
+def test_a_second_server_on_the_same_port_is_refused(tmp_path: Path) -> None:
+    with deployment(tmp_path / "first", "sqlite") as d:
+        env = clean_env(tmp_path / "second", LAUNCHSEQ_WORKERS="2")
+        second = subprocess.run(
+            [*LAUNCHSEQ, "serve", "--port", str(d.server.port)],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 3
+        assert f"cannot listen on 127.0.0.1:{d.server.port}" in second.stderr
+        assert httpx.get(f"{d.server.url}/healthz", timeout=10).status_code == 200
 
 
 def test_a_wrong_worker_count_is_refused(tmp_path: Path) -> None:
