@@ -36,6 +36,7 @@ SETTINGS = {
     "LAUNCHSEQ_WORKERS": "2",
     "LAUNCHSEQ_SSE_HEARTBEAT_SECONDS": "1",
     "LAUNCHSEQ_VERSION_CHECK_SECONDS": "300",
+    "LAUNCHSEQ_STREAM_RECHECK_SECONDS": "300",
 }
 
 
@@ -259,6 +260,94 @@ def test_two_workers_serve_as_one(tmp_path: Path, database: str) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
         assert not [pid for pid in workers if alive(pid)]
+
+
+class Watched:
+    """A stream read on a thread until it ends: its local port, and whether it ended."""
+
+    def __init__(self, client: httpx.Client, path: str) -> None:
+        self.client = client
+        self.path = path
+        self.port = 0
+        self.opened = threading.Event()
+        self.ended = threading.Event()
+        self.status = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            with self.client.stream("GET", self.path) as response:
+                sock = response.extensions["network_stream"].get_extra_info("socket")
+                self.port = int(sock.getsockname()[1])
+                self.status = response.status_code
+                self.opened.set()
+                for _ in response.iter_bytes():
+                    pass
+        except httpx.HTTPError:
+            pass
+        finally:
+            self.opened.set()
+            self.ended.set()
+
+
+def test_a_rotated_key_and_a_logout_reach_every_worker(tmp_path: Path) -> None:
+    """The SQLite feed carries SDK key changes and ended sessions too (with the version check
+    and the dashboard streams' own recheck both at 300 s, only it can end these in time)."""
+    with deployment(tmp_path, "sqlite") as d:
+        url = d.server.url
+        login = httpx.Client(base_url=url, timeout=10)
+        credentials = {"email": "workers@example.com", "password": "correct horse"}
+        body = login.post("/api/v1/auth/login", json=credentials)
+        assert body.status_code == 200, body.text
+        org = body.json()["organizations"][0]["key"]
+        watched: list[Watched] = []
+        clients: list[httpx.Client] = []
+        pinned: dict[int, Pinned] = {}
+        try:
+            # Dashboard live-update streams of one session, and SDK streams of the old key,
+            # on both workers.
+            for _ in range(40):
+                client = httpx.Client(base_url=url, cookies=login.cookies,
+                                      timeout=httpx.Timeout(10.0, read=None))  # fmt: skip
+                clients.append(client)
+                w = Watched(client, f"/ui/events?org={org}&project=default")
+                assert w.opened.wait(WAIT) and w.status == 200
+                watched.append(w)
+                if {d.worker_of(x.port) for x in watched} == set(d.workers()):
+                    break
+            assert {d.worker_of(x.port) for x in watched} == set(d.workers())
+            subscribers = [Subscriber(url, d.server_key).start() for _ in range(6)]
+            pinned = d.pinned_to_each()
+
+            # A rotation with no grace through one worker: the old key stops at both.
+            rotated = next(iter(pinned.values())).http.post(
+                f"{d.base}/environments/{ENV}/sdk-keys", json={"kind": "server", "grace_seconds": 0}
+            )
+            assert rotated.status_code == 201, rotated.text
+            old = {"Authorization": f"Bearer {d.server_key}"}
+
+            def refused_everywhere() -> bool:
+                return all(p.http.post("/sdk/v1/evaluate", json={"context": {"key": "k"}},
+                                       headers=old).status_code == 401
+                           for p in pinned.values())  # fmt: skip
+
+            wait_until(refused_everywhere, "the old key refused by both workers", timeout=5)
+            for s in subscribers:
+                s.close()
+
+            # Log-out through one worker ends the session's streams on both.
+            logout = login.post(
+                "/api/v1/auth/logout", headers={"X-CSRF-Token": body.json()["csrf_token"]}
+            )
+            assert logout.status_code == 204, logout.text
+            wait_until(lambda: all(w.ended.is_set() for w in watched),
+                       "the end of every stream of the session", timeout=5)  # fmt: skip
+        finally:
+            for client in clients:
+                client.close()
+            for p in pinned.values():
+                p.http.close()
+            login.close()
 
 
 def test_workers_end_with_a_killed_master(tmp_path: Path) -> None:
