@@ -29,6 +29,7 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ _MAX_DELAY = 30.0
 #: A worker that ran this long before it ended is restarted after the first delay again.
 _STEADY_SECONDS = 60.0
 _PR_SET_PDEATHSIG = 1
+#: sun_path holds 108 bytes on Linux, its terminating NUL included.
+_MAX_SOCKET_PATH = 104
 
 
 def run_root(data_dir: str | Path) -> Path:
@@ -90,6 +93,7 @@ def serve_workers(settings: Settings, count: int) -> int:
     )
 
     run_dir = _make_run_dir(settings.data_dir)
+    sockets_dir = _sockets_dir(run_dir)
     try:
         try:
             _probe(settings.host, settings.port)
@@ -101,9 +105,10 @@ def serve_workers(settings: Settings, count: int) -> int:
         _share_metrics(run_dir)
         url = f"http://{settings.host}:{settings.port}"
         print(f"Launch Sequence {__version__} listening on {url} ({count} workers)", flush=True)
-        return _supervise(settings, [_Slot(i, s) for i, s in enumerate(sockets)], run_dir,
-                          open_files)  # fmt: skip
+        slots = [_Slot(i, s) for i, s in enumerate(sockets)]
+        return _supervise(settings, slots, run_dir, sockets_dir, open_files)
     finally:
+        shutil.rmtree(sockets_dir, ignore_errors=True)
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
@@ -119,9 +124,18 @@ def _make_run_dir(data_dir: str) -> Path:
     run_dir = root / str(os.getpid())
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(mode=0o700)
-    (run_dir / "sockets").mkdir(mode=0o700)
     (run_dir / "metrics").mkdir(mode=0o700)
     return run_dir
+
+
+def _sockets_dir(run_dir: Path) -> Path:
+    """The workers' wake-up sockets' directory: in the run directory, unless a socket's path
+    there would pass the system's limit (108 bytes on Linux); then a private temporary one."""
+    sockets = run_dir / "sockets"
+    if len(os.fsencode(sockets / "999.sock")) < _MAX_SOCKET_PATH:
+        sockets.mkdir(mode=0o700)
+        return sockets
+    return Path(tempfile.mkdtemp(prefix="launchseq-"))  # 0700
 
 
 def _alive(pid: int) -> bool:
@@ -163,7 +177,9 @@ def _share_metrics(run_dir: Path) -> None:
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
-def _supervise(settings: Settings, slots: list[_Slot], run_dir: Path, open_files: Any) -> int:
+def _supervise(
+    settings: Settings, slots: list[_Slot], run_dir: Path, sockets_dir: Path, open_files: Any
+) -> int:
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _: stopping.append(signum))
     signal.signal(signal.SIGINT, lambda signum, _: stopping.append(signum))
@@ -172,7 +188,7 @@ def _supervise(settings: Settings, slots: list[_Slot], run_dir: Path, open_files
         now = time.monotonic()
         for slot in slots:
             if slot.pid == 0 and slot.restart_at is not None and now >= slot.restart_at:
-                slot.pid = _fork(settings, slot, slots, run_dir, open_files, master)
+                slot.pid = _fork(settings, slot, slots, sockets_dir, open_files, master)
                 slot.started = time.monotonic()
                 slot.restart_at = None
         _reap(slots, run_dir, restart=True)
@@ -241,7 +257,7 @@ def _fork(
     settings: Settings,
     slot: _Slot,
     slots: list[_Slot],
-    run_dir: Path,
+    sockets_dir: Path,
     open_files: Any,
     master: int,
 ) -> int:
@@ -252,7 +268,7 @@ def _fork(
         return pid
     status = 1
     try:
-        status = _worker(settings, slot, slots, run_dir, open_files, master)
+        status = _worker(settings, slot, slots, sockets_dir, open_files, master)
     except BaseException:  # the worker's last word, then its exit status
         log.exception("worker %d failed", slot.index)
     finally:
@@ -265,7 +281,7 @@ def _worker(
     settings: Settings,
     slot: _Slot,
     slots: list[_Slot],
-    run_dir: Path,
+    sockets_dir: Path,
     open_files: Any,
     master: int,
 ) -> int:
@@ -281,7 +297,7 @@ def _worker(
     from .app import create_app
     from .serving import make_server
 
-    app = create_app(settings, apply_migrations=False, worker=WorkerSlot(slot.index, run_dir))
+    app = create_app(settings, apply_migrations=False, worker=WorkerSlot(slot.index, sockets_dir))
     server = make_server(settings, app, open_files)
     server.run(sockets=[slot.sock])
     return 0 if server.started else 3

@@ -3,9 +3,10 @@
 PostgreSQL carries wake-ups between processes with LISTEN/NOTIFY (`feed.PostgresFeed`); a
 SQLite file has nothing of the kind, and the version check alone would let a worker's
 subscribers wait up to `version_check_seconds` for a change committed through another worker.
-So each worker binds a Unix datagram socket, `<index>.sock`, in its server's private run
-directory (`WorkerSlot.sockets`, under the data directory, 0700, made by the master before the
-workers start and removed when it ends), and
+So each worker binds a Unix datagram socket, `<index>.sock`, in a private directory
+(`WorkerSlot.sockets`, 0700, under the data directory, or under the temporary directory when
+the data directory's path is too long for a socket's; made by the master before the workers
+start and removed when it ends), and
 after every commit sends the payloads the PostgreSQL feed would (`{"e": env id, "v": version}`,
 `{"k": env id}`, `{"s": [session digests], "u": [user ids]}`) to every other socket there.
 
@@ -44,15 +45,10 @@ _MAX_DATAGRAM = 65_536
 @dataclass(frozen=True)
 class WorkerSlot:
     """One worker of `launchseq serve --workers N`: its index (0 to N-1, kept across restarts)
-    and the private directory its server's master made for this run."""
+    and the private directory (0700) its master made for the workers' wake-up sockets."""
 
     index: int
-    run_dir: Path
-
-    @property
-    def sockets(self) -> Path:
-        """Where the workers' wake-up sockets are."""
-        return self.run_dir / "sockets"
+    sockets: Path
 
 
 def dispatch(
