@@ -28,6 +28,7 @@ from .realtime.feed import PostgresFeed, VersionCheck
 from .realtime.hubs import Hubs
 from .realtime.keys import KeyCache
 from .realtime.relay import EdgeRegistry
+from .realtime.siblings import SiblingFeed, WorkerSlot
 from .sdk.app import build_sdk_app, build_stream_app
 from .sdk.relay import RelayStream
 from .sdk.streams import StreamApp
@@ -79,13 +80,16 @@ def create_app(
     elapsed: Callable[[], int] | None = None,
     passwords: Passwords | None = None,
     apply_migrations: bool = True,
+    worker: WorkerSlot | None = None,
 ) -> Application:
     """The ASGI application for these settings.
 
     Opens the database (SQLite file by default), applies pending migrations unless told not
     to, and builds the services. `clock` (Unix ms), `elapsed` (ms of a clock that does not
     jump) and `passwords` are there for tests; a test clock without `elapsed` times sessions
-    itself.
+    itself. `worker` is this process's place among the workers of `launchseq serve --workers
+    N` (None: the only process); on SQLite, workers wake each other after every commit
+    (`realtime/siblings.py`).
     """
     settings = settings.with_secret()
     secure_data_dir(Path(settings.data_dir))
@@ -146,6 +150,19 @@ def create_app(
         )
         rt.listeners.append(feed.notify)
         rt.key_listeners.append(feed.notify_keys)
+        rt.access_listeners.append(feed.notify_access)
+    elif worker is not None:  # sibling workers on one SQLite file: wake-ups within a moment
+        feed = SiblingFeed(
+            engine,
+            hubs,
+            check_seconds=settings.version_check_seconds,
+            directory=worker.sockets,
+            index=worker.index,
+            on_access=services.revocations.wake,
+        )
+        # First: a datagram costs microseconds, and the siblings reload while this one does.
+        rt.listeners.insert(0, feed.notify)
+        rt.key_listeners.insert(0, feed.notify_keys)
         rt.access_listeners.append(feed.notify_access)
     else:  # another process on the SQLite file (`launchseq import`) is heard of by the check
         feed = VersionCheck(engine, hubs, check_seconds=settings.version_check_seconds)

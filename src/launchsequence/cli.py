@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--database-url", help="database URL (default: SQLite in ./data)")
     serve.add_argument("--data-dir", help="data directory (default ./data)")
+    serve.add_argument(
+        "--workers",
+        help="processes serving the port: a number, or 'auto' for one per core (default 1)",
+    )
 
     edge = commands.add_parser(
         "edge", help="run an edge node: no database, fed by an upstream's relay stream"
@@ -148,10 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.parse_args([command, "--help"])
     overrides = {
         key: getattr(args, key, None)
-        for key in ("host", "port", "database_url", "data_dir", "base_url")
+        for key in ("host", "port", "database_url", "data_dir", "base_url", "workers")
     }
     try:
         settings = load_settings(overrides)
+        if command == "serve":
+            settings.worker_count()  # a wrong value is refused before anything starts
     except ValueError as exc:
         print(f"launchseq: {exc}", file=sys.stderr)
         return 2

@@ -104,48 +104,24 @@ def _import(services: Any, args: argparse.Namespace) -> int:
 
 def _serve(settings: Settings) -> int:
     import contextlib
-    import socket
-
-    import uvicorn
 
     from .app import create_app
-    from .descriptors import connection_limit, raise_open_file_limit
-    from .httpserver import head_limited_protocol
+    from .descriptors import raise_open_file_limit
+    from .serving import make_server
 
+    count = settings.worker_count()
+    if count > 1:
+        from .workers import serve_workers
+
+        return serve_workers(settings, count)
     open_files = raise_open_file_limit()  # before create_app: it sizes the stream limit
     app = create_app(settings)
-    hubs = app.state.hubs
-
-    class Server(uvicorn.Server):
-        """Ends the SSE streams as soon as shutdown begins: uvicorn drains open connections
-        before the lifespan shutdown, so streams would hold every restart for the whole
-        graceful timeout and then be cancelled, with an error logged for each."""
-
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            for server in self.servers:
-                server.close()  # no new connections first (uvicorn does it too): no new streams
-            hubs.close_streams_soon()
-            await super().shutdown(sockets)
-
-    url = f"http://{settings.host}:{settings.port}"
-    print(f"Launch Sequence {app.version} listening on {url}", flush=True)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=settings.access_log.lower() == "true",
-        proxy_headers=True,
-        forwarded_allow_ips=settings.trusted_proxies,
-        timeout_graceful_shutdown=5,
-        http=head_limited_protocol(
-            settings.max_header_bytes,
-            settings.header_timeout_seconds,
-            settings.body_timeout_seconds,
-            connection_limit(open_files),
-        ),
-    )
-    server = Server(config)
+    server = make_server(settings, app, open_files)
+    print(f"Launch Sequence {app.version} listening on {_url(settings)}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     return 0 if server.started else 3  # uvicorn's exit code for a failed start
+
+
+def _url(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.port}"

@@ -323,6 +323,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Tolerance for the difference between this server's clock and an OpenID provider's when "
         "checking an ID token's `exp` and `iat`.",
     ),
+    Setting(
+        "workers",
+        "1",
+        "Processes serving the port (`launchseq serve --workers N`): a whole number, or 'auto' "
+        "for one per CPU core this process may run on. Every worker serves everything; a change "
+        "made through one reaches the streams of all. 1 (the default) runs one process and no "
+        "master: see docs/deployment.md (Every core) for why, and how to size the open-file "
+        "and stream limits, which are per worker.",
+    ),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
     Setting(
         "access_log",
@@ -391,8 +400,29 @@ class Settings:
     webhook_retention_days: int = 30
     oidc_providers: str = field(default="", repr=False)  # holds client secrets
     oidc_clock_leeway_seconds: int = 60
+    workers: str = "1"
     log_level: str = "info"
     access_log: str = "false"
+
+    def worker_count(self) -> int:
+        """The number of worker processes WORKERS asks for (ValueError if it is neither a
+        whole number from 1 to 256 nor 'auto')."""
+        value = str(self.workers).strip().lower()
+        if value == "auto":
+            try:
+                return max(1, len(os.sched_getaffinity(0)))
+            except AttributeError:  # not Linux
+                return max(1, os.cpu_count() or 1)
+        try:
+            count = int(value)
+        except ValueError:
+            count = 0
+        if not 1 <= count <= 256:
+            raise ValueError(
+                f"LAUNCHSEQ_WORKERS must be 'auto' or a whole number from 1 to 256, "
+                f"not {self.workers!r}"
+            )
+        return count
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,6 +1,17 @@
-"""Prometheus metrics, in a registry of the application's own (no process-wide state)."""
+"""Prometheus metrics, in a registry of the application's own (no process-wide state).
+
+With several workers (`launchseq serve --workers N`) the master sets PROMETHEUS_MULTIPROC_DIR
+(a private directory under the data directory, emptied at start) before any metric exists:
+each worker then keeps its values in files there, and /metrics, whichever worker answers,
+adds up every worker's counters and histograms (those of workers that died and were restarted
+included, so a counter never goes back) and the gauges as their `multiprocess_mode` says.
+The `process_*` metrics describe one process, so they are left out in that mode.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import os
 
 from prometheus_client import (
     CollectorRegistry,
@@ -11,15 +22,25 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["Metrics"]
+__all__ = ["MULTIPROC_ENV", "Metrics", "multiprocess"]
+
+#: The variable prometheus_client reads (at its import) to keep values in per-process files.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess() -> bool:
+    """Whether this process is one of several workers sharing their metrics."""
+    return MULTIPROC_ENV in os.environ
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.multiprocess = multiprocess()
         r = self.registry
-        # process_open_fds and process_max_fds among them: streams hold descriptors.
-        ProcessCollector(registry=r)
+        if not self.multiprocess:
+            # process_open_fds and process_max_fds among them: streams hold descriptors.
+            ProcessCollector(registry=r)
         self.evaluations = Counter(
             "launchseq_evaluations",
             "Flag evaluations answered, by endpoint.",
@@ -27,12 +48,18 @@ class Metrics:
             registry=r,
         )
         self.streams = Gauge(
-            "launchseq_open_streams", "Open SSE streams, by kind.", ["kind"], registry=r
+            "launchseq_open_streams",
+            "Open SSE streams, by kind (of every live worker together).",
+            ["kind"],
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.stream_limit = Gauge(
             "launchseq_stream_limit",
-            "Streams of all kinds this process serves at once; past it, 503.",
+            "Streams of all kinds served at once (each worker's limit, summed over the live "
+            "workers); past a worker's own, that worker answers 503.",
             registry=r,
+            multiprocess_mode="livesum",
         )
         self.events_sent = Counter(
             "launchseq_stream_events_sent", "SSE events written to subscribers.", registry=r
@@ -81,7 +108,23 @@ class Metrics:
             "into its snapshot or compiled, and answer ERROR (PARSE_ERROR) until fixed.",
             ["org", "project", "environment"],
             registry=r,
+            multiprocess_mode="livemax",
         )
 
+    def forget_flag_errors(self, org: str, project: str, environment: str) -> None:
+        """An environment is no longer served: drop its set-aside count (in multiprocess mode,
+        where a series cannot be removed, it reads 0)."""
+        if self.multiprocess:
+            self.flag_errors.labels(org, project, environment).set(0)
+            return
+        with contextlib.suppress(KeyError):  # never set: it never set a flag aside
+            self.flag_errors.remove(org, project, environment)
+
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess as mp
+
+        registry = CollectorRegistry()
+        mp.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)

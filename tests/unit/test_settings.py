@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import fields
 from pathlib import Path
 
@@ -46,3 +47,14 @@ def test_database_urls():
     )
     pg = Settings(database_url="postgres://u@h/db").resolved_database_url
     assert pg == "postgresql+psycopg://u@h/db"
+
+
+def test_worker_count_is_a_number_or_auto():
+    assert load_settings(environ={}).worker_count() == 1
+    assert load_settings({"workers": "3"}, environ={"LAUNCHSEQ_WORKERS": "2"}).worker_count() == 3
+    assert load_settings(environ={"LAUNCHSEQ_WORKERS": "auto"}).worker_count() == len(
+        os.sched_getaffinity(0)
+    )
+    for wrong in ("0", "-1", "257", "many", ""):
+        with pytest.raises(ValueError, match="LAUNCHSEQ_WORKERS"):
+            load_settings(environ={"LAUNCHSEQ_WORKERS": wrong}).worker_count()

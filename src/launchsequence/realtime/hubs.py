@@ -9,7 +9,6 @@ key expired; the change feed (`feed.py`) repairs missed changes by comparing ver
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -208,8 +207,7 @@ class Hubs:
         hub = self._hubs.pop(env_id, None)
         names = self._names.pop(env_id, None)
         if names is not None:
-            with contextlib.suppress(KeyError):  # never set: it never set a flag aside
-                self.metrics.flag_errors.remove(*names)
+            self.metrics.forget_flag_errors(*names)
         if hub is not None:
             self._in_loop(lambda: [s.writer.close() for s in hub.subscribers()])
             self._in_loop(self._watch, env_id, "gone")
