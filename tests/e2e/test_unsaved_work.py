@@ -72,6 +72,7 @@ def test_testing_a_context_uses_the_unsaved_form_and_keeps_it(new_context, serve
     before = stored(page, org, flag)
     page.get_by_label(TARGETS_ON).fill("vip-7")
     page.get_by_label("On in production").check()
+    page.get_by_text("Edit as JSON").click()  # the raw JSON, beside the key and attribute rows
     page.get_by_label("Context (JSON)").fill('{"key": "vip-7"}')
 
     page.get_by_role("button", name="Evaluate in production").click()
@@ -86,6 +87,7 @@ def test_testing_a_context_uses_the_unsaved_form_and_keeps_it(new_context, serve
     assert (after["version"], after["on"], after["targets"]) == (before["version"], False, [])
 
     # Another context against the same edits, still unsaved.
+    page.get_by_text("Edit as JSON").click()
     page.get_by_label("Context (JSON)").fill('{"key": "someone"}')
     page.get_by_role("button", name="Evaluate in production").click()
     expect(page.locator("#test-reason")).to_have_text("DEFAULT")

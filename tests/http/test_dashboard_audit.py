@@ -12,7 +12,10 @@ from tests.support.api import signup
 
 
 def _sentences(page: str) -> list[str]:
-    found = re.findall(r'<span class="sentence">(.*?)</span>\s*<time', page, flags=re.S)
+    # The sentence, then the time that opens the difference (its toggle holds no link).
+    found = re.findall(
+        r'<span class="sentence">(.*?)</span>\s*<details[^>]*>\s*<summary><time', page, flags=re.S
+    )
     return [" ".join(html.unescape(re.sub(r"<[^>]+>", "", s)).split()) for s in found]
 
 

@@ -11,7 +11,7 @@ import orjson
 from starlette.responses import Response
 
 from ..services import Conflict, InUse, Invalid, PreconditionFailed
-from . import params
+from . import context_form, params
 from . import relations_form as relations
 from . import rules_form as rf
 from .pages import Page, Redirect, page
@@ -127,10 +127,13 @@ def _test(
 ) -> dict[str, Any] | None:
     """The "test a context" panel's answer: for the stored configuration (the `context` query
     parameter), or for `config`, the form's unsaved one (the `context` form field)."""
-    raw = p.query.get("context") if config is None else p.form.get("context")
+    raw, problem = context_form.context_text(p.query if config is None else p.form)
     if raw is None:
         return None
     out: dict[str, Any] = {"context": raw, "draft": config is not None}
+    if problem:
+        out["error"] = problem
+        return out
     try:
         context = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

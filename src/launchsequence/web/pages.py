@@ -23,7 +23,7 @@ from ..api.auth import SESSION_COOKIE, check_origin
 from ..services import Actor, Forbidden, NotFound, ServiceError, Services, Unauthorized
 from ..services.drafts import DRAFT_KEEP_MS
 from ..services.runtime import with_comment
-from . import params
+from . import context_form, params, rules_form
 
 __all__ = ["ANON_COOKIE", "DRAFT_COOKIE", "Page", "Redirect", "page", "render"]
 
@@ -89,6 +89,9 @@ _templates.filters["ago"] = _ago
 _templates.filters["iso"] = _iso
 _templates.filters["pretty"] = _pretty
 _templates.filters["compact"] = _compact
+_templates.globals["rollout_split"] = rules_form.rollout_split
+_templates.globals["context_rows"] = context_form.context_rows
+_templates.globals["context_types"] = context_form.TYPES
 
 
 class Redirect(Exception):

@@ -22,6 +22,7 @@ __all__ = [
     "draft_rules",
     "draft_serve",
     "engine_field",
+    "rollout_split",
     "rules_from_draft",
     "serve_from_draft",
     "split_keys",
@@ -61,6 +62,29 @@ def split_keys(text: str) -> list[str]:
 def _pct(weight: int) -> str:
     text = f"{weight / 1000:.3f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+def rollout_split(weights: list[str]) -> dict[str, Any]:
+    """How a rollout's typed percentages draw: per variation its start and width on a 0-100
+    bar (what cannot be read counts as 0, the bar stops at 100), and the note under it: what
+    is left unassigned, what is too much, or that it adds up to 100%. app.js draws the same
+    as the numbers are typed."""
+    parts = []
+    total = 0.0
+    for raw in weights:
+        pct = params.number(raw or "0")
+        pct = pct if pct is not None and math.isfinite(pct) and pct > 0 else 0.0
+        start = min(total, 100.0)
+        parts.append({"x": round(start, 3), "width": round(min(pct, 100.0 - start), 3)})
+        total += pct
+    total = round(total, 3)
+    if total == 100:
+        note, ok = "Adds up to 100%", True
+    elif total < 100:
+        note, ok = f"{_pct(round((100 - total) * 1000))}% unassigned: must add up to 100%", False
+    else:
+        note, ok = f"{_pct(round((total - 100) * 1000))}% too much: must add up to 100%", False
+    return {"parts": parts, "note": note, "ok": ok}
 
 
 def draft_serve(serve: dict[str, Any] | None, count: int) -> dict[str, Any]:

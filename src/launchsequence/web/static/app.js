@@ -150,7 +150,7 @@ const NOT_EDITS = ["csrf_token", "version", "draft_owner", "context"];
 function fieldsOf(form) {
   const pairs = [];
   for (const [name, value] of new FormData(form)) {
-    if (!NOT_EDITS.includes(name)) pairs.push([name, String(value)]);
+    if (!NOT_EDITS.includes(name) && !name.startsWith("ctx.")) pairs.push([name, String(value)]);
   }
   return pairs;
 }
@@ -240,6 +240,7 @@ function swapForm(form, fresh) {
   const adopted = document.importNode(fresh, true);
   form.replaceWith(adopted);
   rollouts(adopted);
+  enhance(adopted);
   baseline = fieldsOf(adopted);
   window.scrollTo(window.scrollX, y);
   const again = focusedId && document.getElementById(focusedId);
@@ -419,8 +420,254 @@ function startFilters() {
   form.addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(timer); apply(); });
 }
 
+// A rollout's bar: each variation's share drawn as typed, and what is left to assign (the
+// server draws the same when it renders the page; rules_form.rollout_split).
+function pctOf(raw) {
+  const text = String(raw).trim();
+  const n = text === "" ? 0 : Number(text);
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
+function drawSplit(box) {
+  const inputs = [...box.querySelectorAll(".pct input[name*='.w']")];
+  const rects = box.querySelectorAll(".split-bar rect.seg");
+  const note = box.querySelector(".split-note");
+  let total = 0;
+  inputs.forEach((input, k) => {
+    const pct = pctOf(input.value);
+    const start = Math.min(total, 100);
+    if (rects[k]) {
+      rects[k].setAttribute("x", String(start));
+      rects[k].setAttribute("width", String(Math.min(pct, 100 - start)));
+    }
+    total += pct;
+  });
+  const round = (n) => String(Math.round(n * 1000) / 1000);
+  total = Math.round(total * 1000) / 1000;
+  if (!note) return;
+  if (total === 100) note.textContent = "Adds up to 100%";
+  else if (total < 100) note.textContent = round(100 - total) + "% unassigned: must add up to 100%";
+  else note.textContent = round(total - 100) + "% too much: must add up to 100%";
+  note.classList.toggle("off", total !== 100);
+}
+document.addEventListener("input", (event) => {
+  const box = event.target.closest && event.target.closest("[data-rollout]");
+  if (box && event.target.matches(".pct input")) drawSplit(box);
+});
+
+// Clause values as chips. The textarea (one value a line) stays what the server reads: the
+// chips are drawn from it and every change is written back to it.
+function splitValues(text) {
+  return text.split(/[\n\r\t,]+/).map((v) => v.trim()).filter(Boolean);
+}
+function chips(area) {
+  if (area.dataset.chipsReady || area.closest("fieldset[disabled]")) return;
+  area.dataset.chipsReady = "1";
+  const box = document.createElement("div");
+  box.className = "chips";
+  const list = document.createElement("ul");
+  list.className = "chip-list";
+  const input = document.createElement("input");
+  input.id = area.id + "-add";
+  input.className = "chip-input";
+  input.autocomplete = "off";
+  input.setAttribute("enterkeyhint", "enter");
+  // The textarea keeps its label and stays reachable to what types into it (it redraws the
+  // chips); people use the chips and the box beside them.
+  const label = document.querySelector('label[for="' + area.id + '"]');
+  // Named apart from the textarea's label, so that the label names one field only.
+  const what = label ? label.textContent.trim().replace(/^Values of /i, "") : "this clause";
+  input.setAttribute("aria-label", "Add a value to " + what);
+  list.setAttribute("aria-label", "Chosen for " + what);
+  for (const attr of ["aria-invalid", "aria-describedby"]) {
+    if (area.hasAttribute(attr)) input.setAttribute(attr, area.getAttribute(attr));
+  }
+  input.placeholder = "Add a value";
+  input.title = "Enter or a comma adds a value; pasting many adds them all";
+  box.append(list, input);
+  area.classList.add("visually-hidden");
+  area.tabIndex = -1;
+  area.after(box);
+  const values = () => area.value.split(/\r?\n/).map((v) => v.trim()).filter(Boolean);
+  const draw = () => {
+    list.replaceChildren(...values().map((value, i) => {
+      const item = document.createElement("li");
+      item.className = "chip";
+      const text = document.createElement("span");
+      text.textContent = value;
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "chip-remove";
+      remove.textContent = "\u00d7";
+      remove.setAttribute("aria-label", "Remove value " + value);
+      remove.dataset.index = String(i);
+      item.append(text, remove);
+      return item;
+    }));
+  };
+  const store = (next) => {
+    area.value = next.join("\n");
+    area.dispatchEvent(new Event("input", { bubbles: true }));
+  };
+  const add = (text) => {
+    const next = values();
+    for (const v of splitValues(text)) if (!next.includes(v)) next.push(v);
+    store(next);
+    input.value = "";
+  };
+  area.addEventListener("input", draw);
+  if (label) {
+    label.addEventListener("click", (event) => { event.preventDefault(); input.focus(); });
+  }
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === ",") {
+      event.preventDefault();
+      if (input.value.trim()) add(input.value);
+    } else if (event.key === "Backspace" && input.value === "" && values().length) {
+      store(values().slice(0, -1));
+    }
+  });
+  input.addEventListener("paste", (event) => {
+    const text = (event.clipboardData || window.clipboardData).getData("text");
+    if (!/[\n\r\t,]/.test(text)) return;
+    event.preventDefault();
+    add(input.value + text);
+  });
+  input.addEventListener("blur", () => { if (input.value.trim()) add(input.value); });
+  list.addEventListener("click", (event) => {
+    const remove = event.target.closest(".chip-remove");
+    if (!remove) return;
+    const next = values();
+    next.splice(Number(remove.dataset.index), 1);
+    store(next);
+    input.focus();
+  });
+  draw();
+}
+// A value still being typed when the form is sent is a value too.
+document.addEventListener("submit", (event) => {
+  for (const input of event.target.querySelectorAll(".chip-input")) input.blur();
+}, true);
+
+// "Test a context": the key and attribute rows and the raw JSON say the same; whichever is
+// typed in updates the other (context_form.py says which the server reads).
+function ctxRows(panel) {
+  return [...panel.querySelectorAll("[data-ctx-rows] tbody tr")].map((tr) => ({
+    name: tr.querySelector('[name$=".name"]').value,
+    value: tr.querySelector('[name$=".value"]').value,
+    type: tr.querySelector('[name$=".type"]').value,
+  }));
+}
+function ctxField(panel, name) {
+  return panel.querySelector('[name="' + name + '"]');
+}
+function ctxBuild(panel) {
+  const context = {};
+  const key = ctxField(panel, "ctx.key").value;
+  if (key) context.key = key;
+  for (const row of ctxRows(panel)) {
+    const name = row.name.trim();
+    if (!name) continue;
+    if (row.type === "number") {
+      const n = row.value.trim() === "" ? NaN : Number(row.value);
+      context[name] = Number.isFinite(n) ? n : row.value;
+    } else if (row.type === "boolean") {
+      const b = row.value.trim().toLowerCase();
+      context[name] = b === "true" ? true : b === "false" ? false : row.value;
+    } else {
+      context[name] = row.value;
+    }
+  }
+  return context;
+}
+function ctxDraw(panel, rows) {
+  const body = panel.querySelector("[data-ctx-rows] tbody");
+  const template = body.querySelector("tr");
+  const fresh = rows.map((row, i) => {
+    const tr = template.cloneNode(true);
+    for (const [part, value] of [["name", row.name], ["value", row.value], ["type", row.type]]) {
+      const field = tr.querySelector('[name$=".' + part + '"]');
+      field.name = "ctx.a" + i + "." + part;
+      field.id = "ctx-a" + i + "-" + part;
+      field.value = value;
+      const label = tr.querySelector('label[for$="-' + part + '"]');
+      label.htmlFor = field.id;
+      label.textContent = label.textContent.replace(/\d+$/, String(i + 1));
+    }
+    const remove = tr.querySelector("[data-ctx-remove]");
+    remove.hidden = false;
+    remove.textContent = "Remove attribute " + (i + 1);
+    return tr;
+  });
+  body.replaceChildren(...fresh);
+  ctxField(panel, "ctx.rows").value = String(rows.length);
+}
+function ctxToJson(panel) {
+  const text = JSON.stringify(ctxBuild(panel));
+  const raw = ctxField(panel, "context");
+  raw.value = text;
+  ctxField(panel, "ctx.built").value = text;
+  checkJson(raw);
+}
+function ctxFromJson(panel) {
+  let value;
+  try { value = JSON.parse(ctxField(panel, "context").value); } catch (err) { return; }
+  if (!value || typeof value !== "object" || Array.isArray(value)) return;
+  const rows = [];
+  let key = "";
+  for (const [name, item] of Object.entries(value)) {
+    if (name === "key" && typeof item === "string") { key = item; continue; }
+    const type = typeof item === "boolean" ? "boolean" : typeof item === "number" ? "number"
+      : typeof item === "string" ? "string" : null;
+    if (!type || !name || name.trim() !== name) return; // only the JSON can hold this one
+    rows.push({ name, value: String(item), type });
+  }
+  rows.push({ name: "", value: "", type: "string" });
+  ctxField(panel, "ctx.key").value = key;
+  ctxDraw(panel, rows);
+  ctxField(panel, "ctx.built").value = JSON.stringify(ctxBuild(panel));
+}
+function startContextPanel(panel) {
+  if (panel.dataset.ctxReady) return;
+  panel.dataset.ctxReady = "1";
+  for (const button of panel.querySelectorAll("[data-ctx-add], [data-ctx-remove]")) button.hidden = false;
+  panel.addEventListener("input", (event) => {
+    if (event.target.name === "context") ctxFromJson(panel);
+    else if (event.target.name && event.target.name.startsWith("ctx.")) ctxToJson(panel);
+  });
+  panel.addEventListener("change", (event) => {
+    if (event.target.name && event.target.name.endsWith(".type")) ctxToJson(panel);
+  });
+  panel.addEventListener("click", (event) => {
+    const add = event.target.closest("[data-ctx-add]");
+    const remove = event.target.closest("[data-ctx-remove]");
+    if (!add && !remove) return;
+    const rows = ctxRows(panel);
+    let focus;
+    if (add) {
+      rows.push({ name: "", value: "", type: "string" });
+      focus = rows.length - 1;
+    } else {
+      const at = [...panel.querySelectorAll("[data-ctx-remove]")].indexOf(remove);
+      rows.splice(at, 1);
+      if (!rows.length) rows.push({ name: "", value: "", type: "string" });
+      focus = Math.min(at, rows.length - 1);
+    }
+    ctxDraw(panel, rows);
+    ctxToJson(panel);
+    const again = panel.querySelector("#ctx-a" + focus + "-name");
+    if (again) again.focus();
+  });
+}
+
+function enhance(root) {
+  for (const area of root.querySelectorAll("textarea[data-chips]")) chips(area);
+  for (const box of root.querySelectorAll("[data-rollout]")) drawSplit(box);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   rollouts(document);
+  enhance(document);
+  for (const panel of document.querySelectorAll("[data-ctx]")) startContextPanel(panel);
   startFilters();
   startFlagPage();
   startKeptForms();
