@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from . import __version__, accesslog, web
-from .api import accounts, flags, orgs, projects, transfer
+from .api import accounts, flags, orgs, projects, schedules, transfer
 from .api.errors import ERROR_RESPONSES, install_error_handlers
 from .api.responses import JSONBytes
 from .config import Settings
@@ -30,6 +30,7 @@ from .sdk.app import build_sdk_app, build_stream_app
 from .sdk.streams import StreamApp
 from .services import Passwords, Runtime, Services
 from .services.runtime import SteadyClock, elapsed_clock_ms, wall_clock_ms
+from .services.schedule_runner import ScheduleRunner
 from .store import migrate
 from .store.db import create_db_engine
 from .store.files import secure_data_dir
@@ -127,15 +128,19 @@ def create_app(
     else:  # another process on the SQLite file (`launchseq import`) is heard of by the check
         feed = VersionCheck(engine, hubs, check_seconds=settings.version_check_seconds)
 
+    scheduler = ScheduleRunner(rt, services.flags, settings.schedule_check_seconds)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await hubs.start()
         if feed is not None:
             await feed.start()
         checker = asyncio.create_task(_check_integrity(damage, settings.integrity_check_seconds))
+        await scheduler.start()
         try:
             yield
         finally:
+            await scheduler.stop()
             checker.cancel()
             if feed is not None:
                 await feed.stop()
@@ -160,7 +165,7 @@ def create_app(
     app.state.feed = feed
     app.state.metrics = metrics
     install_error_handlers(app)
-    for module in (accounts, orgs, projects, flags, transfer):
+    for module in (accounts, orgs, projects, flags, schedules, transfer):
         app.include_router(module.router)
     web.install(app)
     api_docs.install(app, "/api/v1/docs")

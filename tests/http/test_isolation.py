@@ -36,6 +36,7 @@ MISSING = {
     "user_id": "987654321",
     "invitation_id": "987654321",
     "index": "99",
+    "schedule_id": "987654321",
 }
 
 #: (method, path template) -> a valid body that would change something if it were obeyed.
@@ -80,6 +81,17 @@ OPERATIONS: dict[tuple[str, str], Any] = {
         "targets": [{"variation": 0, "values": ["attacker"]}],
     },
     ("PATCH", FLAG + "/environments/{env}"): {"on": True},
+    ("GET", FLAG + "/schedules"): None,
+    ("POST", FLAG + "/schedules"): {
+        "environment": "production",
+        "at": "2030-01-01T00:00:00Z",
+        "changes": {"on": False},
+        "comment": "hijack",
+    },
+    ("GET", P + "/schedules"): None,
+    ("GET", P + "/schedules/{schedule_id}"): None,
+    ("PATCH", P + "/schedules/{schedule_id}"): {"at": "2029-01-01T00:00:00Z"},
+    ("DELETE", P + "/schedules/{schedule_id}"): None,
     ("GET", P + "/export"): None,
     ("POST", ORG_PATH + "/import"): {
         "format": "launchsequence-project",
@@ -167,6 +179,7 @@ def state(user: ApiUser, org: str) -> dict[str, Any]:
     }
     for project in out["projects"]["projects"]:
         pbase = f"{base}/projects/{project['key']}"
+        out[f"{project['key']}/schedules"] = ok(user.get(f"{pbase}/schedules"))
         out[f"{project['key']}/flags"] = ok(user.get(f"{pbase}/flags?archived=all"))
         for env in project["environments"]:
             ebase = f"{pbase}/environments/{env['key']}"
@@ -189,6 +202,13 @@ def populate(user: ApiUser) -> None:
     ok(user.post(f"/api/v1/orgs/{user.org}/projects", json={"key": A_PROJECT, "name": "Iso"}), 201)
     ok(user.patch(f"{base}/flags/{A_FLAG}/environments/production", json={"on": True}))
     ok(user.post(f"/api/v1/orgs/{user.org}/invitations", json={"role": "admin"}), 201)
+    pending = {"environment": "production", "at": "2030-01-01T00:00:00Z", "changes": {"on": True}}
+    ok(user.post(f"{base}/flags/{A_FLAG}/schedules", json=pending), 201)
+
+
+def schedule_id(user: ApiUser, project: str = "default") -> str:
+    listed = ok(user.get(f"/api/v1/orgs/{user.org}/projects/{project}/schedules"))
+    return str(listed["schedules"][0]["id"])
 
 
 def invitation_id(user: ApiUser) -> str:
@@ -205,6 +225,7 @@ def a_objects(owner: ApiUser) -> dict[str, str]:
         "user_id": user_id(owner),
         "invitation_id": invitation_id(owner),
         "index": "0",
+        "schedule_id": schedule_id(owner),
     }
 
 
@@ -273,6 +294,8 @@ def test_keys_are_per_organization(live_any_db):
     ok(bob.post(f"{b_base}/flags", json={"key": "b-flag", "name": "B"}), 201)
     ok(bob.put(f"{b_base}/environments/production/segments/b-segment", json={}), 201)
     ok(bob.post(f"/api/v1/orgs/{bob.org}/invitations", json={"role": "viewer"}), 201)
+    pending = {"environment": "production", "at": "2030-01-01T00:00:00Z", "changes": {"on": True}}
+    ok(bob.post(f"{b_base}/flags/b-flag/schedules", json=pending), 201)
     b = {
         "org": bob.org,
         "project": "default",
@@ -282,6 +305,7 @@ def test_keys_are_per_organization(live_any_db):
         "user_id": user_id(bob),
         "invitation_id": invitation_id(bob),
         "index": "0",
+        "schedule_id": schedule_id(bob),
     }
     a_only = {
         "project": A_PROJECT,
@@ -290,6 +314,7 @@ def test_keys_are_per_organization(live_any_db):
         "segment": A_SEGMENT,
         "user_id": user_id(alice),
         "invitation_id": invitation_id(alice),
+        "schedule_id": schedule_id(alice),
     }
     before = state(alice, alice.org)
     bob_before = state(bob, bob.org)

@@ -25,6 +25,7 @@ from .orgs import Orgs
 from .passwords import Passwords
 from .revocations import Revocations
 from .runtime import Actor, Runtime
+from .schedules import Schedules
 from .transfer import Transfer
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "PreconditionFailed",
     "Revocations",
     "Runtime",
+    "Schedules",
     "ServiceError",
     "Services",
     "Throttled",
@@ -66,19 +68,22 @@ class Services:
     transfer: Transfer
     drafts: Drafts
     revocations: Revocations
+    schedules: Schedules
 
     @classmethod
     def build(cls, rt: Runtime, passwords: Passwords | None = None) -> Services:
         revocations = Revocations()
         rt.access_listeners.append(revocations.wake)
+        flags = Flags(rt)
         return cls(
             rt,
             Accounts(rt, passwords),
             Orgs(rt),
-            Flags(rt),
+            flags,
             Audit(rt),
             Invitations(rt),
             Transfer(rt),
             Drafts(rt),
             revocations,
+            Schedules(rt, flags),
         )

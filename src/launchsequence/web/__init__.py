@@ -17,6 +17,7 @@ from . import (
     manage_pages,
     org_pages,
     project_pages,
+    schedule_pages,
     variation_pages,
 )
 
@@ -44,6 +45,7 @@ def install(app: FastAPI) -> None:
         flag_pages,
         variation_pages,
         config_pages,
+        schedule_pages,
         events,
     )
     for module in modules:
