@@ -156,6 +156,8 @@ def test_a_change_due_while_the_server_was_down_applies_at_start_with_a_note(sta
     assert config_of(alice, "night-switch")["on"] is True
     [entry] = audit(alice, "schedule.applied")
     assert entry["after"]["note"] == "applied 3 h late"
+    page = alice.get(f"/o/{alice.org}/audit").text
+    assert "applied the scheduled change to" in page and "(applied 3 h late)" in page
 
 
 def test_a_later_conflicting_edit_fails_it_a_compatible_one_lets_it_apply(start, clock):
