@@ -26,9 +26,7 @@ def server_clock() -> Clock:
 
 
 @pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, server_clock: Clock
-) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, server_clock: Clock) -> Iterator[LiveServer]:
     """This module's own server: its clock is the test's, its scheduler checks every 0.05 s."""
     data = tmp_path_factory.mktemp("e2e-schedules")
     settings = Settings(data_dir=str(data), secret_key="e2e-secret", schedule_check_seconds=0.05)

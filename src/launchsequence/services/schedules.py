@@ -171,7 +171,9 @@ class Schedules:
         if not isinstance(changes, dict) or not changes:
             raise Invalid("must change at least one configuration field", field="changes")
         if flag["archived"]:
-            raise Conflict("the flag is archived: restore it to schedule a change")
+            raise Conflict(
+                "the flag is archived: restore it to schedule a change", code="flag_archived"
+            )
         try:
             self.flags.configure(conn, actor, org, project, flag, env, changes, dry_run=True)
         except Invalid as exc:
@@ -252,7 +254,7 @@ class Schedules:
                 values["comment"] = _comment(body["comment"])
             if "changes" in body:
                 if row["flag_id"] is None:
-                    raise Conflict("the flag was deleted")
+                    raise Conflict("the flag was deleted", code="flag_deleted")
                 flag = store.flag_by_id(conn, row["flag_id"])
                 assert flag is not None
                 env = environment_for(conn, project, row["environment_key"])
