@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from . import __version__, accesslog, web
-from .api import accounts, flags, orgs, projects, schedules, transfer
+from .api import accounts, flags, orgs, projects, schedules, transfer, webhooks
 from .api.errors import ERROR_RESPONSES, install_error_handlers
 from .api.responses import JSONBytes
 from .config import Settings
@@ -28,7 +28,7 @@ from .realtime.hubs import Hubs
 from .realtime.keys import KeyCache
 from .sdk.app import build_sdk_app, build_stream_app
 from .sdk.streams import StreamApp
-from .services import Passwords, Runtime, Services
+from .services import Passwords, Runtime, Services, WebhookSender
 from .services.runtime import SteadyClock, elapsed_clock_ms, wall_clock_ms
 from .services.schedule_runner import ScheduleRunner
 from .store import migrate
@@ -98,6 +98,9 @@ def create_app(
     rt = Runtime(db=engine, settings=settings, clock=clock, session_clock=session_clock)
     services = Services.build(rt, passwords)
     metrics = Metrics()
+    # No mail yet: a disabled webhook is logged and shown on its page; an email to its
+    # creator belongs in `on_disabled` once the server sends mail.
+    sender = WebhookSender(rt, on_disabled=None)
     slots = StreamSlots(
         metrics,
         stream_limit(settings.max_streams, open_file_limit()),
@@ -137,11 +140,13 @@ def create_app(
             await feed.start()
         checker = asyncio.create_task(_check_integrity(damage, settings.integrity_check_seconds))
         await scheduler.start()
+        await sender.start()
         try:
             yield
         finally:
             await scheduler.stop()
             checker.cancel()
+            await sender.stop()
             if feed is not None:
                 await feed.stop()
             await hubs.stop()
@@ -163,9 +168,10 @@ def create_app(
     app.state.hubs = hubs
     app.state.stream_slots = slots
     app.state.feed = feed
+    app.state.webhook_sender = sender
     app.state.metrics = metrics
     install_error_handlers(app)
-    for module in (accounts, orgs, projects, flags, schedules, transfer):
+    for module in (accounts, orgs, projects, flags, schedules, transfer, webhooks):
         app.include_router(module.router)
     web.install(app)
     api_docs.install(app, "/api/v1/docs")

@@ -167,6 +167,65 @@ SETTINGS: tuple[Setting, ...] = (
         "where a user logs out or loses a membership ends their streams within a second; so do "
         "the others on PostgreSQL (the change feed tells them); this is the bound otherwise.",
     ),
+    Setting(
+        "webhook_allow_private_addresses",
+        "false",
+        "'true' lets webhooks send to loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7) "
+        "and link-local addresses (169.254/16, fe80::/10): for receivers on your own network. "
+        "Off, such URLs are refused when a webhook is saved and at every delivery (whatever the "
+        "name resolves to then), so that webhooks cannot reach into the server's network.",
+    ),
+    Setting(
+        "webhook_ca_file",
+        "",
+        "A PEM file of certificate authorities that webhook receivers' HTTPS certificates are "
+        "checked against instead of the usual public ones: for receivers with certificates of "
+        "your own CA. Empty: the public authorities.",
+    ),
+    Setting(
+        "webhook_timeout_seconds",
+        10,
+        "A webhook receiver must answer within this time, or the attempt has failed.",
+    ),
+    Setting(
+        "webhook_backoff_seconds",
+        10,
+        "The wait after a webhook delivery's first failed attempt; it doubles after each "
+        "further one, up to an hour.",
+    ),
+    Setting(
+        "webhook_retry_hours",
+        24,
+        "A webhook delivery is retried this long after its event, then marked failed.",
+    ),
+    Setting(
+        "webhook_disable_after_hours",
+        24,
+        "A webhook that has answered no attempt for this long is disabled, with the reason "
+        "shown on it, until an admin enables it again.",
+    ),
+    Setting(
+        "webhook_concurrency",
+        4,
+        "Deliveries in flight at once to one webhook: a receiver that hangs holds up only "
+        "its own deliveries. Events for one flag are always sent one after the other.",
+    ),
+    Setting(
+        "webhook_poll_seconds",
+        1,
+        "How often the instance that sends webhooks looks for deliveries due.",
+    ),
+    Setting(
+        "webhook_lease_seconds",
+        30,
+        "One instance sends webhooks, holding a lease in the database that it renews; when it "
+        "dies, another takes over within this time.",
+    ),
+    Setting(
+        "webhook_retention_days",
+        30,
+        "Finished webhook deliveries and their events are kept this long.",
+    ),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
     Setting(
         "access_log",
@@ -209,6 +268,16 @@ class Settings:
     schedule_check_seconds: float = 1.0
     integrity_check_seconds: int = 3600
     stream_recheck_seconds: int = 30
+    webhook_allow_private_addresses: str = "false"
+    webhook_ca_file: str = ""
+    webhook_timeout_seconds: int = 10
+    webhook_backoff_seconds: int = 10
+    webhook_retry_hours: int = 24
+    webhook_disable_after_hours: int = 24
+    webhook_concurrency: int = 4
+    webhook_poll_seconds: int = 1
+    webhook_lease_seconds: int = 30
+    webhook_retention_days: int = 30
     log_level: str = "info"
     access_log: str = "false"
 

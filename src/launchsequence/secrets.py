@@ -1,10 +1,18 @@
-"""Random secrets and their stored form: only SHA-256 digests of tokens and keys are kept."""
+"""Random secrets and their stored form: only SHA-256 digests of tokens and keys are kept.
+
+The one exception is a webhook's signing secret, which the server must read to sign: it is
+kept sealed (`seal`/`unseal`: Fernet, AES-128-CBC with HMAC-SHA256, under a key derived from
+the server's secret key), so a copy of the database alone does not reveal it.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
+
+from cryptography.fernet import Fernet, InvalidToken
 
 __all__ = [
     "CLIENT_KEY_PREFIX",
@@ -13,9 +21,14 @@ __all__ = [
     "SERVER_KEY_PREFIX",
     "SESSION_PREFIX",
     "TOKEN_PREFIX",
+    "WEBHOOK_SECRET_PREFIX",
+    "InvalidToken",
     "digest",
     "new_secret",
+    "seal",
     "sign",
+    "unseal",
+    "webhook_signature",
 ]
 
 # What each kind of secret starts with, so that one found in a URL or a log says what it is.
@@ -24,12 +37,14 @@ CLIENT_KEY_PREFIX = "ls_cli_"  # public: the only key that may travel in a URL
 SESSION_PREFIX = "lss_"
 TOKEN_PREFIX = "lst_"  # noqa: S105 - a prefix, not a secret
 INVITE_PREFIX = "lsi_"
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 SECRET_PREFIXES = (
     SERVER_KEY_PREFIX,
     CLIENT_KEY_PREFIX,
     SESSION_PREFIX,
     TOKEN_PREFIX,
     INVITE_PREFIX,
+    WEBHOOK_SECRET_PREFIX,
 )
 
 
@@ -46,3 +61,25 @@ def digest(secret: str) -> str:
 def sign(key: str, message: str) -> str:
     """HMAC-SHA256 of `message` under `key`, hex."""
     return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def _fernet(server_secret: str) -> Fernet:
+    key = hashlib.sha256(b"launchsequence webhook secrets\0" + server_secret.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal(server_secret: str, text: str) -> str:
+    """`text` encrypted and authenticated under a key derived from `server_secret`."""
+    return _fernet(server_secret).encrypt(text.encode()).decode()
+
+
+def unseal(server_secret: str, sealed: str) -> str:
+    """What `seal` sealed; InvalidToken if it was sealed under another server secret."""
+    return _fernet(server_secret).decrypt(sealed.encode()).decode()
+
+
+def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The `X-LaunchSequence-Signature` header value: `t=<unix seconds>,v1=<hex HMAC-SHA256
+    of "<t>." followed by the body, under the webhook's secret>`."""
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"

@@ -48,7 +48,7 @@ def test_schedule_a_toggle_and_see_it_applied(new_context: Any, server_clock: Cl
     when = page.get_by_label("When (UTC)", exact=True)
     at = when.input_value()  # offered: an hour from the server's now
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", at), at
-    page.get_by_label("Comment", exact=True).first.fill("launch at night")
+    page.get_by_label("Comment on the scheduled change").fill("launch at night")
     page.get_by_role("button", name="Schedule for production").click()
     page.wait_for_url(re.compile(r"scheduled=\d+"))
 

@@ -10,6 +10,7 @@ as does one missing a field the document says is always there.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 from launchsequence.app import create_app
 from launchsequence.config import Settings
 from tests.support.live import LiveServer
+from tests.support.receiver import Receiver
 
 P = "/api/v1/orgs/{org}/projects/{project}"
 ENV = P + "/environments/{env}"
@@ -107,7 +109,9 @@ class Documented:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     settings = Settings(
-        data_dir=str(tmp_path_factory.mktemp("openapi") / "data"), secret_key="test-secret"
+        data_dir=str(tmp_path_factory.mktemp("openapi") / "data"),
+        secret_key="test-secret",
+        webhook_allow_private_addresses="true",  # the webhook test's receiver is on loopback
     )
     server = LiveServer(create_app(settings)).start()
     yield server
@@ -378,6 +382,47 @@ def test_scheduled_changes(owner: Documented) -> None:
     assert edited["comment"] == "changed"
     cancelled = owner.call("DELETE", P + "/schedules/{schedule_id}", 200, path=one)
     assert cancelled["status"] == "cancelled" and cancelled["finished_at"] is not None
+
+
+def test_webhooks_and_their_deliveries(owner: Documented) -> None:
+    receiver = Receiver().start()
+    try:
+        hooks = "/api/v1/orgs/{org}/webhooks"
+        hook = hooks + "/{webhook_id}"
+        made = owner.call(
+            "POST", hooks, 201, json={"url": receiver.url + "/h", "events": ["flag.created"]}
+        )
+        ids = {"webhook_id": str(made["id"])}
+        assert made["secret"].startswith("whsec_")
+        assert owner.call("GET", hooks, 200)["webhooks"][0]["id"] == made["id"]
+        assert "secret" not in owner.call("GET", hook, 200, path=ids)
+        changed = owner.call("PATCH", hook, 200, path=ids, json={"format": "slack"})
+        assert changed["format"] == "slack"
+        owner.call("POST", P + "/flags", 201, json={"key": "announced"})
+        [slack] = receiver.wait_for(lambda got: len(got) == 1)
+        assert slack.json == {"text": "owner@example.com created flag `announced` in "
+                                      f"{owner.values['org']}/default"}  # fmt: skip
+        page: dict[str, Any] = {"deliveries": []}
+        for _ in range(100):  # the answer is recorded just after it arrived
+            page = owner.call("GET", hook + "/deliveries", 200, path=ids)
+            if page["deliveries"][0]["status"] != "pending":
+                break
+            time.sleep(0.05)
+        [delivery] = page["deliveries"]
+        assert delivery["status"] == "succeeded" and delivery["response_status"] == 200
+        again = owner.call(
+            "POST",
+            hook + "/deliveries/{delivery_id}/resend",
+            202,
+            path={**ids, "delivery_id": str(delivery["id"])},
+        )
+        assert again["event"] == delivery["event"] and again["status"] == "pending"
+        rotated = owner.call("POST", hook + "/secret", 200, path=ids)
+        assert rotated["secret"] != made["secret"]
+        owner.http.request("DELETE", hook.format(org=owner.values["org"], **ids),
+                           headers=owner.headers).raise_for_status()  # fmt: skip
+    finally:
+        receiver.stop()
 
 
 def test_export_and_import(owner: Documented) -> None:

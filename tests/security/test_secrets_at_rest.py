@@ -44,7 +44,8 @@ def _dump(database_url: str) -> str:
 
 
 def test_no_secret_is_stored_in_plaintext(make_settings, database_url, clock):
-    app = create_app(make_settings(database_url=database_url), clock=clock)
+    settings = make_settings(database_url=database_url, webhook_allow_private_addresses="true")
+    app = create_app(settings, clock=clock)
     server = LiveServer(app).start()
     try:
         user = signup(server.url, "secrets@example.com", password=PASSWORD)
@@ -61,11 +62,15 @@ def test_no_secret_is_stored_in_plaintext(make_settings, database_url, clock):
         invitation = user.post(
             f"/api/v1/orgs/{user.org}/invitations", json={"role": "viewer"}
         ).json()["token"]
-        assert all([session, token, server_key, first_key, invitation])
+        webhook = user.post(
+            f"/api/v1/orgs/{user.org}/webhooks", json={"url": "http://127.0.0.1:9/hook"}
+        ).json()["secret"]  # kept sealed: the server must read it to sign
+        assert all([session, token, server_key, first_key, invitation, webhook])
 
         dump = _dump(database_url)
         assert "secrets@example.com" in dump, "the dump is real"
-        for secret in (PASSWORD, session, token, server_key, first_key, invitation, user.csrf):
+        secrets = (PASSWORD, session, token, server_key, first_key, invitation, webhook, user.csrf)
+        for secret in secrets:
             assert secret not in dump
 
         # Read back later: prefixes only.
@@ -75,6 +80,8 @@ def test_no_secret_is_stored_in_plaintext(make_settings, database_url, clock):
         assert len(pending) == 1 and invitation not in str(pending)
         env = user.get(base).json()
         assert server_key not in str(env)
+        hooks = user.get(f"/api/v1/orgs/{user.org}/webhooks").json()["webhooks"]
+        assert webhook not in str(hooks) and webhook.startswith(hooks[0]["secret_prefix"])
         assert any(server_key.startswith(k["prefix"]) for k in env["sdk_keys"])
         assert (
             httpx.get(

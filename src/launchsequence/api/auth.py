@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from fastapi import Depends, Request
 
 from ..secrets import SESSION_PREFIX, TOKEN_PREFIX
-from ..services import Actor, Forbidden, Services, Unauthorized
+from ..services import Actor, Forbidden, Invalid, Services, Unauthorized
+from ..services.runtime import with_comment
 
 __all__ = [
+    "COMMENT_HEADER",
     "CSRF_HEADER",
     "SESSION_COOKIE",
     "CurrentActor",
@@ -23,6 +25,9 @@ __all__ = [
 
 SESSION_COOKIE = "launchseq_session"
 CSRF_HEADER = "x-csrf-token"
+#: Why: kept with the audit entry of every change the request makes, sent with its webhooks.
+#: Percent-decoded (UTF-8), so that any text survives HTTP's header rules: send `%` as `%25`.
+COMMENT_HEADER = "x-launchsequence-comment"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -61,7 +66,9 @@ _TOKEN_MARKS = (TOKEN_PREFIX.encode(), SESSION_PREFIX.encode())
 
 
 def current_actor(request: Request, services: ServicesDep) -> Actor:
-    """The caller. Bearer tokens need no CSRF token; cookie sessions do on unsafe methods.
+    """The caller, with the comment of the X-LaunchSequence-Comment header if any.
+
+    Bearer tokens need no CSRF token; cookie sessions do on unsafe methods.
     A token in the query string is refused (401 `token_in_url`), even next to a proper
     header: URLs are written to logs, so it has leaked and must be revoked."""
     query = request.scope.get("query_string", b"")
@@ -76,7 +83,7 @@ def current_actor(request: Request, services: ServicesDep) -> Actor:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use 'Authorization: Bearer <token>'")
-        return services.accounts.authenticate_token(token.strip())
+        return _commented(request, services.accounts.authenticate_token(token.strip()))
     session = request.cookies.get(SESSION_COOKIE)
     actor = services.accounts.authenticate_session(session)
     if request.method not in SAFE_METHODS:
@@ -86,8 +93,21 @@ def current_actor(request: Request, services: ServicesDep) -> Actor:
             raise Forbidden(
                 "missing or wrong CSRF token: send the X-CSRF-Token header", code="csrf_failed"
             )
+    actor = _commented(request, actor)
     request.state.actor = actor
     return actor
+
+
+def _commented(request: Request, actor: Actor) -> Actor:
+    raw = request.headers.get(COMMENT_HEADER)
+    if raw is None:
+        return actor
+    try:
+        # Raw UTF-8 arrives read as Latin-1: its bytes, then the percent-escapes, are UTF-8.
+        text = unquote_to_bytes(raw.encode("latin-1")).decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise Invalid("must be UTF-8 text, percent-encoded", field="comment") from None
+    return with_comment(actor, text)
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

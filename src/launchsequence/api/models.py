@@ -444,6 +444,10 @@ class AuditEntry(TypedDict):
     flag: str | None
     before: AnyJSON
     after: AnyJSON
+    comment: Annotated[
+        str | None,
+        Field(description="Why, as given with the change (X-LaunchSequence-Comment header)"),
+    ]
 
 
 class AuditPage(TypedDict):

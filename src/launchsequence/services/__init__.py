@@ -27,6 +27,8 @@ from .revocations import Revocations
 from .runtime import Actor, Runtime
 from .schedules import Schedules
 from .transfer import Transfer
+from .webhook_sender import WebhookSender
+from .webhooks import Webhooks
 
 __all__ = [
     "Accounts",
@@ -52,6 +54,8 @@ __all__ = [
     "Transfer",
     "Unauthorized",
     "Unavailable",
+    "WebhookSender",
+    "Webhooks",
 ]
 
 
@@ -69,6 +73,7 @@ class Services:
     drafts: Drafts
     revocations: Revocations
     schedules: Schedules
+    webhooks: Webhooks
 
     @classmethod
     def build(cls, rt: Runtime, passwords: Passwords | None = None) -> Services:
@@ -86,4 +91,5 @@ class Services:
             Drafts(rt),
             revocations,
             Schedules(rt, flags),
+            Webhooks(rt),
         )

@@ -70,6 +70,7 @@ class Audit:
                     "flag",
                     "before",
                     "after",
+                    "comment",
                 )
             }
             for r in rows[:limit]

@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine
@@ -16,6 +16,7 @@ from ..config import Settings
 from ..store import audit as audit_store
 from ..store.db import writer
 from .errors import Invalid
+from .events import event_type_for, record_event
 
 __all__ = [
     "KEY_PATTERN",
@@ -25,6 +26,7 @@ __all__ = [
     "check_key",
     "elapsed_clock_ms",
     "record_audit",
+    "with_comment",
     "wall_clock_ms",
 ]
 
@@ -99,6 +101,9 @@ class Actor:
     email: str
     name: str
     via: str  # "session" or "token"
+    #: Why, in their words: stored with the audit entry of every change this request makes and
+    #: sent with its webhook events (see `with_comment`).
+    comment: str | None = None
 
 
 @dataclass
@@ -152,6 +157,25 @@ def check_key(value: Any, field_name: str = "key") -> str:
     return value
 
 
+#: The longest comment a change may carry.
+MAX_COMMENT = 1000
+
+
+def with_comment(actor: Actor, comment: Any) -> Actor:
+    """`actor` with the comment their request gave (stripped; empty or None: no comment).
+    Invalid (field `comment`) beyond MAX_COMMENT characters or with control characters."""
+    if comment is None:
+        return actor
+    if not isinstance(comment, str):
+        raise Invalid("must be text", field="comment")
+    text = comment.strip()
+    if len(text) > MAX_COMMENT:
+        raise Invalid(f"must be at most {MAX_COMMENT} characters", field="comment")
+    if any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in text):
+        raise Invalid("must not hold control characters", field="comment")
+    return replace(actor, comment=text or None)
+
+
 def record_audit(
     conn: Any,
     rt: Runtime,
@@ -166,6 +190,9 @@ def record_audit(
     before: Any = None,
     after: Any = None,
 ) -> None:
+    """Write the audit entry of a change in its transaction (`conn`), with the actor's comment;
+    and, when the action is one webhooks hear of (services/events.py), its event and
+    deliveries in the same transaction."""
     audit_store.write_entry(
         conn,
         {
@@ -180,5 +207,22 @@ def record_audit(
             "flag": flag,
             "before": before,
             "after": after,
+            "comment": actor.comment if actor else None,
         },
     )
+    kind = event_type_for(action, before)
+    if kind is not None:
+        record_event(
+            conn,
+            rt,
+            org_id=org_id,
+            kind=kind,
+            action=action,
+            actor=actor,
+            project=project,
+            environment=environment,
+            flag=flag,
+            segment=resource if kind.startswith("segment.") else None,
+            before=before,
+            after=after,
+        )

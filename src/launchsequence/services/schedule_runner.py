@@ -21,12 +21,11 @@ current configuration when that is well defined: always for a toggle (`{"on": ..
 otherwise when every field it sets still holds the value it had when scheduled (or already holds
 the scheduled value). Else it fails, naming the fields someone changed since.
 
-**Webhooks integration point**: `announce()` below is called in the applying transaction with
-`schedule.applied` or `schedule.failed`; today it writes the audit entry. With the event outbox
-(services/events.py on wip/webhooks), `record_audit` also writes the event of every action in
-`EVENT_TYPES`: adding `schedule.applied` and `schedule.failed` there delivers these in the same
-transaction, and building the author's `Actor` with `comment=row["comment"]` carries the
-schedule's comment on the configuration change itself.
+**Webhooks**: `announce()` below is called in the applying transaction with `schedule.applied`
+or `schedule.failed`; it writes the audit entry, and `record_audit` writes the webhook event of
+that type (services/events.py) in the same transaction. The configuration change itself is
+audited and announced (`flag.toggled` or `flag.changed`) by the schedule's author, carrying the
+schedule's comment.
 """
 
 from __future__ import annotations
@@ -93,8 +92,8 @@ def announce(
     project_key: str,
 ) -> None:
     """Record that a schedule was applied or failed (`action`: `schedule.applied`,
-    `schedule.failed`), in the applying transaction: the integration point for webhooks (see
-    the module's docstring)."""
+    `schedule.failed`), in the applying transaction: its audit entry and, through
+    `record_audit`, its webhook event (see the module's docstring)."""
     record_audit(
         conn,
         rt,
@@ -188,7 +187,7 @@ def _attempt(
         return why, {}, None
     author = Actor(
         user_id=row["author_id"], email=row["author_email"], name=row["author_email"],
-        via="schedule",
+        via="schedule", comment=row["comment"] or None,
     )  # fmt: skip
     env = {"id": row["environment_id"], "key": row["environment_key"]}
     org = {"id": where["org_id"], "key": where["org_key"]}

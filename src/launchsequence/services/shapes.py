@@ -31,6 +31,8 @@ __all__ = [
     "SegmentIn",
     "SignupIn",
     "TokenIn",
+    "WebhookIn",
+    "WebhookPatch",
 ]
 
 #: The largest row id (the id columns are 32-bit): a larger id in a path or query is refused
@@ -241,3 +243,25 @@ class SegmentIn(Strict):
     included: Annotated[list[ContextKey], Field(max_length=10_000)] | None = None
     excluded: Annotated[list[ContextKey], Field(max_length=10_000)] | None = None
     rules: Annotated[list[SegmentRuleIn], Field(max_length=1000)] | None = None
+
+
+EventTypes = Annotated[
+    list[Annotated[str, Field(max_length=64)]], Field(min_length=1, max_length=50)
+]
+
+
+class WebhookIn(Strict):
+    url: Annotated[str, Field(min_length=1, max_length=2000)]
+    project: Key | None = None
+    events: EventTypes = ["*"]
+    format: Literal["json", "slack"] = "json"
+    enabled: bool = True
+    description: Annotated[str, Field(max_length=200)] = ""
+
+
+class WebhookPatch(Strict):
+    url: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    events: EventTypes | None = None
+    format: Literal["json", "slack"] | None = None
+    enabled: bool | None = None
+    description: Annotated[str, Field(max_length=200)] | None = None

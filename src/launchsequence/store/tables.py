@@ -245,6 +245,8 @@ audit_log = Table(
     Column("resource", String(200), nullable=False),
     Column("before", JSON),
     Column("after", JSON),
+    # Why, in the words of who made the change (optional).
+    Column("comment", Text),
     Index("ix_audit_log_org", "org_id", "id"),
 )
 
@@ -277,4 +279,78 @@ scheduled_changes = Table(
     Column("finished_at", Millis),  # applied, failed or cancelled
     Index("ix_scheduled_changes_due", "status", "run_at"),
     Index("ix_scheduled_changes_project", "project_id", "run_at"),
+)
+
+# The outbox: one row per event (flag, segment, SDK key, ...), written in the same transaction
+# as the change, with the body every webhook gets (services/events.py documents it).
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uid", String(40), nullable=False, unique=True),
+    Column("org_id", ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("project", String(64)),
+    # Events with the same order key reach each webhook in the order they happened.
+    Column("order_key", String(300), nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Index("ix_events_org", "org_id", "id"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    # Null: every project of the organization.
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE")),
+    Column("url", String(2000), nullable=False),
+    Column("description", String(200), nullable=False),
+    # The signing secret, encrypted with the server's secret key (it must be read to sign).
+    Column("secret", Text, nullable=False),
+    Column("secret_prefix", String(16), nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", String(300)),
+    # The first failed attempt since the last answered one; None while it answers.
+    Column("failing_since", Millis),
+    Column("created_by", ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", Millis, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    Index("ix_webhooks_org", "org_id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("webhook_id", ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("order_key", String(300), nullable=False),
+    # pending, succeeded or failed (given up).
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Millis, nullable=False),
+    Column("last_attempt_at", Millis),
+    Column("response_status", Integer),
+    Column("response_excerpt", String(500)),
+    Column("error", String(300)),
+    Column("duration_ms", Integer),
+    Column("created_at", Millis, nullable=False),
+    Column("completed_at", Millis),
+    Index("ix_webhook_deliveries_queue", "status", "webhook_id", "order_key", "id"),
+    Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+    Index("ix_webhook_deliveries_event", "event_id"),
+)
+
+# Work that one instance does for all (the webhook sender, ...): held until `expires_at`,
+# renewed by its holder.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", Millis, nullable=False),
 )

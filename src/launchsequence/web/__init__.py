@@ -19,6 +19,7 @@ from . import (
     project_pages,
     schedule_pages,
     variation_pages,
+    webhook_pages,
 )
 
 __all__ = ["install"]
@@ -46,6 +47,7 @@ def install(app: FastAPI) -> None:
         variation_pages,
         config_pages,
         schedule_pages,
+        webhook_pages,
         events,
     )
     for module in modules:

@@ -209,6 +209,7 @@ def flag_page(p: Page) -> Response:
                     env=env,
                     exc=exc,
                     required_by=_required_by(p, org_key, project_key, exc.dependents),
+                    comment=p.form.get("comment", ""),
                 )
             raise Redirect(f"/o/{org_key}/p/{project_key}/flags/{flag_key}?env={env}")
         if action == "details":

@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ..api.auth import SESSION_COOKIE, check_origin
 from ..services import Actor, Forbidden, NotFound, ServiceError, Services, Unauthorized
 from ..services.drafts import DRAFT_KEEP_MS
+from ..services.runtime import with_comment
 from . import params
 
 __all__ = ["ANON_COOKIE", "DRAFT_COOKIE", "Page", "Redirect", "page", "render"]
@@ -290,6 +291,9 @@ def _run(
                 )
         params.check_text(request.query_params.multi_items())
         params.check_text((k, v) for k, values in lists.items() for v in values)
+        if actor is not None and form.get("comment"):
+            # Every form where a change is saved may carry a comment: the audit log keeps it.
+            p.actor = with_comment(actor, form["comment"])
         response = p.apply_cookies(fn(p))
         if new_anonymous is not None:
             response.set_cookie(ANON_COOKIE, new_anonymous, httponly=True, samesite="lax", path="/")

@@ -81,7 +81,7 @@ def schedule_form_edits(
         "environment": env,
         "at": parse_input(p.form.get("schedule_at", "")),
         "changes": changes,
-        "comment": p.form.get("schedule_comment", ""),
+        "comment": p.form.get("schedule_comment") or p.form.get("comment", ""),
     }
     made = p.services.schedules.create(p.need_actor(), org_key, project_key, flag_key, body)
     raise Redirect(
