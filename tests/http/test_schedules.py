@@ -18,6 +18,7 @@ from launchsequence_sdk import Client
 from launchsequence.app import create_app
 from tests.support.api import ApiUser, signup
 from tests.support.live import LiveServer
+from tests.support.receiver import Receiver
 
 HOUR = 3600
 WAIT = 10.0  # the bound of every wait in this file, in seconds
@@ -350,3 +351,42 @@ def test_a_viewer_reads_schedules_and_changes_none(start, clock):
     no_csrf = owner.http.delete(f"{base(owner)}/schedules/{made['id']}")
     assert no_csrf.status_code == 403, no_csrf.text
     assert get_schedule(owner, made["id"])["status"] == "pending"
+
+
+def test_webhooks_hear_of_applied_and_failed_schedules_with_the_comment(start, clock):
+    receiver = Receiver().start()
+    try:
+        server = start(webhook_allow_private_addresses="true")
+        alice = signup(server.url, "alice@example.com")
+        events = ["flag.toggled", "flag.changed", "schedule.applied", "schedule.failed"]
+        hook = {"url": receiver.url + "/hook", "events": events}
+        ok(alice.post(f"/api/v1/orgs/{alice.org}/webhooks", json=hook), 201)
+        new_flag(alice, "go")
+        new_flag(alice, "clash")
+        at = clock() + 60_000
+        schedule(alice, "go", {"on": True}, at, "launch with the campaign")
+        schedule(alice, "clash", {"fallthrough": {"variation": 1}}, at, "switch the default")
+        config = f"{base(alice)}/flags/clash/environments/production"
+        ok(alice.patch(config, json={"fallthrough": None}))  # someone else, meanwhile
+        clock.advance(61)
+
+        def kinds(got: list[Any]) -> list[str]:
+            return [r.json["type"] for r in got]
+
+        got = receiver.wait_for(lambda got: "schedule.failed" in kinds(got)
+                                and "schedule.applied" in kinds(got))  # fmt: skip
+        by_type = {r.json["type"]: r.json for r in got if r.json["flag"] == "go"}
+        toggled = by_type["flag.toggled"]
+        assert toggled["actor"]["email"] == "alice@example.com"
+        assert toggled["comment"] == "launch with the campaign"
+        assert toggled["after"]["on"] is True
+        applied = by_type["schedule.applied"]
+        assert applied["after"]["comment"] == "launch with the campaign"
+        assert applied["after"]["status"] == "applied"
+        [failed] = [r.json for r in got if r.json["type"] == "schedule.failed"]
+        assert failed["flag"] == "clash" and "`fallthrough`" in failed["after"]["reason"]
+        # In the order they happened for one flag: the change, then the schedule's outcome.
+        go_kinds = [r.json["type"] for r in got if r.json["flag"] == "go"]
+        assert go_kinds.index("flag.toggled") < go_kinds.index("schedule.applied")
+    finally:
+        receiver.stop()
