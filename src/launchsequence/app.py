@@ -16,7 +16,18 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from . import __version__, accesslog, web
-from .api import accounts, flags, orgs, projects, relay_keys, sso, transfer, usage, webhooks
+from .api import (
+    accounts,
+    flags,
+    orgs,
+    projects,
+    relay_keys,
+    schedules,
+    sso,
+    transfer,
+    usage,
+    webhooks,
+)
 from .api.errors import ERROR_RESPONSES, install_error_handlers
 from .api.responses import JSONBytes
 from .config import Settings
@@ -34,6 +45,7 @@ from .sdk.relay import RelayStream
 from .sdk.streams import StreamApp
 from .services import Passwords, Runtime, Services, WebhookSender
 from .services.runtime import SteadyClock, elapsed_clock_ms, wall_clock_ms
+from .services.schedule_runner import ScheduleRunner
 from .services.usage_flush import UsageFlusher
 from .store import migrate
 from .store.db import create_db_engine
@@ -167,6 +179,8 @@ def create_app(
     else:  # another process on the SQLite file (`launchseq import`) is heard of by the check
         feed = VersionCheck(engine, hubs, check_seconds=settings.version_check_seconds)
 
+    scheduler = ScheduleRunner(rt, services.flags, settings.schedule_check_seconds)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await hubs.start()
@@ -174,10 +188,12 @@ def create_app(
         if feed is not None:
             await feed.start()
         checker = asyncio.create_task(_check_integrity(damage, settings.integrity_check_seconds))
+        await scheduler.start()
         await sender.start()
         try:
             yield
         finally:
+            await scheduler.stop()
             checker.cancel()
             await sender.stop()
             if feed is not None:
@@ -212,7 +228,18 @@ def create_app(
     app.state.metrics = metrics
     app.state.usage_flusher = flusher
     install_error_handlers(app)
-    for module in (accounts, orgs, projects, relay_keys, flags, transfer, usage, webhooks, sso):
+    for module in (
+        accounts,
+        orgs,
+        projects,
+        relay_keys,
+        flags,
+        transfer,
+        usage,
+        webhooks,
+        sso,
+        schedules,
+    ):
         app.include_router(module.router)
     web.install(app)
     api_docs.install(app, "/api/v1/docs")

@@ -201,6 +201,13 @@ SETTINGS: tuple[Setting, ...] = (
         "to the SQLite file (`launchseq import`).",
     ),
     Setting(
+        "schedule_check_seconds",
+        1.0,
+        "How often each process looks for scheduled changes whose time has come (seconds; a "
+        "fraction is allowed). A change applies at most this long after its time; any number "
+        "of processes may look, and each change is applied once.",
+    ),
+    Setting(
         "integrity_check_seconds",
         3600,
         "How often a SQLite database is checked for damage (`PRAGMA quick_check`) while the "
@@ -381,6 +388,7 @@ class Settings:
     max_streams: int = 0
     max_streams_per_key: int = 10_000
     version_check_seconds: int = 5
+    schedule_check_seconds: float = 1.0
     integrity_check_seconds: int = 3600
     stream_recheck_seconds: int = 30
     usage_counting: str = "true"
@@ -475,6 +483,11 @@ class Settings:
 
 def _coerce(name: str, raw: Any) -> Any:
     default = _BY_NAME[name].default
+    if isinstance(default, float) and not isinstance(raw, (int, float)):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{_BY_NAME[name].env} must be a number, not {raw!r}") from None
     if isinstance(default, int) and not isinstance(raw, int):
         try:
             return int(raw)

@@ -39,6 +39,7 @@ MISSING = {
     "invitation_id": "987654321",
     "index": "99",
     "key_id": "987654321",
+    "schedule_id": "987654321",
     "webhook_id": "987654321",
     "delivery_id": "987654321",
 }
@@ -88,6 +89,17 @@ OPERATIONS: dict[tuple[str, str], Any] = {
         "targets": [{"variation": 0, "values": ["attacker"]}],
     },
     ("PATCH", FLAG + "/environments/{env}"): {"on": True},
+    ("GET", FLAG + "/schedules"): None,
+    ("POST", FLAG + "/schedules"): {
+        "environment": "production",
+        "at": "2030-01-01T00:00:00Z",
+        "changes": {"on": False},
+        "comment": "hijack",
+    },
+    ("GET", P + "/schedules"): None,
+    ("GET", P + "/schedules/{schedule_id}"): None,
+    ("PATCH", P + "/schedules/{schedule_id}"): {"at": "2029-01-01T00:00:00Z"},
+    ("DELETE", P + "/schedules/{schedule_id}"): None,
     ("GET", P + "/export"): None,
     ("GET", FLAG + "/usage"): None,
     ("GET", ENV + "/applications"): None,
@@ -211,6 +223,7 @@ def state(user: ApiUser, org: str) -> dict[str, Any]:
     }
     for project in out["projects"]["projects"]:
         pbase = f"{base}/projects/{project['key']}"
+        out[f"{project['key']}/schedules"] = ok(user.get(f"{pbase}/schedules"))
         out[f"{project['key']}/flags"] = ok(user.get(f"{pbase}/flags?archived=all"))
         out[f"{project['key']}/relay-keys"] = ok(user.get(f"{pbase}/relay-keys"))
         for env in project["environments"]:
@@ -238,6 +251,13 @@ def populate(user: ApiUser) -> None:
     ok(user.patch(f"{base}/flags/{A_FLAG}/environments/production", json={"on": True}))
     ok(user.post(f"/api/v1/orgs/{user.org}/invitations", json={"role": "admin"}), 201)
     ok(user.post(f"{base}/relay-keys", json={"name": "iso-edge"}), 201)
+    pending = {"environment": "production", "at": "2030-01-01T00:00:00Z", "changes": {"on": True}}
+    ok(user.post(f"{base}/flags/{A_FLAG}/schedules", json=pending), 201)
+
+
+def schedule_id(user: ApiUser, project: str = "default") -> str:
+    listed = ok(user.get(f"/api/v1/orgs/{user.org}/projects/{project}/schedules"))
+    return str(listed["schedules"][0]["id"])
 
 
 def invitation_id(user: ApiUser) -> str:
@@ -268,6 +288,7 @@ def a_objects(owner: ApiUser) -> dict[str, str]:
         "invitation_id": invitation_id(owner),
         "index": "0",
         "key_id": relay_key_id(owner),
+        "schedule_id": schedule_id(owner),
     }
 
 
@@ -337,6 +358,8 @@ def test_keys_are_per_organization(live_any_db):
     ok(bob.put(f"{b_base}/environments/production/segments/b-segment", json={}), 201)
     ok(bob.post(f"/api/v1/orgs/{bob.org}/invitations", json={"role": "viewer"}), 201)
     ok(bob.post(f"{b_base}/relay-keys", json={"name": "b-edge"}), 201)
+    pending = {"environment": "production", "at": "2030-01-01T00:00:00Z", "changes": {"on": True}}
+    ok(bob.post(f"{b_base}/flags/b-flag/schedules", json=pending), 201)
     b_hook = {"url": "http://127.0.0.1:9/b", "events": ["flag.created"]}
     ok(bob.post(f"/api/v1/orgs/{bob.org}/webhooks", json=b_hook), 201)
     ok(bob.post(f"{b_base}/flags", json={"key": "b-flag-2", "name": "B"}), 201)
@@ -351,6 +374,7 @@ def test_keys_are_per_organization(live_any_db):
         "invitation_id": invitation_id(bob),
         "index": "0",
         "key_id": relay_key_id(bob),
+        "schedule_id": schedule_id(bob),
     }
     a_only = {
         **webhook_ids(alice),
@@ -361,6 +385,7 @@ def test_keys_are_per_organization(live_any_db):
         "user_id": user_id(alice),
         "invitation_id": invitation_id(alice),
         "key_id": relay_key_id(alice),
+        "schedule_id": schedule_id(alice),
     }
     before = state(alice, alice.org)
     bob_before = state(bob, bob.org)

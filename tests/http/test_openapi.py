@@ -361,6 +361,29 @@ def test_audit_pages(owner: Documented) -> None:
     assert older["entries"][0]["id"] < page["next"]
 
 
+def test_scheduled_changes(owner: Documented) -> None:
+    owner.call("POST", P + "/flags", 201, json={"key": "scheduled"})
+    body = {
+        "environment": "production",
+        "at": "2030-01-01T00:00:00Z",
+        "changes": {"on": True, "fallthrough": {"variation": 0}},
+        "comment": "documented",
+    }
+    made = owner.call("POST", FLAG + "/schedules", 201, path={"flag": "scheduled"}, json=body)
+    assert made["status"] == "pending" and made["reason"] is None
+    one = {"schedule_id": str(made["id"])}
+    listed = owner.call("GET", FLAG + "/schedules", 200, path={"flag": "scheduled"})
+    assert [s["id"] for s in listed["schedules"]] == [made["id"]]
+    owner.call("GET", P + "/schedules", 200, params={"status": "pending"})
+    assert owner.call("GET", P + "/schedules/{schedule_id}", 200, path=one) == made
+    edited = owner.call(
+        "PATCH", P + "/schedules/{schedule_id}", 200, path=one, json={"comment": "changed"}
+    )
+    assert edited["comment"] == "changed"
+    cancelled = owner.call("DELETE", P + "/schedules/{schedule_id}", 200, path=one)
+    assert cancelled["status"] == "cancelled" and cancelled["finished_at"] is not None
+
+
 def test_webhooks_and_their_deliveries(owner: Documented) -> None:
     receiver = Receiver().start()
     try:

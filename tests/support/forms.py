@@ -13,7 +13,9 @@ from html.parser import HTMLParser
 
 __all__ = ["Form", "field_error", "form_fields", "page_forms"]
 
-_TEXT_INPUTS = {"", "text", "hidden", "email", "password", "number", "search", "url"}
+_TEXT_INPUTS = {
+    "", "text", "hidden", "email", "password", "number", "search", "url", "datetime-local",
+}  # fmt: skip
 
 
 @dataclass

@@ -16,7 +16,7 @@ from .numbers import VariationIndex
 from .responses import JSONBytes
 from .routing import StrictJSONRoute
 
-__all__ = ["router"]
+__all__ = ["patch_body", "router"]
 
 router = APIRouter(
     prefix="/api/v1/orgs/{org}/projects/{project}/flags",
@@ -226,16 +226,23 @@ def patch_config(
     if_match: IfMatch = None,
 ) -> Any:
     """`{"on": true}` turns the flag on. Fields left out keep their values."""
+    data = patch_body(body)
+    config = services.flags.write_config(
+        actor, org, project, flag, env, data, if_match=_if_match(if_match), replace=False
+    )
+    return _answer(response, config)
+
+
+def patch_body(body: ConfigPatch) -> dict[str, Any]:
+    """A PATCH body as the services take it: the fields given, with null inside targets,
+    rules and the fallthrough meaning "left out" (null at the top level means "unset")."""
     data = body.model_dump(exclude_unset=True)
     for name in ("rules", "targets"):
         if data.get(name) is not None:
             data[name] = [_strip_none(item) for item in data[name]]
     if data.get("fallthrough") is not None:
         data["fallthrough"] = _strip_none(data["fallthrough"])
-    config = services.flags.write_config(
-        actor, org, project, flag, env, data, if_match=_if_match(if_match), replace=False
-    )
-    return _answer(response, config)
+    return data
 
 
 def _strip_none(value: Any) -> Any:

@@ -44,6 +44,8 @@ __all__ = [
     "Project",
     "ProjectList",
     "RotatedSdkKey",
+    "Schedule",
+    "ScheduleList",
     "Segment",
     "SegmentList",
     "Snapshot",
@@ -534,3 +536,30 @@ class ImportSummary(TypedDict):
     environments_created: list[str]
     flags: ImportCounts
     segments: ImportCounts
+
+
+# --- scheduled changes ------------------------------------------------------------------------
+
+
+class Schedule(TypedDict):
+    id: int
+    project: str
+    flag: Annotated[str, Field(description="The flag's key (kept after it is deleted)")]
+    environment: str
+    at: Annotated[int, Field(description="When it applies (Unix ms)")]
+    changes: Annotated[
+        dict[str, Any], Field(description="The PATCH body it applies: configuration fields")
+    ]
+    comment: str
+    author: Annotated[str, Field(description="Email of who scheduled it")]
+    status: Literal["pending", "applied", "failed", "cancelled"]
+    reason: Annotated[str | None, Field(description="Why it failed")]
+    note: Annotated[str | None, Field(description='How it applied, e.g. "applied 3 h late"')]
+    version: Annotated[int | None, Field(description="The configuration version it made")]
+    created_at: Millis
+    updated_at: Millis
+    finished_at: Annotated[int | None, Field(description="Applied, failed or cancelled (ms)")]
+
+
+class ScheduleList(TypedDict):
+    schedules: list[Schedule]

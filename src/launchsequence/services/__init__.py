@@ -29,6 +29,7 @@ from .recovery import Recovery
 from .relay_keys import RelayKeys
 from .revocations import Revocations
 from .runtime import Actor, Runtime
+from .schedules import Schedules
 from .second_factor import SecondFactor
 from .sessions import Sessions
 from .sso import Sso, SsoRefused
@@ -60,6 +61,7 @@ __all__ = [
     "Runtime",
     "SecondFactor",
     "SecondFactorRequired",
+    "Schedules",
     "ServiceError",
     "Services",
     "Sessions",
@@ -91,6 +93,7 @@ class Services:
     revocations: Revocations
     relay_keys: RelayKeys
     usage: Usage
+    schedules: Schedules
     webhooks: Webhooks
     mailer: Mailer
     recovery: Recovery
@@ -110,11 +113,12 @@ class Services:
         rt.access_listeners.append(revocations.wake)
         accounts = Accounts(rt, passwords)
         mailer = Mailer(rt.settings)
+        flags = Flags(rt)
         return cls(
             rt,
             accounts,
             Orgs(rt),
-            Flags(rt),
+            flags,
             Audit(rt),
             Invitations(rt, mailer),
             Transfer(rt),
@@ -122,6 +126,7 @@ class Services:
             revocations,
             RelayKeys(rt),
             Usage(rt, open_streams),
+            Schedules(rt, flags),
             Webhooks(rt),
             mailer,
             Recovery(rt, accounts.passwords, accounts.throttle, mailer),

@@ -43,6 +43,10 @@ EVENT_TYPES: dict[str, str] = {
     "flag.deleted": "A flag was deleted.",
     "segment.changed": "A segment was created, changed or deleted in one environment.",
     "sdk_key.rotated": "An environment's server or client SDK key was rotated.",
+    "schedule.applied": "A scheduled change was applied (`after` is the schedule: its comment, "
+    "its note if it was late, the version it made); the change itself is also announced as "
+    "`flag.toggled` or `flag.changed`, by the schedule's author.",
+    "schedule.failed": "A scheduled change could not be applied (`after.reason` says why).",
 }
 
 #: Audit actions whose event type is not their own name.
@@ -149,6 +153,8 @@ _VERBS = {
     "flag.deleted": "deleted flag",
     "segment.changed": "changed segment",
     "sdk_key.rotated": "rotated an SDK key",
+    "schedule.applied": "applied a scheduled change to flag",
+    "schedule.failed": "could not apply a scheduled change to flag",
 }
 
 

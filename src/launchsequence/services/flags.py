@@ -632,7 +632,40 @@ class Flags:
         With `if_match`, the write applies only to that version: a stale one raises
         PreconditionFailed with the current version and changes nothing.
         """
+        with self.rt.write_db.begin() as conn:
+            org, project = self._scope(conn, actor, org_key, project_key, write=True)
+            flag = self._flag(conn, project, key)
+            env = environment_for(conn, project, env_key)
+            result, versions = self.configure(
+                conn, actor, org, project, flag, env, body, if_match=if_match, replace=replace
+            )
+        self.rt.changed(versions)
+        return result
+
+    def configure(
+        self,
+        conn: Connection,
+        actor: Actor,
+        org: dict[str, Any],
+        project: dict[str, Any],
+        flag: dict[str, Any],
+        env: dict[str, Any],
+        body: dict[str, Any],
+        *,
+        if_match: int | None = None,
+        replace: bool = False,
+        dry_run: bool = False,
+    ) -> tuple[dict[str, Any], dict[int, int]]:
+        """`write_config` inside the caller's transaction, for a caller that has scoped the
+        change itself (taking the project's guard row first) and calls `rt.changed` with the
+        versions answered after its commit: the configuration as written, and {environment id:
+        new version} (empty when nothing changed). Scheduled changes apply through here, so
+        that they are validated, versioned and audited exactly as a change made by hand.
+
+        `dry_run` checks the change as it would apply now and writes nothing.
+        """
         fields = store.CONFIG_FIELDS
+        key, env_key, project_key = flag["key"], env["key"], project["key"]
         if replace:
             missing = [f for f in ("on", "off_variation", "fallthrough") if f not in body]
             if missing:
@@ -640,68 +673,63 @@ class Flags:
         unknown = set(body) - set(fields)
         if unknown:
             raise Invalid("is not a configuration field", field=sorted(unknown)[0])
-        with self.rt.write_db.begin() as conn:
-            org, project = self._scope(conn, actor, org_key, project_key, write=True)
-            flag = self._flag(conn, project, key)
-            env = environment_for(conn, project, env_key)
-            # Locked: without If-Match a concurrent write must not turn this one into a 412.
-            current = store.get_config(
-                conn, flag_id=flag["id"], environment_id=env["id"], for_update=True
+        # Locked: without If-Match a concurrent write must not turn this one into a 412.
+        current = store.get_config(
+            conn, flag_id=flag["id"], environment_id=env["id"], for_update=True
+        )
+        if current is None:
+            raise NotFound("no such flag")
+        if if_match is not None and current["version"] != if_match:
+            raise PreconditionFailed(
+                f"the configuration is at version {current['version']}, not {if_match}: "
+                "someone else changed it",
+                current=current["version"],
             )
-            if current is None:
-                raise NotFound("no such flag")
-            if if_match is not None and current["version"] != if_match:
-                raise PreconditionFailed(
-                    f"the configuration is at version {current['version']}, not {if_match}: "
-                    "someone else changed it",
-                    current=current["version"],
-                )
-            before = _config_state(current)
-            after = dict(before)
-            if replace:
-                after.update({"targets": [], "rules": [], "prerequisites": [],
-                              "client_side": before["client_side"]})  # fmt: skip
-            after.update(copy.deepcopy(body))
-            after["rules"] = with_rule_ids(after["rules"])
-            for field in ("on", "client_side"):
-                if not isinstance(after[field], bool):
-                    raise Invalid("must be true or false", field=field)
-            self._validate(flag, after, self._segments(conn, env["id"]))
-            if after["prerequisites"] != before["prerequisites"]:
-                check_prerequisites(conn, project["id"], env["id"], flag, after["prerequisites"])
-            changes = {f: after[f] for f in fields if after[f] != before[f]}
-            if not changes:
-                return _public_config(current, env_key)
-            version = store.update_config(
-                conn,
-                flag_id=flag["id"],
-                environment_id=env["id"],
-                values=changes,
-                expected_version=current["version"],
-                at=self.rt.now(),
-            )
-            if version is None:
-                # Another writer committed between our read and our write.
-                raise PreconditionFailed("someone else changed the configuration; reload it")
-            versions = org_store.bump_environment_versions(conn, [env["id"]])
-            action = "flag.toggled" if changes.keys() == {"on"} else "flag.configured"
-            record_audit(
-                conn,
-                self.rt,
-                org_id=org["id"],
-                actor=actor,
-                action=action,
-                resource=key,
-                project=project_key,
-                environment=env_key,
-                flag=key,
-                before={"version": current["version"], **before},
-                after={"version": version, **after},
-            )
-            result = store.get_config(conn, flag_id=flag["id"], environment_id=env["id"])
-        self.rt.changed(versions)
+        before = _config_state(current)
+        after = dict(before)
+        if replace:
+            after.update({"targets": [], "rules": [], "prerequisites": [],
+                          "client_side": before["client_side"]})  # fmt: skip
+        after.update(copy.deepcopy(body))
+        after["rules"] = with_rule_ids(after["rules"])
+        for field in ("on", "client_side"):
+            if not isinstance(after[field], bool):
+                raise Invalid("must be true or false", field=field)
+        self._validate(flag, after, self._segments(conn, env["id"]))
+        if after["prerequisites"] != before["prerequisites"]:
+            check_prerequisites(conn, project["id"], env["id"], flag, after["prerequisites"])
+        changes = {f: after[f] for f in fields if after[f] != before[f]}
+        if not changes or dry_run:
+            return _public_config(current, env_key), {}
+        version = store.update_config(
+            conn,
+            flag_id=flag["id"],
+            environment_id=env["id"],
+            values=changes,
+            expected_version=current["version"],
+            at=self.rt.now(),
+        )
+        if version is None:
+            # Another writer committed between our read and our write.
+            raise PreconditionFailed("someone else changed the configuration; reload it")
+        versions = org_store.bump_environment_versions(conn, [env["id"]])
+        action = "flag.toggled" if changes.keys() == {"on"} else "flag.configured"
+        record_audit(
+            conn,
+            self.rt,
+            org_id=org["id"],
+            actor=actor,
+            action=action,
+            resource=key,
+            project=project_key,
+            environment=env_key,
+            flag=key,
+            before={"version": current["version"], **before},
+            after={"version": version, **after},
+        )
+        result = store.get_config(conn, flag_id=flag["id"], environment_id=env["id"])
         assert result is not None
-        return _public_config(result, env_key)
+        return _public_config(result, env_key), versions
 
     # --- segments ----------------------------------------------------------------------------
 

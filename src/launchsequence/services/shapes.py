@@ -25,6 +25,8 @@ __all__ = [
     "OrgIn",
     "ProjectIn",
     "RoleIn",
+    "ScheduleEdit",
+    "ScheduleIn",
     "SdkKeyIn",
     "SegmentIn",
     "SignupIn",
@@ -217,6 +219,30 @@ class ConfigPatch(Strict):
     rules: Annotated[list[RuleIn], Field(max_length=1000)] | None = None
     fallthrough: ServeIn | None = None
     client_side: bool | None = None
+
+
+class ScheduleIn(Strict):
+    environment: Key
+    at: Annotated[
+        int | Annotated[str, Field(max_length=64)],
+        Field(description='When: ISO 8601 with a time zone ("2026-12-24T09:00:00Z") or Unix ms'),
+    ]
+    changes: ConfigPatch
+    comment: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class ScheduleEdit(Strict):
+    at: (
+        Annotated[
+            int | Annotated[str, Field(max_length=64)],
+            Field(
+                description='When: ISO 8601 with a time zone ("2026-12-24T09:00:00Z") or Unix ms'
+            ),
+        ]
+        | None
+    ) = None
+    changes: ConfigPatch | None = None
+    comment: Annotated[str, Field(max_length=1000)] | None = None
 
 
 class SegmentIn(Strict):

@@ -350,6 +350,37 @@ usage_applications = Table(
     Column("last_seen", Millis, nullable=False),
 )
 
+#: A configuration change to apply to one flag in one environment at a time (`run_at`).
+#: `changes` is a PATCH body; `base` holds the values the fields it changes had when it was
+#: scheduled (or last edited), so that a later manual change to those fields is noticed.
+scheduled_changes = Table(
+    "scheduled_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    # Null once the flag is deleted: the schedule then fails, and stays listed by its key.
+    Column("flag_id", ForeignKey("flags.id", ondelete="SET NULL"), index=True),
+    Column("flag_key", String(64), nullable=False),
+    Column("run_at", Millis, nullable=False),
+    Column("changes", JSON, nullable=False),
+    Column("base", JSON, nullable=False),
+    Column("base_version", Integer, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("author_id", ForeignKey("users.id", ondelete="SET NULL")),
+    Column("author_email", String(320), nullable=False),
+    # pending -> applied | failed | cancelled; nothing leaves those three.
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),  # why it failed
+    Column("note", Text),  # how it applied ("applied 3 h late")
+    Column("version", Integer),  # the configuration's version it produced
+    Column("created_at", Millis, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    Column("finished_at", Millis),  # applied, failed or cancelled
+    Index("ix_scheduled_changes_due", "status", "run_at"),
+    Index("ix_scheduled_changes_project", "project_id", "run_at"),
+)
+
 # The outbox: one row per event (flag, segment, SDK key, ...), written in the same transaction
 # as the change, with the body every webhook gets (services/events.py documents it).
 events = Table(

@@ -27,6 +27,11 @@ ACTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         ("flag.imported", "Imported"),
     ]),
     ("Segments", [("segment.", "Any segment change")]),
+    ("Scheduled changes", [
+        ("schedule.", "Any scheduled change"),
+        ("schedule.applied", "Applied"),
+        ("schedule.failed", "Failed"),
+    ]),
     ("Keys and environments", [
         ("sdk_key.", "SDK keys rotated"),
         ("environment.", "Environments"),
@@ -80,6 +85,19 @@ def describe(entry: dict[str, Any]) -> dict[str, Any]:
         verb = {"created": "created segment", "updated": "changed segment",
                 "deleted": "deleted segment", "imported": "imported segment"}.get(
             kind, f"{kind} segment")  # fmt: skip
+    elif action.startswith("schedule."):
+        obj = entry.get("flag") or resource
+        details = after if isinstance(after, dict) else {}
+        verb = {
+            "schedule.created": "scheduled a change to",
+            "schedule.updated": "changed the scheduled change to",
+            "schedule.cancelled": "cancelled the scheduled change to",
+            "schedule.applied": "applied the scheduled change to",
+            "schedule.failed": "could not apply the scheduled change to",
+        }.get(action, verb)
+        why = details.get("note") or details.get("reason")
+        if action in ("schedule.applied", "schedule.failed") and isinstance(why, str):
+            where = f"{in_env} ({why})".strip()
     elif action == "sdk_key.rotated":
         key_kind = after.get("kind") if isinstance(after, dict) else None
         named = f"{key_kind} " if isinstance(key_kind, str) else ""

@@ -15,6 +15,7 @@ from . import context_form, params
 from . import relations_form as relations
 from . import rules_form as rf
 from .pages import Page, Redirect, page
+from .schedule_pages import flag_schedules, local_input, schedule_form_edits
 
 __all__ = ["ROUTES"]
 
@@ -259,6 +260,25 @@ def flag_page(p: Page) -> Response:
             if row is None:
                 raise Invalid("no such prerequisite row", field="action")
             del draft["prerequisites"][row]
+        elif action == "schedule":
+            draft = _draft_from_form(p, count, config)
+            draft["prerequisites"] = [r for r in draft["prerequisites"] if r]
+            try:
+                if draft["version"] is not None and draft["version"] != config["version"]:
+                    raise Invalid(
+                        f"someone else changed this flag in {env} since you loaded it: reload "
+                        "the page and make your edits again before scheduling them",
+                        field="schedule",
+                    )
+                schedule_form_edits(
+                    p, org_key, project_key, flag_key, env, _config(draft, count), config
+                )
+            except Invalid as exc:
+                field = exc.field or "schedule"
+                key = "schedule" if field.startswith(("schedule", "at", "changes", "comment")) \
+                    else _form_field(field)  # fmt: skip
+                errors[key] = exc.message
+                p.status = 422
         elif action != "save":
             draft = _draft_from_form(p, count, config)
             rf.apply_action(draft["rules"], action, count)
@@ -289,6 +309,11 @@ def flag_page(p: Page) -> Response:
                 p.status = 409
             else:
                 raise Redirect(f"/o/{org_key}/p/{project_key}/flags/{flag_key}?env={env}&saved=1")
+    scheduled_notice = None
+    if p.query.get("scheduled"):
+        scheduled_notice = "Scheduled. It applies at its time unless you edit or cancel it."
+    elif p.query.get("schedule"):
+        scheduled_notice = f"Scheduled change {p.query.get('schedule')}."
     if p.query.get("saved") == "details":
         notice = "Saved the flag's name, description, tags and metadata."
     elif p.query.get("saved"):
@@ -309,6 +334,11 @@ def flag_page(p: Page) -> Response:
         "stale": stale,
         "operators": rf.OPERATORS,
         "test": test or _test(p, org_key, project_key, env, flag_key),
+        "schedules": flag_schedules(p, org_key, project_key, flag_key, env),
+        "schedule_default": p.form.get("schedule_at")
+        or local_input(p.services.rt.now() + 3_600_000),
+        "scheduled_notice": scheduled_notice,
+        "here": f"/o/{org_key}/p/{project_key}/flags/{flag_key}?env={env}",
         "set_aside": p.services.flags.set_aside(actor, org_key, project_key, flag_key, env),
         "segments": p.services.flags.list_segments(actor, org_key, project_key, env),
         "metadata_text": (
