@@ -90,6 +90,15 @@ OPERATIONS: dict[tuple[str, str], Any] = {
     ("PATCH", FLAG + "/environments/{env}"): {"on": True},
     ("GET", P + "/export"): None,
     ("GET", FLAG + "/usage"): None,
+    ("GET", FLAG + "/code-refs"): None,
+    ("GET", P + "/code-refs"): None,
+    ("POST", P + "/code-refs"): {
+        "repository": "attacker/repo",
+        "branch": "main",
+        "commit": "abcdef1",
+        "refs": [{"flag": A_FLAG, "path": "hijack.py", "line": 1}],
+    },
+    ("DELETE", P + "/code-refs"): None,
     ("GET", ENV + "/applications"): None,
     ("GET", ORG_PATH + "/webhooks"): None,
     ("POST", ORG_PATH + "/webhooks"): {"url": "http://127.0.0.1:9/hijack"},
@@ -206,6 +215,10 @@ def state(user: ApiUser, org: str) -> dict[str, Any]:
         pbase = f"{base}/projects/{project['key']}"
         out[f"{project['key']}/flags"] = ok(user.get(f"{pbase}/flags?archived=all"))
         out[f"{project['key']}/relay-keys"] = ok(user.get(f"{pbase}/relay-keys"))
+        out[f"{project['key']}/code-refs"] = ok(user.get(f"{pbase}/code-refs"))
+        for flag in out[f"{project['key']}/flags"]["flags"]:
+            refs = ok(user.get(f"{pbase}/flags/{flag['key']}/code-refs"))
+            out[f"{project['key']}/{flag['key']}/code-refs"] = refs
         for env in project["environments"]:
             ebase = f"{pbase}/environments/{env['key']}"
             out[f"{project['key']}/{env['key']}/snapshot"] = ok(user.get(f"{ebase}/snapshot"))
@@ -231,6 +244,13 @@ def populate(user: ApiUser) -> None:
     ok(user.patch(f"{base}/flags/{A_FLAG}/environments/production", json={"on": True}))
     ok(user.post(f"/api/v1/orgs/{user.org}/invitations", json={"role": "admin"}), 201)
     ok(user.post(f"{base}/relay-keys", json={"name": "iso-edge"}), 201)
+    scan = {
+        "repository": "iso/repo",
+        "branch": "main",
+        "commit": "abcdef1",
+        "refs": [{"flag": A_FLAG, "path": "iso.py", "line": 1}],
+    }
+    ok(user.post(f"{base}/code-refs", json=scan))
 
 
 def invitation_id(user: ApiUser) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .accounts import Accounts
 from .audit import Audit
+from .code_refs import CodeRefs
 from .drafts import Drafts
 from .errors import (
     Conflict,
@@ -35,6 +36,7 @@ __all__ = [
     "Accounts",
     "Actor",
     "Audit",
+    "CodeRefs",
     "Conflict",
     "Drafts",
     "Flags",
@@ -77,6 +79,7 @@ class Services:
     relay_keys: RelayKeys
     usage: Usage
     webhooks: Webhooks
+    code_refs: CodeRefs
 
     @classmethod
     def build(
@@ -100,4 +103,5 @@ class Services:
             RelayKeys(rt),
             Usage(rt, open_streams),
             Webhooks(rt),
+            CodeRefs(rt),
         )
