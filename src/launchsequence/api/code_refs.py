@@ -51,7 +51,7 @@ class ScanIn(TypedDict):
             str | None,
             Field(
                 description="A URL to a line of a file, with {commit}, {path}, {line} and "
-                "{branch}: `https://github.com/o/r/blob/{commit}/{path}#L{line}`"
+                "{branch}, like GitHub's `…/o/r/blob/{commit}/{path}#L{line}`"
             ),
         ]
     ]
