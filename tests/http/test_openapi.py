@@ -445,8 +445,12 @@ def test_code_references(owner: Documented) -> None:
     assert len(owner.call("GET", P + "/code-refs", 200)["scans"]) == 2
     found = owner.call("GET", FLAG + "/code-refs", 200, path={"flag": "referenced"})
     assert [r["link"] for r in found["refs"]] == ["", "https://example.com/abcdef1/app.py#L2"]
-    deleted = owner.http.request("DELETE", P.format(**owner.values) + "/code-refs",
-                                 params={"repository": "acme/shop"}, headers=owner.headers)  # fmt: skip
+    deleted = owner.http.request(
+        "DELETE",
+        P.format(**owner.values) + "/code-refs",
+        params={"repository": "acme/shop"},
+        headers=owner.headers,
+    )
     assert deleted.status_code == 204 and not deleted.content
 
 

@@ -218,7 +218,9 @@ class CodeRefs:
             )
         return deleted
 
-    def for_flag(self, actor: Actor, org_key: str, project_key: str, flag_key: str) -> dict:
+    def for_flag(
+        self, actor: Actor, org_key: str, project_key: str, flag_key: str
+    ) -> dict[str, Any]:
         """A flag's references in the latest scan of every (repository, branch), each with a
         `link` when its scan has a link template. `scanned` is False when the project has
         no scan at all: "never scanned" is not "no references"."""
