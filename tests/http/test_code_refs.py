@@ -278,3 +278,53 @@ def test_help_text_names_every_option():
                    "--commit", "--dry-run", "--link-template", "--repository"):  # fmt: skip
         assert option in done.stdout
     assert Path(LAUNCHSEQ[0]).exists()
+
+
+def test_deleting_a_project_deletes_its_scans(live):
+    """Scans go with their project (the database's cascade); another project's stay."""
+    from sqlalchemy import func, select
+
+    from launchsequence.store.tables import code_ref_scans, code_refs
+
+    user = signup(live.url, "cascade@example.com")
+    org = f"/api/v1/orgs/{user.org}"
+    assert user.post(f"{org}/projects", json={"key": "doomed", "name": "D"}).status_code == 201
+    scan = {"repository": "acme/shop", "branch": "main", "commit": "abcdef1", "refs": [ref()]}
+    for project in ("default", "doomed"):
+        stored = user.post(f"{org}/projects/{project}/code-refs", json=scan)
+        assert stored.status_code == 200, stored.text
+
+    def rows() -> tuple[int, int]:
+        with live.app.state.services.rt.db.connect() as conn:
+            scans = conn.execute(select(func.count()).select_from(code_ref_scans)).scalar_one()
+            refs = conn.execute(select(func.count()).select_from(code_refs)).scalar_one()
+        return scans, refs
+
+    assert rows() == (2, 2)
+    assert user.delete(f"{org}/projects/doomed").status_code == 204
+    assert rows() == (1, 1)
+    kept = user.get(f"{org}/projects/default/code-refs").json()["scans"]
+    assert [s["repository"] for s in kept] == ["acme/shop"]
+
+
+def test_uploads_for_one_branch_at_once_leave_one_whole_scan(live_any_db):
+    """CI runs of two pushes racing: each upload succeeds, and one of them, whole, is kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    user = signup(live_any_db.url, "race@example.com")
+    token = bearer(live_any_db.url, user)
+    base = f"/api/v1/orgs/{user.org}/projects/default"
+
+    def upload(n: int) -> int:
+        refs = [ref(i) for i in range(n + 1)]
+        scan = {"repository": "acme/shop", "branch": "main", "commit": f"abc{n:04d}", "refs": refs}
+        return token.post(f"{base}/code-refs", json=scan).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(upload, range(1, 9))) == [200] * 8
+    (scan,) = token.get(f"{base}/code-refs").json()["scans"]
+    n = int(scan["commit"][3:])
+    assert scan["refs"] == n + 1
+    assert user.post(f"{base}/flags", json={"key": "beta", "name": "b"}).status_code == 201
+    assert len(flag_refs(user, "beta")["refs"]) == n + 1
+    token.close()
