@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from . import __version__, accesslog, web
 from .api import (
     accounts,
+    code_refs,
     flags,
     orgs,
     projects,
@@ -239,6 +240,7 @@ def create_app(
         webhooks,
         sso,
         schedules,
+        code_refs,
     ):
         app.include_router(module.router)
     web.install(app)

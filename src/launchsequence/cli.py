@@ -1,6 +1,6 @@
 """The `launchseq` command: serve, edge, migrate, user (create, list, disable, enable,
 reset-password, reset-second-factor), token (create, list, revoke), backup, export,
-import, version."""
+import, code-refs, version."""
 
 from __future__ import annotations
 
@@ -137,6 +137,22 @@ def _parser() -> argparse.ArgumentParser:
     import_.add_argument("--project", help="import under this project key instead")
     import_.add_argument("--database-url")
 
+    code_refs = commands.add_parser(
+        "code-refs",
+        help="find a project's flag keys in a repository's code and upload where they are",
+        description="Scan a checkout (what git tracks, or what no .gitignore ignores; "
+        "vendored, minified, generated and binary files skipped) for the project's flag keys: "
+        "SDK and OpenFeature calls in Python, JavaScript and TypeScript (kind 'call'), whole "
+        "string literals anywhere else and in any language ('string'), and mentions in "
+        "comments ('comment'). Keys computed at run time (f-strings, template literals) are "
+        "listed, not uploaded. The server keeps the latest scan per repository and branch. "
+        "The token of an admin comes from an environment variable, never an argument. "
+        "Needs no database: only the server's package and a reachable server.",
+    )
+    from .code_refs.arguments import add_arguments
+
+    add_arguments(code_refs)
+
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -148,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "version":
         print(__version__)
         return 0
+    if command == "code-refs":  # a client of a server: no settings, no database
+        from .code_refs.command import run as run_code_refs
+
+        return run_code_refs(args)
     if command in ("user", "token") and not getattr(args, "action", None):
         parser.parse_args([command, "--help"])
     overrides = {

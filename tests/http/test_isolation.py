@@ -102,6 +102,15 @@ OPERATIONS: dict[tuple[str, str], Any] = {
     ("DELETE", P + "/schedules/{schedule_id}"): None,
     ("GET", P + "/export"): None,
     ("GET", FLAG + "/usage"): None,
+    ("GET", FLAG + "/code-refs"): None,
+    ("GET", P + "/code-refs"): None,
+    ("POST", P + "/code-refs"): {
+        "repository": "attacker/repo",
+        "branch": "main",
+        "commit": "abcdef1",
+        "refs": [{"flag": A_FLAG, "path": "hijack.py", "line": 1}],
+    },
+    ("DELETE", P + "/code-refs"): None,
     ("GET", ENV + "/applications"): None,
     ("GET", ORG_PATH + "/webhooks"): None,
     ("POST", ORG_PATH + "/webhooks"): {"url": "http://127.0.0.1:9/hijack"},
@@ -226,6 +235,10 @@ def state(user: ApiUser, org: str) -> dict[str, Any]:
         out[f"{project['key']}/schedules"] = ok(user.get(f"{pbase}/schedules"))
         out[f"{project['key']}/flags"] = ok(user.get(f"{pbase}/flags?archived=all"))
         out[f"{project['key']}/relay-keys"] = ok(user.get(f"{pbase}/relay-keys"))
+        out[f"{project['key']}/code-refs"] = ok(user.get(f"{pbase}/code-refs"))
+        for flag in out[f"{project['key']}/flags"]["flags"]:
+            refs = ok(user.get(f"{pbase}/flags/{flag['key']}/code-refs"))
+            out[f"{project['key']}/{flag['key']}/code-refs"] = refs
         for env in project["environments"]:
             ebase = f"{pbase}/environments/{env['key']}"
             out[f"{project['key']}/{env['key']}/snapshot"] = ok(user.get(f"{ebase}/snapshot"))
@@ -253,6 +266,13 @@ def populate(user: ApiUser) -> None:
     ok(user.post(f"{base}/relay-keys", json={"name": "iso-edge"}), 201)
     pending = {"environment": "production", "at": "2030-01-01T00:00:00Z", "changes": {"on": True}}
     ok(user.post(f"{base}/flags/{A_FLAG}/schedules", json=pending), 201)
+    scan = {
+        "repository": "iso/repo",
+        "branch": "main",
+        "commit": "abcdef1",
+        "refs": [{"flag": A_FLAG, "path": "iso.py", "line": 1}],
+    }
+    ok(user.post(f"{base}/code-refs", json=scan))
 
 
 def schedule_id(user: ApiUser, project: str = "default") -> str:

@@ -455,6 +455,28 @@ def test_usage_and_applications(owner: Documented, server: LiveServer) -> None:
     assert [a["application"] for a in apps["applications"]] == ["docs"]
 
 
+def test_code_references(owner: Documented) -> None:
+    owner.call("POST", P + "/flags", 201, json={"key": "referenced"})
+    never = owner.call("GET", FLAG + "/code-refs", 200, path={"flag": "referenced"})
+    assert never["scanned"] is False
+    ref = {"flag": "referenced", "path": "app.py", "line": 2, "kind": "call",
+           "context": {"start": 1, "lines": ["a", "b", "c"]}}  # fmt: skip
+    scan = {"repository": "acme/shop", "branch": "main", "commit": "abcdef1", "refs": [ref],
+            "link_template": "https://example.com/{commit}/{path}#L{line}"}  # fmt: skip
+    owner.call("POST", P + "/code-refs", 200, json=scan)
+    owner.call("POST", P + "/code-refs", 200, json={**scan, "branch": "b", "link_template": None})
+    assert len(owner.call("GET", P + "/code-refs", 200)["scans"]) == 2
+    found = owner.call("GET", FLAG + "/code-refs", 200, path={"flag": "referenced"})
+    assert [r["link"] for r in found["refs"]] == ["", "https://example.com/abcdef1/app.py#L2"]
+    deleted = owner.http.request(
+        "DELETE",
+        P.format(**owner.values) + "/code-refs",
+        params={"repository": "acme/shop"},
+        headers=owner.headers,
+    )
+    assert deleted.status_code == 204 and not deleted.content
+
+
 def test_the_check_catches_an_answer_the_document_does_not_describe(
     owner: Documented,
 ) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .accounts import Accounts
 from .audit import Audit
+from .code_refs import CodeRefs
 from .drafts import Drafts
 from .errors import (
     Conflict,
@@ -43,6 +44,7 @@ __all__ = [
     "Accounts",
     "Actor",
     "Audit",
+    "CodeRefs",
     "Conflict",
     "Drafts",
     "Flags",
@@ -101,6 +103,7 @@ class Services:
     users: Users
     second_factor: SecondFactor
     sso: Sso
+    code_refs: CodeRefs
 
     @classmethod
     def build(
@@ -134,4 +137,5 @@ class Services:
             Users(rt),
             accounts.second_factor,
             Sso(rt, accounts),
+            CodeRefs(rt),
         )

@@ -491,3 +491,37 @@ org_sso_domains = Table(
     Column("domain", String(253), primary_key=True),
     Index("ix_org_sso_domains_domain", "domain"),
 )
+
+
+# Code references (`launchseq code-refs`): the latest scan per (project, repository, branch),
+# uploaded by CI; the server never reads code. A new upload replaces the branch's scan whole.
+code_ref_scans = Table(
+    "code_ref_scans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("repository", String(200), nullable=False),
+    Column("branch", String(200), nullable=False),
+    Column("commit_sha", String(64), nullable=False),
+    Column("link_template", String(500)),
+    Column("ref_count", Integer, nullable=False),
+    Column("file_count", Integer, nullable=False),
+    Column("uploaded_by", ForeignKey("users.id", ondelete="SET NULL")),
+    Column("scanned_at", Millis, nullable=False),
+    UniqueConstraint("project_id", "repository", "branch", name="uq_code_ref_scans_branch"),
+)
+
+code_refs = Table(
+    "code_refs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scan_id", ForeignKey("code_ref_scans.id", ondelete="CASCADE"), nullable=False),
+    # No foreign key: a reference may name a flag created later, or one already deleted.
+    Column("flag_key", String(64), nullable=False),
+    Column("path", String(500), nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("kind", String(8), nullable=False),  # call | string | comment
+    # The lines around it: {"start": first line's number, "lines": [...]}.
+    Column("context", JSON, nullable=False),
+    Index("ix_code_refs_scan_flag", "scan_id", "flag_key"),
+)

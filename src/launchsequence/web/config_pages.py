@@ -346,6 +346,7 @@ def flag_page(p: Page) -> Response:
             if metadata_text is None
             else metadata_text
         ),
+        "code_refs": p.services.code_refs.for_flag(actor, org_key, project_key, flag_key),
         "prerequisite_choices": relations.prerequisite_choices(
             p.services.flags.list_flags(actor, org_key, project_key), flag_key
         ),
