@@ -16,7 +16,17 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from . import __version__, accesslog, web
-from .api import accounts, flags, orgs, projects, relay_keys, transfer, usage, webhooks
+from .api import (
+    accounts,
+    flags,
+    lifecycle,
+    orgs,
+    projects,
+    relay_keys,
+    transfer,
+    usage,
+    webhooks,
+)
 from .api.errors import ERROR_RESPONSES, install_error_handlers
 from .api.responses import JSONBytes
 from .config import Settings
@@ -193,7 +203,17 @@ def create_app(
     app.state.metrics = metrics
     app.state.usage_flusher = flusher
     install_error_handlers(app)
-    for module in (accounts, orgs, projects, relay_keys, flags, transfer, usage, webhooks):
+    for module in (
+        accounts,
+        orgs,
+        projects,
+        relay_keys,
+        flags,
+        transfer,
+        usage,
+        lifecycle,
+        webhooks,
+    ):
         app.include_router(module.router)
     web.install(app)
     api_docs.install(app, "/api/v1/docs")

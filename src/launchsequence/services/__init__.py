@@ -21,6 +21,7 @@ from .errors import (
 )
 from .flags import Flags
 from .invitations import Invitations
+from .lifecycle_report import Lifecycle
 from .orgs import Orgs
 from .passwords import Passwords
 from .relay_keys import RelayKeys
@@ -42,6 +43,7 @@ __all__ = [
     "InUse",
     "Invalid",
     "Invitations",
+    "Lifecycle",
     "NotFound",
     "Orgs",
     "Passwords",
@@ -77,6 +79,7 @@ class Services:
     relay_keys: RelayKeys
     usage: Usage
     webhooks: Webhooks
+    lifecycle: Lifecycle
 
     @classmethod
     def build(
@@ -87,6 +90,7 @@ class Services:
     ) -> Services:
         revocations = Revocations()
         rt.access_listeners.append(revocations.wake)
+        usage = Usage(rt, open_streams)
         return cls(
             rt,
             Accounts(rt, passwords),
@@ -98,6 +102,7 @@ class Services:
             Drafts(rt),
             revocations,
             RelayKeys(rt),
-            Usage(rt, open_streams),
+            usage,
             Webhooks(rt),
+            Lifecycle(rt, usage),
         )

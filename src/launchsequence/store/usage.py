@@ -26,6 +26,7 @@ __all__ = [
     "counts",
     "last_evaluated",
     "prune",
+    "variation_totals",
     "write_interval",
 ]
 
@@ -242,3 +243,24 @@ def applications(
             entry["count"] += int(n)
             entry["last_seen"] = max(entry["last_seen"], int(bucket) + size - 1)
     return sorted(found.values(), key=lambda e: (-e["last_seen"], e["application"]))
+
+
+def variation_totals(
+    conn: Connection, env_ids: Iterable[int], since: int
+) -> dict[tuple[int, str, int], int]:
+    """{(environment id, flag key, variation): evaluations} of every flag of these
+    environments in the hourly and daily rows whose bucket starts at or after `since` (a daily
+    row counts whole once its day starts at or after `since`)."""
+    envs = list(env_ids)
+    out: dict[tuple[int, str, int], int] = {}
+    for table in (usage_hourly, usage_daily):
+        c = table.c
+        query = (
+            select(c.environment_id, c.flag_key, c.variation, func.sum(c.count))
+            .where(c.environment_id.in_(envs), c.bucket >= since)
+            .group_by(c.environment_id, c.flag_key, c.variation)
+        )
+        for env_id, flag, variation, n in conn.execute(query):
+            key = (env_id, flag, int(variation))
+            out[key] = out.get(key, 0) + int(n)
+    return out

@@ -15,6 +15,7 @@ from . import (
     edge_pages,
     events,
     flag_pages,
+    lifecycle_pages,
     manage_pages,
     org_pages,
     project_pages,
@@ -51,6 +52,7 @@ def install(app: FastAPI) -> None:
         webhook_pages,
         events,
         usage_pages,
+        lifecycle_pages,
     )
     for module in modules:
         for path, endpoint, methods in module.ROUTES:

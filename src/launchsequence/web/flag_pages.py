@@ -27,6 +27,7 @@ SORTS = {
     "name": "Name, A to Z",
     "created": "Newest first",
     "changed": "Recently changed",
+    "evaluated": "Recently evaluated",
 }
 
 
@@ -58,6 +59,8 @@ def _sorted(flags: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
         return sorted(by_name, key=lambda f: f["created_at"], reverse=True)
     if sort == "changed":
         return sorted(by_name, key=lambda f: f["changed_at"], reverse=True)
+    if sort == "evaluated":  # never evaluated last
+        return sorted(by_name, key=lambda f: f["lifecycle"]["last_evaluated"] or 0, reverse=True)
     return by_name
 
 
@@ -70,6 +73,10 @@ def flag_rows(p: Page, org: str, project: str, f: dict[str, str]) -> list[dict[s
         tag=f["tag"] or None,
         search=f["q"] or None,
     )
+    # Each flag's lifecycle status and last evaluation (archived ones too: the list may show them).
+    statuses = p.services.lifecycle.statuses(p.need_actor(), org, project, archived=None)
+    for x in flags:
+        x["lifecycle"] = statuses[x["key"]]
     state, _, env = f["state"].partition(":")
     if state in ("on", "off") and env:
         want = state == "on"
@@ -161,6 +168,8 @@ def toggle(p: Page) -> Response:
         flag = p.services.flags.get_flag(actor, org_key, project_key, flag_key)
         now = p.services.rt.now()
         row = {**flag, "changed_at": now}  # this very toggle is its last change
+        statuses = p.services.lifecycle.statuses(actor, org_key, project_key, archived=None)
+        row["lifecycle"] = statuses[flag_key]
         return p.render(
             "_flag_rows.html", org=org, project=project, flags=[row], filters={}, now=now
         )
