@@ -91,6 +91,8 @@ OPERATIONS: dict[tuple[str, str], Any] = {
     ("GET", P + "/export"): None,
     ("GET", FLAG + "/usage"): None,
     ("GET", ENV + "/applications"): None,
+    ("GET", FLAG + "/lifecycle"): None,
+    ("GET", P + "/lifecycle"): None,
     ("GET", ORG_PATH + "/webhooks"): None,
     ("POST", ORG_PATH + "/webhooks"): {"url": "http://127.0.0.1:9/hijack"},
     ("GET", ORG_PATH + "/webhooks/{webhook_id}"): None,

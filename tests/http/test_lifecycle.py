@@ -172,19 +172,33 @@ def test_not_launched_when_environments_differ_or_counts_contradict(server, env,
 def test_archived_but_still_evaluated_is_an_alarm_until_the_evaluations_stop(server, env, clock):
     make_flag(env, "old", BOOL)
     evaluate(server, env, "old", 2)
+    later(env, clock, 8 * DAY)
+    r = env.user.patch(f"{env.base}/flags/old", json={"archived": True})
+    assert r.status_code == 409  # on in production
     r = env.user.patch(f"{env.base}/flags/old?force=true", json={"archived": True})
     assert r.status_code == 200, r.text
-    evaluate(server, env, "old", 6)  # code still asks: FLAG_NOT_FOUND is not counted...
-    # ...but a local-evaluation SDK with an old copy reports its answers.
-    flush(server)
-    report = {**REPORT, "counts": [{"flag": "old", "variation": 0, "count": 9}]}
-    assert sdk(env.url, "/sdk/v1/usage", env.server_key, report).status_code == 202
-    flush(server)
+    assert status(env, "old")["status"] == "archived"
+    # Code still asks for it: the server answers FLAG_NOT_FOUND, and counts it...
+    evaluate(server, env, "old", 6)
     s = status(env, "old")
     assert s["status"] == "archived_evaluated", s
     assert "archived, but evaluated in the last 7 days in production" in s["evidence"][0]
+    assert s["recent_applications"][0] == {**s["recent_applications"][0], "count": 6}
+    # ...and a local-evaluation SDK with an old copy reports its answers, which are kept.
+    flush(server)
+    report = {**REPORT, "counts": [{"flag": "old", "variation": 0, "count": 9}]}
+    r = sdk(env.url, "/sdk/v1/usage", env.server_key, report)
+    assert r.json() == {"accepted": 9, "ignored": 0}
+    flush(server)
+    usage = env.user.get(f"{env.base}/flags/old/usage", params={"environment": "production"})
+    [production] = usage.json()["environments"]
+    assert production["total"] == 15
     later(env, clock, 8 * DAY)
     assert status(env, "old")["status"] == "archived"
+    # A key no flag ever had is still not counted.
+    r = sdk(env.url, "/sdk/v1/usage", env.server_key,
+            {**REPORT, "counts": [{"flag": "never-was", "variation": 0, "count": 1}]})  # fmt: skip
+    assert r.json() == {"accepted": 0, "ignored": 1}
 
 
 # --- the refusal names the applications ------------------------------------------------------

@@ -432,6 +432,25 @@ def test_usage_and_applications(owner: Documented, server: LiveServer) -> None:
     assert [a["application"] for a in apps["applications"]] == ["docs"]
 
 
+def test_lifecycle(owner: Documented, server: LiveServer) -> None:
+    from tests.http.test_usage import flush
+
+    made = owner.call("POST", P + "/flags", 201, json={"key": "tracked", "kind": "permanent",
+                                                        "removal_date": "2030-01-01"})  # fmt: skip
+    assert (made["kind"], made["removal_date"], made["owner"]) == ("permanent", "2030-01-01", None)
+    key = owner.call("POST", ENV + "/sdk-keys", 201, json={"kind": "server", "grace_seconds": 0})
+    r = httpx.post(f"{server.url}/sdk/v1/evaluate", json={"context": {"key": "u"}},
+                   headers={"Authorization": f"Bearer {key['key']}",
+                            "X-LaunchSequence-Application": "docs"})  # fmt: skip
+    assert r.status_code == 200
+    flush(server)
+    one = owner.call("GET", FLAG + "/lifecycle", 200, path={"flag": "tracked"})
+    assert one["status"] == "active" and one["recent_applications"][0]["application"] == "docs"
+    listed = owner.call("GET", P + "/lifecycle", 200)
+    assert "tracked" in [f["key"] for f in listed["flags"]]
+    owner.call("GET", P + "/lifecycle", 200, params={"cleanup": "true"})
+
+
 def test_the_check_catches_an_answer_the_document_does_not_describe(
     owner: Documented,
 ) -> None:

@@ -15,13 +15,14 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .tables import leases, usage_applications, usage_daily, usage_hourly
+from .tables import environments, flags, leases, usage_applications, usage_daily, usage_hourly
 
 __all__ = [
     "HOUR_MS",
     "DAY_MS",
     "acquire_lease",
     "applications",
+    "archived_keys",
     "compact",
     "counts",
     "last_evaluated",
@@ -264,3 +265,16 @@ def variation_totals(
             key = (env_id, flag, int(variation))
             out[key] = out.get(key, 0) + int(n)
     return out
+
+
+def archived_keys(conn: Connection) -> dict[int, frozenset[str]]:
+    """{environment id: the keys of its project's archived flags}, for every environment."""
+    query = (
+        select(environments.c.id, flags.c.key)
+        .join(flags, flags.c.project_id == environments.c.project_id)
+        .where(flags.c.archived.is_(True))
+    )
+    out: dict[int, set[str]] = {}
+    for env_id, key in conn.execute(query):
+        out.setdefault(env_id, set()).add(key)
+    return {env_id: frozenset(keys) for env_id, keys in out.items()}
