@@ -13,8 +13,9 @@ hour it receives them). Only the server key may post: it decides the environment
 are refused (403): the browser SDK evaluates on the server, where its evaluations are already
 counted, and a public key must not be able to inflate counts. Counts of flags the environment
 does not have are ignored (the answer says how many), except archived flags': those show
-as still asked for. The counts join the process's in-memory counter; nothing here touches the database. Each key may post `usage_posts_per_minute` times
-a minute per process; past it 429 `rate_limited` with Retry-After.
+as still asked for. The counts join the process's in-memory counter; nothing here touches
+the database. Each key may post `usage_posts_per_minute` times a minute per process; past
+it 429 `rate_limited` with Retry-After.
 
 Errors (stable codes): 400 `invalid_json`, 400 `invalid_usage` (the message names the
 field), 413 `payload_too_large` (bytes) or `too_many_entries`, 429 `rate_limited`.
