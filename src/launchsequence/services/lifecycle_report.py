@@ -53,15 +53,17 @@ def project_statuses(
     totals = usage_store.variation_totals(conn, env_ids, now - t.launched_days * DAY_MS)
     configs: dict[tuple[int, int], dict[str, Any]] = {
         (c["flag_id"], c["environment_id"]): c
-        for c in flag_store.list_configs_for_project(conn, project["id"])
+        for c in flag_store.list_configs_for_flags(conn, [f["id"] for f in flags])
     }
+    per_flag: dict[tuple[int, str], dict[int, int]] = {}
+    for (env_id, key, v), n in totals.items():
+        per_flag.setdefault((env_id, key), {})[v] = n
     out = {}
     for f in flags:
         env_facts = []
         for e in envs:
             config = configs.get((f["id"], e["id"]))
-            counts = {v: n for (env_id, key, v), n in totals.items()
-                      if env_id == e["id"] and key == f["key"]}  # fmt: skip
+            counts = per_flag.get((e["id"], f["key"]), {})
             env_facts.append(
                 lifecycle.EnvFacts(
                     key=e["key"],
@@ -108,13 +110,26 @@ class Lifecycle:
         return project_for(conn, org_for(conn, actor, org_key), project_key)
 
     def statuses(
-        self, actor: Actor, org_key: str, project_key: str, *, archived: bool | None = None
+        self, actor: Actor, org_key: str, project_key: str, keys: list[str]
     ) -> dict[str, dict[str, Any]]:
-        """{flag key: status} of the project's flags (`archived=None`: all of them)."""
+        """{flag key: status} of these flags of the project (missing keys are left out). A
+        page of a list asks for its own rows only: the configurations are read for them."""
         with self.rt.db.connect() as conn:
             project = self._project(conn, actor, org_key, project_key)
-            flags = flag_store.list_flags(conn, project_id=project["id"], archived=archived)
+            flags = flag_store.get_flags(conn, project_id=project["id"], keys=keys)
             return project_statuses(conn, self.rt, project, flags)
+
+    def last_evaluated(self, actor: Actor, org_key: str, project_key: str) -> dict[str, int]:
+        """{flag key: the latest time it may have been evaluated, in any environment} of the
+        project's flags evaluated within the retention (others are absent)."""
+        with self.rt.db.connect() as conn:
+            project = self._project(conn, actor, org_key, project_key)
+            envs = [e["id"] for e in org_store.list_environments(conn, project["id"])]
+            last = usage_store.last_evaluated(conn, envs)
+        out: dict[str, int] = {}
+        for (_env, key), at in last.items():
+            out[key] = max(out.get(key, 0), at)
+        return out
 
     def flag_status(
         self, actor: Actor, org_key: str, project_key: str, flag_key: str
