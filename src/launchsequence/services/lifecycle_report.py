@@ -50,7 +50,9 @@ def project_statuses(
     envs = org_store.list_environments(conn, project["id"])
     env_ids = [e["id"] for e in envs]
     last = usage_store.last_evaluated(conn, env_ids)
-    totals = usage_store.variation_totals(conn, env_ids, now - t.launched_days * DAY_MS)
+    # A few flags (a page, one flag): their rows only; many: one pass over every row.
+    keys = [f["key"] for f in flags] if len(flags) <= 100 else None
+    totals = usage_store.variation_totals(conn, env_ids, now - t.launched_days * DAY_MS, keys)
     configs: dict[tuple[int, int], dict[str, Any]] = {
         (c["flag_id"], c["environment_id"]): c
         for c in flag_store.list_configs_for_flags(conn, [f["id"] for f in flags])

@@ -247,11 +247,11 @@ def applications(
 
 
 def variation_totals(
-    conn: Connection, env_ids: Iterable[int], since: int
+    conn: Connection, env_ids: Iterable[int], since: int, flag_keys: list[str] | None = None
 ) -> dict[tuple[int, str, int], int]:
     """{(environment id, flag key, variation): evaluations} of every flag of these
-    environments in the hourly and daily rows whose bucket starts at or after `since` (a daily
-    row counts whole once its day starts at or after `since`)."""
+    environments (or of `flag_keys`) in the hourly and daily rows whose bucket starts at or
+    after `since` (a daily row counts whole once its day starts at or after `since`)."""
     envs = list(env_ids)
     out: dict[tuple[int, str, int], int] = {}
     for table in (usage_hourly, usage_daily):
@@ -261,6 +261,8 @@ def variation_totals(
             .where(c.environment_id.in_(envs), c.bucket >= since)
             .group_by(c.environment_id, c.flag_key, c.variation)
         )
+        if flag_keys is not None:
+            query = query.where(c.flag_key.in_(flag_keys))
         for env_id, flag, variation, n in conn.execute(query):
             key = (env_id, flag, int(variation))
             out[key] = out.get(key, 0) + int(n)
