@@ -20,6 +20,7 @@ from .api import (
     accounts,
     code_refs,
     flags,
+    lifecycle,
     orgs,
     projects,
     relay_keys,
@@ -241,6 +242,7 @@ def create_app(
         sso,
         schedules,
         code_refs,
+        lifecycle,
     ):
         app.include_router(module.router)
     web.install(app)

@@ -247,6 +247,24 @@ SETTINGS: tuple[Setting, ...] = (
         "Daily usage rows, and applications not seen, older than this many days are deleted.",
     ),
     Setting(
+        "lifecycle_stale_days",
+        30,
+        "A flag not evaluated for this many days (and older than that) is stale: a candidate "
+        "for removal in the cleanup view.",
+    ),
+    Setting(
+        "lifecycle_launched_days",
+        14,
+        "A flag that served one variation to everyone in every environment for this many days "
+        "is launched: its code can keep that variation and drop the flag.",
+    ),
+    Setting(
+        "lifecycle_recent_days",
+        7,
+        "Archiving or deleting a flag evaluated in the last this many days asks for "
+        "confirmation naming the applications that asked for it.",
+    ),
+    Setting(
         "usage_posts_per_minute",
         600,
         "Usage reports (POST /sdk/v1/usage) accepted per SDK key per minute by each process; "
@@ -396,6 +414,9 @@ class Settings:
     usage_hourly_days: int = 30
     usage_retention_days: int = 400
     usage_posts_per_minute: int = 600
+    lifecycle_stale_days: int = 30
+    lifecycle_launched_days: int = 14
+    lifecycle_recent_days: int = 7
     webhook_allow_private_addresses: str = "false"
     webhook_ca_file: str = ""
     webhook_timeout_seconds: int = 10

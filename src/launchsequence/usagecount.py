@@ -139,6 +139,10 @@ class UsageCounter:
         self.apps: Apps = {}
         self.overflow = 0
         self.max_instances = 1000  # instance ids kept per application and interval
+        #: Keys of the archived flags of each environment (set by the flusher, off the
+        #: evaluation path): their FLAG_NOT_FOUND answers are counted (variation -1), so that
+        #: an archived flag some code still asks for shows as evaluated.
+        self.archived: dict[int, frozenset[str]] = {}
 
     # --- the evaluation paths ----------------------------------------------------------------
 
@@ -157,7 +161,8 @@ class UsageCounter:
 
     def add_results(self, env_id: int, application: str, results: Iterable[Any]) -> None:
         """Count engine results (anything with `key` and `variation`); FLAG_NOT_FOUND is not
-        counted (a key nobody defined would grow the table without bound)."""
+        counted (a key nobody defined would grow the table without bound), except for the
+        keys of archived flags (`archived`)."""
         if not self.enabled:
             return
         counts = self.counts
@@ -167,7 +172,7 @@ class UsageCounter:
             found = counts.get(key)
             if found is not None:
                 counts[key] = found + 1
-            elif r.error_code != "FLAG_NOT_FOUND":
+            elif r.error_code != "FLAG_NOT_FOUND" or r.key in self.archived.get(env_id, ()):
                 self.add(env_id, r.key, variation, application)
 
     def add_values(self, env_id: int, application: str, values: Mapping[str, Any]) -> None:

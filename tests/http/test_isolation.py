@@ -112,6 +112,8 @@ OPERATIONS: dict[tuple[str, str], Any] = {
     },
     ("DELETE", P + "/code-refs"): None,
     ("GET", ENV + "/applications"): None,
+    ("GET", FLAG + "/lifecycle"): None,
+    ("GET", P + "/lifecycle"): None,
     ("GET", ORG_PATH + "/webhooks"): None,
     ("POST", ORG_PATH + "/webhooks"): {"url": "http://127.0.0.1:9/hijack"},
     ("GET", ORG_PATH + "/webhooks/{webhook_id}"): None,

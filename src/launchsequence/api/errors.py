@@ -62,6 +62,12 @@ _ERROR_SCHEMA = {
                     "items": {"type": "string"},
                     "description": "With the `*_in_use` codes: the flags that are on there",
                 },
+                "applications": {
+                    "type": "array",
+                    "items": {"type": "object"},
+                    "description": "With `flag_in_use`: the applications that evaluated the "
+                    "flag lately (`environment`, `application`, `count`, `last_seen`)",
+                },
             },
         }
     },
@@ -81,7 +87,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: _doc(
         "A key already taken, or an object still in use; `flag_in_use`, `environment_in_use` "
         "and `project_in_use` list the live `environments` and `flags`, and "
-        "`flag_has_dependents` the flags requiring it as a prerequisite in `dependents` "
+        "`flag_has_dependents` the flags requiring it as a prerequisite in `dependents`; "
+        "`flag_evaluated`: a flag off everywhere that applications evaluated lately "
+        "(`environments` where, `applications` which; `flag_in_use` lists them too) "
         "(repeat with `force=true` to go ahead)"
     ),
     412: _doc("If-Match names a version that is no longer current"),
@@ -139,6 +147,8 @@ def install_error_handlers(app: FastAPI) -> None:
             extra = {"environments": exc.environments, "flags": exc.flags}
             if exc.dependents:
                 extra["dependents"] = exc.dependents
+            if exc.applications:
+                extra["applications"] = exc.applications
         return error_response(
             status, exc.code, exc.message, field=field, headers=headers, extra=extra
         )

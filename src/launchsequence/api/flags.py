@@ -109,8 +109,10 @@ def update_flag(
     """Archived flags are no longer served (SDKs answer FLAG_NOT_FOUND) and are listed apart.
     Archiving a flag that is on in any environment answers 409 `flag_in_use`, listing those
     `environments`, and one that other served flags require as a prerequisite answers 409
-    `flag_has_dependents`, listing them by environment in `dependents`; either changes
-    nothing, unless `force=true`."""
+    `flag_has_dependents`, listing them by environment in `dependents`; one off everywhere
+    but evaluated in the last LIFECYCLE_RECENT_DAYS answers 409 `flag_evaluated`. Each
+    names the applications that evaluated it lately in `applications` and the message; none
+    changes anything, unless `force=true`."""
     data = body.model_dump(exclude_unset=True)
     return services.flags.update_flag(actor, org, project, flag, data, force=force)
 
@@ -149,7 +151,9 @@ def delete_flag(
     `environments`, and stays, unless `force=true`: SDKs would answer FLAG_NOT_FOUND for it at
     once and applications fall back to their code default. One that other served flags
     require as a prerequisite answers 409 `flag_has_dependents` listing them in `dependents`
-    (their prerequisite would fail, so they would serve their off result)."""
+    (their prerequisite would fail, so they would serve their off result). One off
+    everywhere but evaluated in the last LIFECYCLE_RECENT_DAYS answers 409 `flag_evaluated`.
+    Each names the applications that evaluated it lately (`applications`, and the message)."""
     services.flags.delete_flag(actor, org, project, flag, force=force)
     return Response(status_code=204)
 

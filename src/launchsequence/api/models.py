@@ -144,6 +144,11 @@ class Flag(TypedDict):
         Field(description="Labels that reach OFREP answers and OpenFeature's flag metadata"),
     ]
     archived: bool
+    owner: Annotated[str | None, Field(description="The member answering for it (email)")]
+    kind: Literal["temporary", "permanent"]
+    removal_date: Annotated[
+        str | None, Field(description="Expected removal day of a temporary flag, YYYY-MM-DD")
+    ]
     created_at: Millis
     updated_at: Millis
     changed_at: NotRequired[
@@ -501,6 +506,14 @@ class ExportFlag(TypedDict):
     defaults: ExportDefaults
     metadata: dict[str, str | bool | float]
     archived: bool
+    owner: NotRequired[
+        Annotated[
+            str | None,
+            Field(description="A member's email; one who is not a member imports as none"),
+        ]
+    ]
+    kind: NotRequired[Literal["temporary", "permanent"]]
+    removal_date: NotRequired[str | None]
     environments: dict[str, ExportConfig]
 
 

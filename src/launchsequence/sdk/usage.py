@@ -12,9 +12,10 @@ is the flag's version when it was evaluated (checked, kept for later use, not st
 hour it receives them). Only the server key may post: it decides the environment. Client keys
 are refused (403): the browser SDK evaluates on the server, where its evaluations are already
 counted, and a public key must not be able to inflate counts. Counts of flags the environment
-does not have are ignored (the answer says how many). The counts join the process's in-memory
-counter; nothing here touches the database. Each key may post `usage_posts_per_minute` times
-a minute per process; past it 429 `rate_limited` with Retry-After.
+does not have are ignored (the answer says how many), except archived flags': those show
+as still asked for. The counts join the process's in-memory counter; nothing here touches
+the database. Each key may post `usage_posts_per_minute` times a minute per process; past
+it 429 `rate_limited` with Retry-After.
 
 Errors (stable codes): 400 `invalid_json`, 400 `invalid_usage` (the message names the
 field), 413 `payload_too_large` (bytes) or `too_many_entries`, 429 `rate_limited`.
@@ -157,8 +158,9 @@ def routes(hubs: Hubs, clock: Callable[[], int], limit: RateLimit) -> list[Route
         accepted = ignored = 0
         if counter.enabled:
             counter.seen(hub.env_id, caller, clock())
+            archived = counter.archived.get(hub.env_id, frozenset())
             for flag, variation, n in entries:
-                if flag in known.flags or flag in known.broken:
+                if flag in known.flags or flag in known.broken or flag in archived:
                     counter.add(hub.env_id, flag, variation, caller.application, n)
                     accepted += n
                 else:

@@ -23,6 +23,7 @@ from .errors import (
 )
 from .flags import Flags
 from .invitations import Invitations
+from .lifecycle_report import Lifecycle
 from .mail import Mailer
 from .orgs import Orgs
 from .passwords import Passwords
@@ -52,6 +53,7 @@ __all__ = [
     "InUse",
     "Invalid",
     "Invitations",
+    "Lifecycle",
     "Mailer",
     "NotFound",
     "Orgs",
@@ -104,6 +106,7 @@ class Services:
     second_factor: SecondFactor
     sso: Sso
     code_refs: CodeRefs
+    lifecycle: Lifecycle
 
     @classmethod
     def build(
@@ -117,6 +120,7 @@ class Services:
         accounts = Accounts(rt, passwords)
         mailer = Mailer(rt.settings)
         flags = Flags(rt)
+        usage = Usage(rt, open_streams)
         return cls(
             rt,
             accounts,
@@ -128,7 +132,7 @@ class Services:
             Drafts(rt),
             revocations,
             RelayKeys(rt),
-            Usage(rt, open_streams),
+            usage,
             Schedules(rt, flags),
             Webhooks(rt),
             mailer,
@@ -138,4 +142,5 @@ class Services:
             accounts.second_factor,
             Sso(rt, accounts),
             CodeRefs(rt),
+            Lifecycle(rt, usage),
         )

@@ -5,6 +5,8 @@ Each carries a stable machine-readable `code` and a message fit to show a user.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..store.db import StoreUnavailable
 
 __all__ = [
@@ -95,11 +97,15 @@ class InUse(Conflict):
         environments: list[str],
         flags: list[str],
         dependents: dict[str, list[str]] | None = None,
+        applications: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message, code=code)
         self.environments = environments
         self.flags = flags
         self.dependents = dependents or {}
+        #: The applications that evaluated the flag lately: {"environment", "application",
+        #: "count", "last_seen"}.
+        self.applications = applications or []
 
 
 class PreconditionFailed(ServiceError):

@@ -27,6 +27,8 @@ from ..store.snapshot import (
     snapshot_connection,
 )
 from .errors import Conflict, Invalid, NotFound, PreconditionFailed
+from .flag_lifecycle_fields import lifecycle_fields
+from .lifecycle_report import recent_applications
 from .live import refuse_live_flag
 from .orgs import environment_for, initial_config, org_for, project_for
 from .prerequisites import check_metadata, check_prerequisites, dependents
@@ -180,6 +182,9 @@ def _public_flag(
         "defaults": {k: flag["defaults"][k] for k in ("on_variation", "off_variation")},
         "metadata": flag.get("metadata") or {},
         "archived": flag["archived"],
+        "owner": flag.get("owner"),
+        "kind": flag.get("kind") or "temporary",
+        "removal_date": flag.get("removal_date"),
         "created_at": flag["created_at"],
         "updated_at": flag["updated_at"],
     }
@@ -268,6 +273,18 @@ class Flags:
             raise Invalid(exc.problem, field=exc.path or None)
         check_document({f: config[f] for f in ("targets", "rules", "fallthrough")})
 
+    def _recent(
+        self, conn: Connection, project: dict[str, Any], flag: dict[str, Any]
+    ) -> dict[str, Any]:
+        """What `refuse_live_flag` names: the applications of the last days (none for an
+        archived flag, which is never refused)."""
+        if flag["archived"]:
+            return {}
+        return {
+            "recent": recent_applications(conn, self.rt, project, flag["key"]),
+            "recent_days": self.rt.settings.lifecycle_recent_days,
+        }
+
     # --- flags -------------------------------------------------------------------------------
 
     def list_flags(
@@ -341,6 +358,7 @@ class Flags:
         try:
             with self.rt.write_db.begin() as conn:
                 org, project = self._scope(conn, actor, org_key, project_key, write=True)
+                row.update(lifecycle_fields(conn, org["id"], body, creating=True))
                 if store.get_flag(conn, project_id=project["id"], key=key):
                     raise Conflict("a flag with this key exists in this project", code="key_taken")
                 flag_id = store.create_flag(conn, {**row, "project_id": project["id"]})
@@ -400,6 +418,7 @@ class Flags:
                 changes["tags"] = _tags(body["tags"])
             if "metadata" in body:
                 changes["metadata"] = check_metadata(body["metadata"])
+            changes.update(lifecycle_fields(conn, org["id"], body, creating=False))
             if "variations" in body:
                 changes["variations"] = _variations(flag["type"], body["variations"])
                 if len(changes["variations"]) < len(flag["variations"]):
@@ -417,7 +436,14 @@ class Flags:
                     raise Invalid("must be true or false", field="archived")
                 changes["archived"] = body["archived"]
                 if body["archived"]:
-                    refuse_live_flag(conn, project, flag, force=force, doing="archiving")
+                    refuse_live_flag(
+                        conn,
+                        project,
+                        flag,
+                        force=force,
+                        doing="archiving",
+                        **self._recent(conn, project, flag),
+                    )
             variations = changes.get("variations", flag["variations"])
             if "defaults" in body:
                 d = body["defaults"] or {}
@@ -584,7 +610,14 @@ class Flags:
         with self.rt.write_db.begin() as conn:
             org, project = self._scope(conn, actor, org_key, project_key, write=True)
             flag = self._flag(conn, project, key)
-            refuse_live_flag(conn, project, flag, force=force, doing="deleting")
+            refuse_live_flag(
+                conn,
+                project,
+                flag,
+                force=force,
+                doing="deleting",
+                **self._recent(conn, project, flag),
+            )
             envs = [e["id"] for e in org_store.list_environments(conn, project["id"])]
             store.delete_flag(conn, flag["id"])
             versions = org_store.bump_environment_versions(conn, envs)

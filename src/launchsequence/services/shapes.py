@@ -133,6 +133,23 @@ class DefaultsIn(Strict):
 Metadata = Annotated[dict[str, str | bool | int | float], Field(max_length=32)]
 
 
+Owner = Annotated[
+    str,
+    Field(max_length=320, description="The email of a member of the organization; null: nobody"),
+]
+Kind = Annotated[
+    Literal["temporary", "permanent"],
+    Field(description="A temporary flag is meant to be removed once launched (the default)"),
+]
+RemovalDate = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        description="The day (UTC) a temporary flag is expected to be removed; null: none",
+    ),
+]
+
+
 class FlagIn(Strict):
     key: Key
     name: Annotated[str, Field(max_length=200)] | None = None
@@ -143,6 +160,9 @@ class FlagIn(Strict):
     defaults: DefaultsIn | None = None
     client_side: bool = False
     metadata: Metadata | None = None
+    owner: Owner | None = None
+    kind: Kind | None = None
+    removal_date: RemovalDate | None = None
 
 
 class FlagPatch(Strict):
@@ -153,6 +173,9 @@ class FlagPatch(Strict):
     defaults: DefaultsIn | None = None
     archived: bool | None = None
     metadata: Metadata | None = None
+    owner: Owner | None = None
+    kind: Kind | None = None
+    removal_date: RemovalDate | None = None
 
 
 class PrerequisiteIn(Strict):

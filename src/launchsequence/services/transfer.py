@@ -4,7 +4,10 @@ The document (`format` "launchsequence-project", `version` 1) holds the project'
 its environments, every flag (archived ones too) with its configuration in each environment,
 and the segments of each environment. It holds no secrets (no SDK keys) and no versions. It
 does hold each flag's `salt`, so that after a move a percentage rollout keeps every context in
-the variation it had.
+the variation it had. Each flag's lifecycle fields (`owner`, `kind`, `removal_date`) are
+optional in a document, so those exported before they existed still import (with the defaults:
+no owner, temporary, no date); an owner who is not a member of the importing organization
+imports as no owner.
 
 An import is one transaction: every flag and segment of the document is checked by the same
 rules as the API (and the engine's strict compiler) before the commit, and the first fault
@@ -27,6 +30,7 @@ from ..store import orgs as org_store
 from ..store.db import is_sqlite
 from ..store.snapshot import build_snapshot, flag_document, segment_document
 from .errors import Invalid
+from .flag_lifecycle_fields import LIFECYCLE_FIELDS, lifecycle_fields
 from .flags import MAX_DESCRIPTION, check_text, flag_fields, with_rule_ids
 from .orgs import (
     check_name,
@@ -65,6 +69,10 @@ _FLAG_FIELDS = {
     "metadata",
     "archived",
     "environments",
+    # Lifecycle (optional: documents written before them import with the defaults).
+    "owner",
+    "kind",
+    "removal_date",
 }
 _FLAG_CHANGES = (
     "name", "description", "tags", "variations", "salt", "defaults", "metadata", "archived",
@@ -158,7 +166,11 @@ def _flag(raw: Any, env_keys: list[str]) -> dict[str, Any]:
     _object(defaults, "defaults", {"on_variation", "off_variation", "client_side"})
     client_side = defaults.get("client_side", False)
     fields = flag_fields(
-        {k: v for k, v in raw.items() if k not in ("salt", "archived", "environments")},
+        {
+            k: v
+            for k, v in raw.items()
+            if k not in ("salt", "archived", "environments", *LIFECYCLE_FIELDS)
+        },
         client_side=client_side,
     )
     salt = raw.get("salt")
@@ -178,7 +190,14 @@ def _flag(raw: Any, env_keys: list[str]) -> dict[str, Any]:
             raise Invalid("is not an environment of the document", field=f"environments.{env_key}")
         with _within(f"environment {env_key!r}", f"environments.{env_key}"):
             configs[env_key] = _config(config, client_side)
-    return {**fields, "salt": salt, "archived": archived, "environments": configs}
+    lifecycle = {k: raw[k] for k in LIFECYCLE_FIELDS if k in raw}
+    return {
+        **fields,
+        "salt": salt,
+        "archived": archived,
+        "environments": configs,
+        "lifecycle": lifecycle,
+    }
 
 
 def parse_document(document: Any, project_key: str | None = None) -> dict[str, Any]:
@@ -296,6 +315,9 @@ class Transfer:
                     },
                     "metadata": f.get("metadata") or {},
                     "archived": f["archived"],
+                    "owner": f["owner"],
+                    "kind": f["kind"],
+                    "removal_date": f["removal_date"],
                     "environments": configs.get(f["id"], {}),
                 }
                 for f in flags
@@ -467,6 +489,21 @@ class Transfer:
             )
         return changed
 
+    @staticmethod
+    def _lifecycle(
+        conn: Any, org: dict[str, Any], raw: dict[str, Any], where: str, *, creating: bool
+    ) -> dict[str, Any]:
+        """The document's lifecycle fields, checked. An owner who is not a member of this
+        organization (the document came from elsewhere) imports as no owner."""
+        if raw.get("owner") and isinstance(raw["owner"], str):
+            members = {m["email"].casefold() for m in org_store.list_members(conn, org["id"])}
+            if raw["owner"].strip().casefold() not in members:
+                raw = {**raw, "owner": None}
+        try:
+            return lifecycle_fields(conn, org["id"], raw, creating=creating)
+        except Invalid as exc:
+            raise Invalid(exc.message, field=f"{where}.{exc.field}") from None
+
     def _import_flag(
         self,
         conn: Any,
@@ -492,6 +529,8 @@ class Transfer:
             )
         now = self.rt.now()
         values = {k: entry[k] for k in _FLAG_CHANGES}
+        values.update(self._lifecycle(conn, org, entry.get("lifecycle") or {}, where,
+                                      creating=existing is None))  # fmt: skip
         if values["salt"] is None:
             values["salt"] = existing["salt"] if existing else secrets.token_hex(8)
         touched: set[int] = set()
@@ -573,7 +612,8 @@ class Transfer:
             project=project_key,
             flag=key,
             before=_audit_flag(existing) if existing else None,
-            after={k: entry[k] for k in entry if k != "salt"},
+            after={k: entry[k] for k in entry if k not in ("salt", "lifecycle")}
+            | {k: values[k] for k in LIFECYCLE_FIELDS if k in values},
         )
         return touched
 
@@ -582,4 +622,7 @@ def _audit_flag(flag: dict[str, Any]) -> dict[str, Any]:
     return {k: flag[k] for k in ("key", "name", "description", "tags", "type", "variations")} | {
         "defaults": flag["defaults"],
         "archived": flag["archived"],
+        "owner": flag.get("owner"),
+        "kind": flag.get("kind") or "temporary",
+        "removal_date": flag.get("removal_date"),
     }

@@ -7,7 +7,8 @@ writes the interval in one transaction from a worker thread: an upsert that adds
 hourly rows of the interval's hour, and the applications seen. A failed write (the database
 away) puts the counts back, to go with the next interval. `stop()` flushes what is left, so a
 clean shutdown loses nothing; a killed process loses what it counted since its last flush
-(at most one interval).
+(at most one interval). Each flush also reloads the keys of archived flags per environment,
+whose FLAG_NOT_FOUND answers the counter then counts (an archived flag still asked for).
 
 Once an hour the instance holding the `usage-upkeep` lease (a row in `leases`: one instance
 of several at a time) folds hourly rows older than `usage_hourly_days` into daily rows and
@@ -61,6 +62,8 @@ class UsageFlusher:
 
     async def start(self) -> None:
         if self.counter.enabled:
+            with contextlib.suppress(Exception):  # the next flush tries again
+                self.counter.archived = await asyncio.to_thread(self.archived_keys)
             self._task = asyncio.create_task(self._run(), name="launchseq-usage-flush")
 
     async def stop(self) -> None:
@@ -93,8 +96,15 @@ class UsageFlusher:
         """Drain the counter (here, on the event loop) and write the interval (in a thread)."""
         drained, bucket = self.drain()
         await asyncio.to_thread(self.write, drained, bucket)
+        # Which archived flags' FLAG_NOT_FOUND answers count: as of this flush (assigned here,
+        # on the event loop, where the counter is used).
+        self.counter.archived = await asyncio.to_thread(self.archived_keys)
 
     # --- the work (any thread) -------------------------------------------------------------
+
+    def archived_keys(self) -> dict[int, frozenset[str]]:
+        with self.rt.db.connect() as conn:
+            return store.archived_keys(conn)
 
     def drain(self) -> tuple[Drained, int]:
         """The counts since the last drain and the hour they belong to (the interval's start;

@@ -77,6 +77,16 @@ def list_flags(
     return rows
 
 
+def get_flags(conn: Connection, *, project_id: int, keys: list[str]) -> list[dict[str, Any]]:
+    """The project's flags with these keys (archived or not), by key."""
+    query = (
+        select(flags)
+        .where(flags.c.project_id == project_id, flags.c.key.in_(keys))
+        .order_by(flags.c.key)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
 def update_flag(conn: Connection, flag_id: int, values: dict[str, Any]) -> None:
     conn.execute(update(flags).where(flags.c.id == flag_id).values(values))
 
@@ -119,6 +129,17 @@ def list_configs_for_project(conn: Connection, project_id: int) -> list[dict[str
         select(flag_configs, environments.c.key.label("environment_key"))
         .join(environments, environments.c.id == flag_configs.c.environment_id)
         .where(environments.c.project_id == project_id)
+        .order_by(environments.c.id)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def list_configs_for_flags(conn: Connection, flag_ids: list[int]) -> list[dict[str, Any]]:
+    """The configurations of these flags, with `environment_key`, in environment order."""
+    query = (
+        select(flag_configs, environments.c.key.label("environment_key"))
+        .join(environments, environments.c.id == flag_configs.c.environment_id)
+        .where(flag_configs.c.flag_id.in_(flag_ids))
         .order_by(environments.c.id)
     )
     return [dict(r) for r in conn.execute(query).mappings()]

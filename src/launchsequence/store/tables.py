@@ -216,6 +216,11 @@ flags = Table(
     Column("archived", Boolean, nullable=False),
     Column("created_at", Millis, nullable=False),
     Column("updated_at", Millis, nullable=False),
+    # Lifecycle: the member answering for the flag (an email; None: nobody), "temporary" or
+    # "permanent", and the day (YYYY-MM-DD, UTC) a temporary flag is expected to go.
+    Column("owner", String(320)),
+    Column("kind", String(16), nullable=False, server_default="temporary"),
+    Column("removal_date", String(10)),
     UniqueConstraint("project_id", "key", name="uq_flags_project_key"),
 )
 

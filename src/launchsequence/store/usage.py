@@ -15,17 +15,19 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .tables import leases, usage_applications, usage_daily, usage_hourly
+from .tables import environments, flags, leases, usage_applications, usage_daily, usage_hourly
 
 __all__ = [
     "HOUR_MS",
     "DAY_MS",
     "acquire_lease",
     "applications",
+    "archived_keys",
     "compact",
     "counts",
     "last_evaluated",
     "prune",
+    "variation_totals",
     "write_interval",
 ]
 
@@ -242,3 +244,39 @@ def applications(
             entry["count"] += int(n)
             entry["last_seen"] = max(entry["last_seen"], int(bucket) + size - 1)
     return sorted(found.values(), key=lambda e: (-e["last_seen"], e["application"]))
+
+
+def variation_totals(
+    conn: Connection, env_ids: Iterable[int], since: int, flag_keys: list[str] | None = None
+) -> dict[tuple[int, str, int], int]:
+    """{(environment id, flag key, variation): evaluations} of every flag of these
+    environments (or of `flag_keys`) in the hourly and daily rows whose bucket starts at or
+    after `since` (a daily row counts whole once its day starts at or after `since`)."""
+    envs = list(env_ids)
+    out: dict[tuple[int, str, int], int] = {}
+    for table in (usage_hourly, usage_daily):
+        c = table.c
+        query = (
+            select(c.environment_id, c.flag_key, c.variation, func.sum(c.count))
+            .where(c.environment_id.in_(envs), c.bucket >= since)
+            .group_by(c.environment_id, c.flag_key, c.variation)
+        )
+        if flag_keys is not None:
+            query = query.where(c.flag_key.in_(flag_keys))
+        for env_id, flag, variation, n in conn.execute(query):
+            key = (env_id, flag, int(variation))
+            out[key] = out.get(key, 0) + int(n)
+    return out
+
+
+def archived_keys(conn: Connection) -> dict[int, frozenset[str]]:
+    """{environment id: the keys of its project's archived flags}, for every environment."""
+    query = (
+        select(environments.c.id, flags.c.key)
+        .join(flags, flags.c.project_id == environments.c.project_id)
+        .where(flags.c.archived.is_(True))
+    )
+    out: dict[int, set[str]] = {}
+    for env_id, key in conn.execute(query):
+        out.setdefault(env_id, set()).add(key)
+    return {env_id: frozenset(keys) for env_id, keys in out.items()}

@@ -15,6 +15,7 @@ from . import (
     edge_pages,
     events,
     flag_pages,
+    lifecycle_pages,
     manage_pages,
     org_pages,
     profile_pages,
@@ -59,6 +60,7 @@ def install(app: FastAPI) -> None:
         events,
         usage_pages,
         sso_pages,
+        lifecycle_pages,
     )
     for module in modules:
         for path, endpoint, methods in module.ROUTES:

@@ -14,6 +14,7 @@ from ..services import Conflict, InUse, Invalid, PreconditionFailed
 from . import context_form, params
 from . import relations_form as relations
 from . import rules_form as rf
+from .lifecycle_pages import flag_page_context, lifecycle_form
 from .pages import Page, Redirect, page
 from .schedule_pages import flag_schedules, local_input, schedule_form_edits
 
@@ -212,6 +213,7 @@ def flag_page(p: Page) -> Response:
                     env=env,
                     exc=exc,
                     required_by=_required_by(p, org_key, project_key, exc.dependents),
+                    recent_days=p.services.rt.settings.lifecycle_recent_days,
                     comment=p.form.get("comment", ""),
                 )
             raise Redirect(f"/o/{org_key}/p/{project_key}/flags/{flag_key}?env={env}")
@@ -220,6 +222,7 @@ def flag_page(p: Page) -> Response:
                 "name": p.form.get("name", ""),
                 "description": p.form.get("description", ""),
                 "tags": [t for t in re.split(r"[\s,]+", p.form.get("tags", "")) if t],
+                **lifecycle_form(p),
             }
             try:
                 if "metadata" in p.form:
@@ -353,6 +356,7 @@ def flag_page(p: Page) -> Response:
     }
     if p.request.headers.get("x-partial") == "status":
         return p.render("_flag_status.html", **context)
+    context.update(flag_page_context(p, org_key, project_key, flag, env))
     return p.render("flag.html", **context)
 
 

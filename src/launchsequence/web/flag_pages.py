@@ -27,6 +27,7 @@ SORTS = {
     "name": "Name, A to Z",
     "created": "Newest first",
     "changed": "Recently changed",
+    "evaluated": "Recently evaluated",
 }
 
 
@@ -58,6 +59,8 @@ def _sorted(flags: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
         return sorted(by_name, key=lambda f: f["created_at"], reverse=True)
     if sort == "changed":
         return sorted(by_name, key=lambda f: f["changed_at"], reverse=True)
+    if sort == "evaluated":  # never evaluated last
+        return sorted(by_name, key=lambda f: f["last_evaluated"] or 0, reverse=True)
     return by_name
 
 
@@ -70,6 +73,10 @@ def flag_rows(p: Page, org: str, project: str, f: dict[str, str]) -> list[dict[s
         tag=f["tag"] or None,
         search=f["q"] or None,
     )
+    # Each flag's last evaluation (to sort by); statuses are added for the page shown only.
+    last = p.services.lifecycle.last_evaluated(p.need_actor(), org, project)
+    for x in flags:
+        x["last_evaluated"] = last.get(x["key"])
     state, _, env = f["state"].partition(":")
     if state in ("on", "off") and env:
         want = state == "on"
@@ -119,6 +126,9 @@ def flag_list(p: Page) -> Response:
     everything_matching = flag_rows(p, org_key, project_key, f)
     pages = pagination(len(everything_matching), p.query.get("page"), f)
     flags = everything_matching[pages["start"] : pages["end"]]
+    statuses = p.services.lifecycle.statuses(actor, org_key, project_key, [x["key"] for x in flags])
+    for x in flags:
+        x["lifecycle"] = statuses.get(x["key"])
     back = p.request.url.path + (f"?{p.request.url.query}" if p.request.url.query else "")
     filtered = any(v for k, v in f.items() if k != "sort")
     context = {
@@ -161,6 +171,8 @@ def toggle(p: Page) -> Response:
         flag = p.services.flags.get_flag(actor, org_key, project_key, flag_key)
         now = p.services.rt.now()
         row = {**flag, "changed_at": now}  # this very toggle is its last change
+        statuses = p.services.lifecycle.statuses(actor, org_key, project_key, [flag_key])
+        row["lifecycle"] = statuses.get(flag_key)
         return p.render(
             "_flag_rows.html", org=org, project=project, flags=[row], filters={}, now=now
         )
