@@ -53,4 +53,5 @@ def test_make_dist_regenerates_the_served_js_builds_before_the_servers_wheel(
     build_js = next(i for i, line in enumerate(lines) if "scripts/build.mjs --server" in line)
     server_wheel = lines.index(".venv/bin/python -m build --outdir dist .")
     assert "npm ci" in lines[build_js] and build_js < server_wheel, lines
-    assert lines[-1] == "cd sdks/js && npm pack --silent --pack-destination ../../dist"
+    assert "cd sdks/js && npm pack --silent --pack-destination ../../dist" in lines[-2:]
+    assert lines[-1].startswith("cd sdks/react && npm ci") and "npm pack" in lines[-1]

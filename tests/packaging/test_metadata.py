@@ -70,7 +70,7 @@ def test_the_js_packages_declare_apache_and_pack_the_license_file() -> None:
 RUNTIME_VERSIONS = {
     "launchsequence": ROOT / "src" / "launchsequence" / "__init__.py",
     "launchsequence-engine": ROOT / "engine" / "src" / "launchsequence_engine" / "__init__.py",
-    "launchsequence-sdk": ROOT / "sdks" / "python" / "src" / "launchsequence_sdk" / "__init__.py",
+    "launchsequence-sdk": ROOT / "sdks" / "python" / "src" / "launchsequence_sdk" / "version.py",
 }
 
 

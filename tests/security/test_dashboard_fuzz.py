@@ -197,7 +197,16 @@ class World:
         signup(url, "bob@example.com").close()
         self.org = self.alice.org
         self.values = {**WORLD, "org": self.org}
-        _ok(self.alice.post(f"/api/v1/orgs/{self.org}/projects/default/flags", json=FLAG), 201)
+        org = f"/api/v1/orgs/{self.org}"
+        _ok(self.alice.post(f"{org}/projects/default/flags", json=FLAG), 201)
+        hook = {"url": "http://127.0.0.1:9/fuzz", "events": ["flag.toggled"]}
+        made = self.alice.post(f"{org}/webhooks", json=hook)
+        _ok(made, 201)
+        self.values["webhook_id"] = str(made.json()["id"])
+        later = {"environment": "production", "at": "2030-01-01T00:00:00Z", "changes": {"on": True}}
+        made = self.alice.post(f"{org}/projects/default/flags/fuzz/schedules", json=later)
+        _ok(made, 201)
+        self.values["schedule_id"] = str(made.json()["id"])
         self.restore()
 
     def restore(self) -> None:
@@ -234,6 +243,7 @@ def server(
             login_failures_per_address=100_000,
             login_failures_per_account=100_000,
             login_failures_per_client=100_000,
+            webhook_allow_private_addresses="true",  # the world's webhook points at loopback
             **database,
         )
         server = LiveServer(create_app(settings)).start()

@@ -111,6 +111,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         login_failures_per_address=10_000,
         login_failures_per_client=10_000,
         login_failures_per_account=10_000,
+        webhook_allow_private_addresses="true",  # the world's webhook points at loopback
     )
     server = LiveServer(create_app(settings)).start()
     yield server
@@ -164,6 +165,14 @@ def world(server: LiveServer) -> dict[str, Any]:
         json={"included": ["user-2"], "rules": [{"clauses": rules["rules"][0]["clauses"]}]},
     )
     assert segment.status_code == 201, segment.text
+    hook = user.post(
+        f"/api/v1/orgs/{user.org}/webhooks",
+        json={"url": "http://127.0.0.1:9/schemathesis", "events": ["flag.toggled"]},
+    )
+    assert hook.status_code == 201, hook.text
+    later = {"environment": "production", "at": "2030-01-01T00:00:00Z", "changes": {"on": True}}
+    schedule = user.post(f"{base}/flags/sample/schedules", json=later)
+    assert schedule.status_code == 201, schedule.text
     token_body = token.json()
     user.close()
     return {
@@ -177,6 +186,8 @@ def world(server: LiveServer) -> dict[str, Any]:
             "env": "production",
             "flag": "sample",
             "segment": "beta",
+            "webhook_id": hook.json()["id"],
+            "schedule_id": schedule.json()["id"],
         },
     }
 
@@ -324,6 +335,7 @@ SDK_OPENAPI: dict[str, Any] = {
                         "properties": {
                             "context": _CONTEXT,
                             "flags": {"type": "array", "items": {"type": "string"}},
+                            "defaults": {"type": "object"},
                         },
                     }
                 ),
@@ -362,6 +374,54 @@ SDK_OPENAPI: dict[str, Any] = {
                     ),
                     "400": _json(_SDK_ERROR, "not JSON, or a body of the wrong shape"),
                     **_AUTH_ERRORS,
+                },
+            }
+        },
+        "/sdk/v1/usage": {
+            "post": {
+                "operationId": "sdk_usage",
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["sdk", "counts"],
+                        "properties": {
+                            "application": {"type": "string", "maxLength": 100},
+                            "instance": {"type": "string", "maxLength": 64},
+                            "sdk": {"type": "string", "minLength": 1, "maxLength": 64},
+                            "sdk_version": {"type": "string", "maxLength": 64},
+                            "start": {"type": "integer", "minimum": 0},
+                            "end": {"type": "integer", "minimum": 0},
+                            "counts": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["flag", "count"],
+                                    "properties": {
+                                        "flag": {"type": "string"},
+                                        "variation": {"type": ["integer", "null"]},
+                                        "version": {"type": ["integer", "null"]},
+                                        "count": {"type": "integer", "minimum": 0},
+                                    },
+                                },
+                            },
+                        },
+                    }
+                ),
+                "responses": {
+                    "202": _json(
+                        {
+                            "type": "object",
+                            "required": ["accepted", "ignored"],
+                            "properties": {
+                                "accepted": {"type": "integer"},
+                                "ignored": {"type": "integer"},
+                            },
+                        }
+                    ),
+                    "400": _json(_SDK_ERROR, "invalid_json or invalid_usage (names the field)"),
+                    "413": _json(_SDK_ERROR, "payload_too_large or too_many_entries"),
+                    "429": _json(_SDK_ERROR, "rate_limited, with Retry-After"),
+                    **{k: v for k, v in _AUTH_ERRORS.items() if k != "413"},
                 },
             }
         },
@@ -448,5 +508,10 @@ def test_the_sdk_document_covers_the_sdk_app() -> None:
         db=create_engine("sqlite://"),
         apply_migrations=False,
     )
-    served = {route.path for route in app.sdk.routes} - {"/sdk/v1/snapshot"}
+    # Not JSON: the engine's snapshot (its schema is checked in tests/http) and the served JS
+    # SDK files (tests/http/test_served_js_sdk.py).
+    served = {route.path for route in app.sdk.routes} - {
+        "/sdk/v1/snapshot",
+        "/sdk/js/{version}/{filename}",
+    }
     assert set(SDK_OPENAPI["paths"]) == served
