@@ -55,7 +55,14 @@ PART_HOSTILE = ["\u00b2", "\u0663", "1" * 40, "-1", "", "\x00"]
 PATH_HOSTILE = ["\u00b2", "1" * 40, "-1", "x" * 300, "\x00", "\ud800", "UPPER", "a b"]
 
 # A real object for every kind of path parameter the dashboard has (the org is added).
-WORLD = {"project": "default", "flag": "fuzz", "env": "production", "segment": "beta"}
+# `provider`: no single sign-on provider is configured here, so its pages answer 404 (not 5xx).
+WORLD = {
+    "project": "default",
+    "flag": "fuzz",
+    "env": "production",
+    "segment": "beta",
+    "provider": "none-configured",
+}
 
 FLAG = {"key": "fuzz", "type": "number", "variations": [{"value": 1}, {"value": 2.5}, {"value": 3}]}
 CONFIG = {
