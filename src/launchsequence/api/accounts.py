@@ -66,6 +66,7 @@ def signup(body: SignupIn, request: Request, response: Response, services: Servi
         invitation=body.invitation,
         address=client_address(request),
         user_agent=request.headers.get("user-agent"),
+        organization=body.organization,
     )
     _set_session(request, response, services, session.token)
     return _me(session.actor, session.csrf, services.orgs.list_orgs(session.actor))

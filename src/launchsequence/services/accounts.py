@@ -72,16 +72,26 @@ class Accounts:
     # --- users -------------------------------------------------------------------------------
 
     def create_user(
-        self, *, email: str, password: str, name: str | None = None, invitation: str | None = None
+        self,
+        *,
+        email: str,
+        password: str,
+        name: str | None = None,
+        invitation: str | None = None,
+        organization: str | None = None,
     ) -> Actor:
-        """A new user with their own organization, as sign-up makes it; or, with an
-        `invitation` token, a member of the inviting organization only.
+        """A new user with their own organization, as sign-up makes it (named `organization`,
+        the team's name; the person's name when none is given); or, with an `invitation`
+        token, a member of the inviting organization only.
 
         Raises Invalid for a bad email, name or password, Conflict for a taken email, and
         NotFound (code `invalid_invitation`) for an unknown or expired invitation.
         """
         email = normalize_email(email)
         name = _check_name(name if name is not None else email.split("@")[0])
+        team = name
+        if organization is not None and organization.strip():
+            team = orgs.check_name(organization, field="organization")
         self.passwords.check_policy(password)
         password_hash = self.passwords.hash(password)
         now = self.rt.now()
@@ -97,7 +107,7 @@ class Accounts:
                     accept_in(conn, self.rt, invitation, actor)
                     versions: dict[int, int] = {}
                 else:
-                    versions = orgs.create_org_with_defaults(conn, self.rt, actor, name=name)
+                    versions = orgs.create_org_with_defaults(conn, self.rt, actor, name=team)
         except IntegrityError:
             raise Conflict("an account with this email exists", code="email_taken") from None
         self.rt.changed(versions)
@@ -112,8 +122,15 @@ class Accounts:
         invitation: str | None = None,
         address: str | None = None,
         user_agent: str | None = None,
+        organization: str | None = None,
     ) -> Session:
-        actor = self.create_user(email=email, password=password, name=name, invitation=invitation)
+        actor = self.create_user(
+            email=email,
+            password=password,
+            name=name,
+            invitation=invitation,
+            organization=organization,
+        )
         return self.open_session(actor, address=address, user_agent=user_agent)
 
     # --- sessions ----------------------------------------------------------------------------

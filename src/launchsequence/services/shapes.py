@@ -57,6 +57,16 @@ class SignupIn(Strict):
     password: Annotated[str, Field(max_length=1024)]
     name: Annotated[str, Field(max_length=200)] | None = None
     invitation: Annotated[str, Field(max_length=100)] | None = None
+    organization: (
+        Annotated[
+            str,
+            Field(
+                max_length=200,
+                description="The team's name, for the new organization (default: your name)",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class InvitationIn(Strict):

@@ -52,14 +52,19 @@ def signup(p: Page) -> Response:
             invitation = None
     if p.actor is not None and offer is not None and p.request.method == "GET":
         return p.render("accept.html", offer=offer, invitation=invitation)
-    values = {"email": (offer or {}).get("email") or "", "name": ""}
+    values = {"email": (offer or {}).get("email") or "", "name": "", "organization": ""}
     if p.request.method == "POST" and "invitation" not in errors:
-        values = {"email": p.form.get("email", ""), "name": p.form.get("name", "")}
+        values = {
+            "email": p.form.get("email", ""),
+            "name": p.form.get("name", ""),
+            "organization": p.form.get("organization", ""),
+        }
         try:
             session = p.services.accounts.signup(
                 email=values["email"],
                 password=p.form.get("password", ""),
                 name=values["name"] or None,
+                organization=None if invitation else values["organization"] or None,
                 invitation=invitation,
                 address=client_address(p.request),
                 user_agent=p.request.headers.get("user-agent"),
