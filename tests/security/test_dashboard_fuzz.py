@@ -175,10 +175,23 @@ _QUERY_READ = re.compile(r'(?:query|query_params|\bq)\.get\(\s*"([^"]+)"')
 _FORM_READ = re.compile(r'(?:form|lists|\bf)\.get\(\s*f?"([^"{]+)"')
 
 
+_HELPERS_READ = re.compile(r'\bfields\.get\(\s*"([^"]+)"')
+
+
 def names_read(route: Route, pattern: re.Pattern[str]) -> set[str]:
-    """The parameter names the module of the route's endpoint reads (by its source)."""
+    """The parameter names the module of the route's endpoint reads (by its source), and those
+    its form helpers read for it (web/context_form.py reads the query or the form it is given
+    as `fields`)."""
     module = inspect.getmodule(inspect.unwrap(route.endpoint))
-    return set(pattern.findall(inspect.getsource(module))) if module else set()
+    if module is None:
+        return set()
+    source = inspect.getsource(module)
+    names = set(pattern.findall(source))
+    if "context_form." in source:
+        from launchsequence.web import context_form
+
+        names |= set(_HELPERS_READ.findall(inspect.getsource(context_form)))
+    return names
 
 
 def route_of(routes: list[Route], path: str, method: str) -> Route | None:

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ..services import Invalid, NotFound
-from . import flash
+from . import flash, params
 from .pages import Page, Redirect, page
 
 __all__ = ["ROUTES", "connected_edges"]
@@ -72,9 +72,9 @@ def edges(p: Page) -> Response:
                 flash.put(p, here, {"name": created["name"], "key": created["key"]})
                 raise Redirect(f"{here}#relay-keys")
         elif action == "revoke":
-            try:
-                key_id = int(p.form.get("key_id", ""))
-            except ValueError:
+            try:  # "²" passes isdigit() but not int(); 10**40 is no row id either
+                key_id = params.row_id(p.form.get("key_id", ""), "key_id")
+            except Invalid:
                 raise NotFound("no such relay key") from None
             p.services.relay_keys.revoke(actor, org_key, project_key, key_id)
             raise Redirect(f"{here}?revoked={key_id}#relay-keys")

@@ -47,7 +47,7 @@ def _filters(p: Page) -> dict[str, str]:
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     """Sorts `flag-2` before `flag-10` (digits compare as numbers), case-insensitively."""
     return tuple(
-        (0, int(part)) if part.isdigit() else (1, part)
+        (0, int(part)) if part.isascii() and part.isdigit() else (1, part)
         for part in re.split(r"(\d+)", text.casefold())
         if part
     )

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from starlette.responses import Response
 
 from ..services import Invalid
+from . import params
 from .pages import Page, Redirect, page
 
 __all__ = ["ROUTES", "flag_schedules", "schedule_form_edits", "summary"]
@@ -111,10 +112,7 @@ def _back(p: Page, org_key: str, project_key: str) -> str:
 def schedule_action(p: Page) -> Response:
     """POST: `action` cancel, or edit (`at`, `comment`) of a pending schedule."""
     org_key, project_key = p.param("org"), p.param("project")
-    raw_id = str(p.request.path_params["schedule_id"])
-    if not raw_id.isdigit() or len(raw_id) > 10:
-        raise Invalid("no such scheduled change", field="schedule_id")
-    schedule_id = int(raw_id)
+    schedule_id = params.row_id(str(p.request.path_params["schedule_id"]), "schedule_id")
     actor = p.need_actor()
     action = p.form.get("action")
     back = _back(p, org_key, project_key)
