@@ -27,7 +27,9 @@ FORBIDDEN = {
 }
 
 #: The modules of `realtime/` that may read the store (everything else gets it from a source).
-STORE_READERS = {"realtime/database.py", "realtime/feed.py"}
+#: The database source and the core's change feeds (LISTEN/NOTIFY and its version check, and the
+#: sibling feed of workers on one SQLite file, a version check too): the core's, never an edge's.
+STORE_READERS = {"realtime/database.py", "realtime/feed.py", "realtime/siblings.py"}
 #: Third-party packages only the core needs.
 CORE_ONLY = ("sqlalchemy", "alembic", "jinja2", "psycopg", "fastapi")
 

@@ -220,9 +220,15 @@ class ScheduleRunner:
             self._task = None
 
     async def _run(self) -> None:
+        failing = False
         while True:
             try:
                 await asyncio.to_thread(apply_due, self.rt, self.flags)
+                if failing:
+                    log.info("scheduled changes are checked again")
+                failing = False
             except Exception:  # the database may be away: the next check tries again
-                log.warning("scheduled changes could not be checked", exc_info=True)
+                if not failing:  # once per outage, not every check
+                    log.warning("scheduled changes could not be checked", exc_info=True)
+                failing = True
             await asyncio.sleep(self.every_seconds)
