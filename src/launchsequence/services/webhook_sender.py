@@ -130,7 +130,7 @@ class WebhookSender:
                 await self.tick()
                 if failing:
                     failing = False
-                    log.warning("the webhook sender runs again")
+                    log.info("the webhook sender runs again")
             except Exception as exc:  # the database may be away: try again at the next tick
                 # Once per outage, not once a second: the store reports the outage itself.
                 log.debug("the webhook sender could not run", exc_info=True)
