@@ -227,8 +227,8 @@ class ScheduleRunner:
                 if failing:
                     log.info("scheduled changes are checked again")
                 failing = False
-            except Exception:  # the database may be away: the next check tries again
-                if not failing:  # once per outage, not every check
-                    log.warning("scheduled changes could not be checked", exc_info=True)
+            except Exception as exc:  # the database may be away: the next check tries again
+                if not failing:  # once per outage, not every check; the store logs the cause
+                    log.warning("scheduled changes could not be checked: %s", type(exc).__name__)
                 failing = True
             await asyncio.sleep(self.every_seconds)
