@@ -227,7 +227,7 @@ class ScheduleRunner:
                 if failing:
                     log.info("scheduled changes are checked again")
                 failing = False
-            except Exception as exc:  # the database may be away: the next check tries again
+            except Exception as exc:  # noqa: BLE001 - the database may be away: the next check tries again
                 if not failing:  # once per outage, not every check; the store logs the cause
                     log.warning("scheduled changes could not be checked: %s", type(exc).__name__)
                 failing = True
