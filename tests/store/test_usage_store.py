@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from launchsequence.store import migrate
+from launchsequence.store import leases, migrate
 from launchsequence.store import usage as store
 from launchsequence.store.db import create_db_engine, writer
 from launchsequence.store.tables import environments, organizations, projects, usage_hourly
@@ -91,10 +91,10 @@ def test_applications_keep_the_latest_sighting(db):
 def test_one_holder_at_a_time_has_the_lease(db):
     engine, _ = db
     with writer(engine).begin() as conn:
-        assert store.acquire_lease(conn, "upkeep", "a", now=0, until=100)
+        assert leases.acquire(conn, "upkeep", "a", now=0, ttl_ms=100)
     with writer(engine).begin() as conn:
-        assert not store.acquire_lease(conn, "upkeep", "b", now=50, until=150)
-        assert store.acquire_lease(conn, "upkeep", "a", now=60, until=160)  # renewed
+        assert not leases.acquire(conn, "upkeep", "b", now=50, ttl_ms=100)
+        assert leases.acquire(conn, "upkeep", "a", now=60, ttl_ms=100)  # renewed
     with writer(engine).begin() as conn:
-        assert store.acquire_lease(conn, "upkeep", "b", now=160, until=260)  # a lapsed
-        assert not store.acquire_lease(conn, "upkeep", "a", now=170, until=270)
+        assert leases.acquire(conn, "upkeep", "b", now=160, ttl_ms=100)  # a lapsed
+        assert not leases.acquire(conn, "upkeep", "a", now=170, ttl_ms=100)

@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from ..store import leases
 from ..store import usage as store
 from ..store.db import writer
 from ..usagecount import Drained, UsageCounter
@@ -145,7 +146,7 @@ class UsageFlusher:
         self._last_upkeep = now  # tried this hour, holder or not
         with writer(self.rt.db).begin() as conn:
             until = now + 2 * UPKEEP_EVERY_MS  # renewed hourly; taken over if it lapses
-            if not store.acquire_lease(conn, UPKEEP_LEASE, self.holder, now, until):
+            if not leases.acquire(conn, UPKEEP_LEASE, self.holder, now=now, ttl_ms=until - now):
                 return None
             folded = store.compact(conn, today - settings.usage_hourly_days * store.DAY_MS)
             pruned = store.prune(conn, today - settings.usage_retention_days * store.DAY_MS)

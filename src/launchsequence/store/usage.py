@@ -12,15 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, func, literal, select, update
+from sqlalchemy import Connection, Table, delete, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .tables import environments, flags, leases, usage_applications, usage_daily, usage_hourly
+from .tables import environments, flags, usage_applications, usage_daily, usage_hourly
 
 __all__ = [
     "HOUR_MS",
     "DAY_MS",
-    "acquire_lease",
     "applications",
     "archived_keys",
     "compact",
@@ -141,25 +140,6 @@ def prune(conn: Connection, before: int) -> int:
     gone = conn.execute(delete(usage_daily).where(usage_daily.c.bucket < before)).rowcount or 0
     conn.execute(delete(usage_applications).where(usage_applications.c.last_seen < before))
     return gone
-
-
-def acquire_lease(conn: Connection, name: str, holder: str, now: int, until: int) -> bool:
-    """Take or renew the lease `name` for `holder` until `until`; False while another holder's
-    lease has not expired at `now`."""
-    c = leases.c
-    taken = conn.execute(
-        update(leases)
-        .where(and_(c.name == name, (c.holder == holder) | (c.expires_at <= now)))
-        .values(holder=holder, expires_at=until)
-    ).rowcount
-    if taken:
-        return True
-    stmt = _insert(conn, leases).on_conflict_do_nothing(index_elements=["name"])
-    # RETURNING, not rowcount: a driver may answer -1 for an insert's rowcount.
-    row = conn.execute(
-        stmt.returning(leases.c.name), {"name": name, "holder": holder, "expires_at": until}
-    ).first()
-    return row is not None
 
 
 def _both(env_ids: Iterable[int], flag_key: str, start: int, end: int) -> list[Any]:
