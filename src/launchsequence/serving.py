@@ -14,10 +14,13 @@ from .httpserver import head_limited_protocol
 __all__ = ["make_server"]
 
 
-def make_server(settings: Settings, app: Any, open_files: int | None) -> uvicorn.Server:
-    """A uvicorn server for `app` (from `create_app`) with the HTTP protocol's limits; run it
-    with `.run()` (it binds HOST:PORT) or `.run(sockets=[...])` (a worker's listening socket)."""
-    hubs = app.state.hubs
+def make_server(
+    settings: Settings, app: Any, open_files: int | None, hubs: Any = None
+) -> uvicorn.Server:
+    """A uvicorn server for `app` (the core's `create_app`, or the edge's with its `hubs`) with
+    the HTTP protocol's limits; run it with `.run()` (it binds HOST:PORT) or
+    `.run(sockets=[...])` (a worker's listening socket)."""
+    hubs = hubs if hubs is not None else app.state.hubs
 
     class Server(uvicorn.Server):
         """Ends the SSE streams as soon as shutdown begins: uvicorn drains open connections
