@@ -183,16 +183,21 @@ def main(argv: list[str] | None = None) -> int:
     print("uvicorn in this process); latency is each request's wall time. 'x base' is the median")
     print("over the baseline's median.")
     print()
-    header = f"{'':<46} {'count':>6} {'median ms':>10} {'p99 ms':>9} {'x base':>8}"
+    print_table(figures, 46)
+    print()
+    print(f"total {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def print_table(figures: list[Figure], width: int) -> None:
+    """Count, median, p99 and the median over the first (the baseline's) median, a row each."""
+    header = f"{'':<{width}} {'count':>6} {'median ms':>10} {'p99 ms':>9} {'x base':>8}"
     print(header)
     print("-" * len(header))
     base = figures[0].median_ms
     for f in figures:
-        print(f"{f.label:<46} {len(f.samples_ns):>6} {f.median_ms:>10.2f} {f.p99_ms:>9.2f} "
-              f"{f.median_ms / base:>8.1f}")  # fmt: skip
-    print()
-    print(f"total {time.monotonic() - started:.1f} s")
-    return 0
+        print(f"{f.label:<{width}} {len(f.samples_ns):>6} {f.median_ms:>10.2f} "
+              f"{f.p99_ms:>9.2f} {f.median_ms / base:>8.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":

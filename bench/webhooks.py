@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 import orjson
-from api import Figure, Server, timed  # bench/api.py
+from api import Figure, Server, print_table, timed  # bench/api.py
 
 from launchsequence.app import create_app
 from launchsequence.config import Settings
@@ -161,13 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     print("One client, one request at a time, over loopback; 'x base' is the median over the")
     print("baseline's median.")
     print()
-    header = f"{'':<44} {'count':>6} {'median ms':>10} {'p99 ms':>9} {'x base':>8}"
-    print(header)
-    print("-" * len(header))
-    base = figures[0].median_ms
-    for f in figures:
-        print(f"{f.label:<44} {len(f.samples_ns):>6} {f.median_ms:>10.2f} {f.p99_ms:>9.2f} "
-              f"{f.median_ms / base:>8.1f}")  # fmt: skip
+    print_table(figures, 44)
     print()
     print(f"total {time.monotonic() - started:.1f} s")
     return 0
