@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +200,18 @@ def test_user_create_takes_the_password_from_stdin_or_a_prompt_never_an_argument
     assert "created x@example.com" in created.stdout
     token = run("token", "create", "--email", "x@example.com", "--name", "t", data_dir=data)
     port = free_port()
+    with served(data, port) as url:
+        login = httpx.post(
+            f"{url}/api/v1/auth/login",
+            json={"email": "x@example.com", "password": "spaces and all "},
+        )
+        assert login.status_code == 200, "the whole first line is the password"
+        assert token.stdout.strip().startswith("lst_")
+
+
+@contextlib.contextmanager
+def served(data: Path, port: int) -> Iterator[str]:
+    """`launchseq serve` on `data` at `port`, answering; its URL. Ended (SIGTERM) on exit."""
     env = {**os.environ, "LAUNCHSEQ_DATA_DIR": str(data)}
     server = subprocess.Popen(
         [*LAUNCHSEQ, "serve", "--port", str(port)],
@@ -208,12 +222,7 @@ def test_user_create_takes_the_password_from_stdin_or_a_prompt_never_an_argument
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for(url)
-        login = httpx.post(
-            f"{url}/api/v1/auth/login",
-            json={"email": "x@example.com", "password": "spaces and all "},
-        )
-        assert login.status_code == 200, "the whole first line is the password"
-        assert token.stdout.strip().startswith("lst_")
+        yield url
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -258,17 +267,8 @@ def test_list_disable_enable_users_and_list_revoke_tokens(tmp_path):
     ci = run("token", "create", "--email", "ben@example.com", "--name", "ci", data_dir=data)
     run("token", "create", "--email", "ann@example.com", "--name", "laptop", data_dir=data)
     port = free_port()
-    env = {**os.environ, "LAUNCHSEQ_DATA_DIR": str(data)}
-    server = subprocess.Popen(
-        [*LAUNCHSEQ, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
     ben_token = {"Authorization": f"Bearer {ci.stdout.strip()}"}
-    try:
-        wait_for(url)
+    with served(data, port) as url:
         ben = httpx.Client(base_url=url)
         assert (
             ben.post(
@@ -319,9 +319,6 @@ def test_list_disable_enable_users_and_list_revoke_tokens(tmp_path):
         assert httpx.get(f"{url}/api/v1/me", headers=ben_token).status_code == 401
         again = run("token", "revoke", token_id.group(1), data_dir=data, check=False)
         assert again.returncode == 1 and "no token" in again.stderr
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_reset_password_prints_a_one_time_link(tmp_path):
@@ -336,15 +333,7 @@ def test_reset_password_prints_a_one_time_link(tmp_path):
                   data_dir=data)  # fmt: skip
     link = printed.stdout.strip()
     assert re.fullmatch(re.escape(url) + r"/reset\?token=lsr_[A-Za-z0-9_-]+", link), link
-    env = {**os.environ, "LAUNCHSEQ_DATA_DIR": str(data)}
-    server = subprocess.Popen(
-        [*LAUNCHSEQ, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(url)
+    with served(data, port):
         with httpx.Client(base_url=url, follow_redirects=False) as browser:
             assert browser.get(link).headers["location"] == "/reset"
             page = browser.get("/reset").text
@@ -361,6 +350,3 @@ def test_reset_password_prints_a_one_time_link(tmp_path):
             f"{url}/api/v1/auth/login", json={"email": "cy@example.com", "password": "new one here"}
         )
         assert login.status_code == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
