@@ -66,21 +66,22 @@ def _kernel_time(ancillary: list[tuple[int, int, bytes]]) -> float:
     return time.time()
 
 
-def run_clients(port: int, key: str, count: int, timeout: float) -> None:
-    """Open `count` streams, say READY, then print the receipt time of each one's patch.
+def run_clients(port: int, key: str, count: int, timeout: float, host: str = "127.0.0.1") -> None:
+    """Open `count` streams to `host`, say READY, then print the receipt time of each one's
+    patch.
 
     Receipt times are the kernel's (SO_TIMESTAMP): when the bytes reached this process's
     socket, not when this process got round to reading them.
     """
     request = (
-        f"GET /sdk/v1/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"GET /sdk/v1/stream HTTP/1.1\r\nHost: {host}:{port}\r\n"
         f"Authorization: Bearer {key}\r\nAccept: text/event-stream\r\n\r\n"
     ).encode()
     poller = select.epoll()
     socks: dict[int, socket.socket] = {}
     seen: dict[int, bytes] = {}
     for _ in range(count):
-        sock = socket.create_connection(("127.0.0.1", port))
+        sock = socket.create_connection((host, port))
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
         sock.sendall(request)
         sock.setblocking(False)
@@ -244,9 +245,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        run_clients(args.port, args.key, args.count, args.timeout)
+        run_clients(args.port, args.key, args.count, args.timeout, args.host)
         return
     print("Launch Sequence stream fan-out benchmark")
     print(f"  Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores")
