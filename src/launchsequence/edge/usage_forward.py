@@ -16,7 +16,9 @@ the upstream will never take (400, 413) is dropped and logged; a revoked relay k
 403) drops them too (the edge stops serving). At shutdown the last post has `STOP_SECONDS`;
 if it fails, the counts are written to `usage-pending.json` in the data directory (0600) and
 sent by the next start of this edge. A killed edge (SIGKILL) loses what it counted since its
-last successful post: at most one interval.
+last successful post: at most one interval. The one case that can count twice: the last post
+cut off after STOP_SECONDS while the upstream was in fact writing it (its counts are kept,
+and sent again by the next start).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class UsageForwarder:
         self.forwarded = 0  # evaluations the upstream accepted, since start (for /metrics)
         self.failures = 0  # posts in a row that failed
         self._task: asyncio.Task[None] | None = None
+        self._inflight: asyncio.Future[bool] | None = None  # the timer's post under way
         self._client: httpx.AsyncClient | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -86,6 +89,9 @@ class UsageForwarder:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._task
         self._task = None
+        inflight = self._inflight
+        if inflight is not None and not inflight.done():  # let it finish: never cut a post
+            await asyncio.wait({inflight}, timeout=_POST_SECONDS + 1)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(STOP_SECONDS):
                 await self.forward()
@@ -108,7 +114,13 @@ class UsageForwarder:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            await self.forward()
+            # Shielded: a stop waits for the post under way rather than cutting it, which
+            # could leave the upstream with counts the edge then sends again.
+            self._inflight = asyncio.ensure_future(self.forward())
+            try:
+                await asyncio.shield(self._inflight)
+            except Exception:  # the timer must survive anything; the next interval retries
+                log.exception("usage: forwarding failed")
 
     # --- posting --------------------------------------------------------------------------
 
@@ -120,7 +132,12 @@ class UsageForwarder:
             return True
         parts = list(chunks(drained, self.edge_id))
         for i, (part, body) in enumerate(parts):
-            outcome = await self._post(body)
+            try:
+                outcome = await self._post(body)
+            except BaseException:  # cancelled mid-post (a stop): nothing drained is lost
+                for unsent, _ in parts[i:]:
+                    self.counter.restore(unsent)
+                raise
             if outcome == "retry":
                 for unsent, _ in parts[i:]:  # this post and the rest: with the next interval
                     self.counter.restore(unsent)
