@@ -44,6 +44,7 @@ from .realtime.relay import EdgeRegistry
 from .realtime.siblings import SiblingFeed, WorkerSlot
 from .sdk.app import build_sdk_app, build_stream_app
 from .sdk.relay import RelayStream
+from .sdk.relay_usage import RelayUsage
 from .sdk.streams import StreamApp
 from .services import Passwords, Runtime, Services, WebhookSender
 from .services.runtime import SteadyClock, elapsed_clock_ms, wall_clock_ms
@@ -66,11 +67,19 @@ class Application:
     """The ASGI entry point: /sdk and /ofrep go straight to the lean SDK app, the rest to the
     admin app (FastAPI), which also runs the lifespan (hubs, change feed)."""
 
-    def __init__(self, admin: FastAPI, sdk: Any, streams: StreamApp, relay: RelayStream) -> None:
+    def __init__(
+        self,
+        admin: FastAPI,
+        sdk: Any,
+        streams: StreamApp,
+        relay: RelayStream,
+        relay_usage: RelayUsage,
+    ) -> None:
         self.admin = admin
         self.sdk = sdk
         self.streams = streams
         self.relay = relay
+        self.relay_usage = relay_usage
         self.state = admin.state
         self.version = admin.version
 
@@ -82,6 +91,8 @@ class Application:
                 await self.sdk(scope, receive, send)
         elif self.relay.matches(scope):
             await self.relay(scope, receive, send)
+        elif self.relay_usage.matches(scope):
+            await self.relay_usage(scope, receive, send)
         else:
             await self.admin(scope, receive, send)
 
@@ -290,7 +301,7 @@ def create_app(
         usage_posts_per_minute=settings.usage_posts_per_minute,
     )
     streams = build_stream_app(hubs, clock, secret=settings.secret_key)
-    return Application(app, sdk, streams, RelayStream(hubs, edges, clock))
+    return Application(app, sdk, streams, RelayStream(hubs, edges, clock), RelayUsage(hubs))
 
 
 async def _check_integrity(damage: DamageWatch, every_seconds: int) -> None:

@@ -143,6 +143,10 @@ class UsageCounter:
         #: evaluation path): their FLAG_NOT_FOUND answers are counted (variation -1), so that
         #: an archived flag some code still asks for shows as evaluated.
         self.archived: dict[int, frozenset[str]] = {}
+        #: At an edge (which does not know which flags are archived): count every key asked
+        #: for, FLAG_NOT_FOUND answers and reports of unknown flags included, and let the core
+        #: filter what it forwards to (its memory stays bounded by `max_keys`).
+        self.keep_unknown = False
 
     # --- the evaluation paths ----------------------------------------------------------------
 
@@ -172,7 +176,11 @@ class UsageCounter:
             found = counts.get(key)
             if found is not None:
                 counts[key] = found + 1
-            elif r.error_code != "FLAG_NOT_FOUND" or r.key in self.archived.get(env_id, ()):
+            elif (
+                r.error_code != "FLAG_NOT_FOUND"
+                or self.keep_unknown
+                or r.key in self.archived.get(env_id, ())
+            ):
                 self.add(env_id, r.key, variation, application)
 
     def add_values(self, env_id: int, application: str, values: Mapping[str, Any]) -> None:
@@ -197,6 +205,25 @@ class UsageCounter:
             found.last_seen = now
         if caller.instance and len(found.instances) < self.max_instances:
             found.instances.add(caller.instance)
+
+    def add_seen(
+        self, key: tuple[int, str, str, str], last_seen: int, instances: Iterable[str]
+    ) -> None:
+        """Merge an (environment, application, SDK, version) another process saw (an edge's
+        forwarded interval): the later time last seen, the union of the instance ids."""
+        if not self.enabled:
+            return
+        found = self.apps.get(key)
+        if found is None:
+            if len(self.apps) >= self.max_keys:
+                return
+            found = self.apps[key] = AppSeen(last_seen)
+        elif last_seen > found.last_seen:
+            found.last_seen = last_seen
+        for instance in instances:
+            if len(found.instances) >= self.max_instances:
+                break
+            found.instances.add(instance)
 
     # --- the flusher -------------------------------------------------------------------------
 

@@ -85,6 +85,18 @@ class ServerProcess:
         if self.nofile is not None:
             resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
 
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM (a clean shutdown: what it holds is written), then reap; SIGKILL past
+        `timeout`."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
     def kill(self) -> None:
         """SIGKILL, then reap."""
         process, self.process = self.process, None
@@ -142,6 +154,18 @@ class EdgeProcess:
                 self.kill()
                 raise AssertionError(f"the edge did not become ready:\n{self.log_tail()}")
             time.sleep(0.05)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM (a clean shutdown: it forwards what it counted), then reap; SIGKILL past
+        `timeout`."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
 
     def kill(self) -> None:
         process, self.process = self.process, None

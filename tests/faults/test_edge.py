@@ -50,9 +50,9 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> 
 class Core:
     """A core with a user, a client-side boolean flag, the production keys and a relay key."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, **env: str) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
-        self.server = ServerProcess(workdir, **FAST).start()
+        self.server = ServerProcess(workdir, **{**FAST, **env}).start()
         self.user: ApiUser = signup(self.server.url, "owner@example.com")
         self.base = f"/api/v1/orgs/{self.user.org}/projects/default"
         self.ok(self.user.post(f"{self.base}/flags", json={"key": FLAG, "name": "Banner"}), 201)
@@ -93,9 +93,9 @@ def core(tmp_path: Path) -> Iterator[Core]:
 def edges(tmp_path: Path) -> Iterator[Callable[..., EdgeProcess]]:
     started: list[EdgeProcess] = []
 
-    def start(upstream: str, key: str, name: str, *, ready: bool = True) -> EdgeProcess:
+    def start(upstream: str, key: str, name: str, *, ready: bool = True, **env: str) -> EdgeProcess:
         (tmp_path / name).mkdir(parents=True, exist_ok=True)
-        edge = EdgeProcess(tmp_path / name, upstream, key, name=name, **FAST)
+        edge = EdgeProcess(tmp_path / name, upstream, key, name=name, **{**FAST, **env})
         started.append(edge)
         return edge.start(ready=ready)
 

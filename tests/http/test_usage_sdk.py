@@ -68,6 +68,49 @@ def test_async_client_reports_too(server):  # noqa: F811
     assert counts(e, "beta") == {0: N}
 
 
+def test_python_sdk_threads_evaluating_at_once_are_counted_exactly(server):  # noqa: F811
+    """Eight threads call bool_value on one client (the lock-free fast path, two flags, two
+    variations) while reports are sent under them: the API shows every one."""
+    import threading
+    import time
+
+    e = setup_env(server.url, "sdk-usage-threads@example.com")
+    make_flag(e, "beta", BOOL)
+    make_flag(e, "dark", {**BOOL, "on": False})
+    client = Client(e.server_key, base_url=e.url, application="threads")
+    per_thread = 5_000
+    try:
+        assert client.wait_until_ready(10)
+        reporter = client._reporter
+        assert reporter is not None
+        go = threading.Event()
+
+        def work(i: int) -> None:
+            go.wait(10)
+            for j in range(per_thread):
+                if i % 2:
+                    client.bool_value("beta", {"key": f"u{j}"}, False)
+                else:
+                    client.bool_value("dark", {"key": f"u{j}"}, True)
+
+        workers = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for w in workers:
+            w.start()
+        go.set()
+        reports = 0
+        while any(w.is_alive() for w in workers) and reports < 500:
+            assert reporter.report()  # reports race the evaluations
+            reports += 1
+            time.sleep(0.02)  # well under the rate limit
+        for w in workers:
+            w.join(30)
+    finally:
+        client.close()  # reports the rest
+    flush(server)
+    assert counts(e, "beta") == {0: 4 * per_thread}
+    assert counts(e, "dark") == {1: 4 * per_thread}
+
+
 def test_summary_counts_every_evaluation_across_drains_and_threads():
     """Eight threads evaluate while another drains: the sum of the reports is exact."""
     import threading

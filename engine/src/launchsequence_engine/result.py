@@ -42,6 +42,11 @@ class EvaluationResult:
     or SPLIT when the rule served a rollout); `prerequisite` names the prerequisite that failed
     when the flag served its off result because of it. `metadata` is the flag's own metadata
     (absent for a flag that does not exist). Results are shared and immutable: never mutate one.
+
+    Results compare by value but hash by identity (`object.__hash__`): a compiled flag's results
+    are shared objects, one per variation and reason, and the SDK counts evaluations in a dict
+    keyed by the result itself (one C-level lookup, no `id()` call). Two equal results that are
+    distinct objects are therefore distinct dict keys; nothing keys results by value.
     """
 
     key: str
@@ -55,6 +60,8 @@ class EvaluationResult:
     rule_index: int | None = None
     prerequisite: str | None = None
     metadata: Mapping[str, Any] | None = None
+
+    __hash__ = object.__hash__  # kept by dataclass (an explicit __hash__): see the docstring
 
     def to_dict(self) -> dict[str, Any]:
         """The result as the JSON object of `spec/schemas/result.schema.json`."""

@@ -33,9 +33,12 @@ from ..realtime.relay import EdgeRegistry
 from ..sdk.app import build_sdk_app, build_stream_app
 from ..sdk.common import json_response
 from ..sdk.relay import RelayStream
+from ..sdk.relay_usage import RelayUsage
 from ..streamslots import StreamSlots
+from ..usagecount import UsageCounter
 from .source import UpstreamSource
 from .upstream import Upstream
+from .usage_forward import UsageForwarder
 
 __all__ = ["EdgeApplication", "create_edge_app", "edge_identity"]
 
@@ -69,6 +72,7 @@ class EdgeApplication:
         sdk: Any,
         streams: Any,
         relay: RelayStream,
+        relay_usage: RelayUsage,
         hubs: Hubs,
         upstream: Upstream,
     ) -> None:
@@ -76,6 +80,7 @@ class EdgeApplication:
         self.sdk = sdk
         self.streams = streams
         self.relay = relay
+        self.relay_usage = relay_usage
         self.hubs = hubs
         self.upstream = upstream
         self.state = ops.state
@@ -89,6 +94,8 @@ class EdgeApplication:
                 await self.sdk(scope, receive, send)
         elif self.relay.matches(scope):
             await self.relay(scope, receive, send)
+        elif self.relay_usage.matches(scope):
+            await self.relay_usage(scope, receive, send)
         else:
             await self.ops(scope, receive, send)
 
@@ -110,6 +117,9 @@ def create_edge_app(
         metrics, stream_limit(settings.max_streams, open_file_limit()), settings.max_streams_per_key
     )
     source = UpstreamSource()
+    # Counted as at the core (docs/usage.md) and forwarded upstream every interval.
+    counter = UsageCounter(enabled=settings.usage_counting.strip().lower() == "true")
+    counter.keep_unknown = True  # the core knows which flags are archived, and filters
     hubs = Hubs(
         source,
         KeyCache(source),
@@ -118,6 +128,7 @@ def create_edge_app(
         heartbeat_seconds=settings.sse_heartbeat_seconds,
         max_buffer=settings.stream_max_buffer_bytes,
         slots=slots,
+        usage=counter,
     )
     upstream = Upstream(
         upstream_url,
@@ -130,16 +141,27 @@ def create_edge_app(
         clock=clock,
         read_timeout=3 * settings.sse_heartbeat_seconds + 5,
     )
+    forwarder = UsageForwarder(
+        counter,
+        upstream_url,
+        relay_key,
+        edge_id=edge_id,
+        data_dir=data_dir,
+        interval=settings.usage_flush_seconds,
+    )
     _edge_metrics(metrics, upstream, hubs, source)
+    _usage_metrics(metrics, forwarder)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         upstream.load_disk()
         await hubs.start()
         await upstream.start()
+        await forwarder.start()
         try:
             yield
         finally:
+            await forwarder.stop()  # what was counted since the last post, sent now
             await upstream.stop()
             await hubs.stop()
 
@@ -191,6 +213,7 @@ def create_edge_app(
     ops.state.hubs = hubs
     ops.state.upstream = upstream
     ops.state.source = source
+    ops.state.usage_forwarder = forwarder
     sdk = build_sdk_app(
         hubs,
         clock,
@@ -198,10 +221,34 @@ def create_edge_app(
         max_body=settings.max_body_bytes,
         body_timeout=settings.body_timeout_seconds,
         base_url=settings.base_url,
+        usage_posts_per_minute=settings.usage_posts_per_minute,
     )
     streams = build_stream_app(hubs, clock, secret=settings.secret_key)
     relay = RelayStream(hubs, EdgeRegistry(), clock)
-    return EdgeApplication(ops, sdk, streams, relay, hubs, upstream)
+    return EdgeApplication(ops, sdk, streams, relay, RelayUsage(hubs), hubs, upstream)
+
+
+def _usage_metrics(metrics: Metrics, forwarder: UsageForwarder) -> None:
+    """What this edge forwarded upstream, and whether the upstream takes it."""
+    r = metrics.registry
+    forwarded = Gauge(
+        "launchseq_edge_usage_forwarded",
+        "Evaluations the upstream accepted from this edge since it started.",
+        registry=r,
+    )
+    forwarded.set_function(lambda: float(forwarder.forwarded))
+    held = Gauge(
+        "launchseq_edge_usage_held",
+        "Distinct (environment, flag, variation, application) counts waiting to be forwarded.",
+        registry=r,
+    )
+    held.set_function(lambda: float(len(forwarder.counter.counts)))
+    failing = Gauge(
+        "launchseq_edge_usage_failed_posts",
+        "Usage posts to the upstream that failed in a row (0 once one succeeds).",
+        registry=r,
+    )
+    failing.set_function(lambda: float(forwarder.failures))
 
 
 def _edge_metrics(metrics: Metrics, upstream: Upstream, hubs: Hubs, source: UpstreamSource) -> None:

@@ -41,8 +41,7 @@ Context = Mapping[str, Any]
 
 _evaluate = engine.evaluate
 _time = time.time
-_id = id  # module globals: found before the builtins on the evaluation path
-_next = next
+_next = next  # a module global: found before the builtins on the evaluation path
 
 
 def _not_ready(key: str, default: Any) -> EvaluationResult:
@@ -94,7 +93,7 @@ class Evaluator:
     _store: FlagStore
     _usage: UsageSummary | None = None
     #: `_usage.counters.get`, bound once: the value methods' fast path counts through it
-    _usage_get: Callable[[int], Any] | None = None
+    _usage_get: Callable[[EvaluationResult], Any] | None = None
 
     def _count_with(self, usage: UsageSummary) -> None:
         """Count evaluations into `usage` from now on."""
@@ -131,7 +130,7 @@ class Evaluator:
                     result = flag.run(context, context_key, now)
                     get = self._usage_get
                     if get is not None:
-                        counter = get(_id(result))
+                        counter = get(result)
                         if counter is None:
                             self._usage.first(result, flag.version)  # type: ignore[union-attr]
                         else:

@@ -1,0 +1,239 @@
+"""The edge's usage forwarder: what this edge counted, posted to its upstream.
+
+Every `interval` seconds (the core's `usage_flush_seconds`) and at shutdown, the forwarder
+drains the edge's `UsageCounter` on the event loop (where the evaluation paths count, so no
+count falls between the drain and the post) and posts it to `{upstream}/relay/v1/usage`
+with the relay key, cut into posts that fit (`sdk/relay_usage.py`). The counter holds both
+the evaluations this edge answered and the reports SDKs posted to it (`POST /sdk/v1/usage`),
+and, on an edge that is another edge's upstream, what that edge forwarded: all of it goes
+onwards the same way.
+
+When a post fails (the upstream is unreachable, or answers 429 or 5xx), its counts go back
+into the counter and travel with the next interval: nothing is lost while the upstream is
+away, and memory stays bounded by the counter's `max_keys` distinct (environment, flag,
+variation, application) keys; counts of keys past that bound are dropped and logged. A post
+the upstream will never take (400, 413) is dropped and logged; a revoked relay key (401,
+403) drops them too (the edge stops serving). At shutdown the last post has `STOP_SECONDS`;
+if it fails, the counts are written to `usage-pending.json` in the data directory (0600) and
+sent by the next start of this edge. A killed edge (SIGKILL) loses what it counted since its
+last successful post: at most one interval. The one case that can count twice: the last post
+cut off after STOP_SECONDS while the upstream was in fact writing it (its counts are kept,
+and sent again by the next start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from .. import __version__
+from ..sdk.relay_usage import RELAY_USAGE_PATH, chunks
+from ..usagecount import AppSeen, Drained, UsageCounter
+
+__all__ = ["PENDING_FILE", "STOP_SECONDS", "UsageForwarder"]
+
+log = logging.getLogger("launchsequence.edge")
+
+PENDING_FILE = "usage-pending.json"
+STOP_SECONDS = 5.0
+_POST_SECONDS = 10.0
+
+
+class UsageForwarder:
+    def __init__(
+        self,
+        counter: UsageCounter,
+        upstream_url: str,
+        relay_key: str,
+        *,
+        edge_id: str,
+        data_dir: Path,
+        interval: float,
+    ) -> None:
+        self.counter = counter
+        self.url = upstream_url.rstrip("/") + RELAY_USAGE_PATH
+        self.key = relay_key
+        self.edge_id = edge_id
+        self.data_dir = data_dir
+        self.interval = max(0.05, interval)
+        self.forwarded = 0  # evaluations the upstream accepted, since start (for /metrics)
+        self.failures = 0  # posts in a row that failed
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: asyncio.Future[bool] | None = None  # the timer's post under way
+        self._client: httpx.AsyncClient | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if not self.counter.enabled:
+            return
+        pending = await asyncio.to_thread(self._take_pending)
+        if pending is not None:
+            self.counter.restore(pending)
+        self._client = httpx.AsyncClient()  # honours HTTPS_PROXY and SSL_CERT_FILE
+        self._task = asyncio.create_task(self._run(), name="launchseq-edge-usage")
+
+    async def stop(self) -> None:
+        """Stop the timer, post what is left (within STOP_SECONDS), and keep on disk what
+        could not be posted."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
+        self._task = None
+        inflight = self._inflight
+        if inflight is not None and not inflight.done():  # let it finish: never cut a post
+            await asyncio.wait({inflight}, timeout=_POST_SECONDS + 1)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_SECONDS):
+                await self.forward()
+        left = self.counter.drain()
+        if left.counts or left.apps:
+            try:
+                await asyncio.to_thread(self._save_pending, left)
+                log.warning(
+                    "usage: the upstream is unreachable; %d evaluations kept in %s for the "
+                    "next start",
+                    sum(left.counts.values()),
+                    PENDING_FILE,
+                )
+            except OSError as exc:
+                log.error("usage: %d evaluations lost: %s", sum(left.counts.values()), exc)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            # Shielded: a stop waits for the post under way rather than cutting it, which
+            # could leave the upstream with counts the edge then sends again.
+            self._inflight = asyncio.ensure_future(self.forward())
+            try:
+                await asyncio.shield(self._inflight)
+            except Exception:  # the timer must survive anything; the next interval retries
+                log.exception("usage: forwarding failed")
+
+    # --- posting --------------------------------------------------------------------------
+
+    async def forward(self) -> bool:
+        """Drain the counter and post it; what fails goes back into the counter. True when
+        everything was delivered (or there was nothing)."""
+        drained = self.counter.drain()
+        if not drained.counts and not drained.apps:
+            return True
+        parts = list(chunks(drained, self.edge_id))
+        for i, (part, body) in enumerate(parts):
+            try:
+                outcome = await self._post(body)
+            except BaseException:  # cancelled mid-post (a stop): nothing drained is lost
+                for unsent, _ in parts[i:]:
+                    self.counter.restore(unsent)
+                raise
+            if outcome == "retry":
+                for unsent, _ in parts[i:]:  # this post and the rest: with the next interval
+                    self.counter.restore(unsent)
+                self.failures += 1
+                if self.failures == 1 or self.failures % 20 == 0:
+                    log.warning(
+                        "usage: the upstream did not take the counts; kept for the next "
+                        "interval (%d distinct counts held)",
+                        len(self.counter.counts),
+                    )
+                return False
+            if outcome == "dropped":
+                log.error(
+                    "usage: the upstream refused %d evaluations for good; dropped",
+                    sum(part.counts.values()),
+                )
+        if self.failures:
+            log.warning("usage: the upstream takes the counts again")
+        self.failures = 0
+        if drained.overflow:
+            log.warning(
+                "usage: %d evaluations not counted at this edge (too many distinct flags and "
+                "applications in one interval)",
+                drained.overflow,
+            )
+        return True
+
+    async def _post(self, body: bytes) -> str:
+        """'ok', 'retry' (kept for later) or 'dropped' (the upstream will never take it)."""
+        client = self._client
+        if client is None:
+            return "retry"
+        headers = {
+            "authorization": f"Bearer {self.key}",
+            "content-type": "application/json",
+            "user-agent": f"launchseq-edge/{__version__}",
+        }
+        try:
+            response = await client.post(
+                self.url, content=body, headers=headers, timeout=_POST_SECONDS
+            )
+        except httpx.HTTPError:
+            return "retry"
+        if response.status_code == 202:
+            with contextlib.suppress(Exception):
+                self.forwarded += int(response.json()["accepted"])
+            return "ok"
+        if response.status_code in (400, 401, 403, 405, 413):
+            return "dropped"
+        return "retry"  # 404 (an upstream without the endpoint yet), 408, 429, 5xx
+
+    # --- the file kept across a restart ---------------------------------------------------
+
+    def _save_pending(self, drained: Drained) -> None:
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data = orjson.dumps(
+            {
+                "counts": [[*key, n] for key, n in drained.counts.items()],
+                "applications": [
+                    [*key, seen.last_seen, sorted(seen.instances)]
+                    for key, seen in drained.apps.items()
+                ],
+            }
+        )
+        path = self.data_dir / PENDING_FILE
+        partial = self.data_dir / f"{PENDING_FILE}.{os.getpid()}.partial"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+
+    def _take_pending(self) -> Drained | None:
+        """What the last run could not post (the file is removed: it is in memory now)."""
+        path = self.data_dir / PENDING_FILE
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            log.error("usage: cannot read %s: %s", path, exc)
+            return None
+        with contextlib.suppress(OSError):
+            path.unlink()
+        try:
+            data: dict[str, Any] = orjson.loads(raw)
+            counts = {
+                (int(env), str(flag), int(variation), str(app)): int(n)
+                for env, flag, variation, app, n in data["counts"]
+            }
+            apps = {
+                (int(env), str(app), str(sdk), str(version)): AppSeen(int(seen), set(instances))
+                for env, app, sdk, version, seen, instances in data["applications"]
+            }
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("usage: %s is damaged, its counts are lost: %s", path, exc)
+            return None
+        return Drained(counts, apps, 0)
