@@ -56,9 +56,7 @@ class ProjectMemberList(TypedDict):
     summary="Members of a project and their roles there",
     responses=answer(ProjectMemberList, "Every member of the organization, by email"),
 )
-def list_project_members(
-    org: str, project: str, actor: CurrentActor, services: ServicesDep
-) -> Any:
+def list_project_members(org: str, project: str, actor: CurrentActor, services: ServicesDep) -> Any:
     """Any member may read this."""
     return {"members": services.project_roles.list_members(actor, org, project)}
 

@@ -86,8 +86,7 @@ class ProjectRoles:
                         "only owners can change what an owner may do", code="owner_only"
                     )
                 raise Conflict(
-                    "an owner is an owner in every project: change their organization role "
-                    "first",
+                    "an owner is an owner in every project: change their organization role first",
                     code="owner_everywhere",
                 )
             before = store.get_project_role(conn, project_id=project["id"], user_id=user_id)
