@@ -113,7 +113,9 @@ def project_access(
     NotFound unless the caller is a member and the organization has the project (another
     organization's project answers exactly as a missing one); Forbidden as `org_for` for a
     missing second factor; Forbidden (`read_only`) for a `write` by someone whose role in this
-    project is viewer. `lock` locks the project's row first (see `project_for`).
+    project is viewer. `lock` locks the project's row first (see `project_for`). A rule that
+    asks more of a writer (an environment whose changes need approval) reads the project's
+    `role` from the answer, so that the project role counts there too.
     """
     org = org_for(conn, actor, org_key)
     project = project_for(conn, org, project_key, lock=lock)

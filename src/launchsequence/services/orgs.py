@@ -1,7 +1,8 @@
 """Organizations, members, projects, environments and SDK keys, with their access rules.
 
-Every lookup goes through the caller's memberships: another organization's object raises
-NotFound exactly as a missing one does. Viewers read; admins and owners change things.
+Every lookup goes through the caller's memberships (access.py): another organization's object
+raises NotFound exactly as a missing one does. Viewers read; admins and owners change things,
+in a project by the caller's role there (`project_access`).
 """
 
 from __future__ import annotations
