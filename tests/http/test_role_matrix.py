@@ -418,3 +418,37 @@ def test_project_role_changes_are_in_the_audit_log(live):
     assert {(e["resource"], e["project"], e["actor"]) for e in entries["entries"]} == {
         (member.email, "default", owner.email)
     }
+
+
+def test_the_webhook_list_shows_what_the_caller_may_manage(live):
+    owner = signup(live.url, "owner@example.com")
+    dev = signup(live.url, "dev@example.com")  # viewer of the organization, admin of b
+    cleo = signup(live.url, "cleo@example.com")  # admin of the organization, viewer of b
+    eve = signup(live.url, "eve@example.com")  # viewer, nothing more
+    org = f"/api/v1/orgs/{owner.org}"
+    for user, role in ((dev, "viewer"), (cleo, "admin"), (eve, "viewer")):
+        ok(owner.post(f"{org}/members", json={"email": user.email, "role": role}), 201)
+    ok(owner.post(f"{org}/projects", json={"key": "b", "name": "B"}), 201)
+    ok(owner.put(f"{org}/projects/b/members/{user_id(dev)}", json={"role": "admin"}))
+    ok(owner.put(f"{org}/projects/b/members/{user_id(cleo)}", json={"role": "viewer"}))
+    hooks = {}
+    for scope in (None, "default", "b"):
+        body = {"url": f"http://127.0.0.1:9/{scope}", "events": ["*"], "project": scope}
+        hooks[scope] = ok(owner.post(f"{org}/webhooks", json=body), 201)["id"]
+
+    def listed(user: ApiUser) -> set[str | None]:
+        return {h["project"] for h in ok(user.get(f"{org}/webhooks"))["webhooks"]}
+
+    assert listed(owner) == {None, "default", "b"}
+    assert listed(dev) == {"b"}
+    assert listed(cleo) == {None, "default"}
+    refused = eve.get(f"{org}/webhooks")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "read_only"
+    for user, scope, status in ((dev, None, 403), (dev, "default", 403), (cleo, "b", 403)):
+        answer = user.get(f"{org}/webhooks/{hooks[scope]}")
+        assert answer.status_code == status, answer.text
+    assert ok(dev.get(f"{org}/webhooks/{hooks['b']}"))["project"] == "b"
+    made = dev.post(f"{org}/webhooks", json={"url": "http://127.0.0.1:9/x", "project": "b"})
+    assert ok(made, 201)["project"] == "b"
+    whole = dev.post(f"{org}/webhooks", json={"url": "http://127.0.0.1:9/x"})
+    assert whole.status_code == 403, whole.text
