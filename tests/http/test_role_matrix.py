@@ -324,8 +324,9 @@ def test_every_project_write_answers_by_the_role_in_that_project(live):
     assert len(seen) == len(CASES) >= 25
 
 
-def test_a_viewer_of_one_project_who_is_admin_of_another_writes_only_there(live):
-    """The acceptance case: viewer of project A, admin of project B."""
+def test_a_viewer_of_one_project_who_is_admin_of_another_writes_only_there(live_any_db):
+    """The acceptance case: viewer of project A, admin of project B (SQLite and PostgreSQL)."""
+    live = live_any_db
     owner = signup(live.url, "owner@example.com")
     member = signup(live.url, "member@example.com")
     org = f"/api/v1/orgs/{owner.org}"
