@@ -132,7 +132,9 @@ def _parser() -> argparse.ArgumentParser:
         "import", help="create or update a project's flags and segments from an export"
     )
     import_.add_argument("file", help="the JSON document made by export ('-' reads stdin)")
-    import_.add_argument("--email", required=True, help="act as this user (admin or owner)")
+    import_.add_argument(
+        "--email", required=True, help="act as this user (admin or owner of the project)"
+    )
     import_.add_argument("--org", required=True)
     import_.add_argument("--project", help="import under this project key instead")
     import_.add_argument("--database-url")

@@ -137,6 +137,7 @@ def _pages(org: str, flag: str) -> list[tuple[str, str]]:
         ("rotate", f"{p}/environments/production/rotate?kind=server"),
         ("delete-environment", f"{p}/environments/staging/delete"),
         ("project-settings", f"{p}/settings"),
+        ("project-members", f"{p}/members"),
         ("org-settings", f"/o/{org}/settings"),
         ("audit", f"/o/{org}/audit"),
         ("api-docs", "/api/v1/docs"),

@@ -26,6 +26,7 @@ def pages(org: str) -> list[str]:
         f"{base}/environments",
         f"{base}/environments/production/rotate?kind=server",
         f"{base}/edges",
+        f"{base}/members",
     ]
 
 

@@ -61,6 +61,9 @@ OPERATIONS: dict[tuple[str, str], Any] = {
     ("GET", P): None,
     ("PATCH", P): {"name": "Hijacked"},
     ("DELETE", P): None,
+    ("GET", P + "/members"): None,
+    ("PUT", P + "/members/{user_id}"): {"role": "admin"},
+    ("DELETE", P + "/members/{user_id}"): None,
     ("GET", P + "/relay-keys"): None,
     ("POST", P + "/relay-keys"): {"name": "hijack"},
     ("DELETE", P + "/relay-keys/{key_id}"): None,
@@ -234,6 +237,7 @@ def state(user: ApiUser, org: str) -> dict[str, Any]:
     }
     for project in out["projects"]["projects"]:
         pbase = f"{base}/projects/{project['key']}"
+        out[f"{project['key']}/members"] = ok(user.get(f"{pbase}/members"))
         out[f"{project['key']}/schedules"] = ok(user.get(f"{pbase}/schedules"))
         out[f"{project['key']}/flags"] = ok(user.get(f"{pbase}/flags?archived=all"))
         out[f"{project['key']}/relay-keys"] = ok(user.get(f"{pbase}/relay-keys"))

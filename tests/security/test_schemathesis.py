@@ -173,6 +173,15 @@ def world(server: LiveServer) -> dict[str, Any]:
     later = {"environment": "production", "at": "2030-01-01T00:00:00Z", "changes": {"on": True}}
     schedule = user.post(f"{base}/flags/sample/schedules", json=later)
     assert schedule.status_code == 201, schedule.text
+    # A second member, whose role in the project the project-members operations change.
+    member = signup(server.url, "fuzz-member@example.com")
+    member_id = member.get("/api/v1/me").json()["user"]["id"]
+    member.close()
+    added = user.post(
+        f"/api/v1/orgs/{user.org}/members",
+        json={"email": "fuzz-member@example.com", "role": "viewer"},
+    )
+    assert added.status_code == 201, added.text
     token_body = token.json()
     user.close()
     return {
@@ -188,6 +197,7 @@ def world(server: LiveServer) -> dict[str, Any]:
             "segment": "beta",
             "webhook_id": hook.json()["id"],
             "schedule_id": schedule.json()["id"],
+            "user_id": member_id,
         },
     }
 

@@ -82,7 +82,10 @@ def _doc(description: str) -> dict[str, Any]:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _doc("Malformed JSON or header"),
     401: _doc("Not logged in, or a wrong or revoked token"),
-    403: _doc("Read-only role, or a missing or wrong CSRF token"),
+    403: _doc(
+        "Read-only role (`read_only`; under a project, the role in that project counts), "
+        "or a missing or wrong CSRF token"
+    ),
     404: _doc("Missing, or belonging to another organization"),
     409: _doc(
         "A key already taken, or an object still in use; `flag_in_use`, `environment_in_use` "

@@ -27,6 +27,7 @@ from .lifecycle_report import Lifecycle
 from .mail import Mailer
 from .orgs import Orgs
 from .passwords import Passwords
+from .project_roles import ProjectRoles
 from .recovery import Recovery
 from .relay_keys import RelayKeys
 from .revocations import Revocations
@@ -59,6 +60,7 @@ __all__ = [
     "Orgs",
     "Passwords",
     "PreconditionFailed",
+    "ProjectRoles",
     "RelayKeys",
     "Recovery",
     "Revocations",
@@ -107,6 +109,7 @@ class Services:
     sso: Sso
     code_refs: CodeRefs
     lifecycle: Lifecycle
+    project_roles: ProjectRoles
 
     @classmethod
     def build(
@@ -143,4 +146,5 @@ class Services:
             Sso(rt, accounts),
             CodeRefs(rt),
             Lifecycle(rt, usage),
+            ProjectRoles(rt),
         )

@@ -23,8 +23,8 @@ from urllib.parse import quote
 
 from ..store import code_refs as store
 from ..store.flags import get_flag
+from .access import org_for, project_access, project_for
 from .errors import Invalid, NotFound
-from .orgs import org_for, project_for
 from .runtime import KEY_PATTERN, Actor, Runtime, record_audit
 
 __all__ = [
@@ -145,7 +145,7 @@ class CodeRefs:
     ) -> dict[str, Any]:
         """Replace the scan of (project, body's repository, branch) with this one."""
         with self.rt.db.connect() as conn:  # 404 and 403 before any complaint about the body
-            project_for(conn, org_for(conn, actor, org_key, write=True), project_key)
+            project_access(conn, actor, org_key, project_key, write=True)
         repository = body.get("repository")
         if not isinstance(repository, str) or not _REPOSITORY.fullmatch(repository):
             raise Invalid("must be a name like owner/name", field="repository")
@@ -170,8 +170,7 @@ class CodeRefs:
                 code="too_many_files",
             )
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            project = project_for(conn, org, project_key, lock=True)
+            _, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
             scan = store.replace_scan(
                 conn,
                 project_id=project["id"],
@@ -197,8 +196,7 @@ class CodeRefs:
     ) -> int:
         """Forget a repository's scans (or one branch's); NotFound if there were none."""
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            project = project_for(conn, org, project_key, lock=True)
+            org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
             if not isinstance(repository, str) or not repository:
                 raise Invalid("name the repository", field="repository")
             if branch is not None and not isinstance(branch, str):

@@ -26,11 +26,12 @@ from ..store.snapshot import (
     segment_document,
     snapshot_connection,
 )
+from .access import environment_for, project_access
 from .errors import Conflict, Invalid, NotFound, PreconditionFailed
 from .flag_lifecycle_fields import lifecycle_fields
 from .lifecycle_report import recent_applications
 from .live import refuse_live_flag
-from .orgs import environment_for, initial_config, org_for, project_for
+from .orgs import initial_config
 from .prerequisites import check_metadata, check_prerequisites, dependents
 from .runtime import Actor, Runtime, check_key, record_audit
 from .values import check_document, check_value
@@ -240,10 +241,11 @@ class Flags:
     def _scope(
         self, conn: Connection, actor: Actor, org_key: str, project_key: str, *, write: bool = False
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        org = org_for(conn, actor, org_key, write=write)
+        """The organization and the project; a write needs the caller's role in the project
+        (`project_access`) to be admin or owner."""
         # A write locks the project first: every check it makes (key free, segment unused,
         # variation unserved, configuration valid) then holds until it commits.
-        return org, project_for(conn, org, project_key, lock=write)
+        return project_access(conn, actor, org_key, project_key, write=write, lock=write)
 
     @staticmethod
     def _flag(conn: Connection, project: dict[str, Any], key: str) -> dict[str, Any]:

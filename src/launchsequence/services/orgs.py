@@ -1,7 +1,8 @@
 """Organizations, members, projects, environments and SDK keys, with their access rules.
 
-Every lookup goes through the caller's memberships: another organization's object raises
-NotFound exactly as a missing one does. Viewers read; admins and owners change things.
+Every lookup goes through the caller's memberships (access.py): another organization's object
+raises NotFound exactly as a missing one does. Viewers read; admins and owners change things,
+in a project by the caller's role there (`project_access`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from ..secrets import CLIENT_KEY_PREFIX, SERVER_KEY_PREFIX, digest, new_secret
 from ..store import accounts as account_store
 from ..store import flags as flag_store
 from ..store import orgs as store
+from ..store import project_roles as role_store
+from .access import environment_for, org_for, project_access, project_for
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .live import refuse_live_environment, refuse_live_project
 from .runtime import Actor, Runtime, check_key, record_audit
@@ -29,6 +32,7 @@ __all__ = [
     "create_org_with_defaults",
     "environment_for",
     "org_for",
+    "project_access",
     "project_for",
 ]
 
@@ -45,51 +49,6 @@ def check_name(value: Any, field: str = "name") -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
         raise Invalid("must be 1 to 200 characters", field=field)
     return value.strip()
-
-
-def org_for(
-    conn: Connection, actor: Actor, org_key: str, *, write: bool = False, lock: bool = False
-) -> dict[str, Any]:
-    """The organization with the caller's `role`. NotFound unless the caller is a member;
-    Forbidden for a write by a viewer, and for anything by a member without a second factor
-    when the organization requires one (`second_factor_required`).
-
-    `lock` (for membership changes) locks the organization's row first: the caller's role and
-    whatever else is read afterwards in the transaction stay as read until it ends, on
-    PostgreSQL as on SQLite.
-    """
-    org = store.get_org_for_user(conn, org_key=org_key, user_id=actor.user_id, for_update=lock)
-    if org is None:
-        raise NotFound("no such organization")
-    if org["require_second_factor"] and not org["member_second_factor"]:
-        raise Forbidden(
-            "this organization requires a second factor: set one up on your account page "
-            "(/account), then come back",
-            code="second_factor_required",
-        )
-    if write and org["role"] == "viewer":
-        raise Forbidden("viewers can read but not change anything", code="read_only")
-    return org
-
-
-def project_for(
-    conn: Connection, org: dict[str, Any], key: str, *, lock: bool = False
-) -> dict[str, Any]:
-    """The organization's project. `lock` (for every write to what it serves: flags,
-    configurations, segments, environments, SDK keys) locks its row first, so that checks
-    made afterwards in the transaction (a key free, a segment unused, a variation unserved)
-    still hold when it writes."""
-    project = store.get_project(conn, org_id=org["id"], key=key, for_update=lock)
-    if project is None:
-        raise NotFound("no such project")
-    return project
-
-
-def environment_for(conn: Connection, project: dict[str, Any], key: str) -> dict[str, Any]:
-    environment = store.get_environment(conn, project_id=project["id"], key=key)
-    if environment is None:
-        raise NotFound("no such environment")
-    return environment
 
 
 def _slug(text: str) -> str:
@@ -267,10 +226,21 @@ class Orgs:
             rows = store.list_orgs_for_user(conn, actor.user_id)
         return [{"key": r["key"], "name": r["name"], "role": r["role"]} for r in rows]
 
-    def get_org(self, actor: Actor, org_key: str) -> dict[str, Any]:
+    def get_org(self, actor: Actor, org_key: str, *, project: str | None = None) -> dict[str, Any]:
+        """The organization with the caller's `role`. With `project` (pages of one project),
+        `role` is the caller's effective role in that project and `org_role` theirs in the
+        organization; NotFound for a project the organization lacks."""
         with self.rt.db.connect() as conn:
-            org = org_for(conn, actor, org_key)
-        return {"key": org["key"], "name": org["name"], "role": org["role"]}
+            if project is None:
+                org = org_for(conn, actor, org_key)
+                return {"key": org["key"], "name": org["name"], "role": org["role"]}
+            org, found = project_access(conn, actor, org_key, project)
+        return {
+            "key": org["key"],
+            "name": org["name"],
+            "role": found["role"],
+            "org_role": org["role"],
+        }
 
     def create_org(self, actor: Actor, *, key: str, name: str) -> dict[str, Any]:
         check_key(key)
@@ -342,6 +312,8 @@ class Orgs:
             if member["role"] == "owner" and role != "owner":
                 self._keep_an_owner(conn, org)
             store.set_role(conn, org_id=org["id"], user_id=user_id, role=role)
+            if role == "owner":  # an owner is an owner in every project
+                role_store.delete_roles_in_org(conn, org_id=org["id"], user_id=user_id)
             record_audit(
                 conn,
                 self.rt,
@@ -363,6 +335,8 @@ class Orgs:
             if member["role"] == "owner":
                 self._keep_an_owner(conn, org)
             store.remove_member(conn, org_id=org["id"], user_id=user_id)
+            # Joining again later starts from the organization role alone.
+            role_store.delete_roles_in_org(conn, org_id=org["id"], user_id=user_id)
             record_audit(
                 conn,
                 self.rt,
@@ -469,8 +443,7 @@ class Orgs:
     ) -> dict[str, Any]:
         name = check_name(name)
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            project = project_for(conn, org, project_key)
+            org, project = project_access(conn, actor, org_key, project_key, write=True)
             store.rename(conn, "projects", project["id"], name)
             record_audit(
                 conn,
@@ -491,8 +464,7 @@ class Orgs:
         """Delete a project with its environments and flags; the ids of the environments gone.
         InUse (`project_in_use`) if any of its flags is on, unless `force`."""
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            project = project_for(conn, org, project_key, lock=True)
+            org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
             envs = store.list_environments(conn, project["id"])
             refuse_live_project(conn, project, [e["key"] for e in envs], force=force)
             gone = [e["id"] for e in envs]
@@ -539,8 +511,9 @@ class Orgs:
         name = check_name(name or key)
         try:
             with self.rt.write_db.begin() as conn:
-                org = org_for(conn, actor, org_key, write=True)
-                project = project_for(conn, org, project_key, lock=True)
+                org, project = project_access(
+                    conn, actor, org_key, project_key, write=True, lock=True
+                )
                 if store.get_environment(conn, project_id=project["id"], key=key):
                     raise Conflict("an environment with this key exists", code="key_taken")
                 env_id, server_key = create_environment_rows(
@@ -572,8 +545,8 @@ class Orgs:
     ) -> dict[str, Any]:
         name = check_name(name)
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            env = environment_for(conn, project_for(conn, org, project_key), env_key)
+            org, project = project_access(conn, actor, org_key, project_key, write=True)
+            env = environment_for(conn, project, env_key)
             store.rename(conn, "environments", env["id"], name)
             record_audit(
                 conn,
@@ -597,8 +570,7 @@ class Orgs:
         """Delete the environment; InUse (`environment_in_use`) if a flag is on in it, unless
         `force`."""
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            project = project_for(conn, org, project_key, lock=True)
+            org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
             env = environment_for(conn, project, env_key)
             refuse_live_environment(conn, project, env_key, force=force)
             store.delete_environment(conn, env["id"])
@@ -624,8 +596,8 @@ class Orgs:
         resent form) never retires the key the first one showed."""
         now = self.rt.now()
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            env = environment_for(conn, project_for(conn, org, project_key, lock=True), env_key)
+            org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
+            env = environment_for(conn, project, env_key)
             live = store.list_sdk_keys(conn, env["id"], now=now)
             if any(k["kind"] == "server" for k in live):
                 raise Conflict(
@@ -665,9 +637,9 @@ class Orgs:
             raise Invalid(f"must be 0 to {MAX_GRACE_SECONDS} seconds", field="grace_seconds")
         now = self.rt.now()
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
             # Locked: of racing rotations each expires the key the previous one made.
-            env = environment_for(conn, project_for(conn, org, project_key, lock=True), env_key)
+            org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
+            env = environment_for(conn, project, env_key)
             store.expire_sdk_keys(conn, environment_id=env["id"], kind=kind, at=now + grace * 1000)
             secret = _new_sdk_key(conn, env["id"], kind, now)
             record_audit(

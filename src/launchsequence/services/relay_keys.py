@@ -13,8 +13,9 @@ from typing import Any
 
 from ..secrets import RELAY_KEY_PREFIX, digest, new_secret
 from ..store import relay_keys as store
+from .access import org_for, project_access, project_for
 from .errors import NotFound
-from .orgs import check_name, org_for, project_for
+from .orgs import check_name
 from .runtime import Actor, Runtime, record_audit
 
 __all__ = ["RelayKeys"]
@@ -51,8 +52,7 @@ class RelayKeys:
         now = self.rt.now()
         secret = new_secret(RELAY_KEY_PREFIX, 32)
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            project = project_for(conn, org, project_key, lock=True)
+            org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
             key_id = store.create_relay_key(
                 conn,
                 project_id=project["id"],
@@ -84,8 +84,7 @@ class RelayKeys:
         """Revoke it: the edges using it stop within a second. NotFound for a key of another
         project, or one already revoked."""
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            project = project_for(conn, org, project_key, lock=True)
+            org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
             rows = {r["id"]: r for r in store.list_relay_keys(conn, project["id"])}
             if not store.revoke_relay_key(
                 conn, project_id=project["id"], key_id=key_id, at=self.rt.now()

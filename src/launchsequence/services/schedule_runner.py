@@ -39,7 +39,9 @@ from sqlalchemy import Connection
 
 from ..store import flags as flag_store
 from ..store import orgs as org_store
+from ..store import project_roles as role_store
 from ..store import schedules as store
+from .access import effective_role
 from .errors import ServiceError
 from .flags import Flags
 from .runtime import Actor, Runtime, record_audit
@@ -177,8 +179,9 @@ def _attempt(
     member = org_store.get_org_for_user(conn, org_key=where["org_key"], user_id=row["author_id"])
     if member is None:
         return "its author is no longer a member of the organization", {}, None
-    if member["role"] == "viewer":
-        return "its author may no longer change flags (viewer)", {}, None
+    override = role_store.get_project_role(conn, project_id=project["id"], user_id=row["author_id"])
+    if effective_role(member["role"], override) == "viewer":
+        return "its author may no longer change flags in this project (viewer)", {}, None
     current = flag_store.get_config(conn, flag_id=flag["id"], environment_id=row["environment_id"])
     if current is None:
         return "the flag has no configuration in this environment", {}, None

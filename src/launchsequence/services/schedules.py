@@ -20,9 +20,9 @@ from sqlalchemy import Connection
 
 from ..store import flags as flag_store
 from ..store import schedules as store
+from .access import environment_for, org_for, project_access, project_for
 from .errors import Conflict, Invalid, NotFound
 from .flags import Flags
-from .orgs import environment_for, org_for, project_for
 from .runtime import Actor, Runtime, record_audit
 
 __all__ = ["STATUSES", "Schedules", "parse_time", "public_schedule"]
@@ -202,8 +202,7 @@ class Schedules:
         changes = body.get("changes")
         now = self.rt.now()
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            project = project_for(conn, org, project_key, lock=True)
+            org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
             flag = self._flag(conn, project, flag_key)
             env = environment_for(conn, project, env_key)
             base = self._checked(conn, actor, org, project, flag, env, changes)
@@ -243,8 +242,7 @@ class Schedules:
         against the configuration as it is now, which becomes their base (the edit is made
         seeing it). Conflict once it is applied, failed or cancelled."""
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            project = project_for(conn, org, project_key, lock=True)
+            org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
             row = self._row(conn, project, schedule_id, lock=True)
             self._still_pending(row)
             values: dict[str, Any] = {"updated_at": self.rt.now()}
@@ -276,8 +274,7 @@ class Schedules:
     ) -> dict[str, Any]:
         """Cancel a pending schedule (it stays listed, `cancelled`). Conflict once applied."""
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            project = project_for(conn, org, project_key, lock=True)
+            org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
             row = self._row(conn, project, schedule_id, lock=True)
             self._still_pending(row)
             now = self.rt.now()

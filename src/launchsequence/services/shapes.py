@@ -24,6 +24,7 @@ __all__ = [
     "Operator",
     "OrgIn",
     "ProjectIn",
+    "ProjectRoleIn",
     "RoleIn",
     "ScheduleEdit",
     "ScheduleIn",
@@ -107,6 +108,13 @@ class MemberIn(Strict):
 
 class RoleIn(Strict):
     role: Literal["owner", "admin", "viewer"]
+
+
+class ProjectRoleIn(Strict):
+    role: Annotated[
+        Literal["admin", "viewer"],
+        Field(description="`admin` changes what the project serves; `viewer` reads only"),
+    ]
 
 
 class EnvironmentIn(Strict):

@@ -38,6 +38,7 @@ from .orgs import (
     create_project_rows,
     initial_config,
     org_for,
+    project_access,
     project_for,
 )
 from .runtime import Actor, Runtime, check_key, record_audit
@@ -355,10 +356,14 @@ class Transfer:
             "segments": {"created": 0, "updated": 0, "unchanged": 0},
         }
         with rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            project = org_store.get_project(conn, org_id=org["id"], key=key, for_update=True)
-            if project is None:
-                # Creating the project: serialized with other creations in the organization.
+            org = org_for(conn, actor, org_key)
+            project: dict[str, Any] | None = None
+            if org_store.get_project(conn, org_id=org["id"], key=key) is not None:
+                # Into a project: the caller's role in it decides (`project_access`).
+                org, project = project_access(conn, actor, org_key, key, write=True, lock=True)
+            else:
+                # Creating the project: the organization role decides, and the creation is
+                # serialized with others in the organization.
                 org = org_for(conn, actor, org_key, write=True, lock=True)
                 project = org_store.get_project(conn, org_id=org["id"], key=key, for_update=True)
             if project is None:

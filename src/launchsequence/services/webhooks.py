@@ -1,6 +1,10 @@
-"""Webhooks: managed by the organization's admins and owners, per organization or project.
+"""Webhooks: per organization or project, managed by those who may change what they cover.
 
-A webhook's URL may be a secret itself (a Slack incoming webhook), so viewers see none of this.
+A webhook of the whole organization is managed by its admins and owners; a webhook of one
+project by whoever may change that project (`access.project_access`: admins and owners of the
+organization, and members made admin of that project, but not an admin made viewer there).
+
+A webhook's URL may be a secret itself (a Slack incoming webhook), so viewers see none of it.
 Its signing secret is generated here, shown in full when the webhook is created and when it is
 rotated, and never again (GitHub's practice); it is stored sealed with the server's secret key,
 as it must be read to sign. Another organization's webhook or delivery raises NotFound exactly
@@ -15,10 +19,10 @@ from sqlalchemy import Connection
 
 from ..secrets import WEBHOOK_SECRET_PREFIX, new_secret, seal
 from ..store import webhooks as store
+from .access import ChangeRights, change_rights, org_for, project_access, refuse_read_only
 from .addresses import AddressRefused, allowed_addresses, check_url, resolve
 from .errors import Invalid, NotFound
 from .events import EVENT_TYPES
-from .orgs import org_for, project_for
 from .runtime import Actor, Runtime, record_audit
 
 __all__ = ["FORMATS", "Webhooks", "public_delivery"]
@@ -104,30 +108,74 @@ class Webhooks:
             raise Invalid(str(exc), field="url", code="address_refused") from None
         return str(url)
 
-    def _hook(self, conn: Connection, org: dict[str, Any], webhook_id: int) -> dict[str, Any]:
+    @staticmethod
+    def _hook(conn: Connection, org: dict[str, Any], webhook_id: int) -> dict[str, Any]:
         hook = store.get_webhook(conn, org_id=org["id"], webhook_id=webhook_id)
         if hook is None:
             raise NotFound("no such webhook")
         return hook
 
+    @staticmethod
+    def _rights(
+        conn: Connection, actor: Actor, org_key: str
+    ) -> tuple[dict[str, Any], ChangeRights]:
+        """The organization and the caller's change rights; Forbidden (`read_only`) at once
+        for a member who may change nothing anywhere, before anything is looked up."""
+        org = org_for(conn, actor, org_key)
+        rights = change_rights(conn, actor, org)
+        if not rights.anywhere:
+            refuse_read_only("viewer")
+        return org, rights
+
+    def _managed(
+        self, conn: Connection, actor: Actor, org_key: str, webhook_id: int
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The organization and its webhook, if the caller may manage it: NotFound for
+        another organization's (as for a missing one), Forbidden (`read_only`) for one of
+        the whole organization for an organization viewer, or of a project where the caller
+        is a viewer."""
+        org, rights = self._rights(conn, actor, org_key)
+        hook = self._hook(conn, org, webhook_id)
+        if not rights.allows(hook["project"]):
+            refuse_read_only("viewer")
+        return org, hook
+
+    @staticmethod
+    def _scope(
+        conn: Connection, actor: Actor, org_key: str, project_key: Any
+    ) -> tuple[dict[str, Any], int | None]:
+        """The organization and the id of the project a new webhook is for (None: the whole
+        organization), if the caller may manage webhooks there."""
+        if project_key is None:
+            return org_for(conn, actor, org_key, write=True), None
+        if not isinstance(project_key, str):
+            raise Invalid("must be a project key", field="project")
+        org, project = project_access(conn, actor, org_key, project_key, write=True)
+        return org, int(project["id"])
+
     def list(
         self, actor: Actor, org_key: str, *, project: str | None = None
     ) -> list[dict[str, Any]]:
+        """The webhooks the caller may manage: all of the organization's for its admins and
+        owners (but those of projects where they are viewers), those of the projects where a
+        member is admin; with `project`, that project's only."""
         with self.rt.db.connect() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            project_id = project_for(conn, org, project)["id"] if project else None
-            hooks = store.list_webhooks(conn, org_id=org["id"], project_id=project_id)
-        return [_public(h) for h in hooks]
+            if project:
+                org, project_id = self._scope(conn, actor, org_key, project)
+                hooks = store.list_webhooks(conn, org_id=org["id"], project_id=project_id)
+                return [_public(h) for h in hooks]
+            org, rights = self._rights(conn, actor, org_key)
+            hooks = store.list_webhooks(conn, org_id=org["id"])
+        return [_public(h) for h in hooks if rights.allows(h["project"])]
 
     def get(self, actor: Actor, org_key: str, webhook_id: int) -> dict[str, Any]:
         with self.rt.db.connect() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            return _public(self._hook(conn, org, webhook_id))
+            return _public(self._managed(conn, actor, org_key, webhook_id)[1])
 
     def create(self, actor: Actor, org_key: str, body: dict[str, Any]) -> dict[str, Any]:
         """A new webhook and, once only, its secret (`secret`)."""
         with self.rt.db.connect() as conn:  # who may, before the URL is looked up
-            org_for(conn, actor, org_key, write=True)
+            self._scope(conn, actor, org_key, body.get("project"))
         url = self.check_destination(body.get("url"))
         events = _events(body.get("events", ["*"]))
         fmt = body.get("format", "json")
@@ -140,9 +188,8 @@ class Webhooks:
         secret = new_secret(WEBHOOK_SECRET_PREFIX, 24)
         now = self.rt.now()
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
             project_key = body.get("project")
-            project_id = project_for(conn, org, project_key)["id"] if project_key else None
+            org, project_id = self._scope(conn, actor, org_key, project_key)
             webhook_id = store.create_webhook(
                 conn,
                 {
@@ -172,7 +219,7 @@ class Webhooks:
         """Change url, events, format, enabled or description. Enabling a disabled webhook
         clears why it was disabled and resumes its pending deliveries."""
         with self.rt.db.connect() as conn:
-            self._hook(conn, org_for(conn, actor, org_key, write=True), webhook_id)
+            self._managed(conn, actor, org_key, webhook_id)
         changes: dict[str, Any] = {}
         if "url" in body:
             changes["url"] = self.check_destination(body["url"])
@@ -191,8 +238,7 @@ class Webhooks:
             if body["enabled"]:
                 changes.update(disabled_reason=None, failing_since=None)
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            before = self._hook(conn, org, webhook_id)
+            org, before = self._managed(conn, actor, org_key, webhook_id)
             if changes:
                 store.update_webhook(conn, webhook_id, {**changes, "updated_at": self.rt.now()})
             hook = self._hook(conn, org, webhook_id)
@@ -205,8 +251,7 @@ class Webhooks:
 
     def delete(self, actor: Actor, org_key: str, webhook_id: int) -> None:
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            hook = self._hook(conn, org, webhook_id)
+            org, hook = self._managed(conn, actor, org_key, webhook_id)
             store.delete_webhook(conn, webhook_id)
             record_audit(conn, self.rt, org_id=org["id"], actor=actor, action="webhook.deleted",
                          resource=f"webhook {webhook_id}", project=hook["project"],
@@ -216,8 +261,7 @@ class Webhooks:
         """A new signing secret, shown here once; the old one signs nothing more."""
         secret = new_secret(WEBHOOK_SECRET_PREFIX, 24)
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            hook = self._hook(conn, org, webhook_id)
+            org, hook = self._managed(conn, actor, org_key, webhook_id)
             store.update_webhook(
                 conn,
                 webhook_id,
@@ -246,8 +290,7 @@ class Webhooks:
         if not 1 <= limit <= 500:
             raise Invalid("must be 1 to 500", field="limit")
         with self.rt.db.connect() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            self._hook(conn, org, webhook_id)
+            self._managed(conn, actor, org_key, webhook_id)
             rows = store.list_deliveries(
                 conn, webhook_id=webhook_id, before_id=before, limit=limit + 1
             )
@@ -260,8 +303,7 @@ class Webhooks:
         """Send a delivery's event again: a new delivery, queued behind any pending one for
         the same flag. The webhook's signature and format are today's."""
         with self.rt.write_db.begin() as conn:
-            org = org_for(conn, actor, org_key, write=True)
-            self._hook(conn, org, webhook_id)
+            self._managed(conn, actor, org_key, webhook_id)
             old = store.get_delivery(conn, webhook_id=webhook_id, delivery_id=delivery_id)
             if old is None:
                 raise NotFound("no such delivery")

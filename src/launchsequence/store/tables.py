@@ -150,6 +150,17 @@ projects = Table(
     UniqueConstraint("org_id", "key", name="uq_projects_org_key"),
 )
 
+# A member's role in one project, where it differs from their organization role (admin of
+# one project, viewer of another). Never for an owner: owners are owners everywhere.
+project_roles = Table(
+    "project_roles",
+    metadata,
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("role", String(16), nullable=False),  # admin | viewer
+    Column("created_at", Millis, nullable=False),
+)
+
 environments = Table(
     "environments",
     metadata,

@@ -109,6 +109,13 @@ def describe(entry: dict[str, Any]) -> dict[str, Any]:
     elif action.startswith("project."):
         verb = f"{action.split('.', 1)[1]} project"
         where = ""
+    elif action == "member.project_role_changed":
+        verb = "changed the project role of"
+        where = f"in project {entry.get('project') or '?'}"
+        details = after if isinstance(after, dict) else {}
+        role, own = details.get("role"), details.get("project_role")
+        if isinstance(role, str):
+            where += f" to {role}" if own else f" back to their organization role ({role})"
     elif action.startswith("member."):
         verb = {"member.added": "added member", "member.removed": "removed member",
                 "member.role_changed": "changed the role of",

@@ -168,7 +168,7 @@ def _test(
 def flag_page(p: Page) -> Response:
     org_key, project_key, flag_key = p.param("org"), p.param("project"), p.param("flag")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     flag = p.services.flags.get_flag(actor, org_key, project_key, flag_key)
     # Edits sent after the session had ended, kept while the user logged in again.
@@ -364,7 +364,7 @@ def flag_page(p: Page) -> Response:
 def segment_list(p: Page) -> Response:
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     envs = [e["key"] for e in project["environments"]]
     env = p.form.get("env") or p.query.get("env") or (envs[0] if envs else "")
@@ -403,7 +403,7 @@ def segment_list(p: Page) -> Response:
 def segment_page(p: Page) -> Response:
     org_key, project_key, key = p.param("org"), p.param("project"), p.param("segment")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     # Edits sent after the session had ended, kept while the user logged in again.
     restored = p.take_draft() if p.request.method == "GET" else None

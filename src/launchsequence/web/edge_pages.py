@@ -53,7 +53,7 @@ def connected_edges(p: Page, project_id: int, env_names: dict[int, str]) -> list
 def edges(p: Page) -> Response:
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     here = f"/o/{org_key}/p/{project_key}/edges"
     errors: dict[str, str] = {}

@@ -120,7 +120,7 @@ def pagination(total: int, requested: str | None, filters: dict[str, str]) -> di
 def flag_list(p: Page) -> Response:
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     f = _filters(p)
     everything_matching = flag_rows(p, org_key, project_key, f)
@@ -166,7 +166,7 @@ def toggle(p: Page) -> Response:
     )
     partial = p.request.headers.get("x-partial")
     if partial == "row":
-        org = p.services.orgs.get_org(actor, org_key)
+        org = p.services.orgs.get_org(actor, org_key, project=project_key)
         project = p.services.orgs.get_project(actor, org_key, project_key)
         flag = p.services.flags.get_flag(actor, org_key, project_key, flag_key)
         now = p.services.rt.now()
@@ -230,7 +230,7 @@ def _variation_rows(p: Page, flag_type: str) -> list[dict[str, str]]:
 def new_flag(p: Page) -> Response:
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     errors: dict[str, str] = {}
     flag_type = p.form.get("type") or p.query.get("type") or "boolean"

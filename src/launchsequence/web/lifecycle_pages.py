@@ -61,7 +61,7 @@ def cleanup(p: Page) -> Response:
     there) and offering archive at once; archiving one still evaluated asks first."""
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     rows = p.services.lifecycle.cleanup(actor, org_key, project_key)
     s = p.services.rt.settings

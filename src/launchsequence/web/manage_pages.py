@@ -36,7 +36,7 @@ def live_by_environment(
 def project_settings(p: Page) -> Response:
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     here = f"/o/{org_key}/p/{project_key}/settings"
     errors: dict[str, str] = {}

@@ -73,7 +73,7 @@ def _usage(
 def environments(p: Page) -> Response:
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     here = f"/o/{org_key}/p/{project_key}/environments"
     errors: dict[str, str] = {}
     values = {"key": "", "name": ""}
@@ -164,7 +164,7 @@ def confirm_delete(p: Page) -> Response:
     """Deleting an environment: a page that names it and asks for its key to be typed."""
     org_key, project_key, env_key = p.param("org"), p.param("project"), p.param("env")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     if org["role"] == "viewer":
         raise Forbidden("viewers can read but not change anything", code="read_only")
@@ -207,7 +207,7 @@ def confirm_delete(p: Page) -> Response:
 def confirm_rotate(p: Page) -> Response:
     org_key, project_key, env_key = p.param("org"), p.param("project"), p.param("env")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     env = p.services.orgs.get_environment(actor, org_key, project_key, env_key)
     kind = "client" if p.query.get("kind") == "client" else "server"

@@ -130,7 +130,7 @@ def schedule_action(p: Page) -> Response:
 def project_schedules(p: Page) -> Response:
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     rows = p.services.schedules.list_schedules(actor, org_key, project_key)
     schedules = [

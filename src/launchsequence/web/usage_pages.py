@@ -14,7 +14,7 @@ __all__ = ["ROUTES"]
 def applications(p: Page) -> Response:
     org_key, project_key, env_key = p.param("org"), p.param("project"), p.param("env")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     env = p.services.orgs.get_environment(actor, org_key, project_key, env_key)
     seen = p.services.usage.applications(actor, org_key, project_key, env_key)

@@ -67,7 +67,7 @@ def _field(exc: Invalid) -> str:
 def variations(p: Page) -> Response:
     org_key, project_key, flag_key = p.param("org"), p.param("project"), p.param("flag")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     flag = p.services.flags.get_flag(actor, org_key, project_key, flag_key)
     here = f"/o/{org_key}/p/{project_key}/flags/{flag_key}/variations"
