@@ -26,6 +26,7 @@ from .invitations import Invitations
 from .lifecycle_report import Lifecycle
 from .mail import Mailer
 from .orgs import Orgs
+from .passkeys import Passkeys
 from .passwords import Passwords
 from .recovery import Recovery
 from .relay_keys import RelayKeys
@@ -57,6 +58,7 @@ __all__ = [
     "Mailer",
     "NotFound",
     "Orgs",
+    "Passkeys",
     "Passwords",
     "PreconditionFailed",
     "RelayKeys",
@@ -107,6 +109,7 @@ class Services:
     sso: Sso
     code_refs: CodeRefs
     lifecycle: Lifecycle
+    passkeys: Passkeys
 
     @classmethod
     def build(
@@ -143,4 +146,5 @@ class Services:
             Sso(rt, accounts),
             CodeRefs(rt),
             Lifecycle(rt, usage),
+            accounts.passkeys,
         )

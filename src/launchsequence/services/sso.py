@@ -198,7 +198,11 @@ class Sso:
             raise SsoRefused("account_disabled")
         if old_token:
             self.accounts.logout(old_token)
-        session = self.accounts.open_session(actor, address=address, user_agent=user_agent)
+        # The provider vouches for the person, its own second factor included: an "sso"
+        # session satisfies "members must use a second factor" (services/orgs.py, org_for).
+        session = self.accounts.open_session(
+            actor, address=address, user_agent=user_agent, sign_in="sso"
+        )
         return session, flow
 
     def _account(self, provider: str, subject: str, email: str, name: str | None) -> Actor:
