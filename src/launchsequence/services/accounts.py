@@ -178,7 +178,7 @@ class Accounts:
         with self.rt.db.connect() as conn:  # only once the password is right: nothing revealed
             if sso_store.password_refused(conn, user["id"]):
                 raise Unauthorized(SSO_REQUIRED, code="sso_required")
-        methods = self._methods(user)
+        methods = self.methods(user)
         sign_in = "second_factor" if methods else "password"
         if methods and not self.second_factor.remembered(user["id"], device):
             if code is None or code == "":
@@ -203,7 +203,7 @@ class Accounts:
         actor = Actor(user["id"], user["email"], user["name"], "session")
         return self.open_session(actor, address=address, user_agent=user_agent, sign_in=sign_in)
 
-    def _methods(self, user: dict[str, Any]) -> tuple[str, ...]:
+    def methods(self, user: dict[str, Any]) -> tuple[str, ...]:
         """The second factors the user has: "totp", "passkey", both or none."""
         has_passkey = self.passkeys.count(user["id"]) > 0
         return tuple(

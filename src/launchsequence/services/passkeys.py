@@ -46,6 +46,7 @@ from ..store import accounts as account_store
 from ..store import orgs as org_store
 from ..store import passkeys as store
 from .errors import Invalid, NotFound, Unauthorized
+from .passwords import NO_PASSWORD
 from .runtime import Actor, Runtime, record_audit
 
 __all__ = ["CHALLENGE_MS", "MAX_PASSKEYS", "PURPOSES", "Passkeys", "relying_party"]
@@ -293,6 +294,12 @@ class Passkeys:
     def count(self, user_id: int) -> int:
         with self.rt.db.connect() as conn:
             return store.count_for_user(conn, user_id)
+
+    def has_password(self, actor: Actor) -> bool:
+        """Whether the account has a password (accounts made by single sign-on have none)."""
+        with self.rt.db.connect() as conn:
+            user = account_store.get_user(conn, actor.user_id)
+        return user is not None and user["password_hash"] != NO_PASSWORD
 
     def recently_signed_in(self, session_token: str) -> bool:
         """Whether this session signed in within the last ten minutes."""
