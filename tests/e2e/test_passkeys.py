@@ -120,9 +120,15 @@ def test_a_passkey_is_added_then_used_after_the_password_and_alone(person, serve
     page.wait_for_url(re.compile(f"/o/{re.escape(org)}$"))
     page.goto("/account")
     expect(page.locator("#passkey-list")).not_to_contain_text("never")
-    log_out(page)
 
     # Alone, from the log-in page: no email, no password.
+    # A passkey is a second factor: its owner may require one of the organization's members.
+    page.goto(f"/o/{org}/settings")
+    page.get_by_label("Members must use a second factor").check()
+    page.locator("#second-factor").get_by_role("button", name="Save").click()
+    expect(page.get_by_label("Members must use a second factor")).to_be_checked()
+    log_out(page)
+
     page.goto("/login")
     shot(page, "passkey-log-in")
     page.get_by_role("button", name="Sign in with a passkey").click()
