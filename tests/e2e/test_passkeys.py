@@ -25,7 +25,20 @@ from launchsequence.api.auth import SESSION_COOKIE
 from launchsequence.app import create_app
 from launchsequence.config import Settings
 from tests.e2e.conftest import PASSWORD, shot, sign_up
+from tests.e2e.test_accessibility import RUN, axe_source
 from tests.support.live import LiveServer, free_port
+
+
+__all__ = ["axe_source"]  # the module fixture, used here
+
+
+def no_serious_violation(page: Any, axe: str) -> None:
+    """axe-core finds nothing serious or critical on the page (as tests/e2e/test_accessibility
+    checks every other page)."""
+    page.evaluate(axe)  # through the DevTools protocol: the page's CSP does not apply
+    found = page.evaluate(RUN)
+    serious = [v for v in found if v["impact"] in ("serious", "critical")]
+    assert serious == [], serious
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +101,7 @@ def password_step(page: Any, email: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def test_a_passkey_is_added_then_used_after_the_password_and_alone(person, server):
+def test_a_passkey_is_added_then_used_after_the_password_and_alone(person, server, axe_source):
     page = person
     org = sign_up(page, "ada@example.com", name="Ada Lovelace")
     page.goto("/account")
@@ -113,11 +126,13 @@ def test_a_passkey_is_added_then_used_after_the_password_and_alone(person, serve
     expect(page.get_by_role("heading", name="Use your passkey")).to_be_visible()
     expect(page.get_by_label("Code", exact=True)).to_have_count(0)  # no TOTP on this account
     shot(page, "passkey-second-factor")
+    no_serious_violation(page, axe_source)
     page.get_by_role("button", name="Use a passkey").click()
     page.wait_for_url(re.compile(f"/o/{re.escape(org)}$"))
     page.goto("/account")
     expect(page.locator("#passkey-list")).not_to_contain_text("never")
     shot(page, "account-passkeys")
+    no_serious_violation(page, axe_source)
 
     # Alone, from the log-in page: no email, no password.
     # A passkey is a second factor: its owner may require one of the organization's members.
@@ -129,6 +144,7 @@ def test_a_passkey_is_added_then_used_after_the_password_and_alone(person, serve
 
     page.goto("/login")
     shot(page, "passkey-log-in")
+    no_serious_violation(page, axe_source)
     page.get_by_role("button", name="Sign in with a passkey").click()
     page.wait_for_url(re.compile(f"/o/{re.escape(org)}$"))
     expect(page.get_by_role("link", name="ada@example.com")).to_be_visible()
