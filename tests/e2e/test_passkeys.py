@@ -28,7 +28,6 @@ from tests.e2e.conftest import PASSWORD, shot, sign_up
 from tests.e2e.test_accessibility import RUN, axe_source
 from tests.support.live import LiveServer, free_port
 
-
 __all__ = ["axe_source"]  # the module fixture, used here
 
 

@@ -26,7 +26,10 @@ from tests.support.live import LiveServer, free_port
     ("base_url", "expected"),
     [
         ("https://flags.example.com", ("flags.example.com", "https://flags.example.com")),
-        ("https://flags.example.com:8443/", ("flags.example.com", "https://flags.example.com:8443")),
+        (
+            "https://flags.example.com:8443/",
+            ("flags.example.com", "https://flags.example.com:8443"),
+        ),
         ("http://localhost:8080", ("localhost", "http://localhost:8080")),
         ("http://localhost", ("localhost", "http://localhost")),
         ("", None),  # not set
@@ -55,9 +58,7 @@ def client(url: str) -> httpx.Client:
     return httpx.Client(base_url=url, timeout=30, follow_redirects=False)
 
 
-def test_adding_a_passkey_asks_for_the_password_and_hands_out_single_use_options(
-    live_rp, tmp_path
-):
+def test_adding_a_passkey_asks_for_the_password_and_hands_out_single_use_options(live_rp, tmp_path):
     signup(live_rp.url, "ada@example.com", PASSWORD).close()
     with client(live_rp.url) as ada:
         log_in(ada, "ada@example.com")
@@ -77,10 +78,16 @@ def test_adding_a_passkey_asks_for_the_password_and_hands_out_single_use_options
         answers = [
             ada.post(
                 "/account/passkeys/options",
-                data={"csrf_token": csrf, "password_passkey": PASSWORD},
+                data={"csrf_token": csrf, "password_passkey": PASSWORD, "passkey_name": name},
             )
-            for _ in range(2)
+            for name in ("Laptop", "Phone")
         ]
+        # The name is checked before the device makes the passkey, not after.
+        unnamed = ada.post(
+            "/account/passkeys/options", data={"csrf_token": csrf, "password_passkey": PASSWORD}
+        )
+        assert unnamed.status_code == 422
+        assert unnamed.json()["error"]["message"] == "name it: 1 to 100 characters"
     options = [a.json()["publicKey"] for a in answers]
     assert all(a.status_code == 200 for a in answers)
     assert answers[0].headers["cache-control"] == "no-store"
@@ -165,7 +172,7 @@ def test_without_a_usable_public_url_the_pages_say_why(live):
         assert 'id="passkey-add"' not in page
         answer = di.post(
             "/account/passkeys/options",
-            data={"csrf_token": csrf_of(page), "password_passkey": PASSWORD},
+            data={"csrf_token": csrf_of(page), "password_passkey": PASSWORD, "passkey_name": "K"},
         )
         assert answer.status_code == 422
         assert answer.json()["error"]["code"] == "passkeys_off"

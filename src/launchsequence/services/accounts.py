@@ -215,7 +215,8 @@ class Accounts:
         expired or forged one."""
         parts = ticket.split(".") if isinstance(ticket, str) and len(ticket) < 200 else []
         user = None
-        if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+        numbers = len(parts) == 3 and all(x.isascii() and x.isdigit() for x in parts[:2])
+        if numbers:
             with self.rt.db.connect() as conn:
                 user = store.get_user(conn, int(parts[0]))
         valid = (

@@ -85,6 +85,13 @@ def _transports(stored: str) -> list[AuthenticatorTransport]:
     return [_TRANSPORTS[t] for t in stored.split(",") if t in _TRANSPORTS]
 
 
+def _label(name: Any) -> str:
+    label = name.strip() if isinstance(name, str) else ""
+    if not label or len(label) > 100:
+        raise Invalid("name it: 1 to 100 characters", field="name")
+    return label
+
+
 def _b64(data: bytes) -> str:
     return bytes_to_base64url(data)
 
@@ -175,9 +182,11 @@ class Passkeys:
         # passkey per account here; stored with each passkey, so a new server secret is fine.
         return bytes.fromhex(sign(self.rt.settings.secret_key, f"passkey-user:{user_id}"))
 
-    def registration_options(self, actor: Actor, *, binding: str) -> dict[str, Any]:
-        """The options for `navigator.credentials.create()`, as JSON-ready data. The caller has
-        made the person prove who they are again (password, or a fresh sign-in)."""
+    def registration_options(self, actor: Actor, *, binding: str, name: Any) -> dict[str, Any]:
+        """The options for `navigator.credentials.create()`, as JSON-ready data, for a passkey
+        to be called `name` (checked now, before the device makes it). The caller has made the
+        person prove who they are again (password, or a fresh sign-in)."""
+        _label(name)
         rp_id, _ = self._rp()
         with self.rt.db.connect() as conn:
             existing = store.list_for_user(conn, actor.user_id)
@@ -205,9 +214,7 @@ class Passkeys:
     def register(self, actor: Actor, *, binding: str, credential: Any, name: Any) -> dict[str, Any]:
         """Verify the browser's new credential against a challenge this session was handed
         and keep its public key under `name`. Invalid (field `passkey` or `name`)."""
-        label = name.strip() if isinstance(name, str) else ""
-        if not label or len(label) > 100:
-            raise Invalid("name it: 1 to 100 characters", field="name")
+        label = _label(name)
         rp_id, origin = self._rp()
         try:
             parsed = _credential(credential)

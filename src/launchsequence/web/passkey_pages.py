@@ -48,7 +48,10 @@ def registration_options(p: Page) -> Response:
                 field="passkey",
                 code="sign_in_again",
             )
-        return _options(p.services.passkeys.registration_options(actor, binding=p.bound_to))
+        options = p.services.passkeys.registration_options(
+            actor, binding=p.bound_to, name=p.form.get("passkey_name", "")
+        )
+        return _options(options)
     except Invalid as exc:
         return _error(exc, 422)
     except Throttled as exc:
