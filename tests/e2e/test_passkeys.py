@@ -184,6 +184,21 @@ def test_wrong_origin_replayed_challenge_old_counter_and_removed_passkey_are_ref
     page = person
     org = sign_up(page, "bob@example.com")
     add_passkey(page, "Laptop")
+    passkey_id = page.locator('#passkey-list input[name="id"]').get_attribute("value")
+    # Someone else cannot remove it: their answer is the 404 of a missing passkey.
+    from tests.http.test_second_factor import csrf_of, log_in
+    from tests.support.api import signup
+
+    signup(server.url, "eve@example.com", PASSWORD).close()
+    with httpx.Client(base_url=server.url, timeout=30) as eve:
+        log_in(eve, "eve@example.com", PASSWORD)
+        csrf = csrf_of(eve.get("/account").text)
+        taken = eve.post(
+            "/account", data={"csrf_token": csrf, "action": "passkey-remove", "id": passkey_id}
+        )
+        assert taken.status_code == 404 and "no such passkey" in taken.text
+    page.goto("/account")
+    expect(page.locator("#passkey-list tbody tr")).to_have_count(1)
     log_out(page)
 
     # Replayed: the answer that logged in, sent again, finds its challenge used up.
