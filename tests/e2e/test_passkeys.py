@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -147,6 +148,15 @@ def test_a_passkey_is_added_then_used_after_the_password_and_alone(person, serve
     page.get_by_role("button", name="Sign in with a passkey").click()
     page.wait_for_url(re.compile(f"/o/{re.escape(org)}$"))
     expect(page.get_by_role("link", name="ada@example.com")).to_be_visible()
+
+    # Lost the device: the operator's reset-second-factor removes the passkeys too.
+    from tests.http.test_cli import run
+
+    data = Path(server.data_dir)  # type: ignore[attr-defined]
+    done = run("user", "reset-second-factor", "--email", "ada@example.com", data_dir=data)
+    assert "turned off the second factor of ada@example.com" in done.stdout
+    page.goto("/account")
+    expect(page.locator("#no-passkeys")).to_be_visible()
 
 
 def captured_second_step(page: Any, email: str, *, deliver: bool) -> dict[str, str]:
