@@ -282,3 +282,10 @@ def test_wrong_origin_replayed_challenge_old_counter_and_removed_passkey_are_ref
     # And the password alone logs in again: no second factor is left.
     password_step(page, "bob@example.com")
     page.wait_for_url(re.compile(f"/o/{re.escape(org)}$"))
+    # Both changes are in the organization's audit log, with the passkey's name.
+    entries = page.request.get(f"/api/v1/orgs/{org}/audit").json()["entries"]
+    kept = [(e["action"], e["resource"], e["after"]) for e in entries if "passkey" in e["action"]]
+    assert sorted(kept) == [
+        ("user.passkey_added", "bob@example.com", {"passkey": "Laptop"}),
+        ("user.passkey_removed", "bob@example.com", {"passkey": "Laptop"}),
+    ]
