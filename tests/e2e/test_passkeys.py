@@ -148,6 +148,8 @@ def test_a_passkey_is_added_then_used_after_the_password_and_alone(person, serve
     page.get_by_role("button", name="Sign in with a passkey").click()
     page.wait_for_url(re.compile(f"/o/{re.escape(org)}$"))
     expect(page.get_by_role("link", name="ada@example.com")).to_be_visible()
+    page.goto("/account/sessions")
+    expect(page.locator("#sessions tr.current")).to_contain_text("with passkey")
 
     # Lost the device: the operator's reset-second-factor removes the passkeys too.
     from tests.http.test_cli import run

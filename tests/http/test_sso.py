@@ -435,6 +435,7 @@ def test_an_sso_sign_in_counts_as_the_second_factor_an_organization_requires(liv
     assert finish(http, sso(live_sso, "main", "bob", http)).status_code == 303
     assert http.get(projects).status_code == 200
     assert http.get(f"{live_sso.url}/o/{owner.org}").status_code == 200
+    assert "with single sign-on" in http.get(f"{live_sso.url}/account/sessions").text
     # A personal API token says nothing of how its owner signs in: refused.
     token = bob.post("/api/v1/tokens", json={"name": "ci"}).json()["token"]
     with_token = httpx.get(projects, headers={"Authorization": f"Bearer {token}"})
