@@ -133,7 +133,7 @@ class Accounts:
             invitation=invitation,
             organization=organization,
         )
-        return self.open_session(actor, address=address, user_agent=user_agent)
+        return self.open_session(actor, address=address, user_agent=user_agent, sign_in="password")
 
     # --- sessions ----------------------------------------------------------------------------
 
