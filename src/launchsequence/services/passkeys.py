@@ -233,8 +233,9 @@ class Passkeys:
         except (WebAuthnException, KeyError, TypeError, ValueError) as exc:
             log.info("passkeys: a registration refused: %s", exc)
             raise Invalid(REFUSED, field="passkey") from None
-        transports = parsed["response"].get("transports") or []
-        kept = [t for t in transports if isinstance(t, str) and t in _TRANSPORTS]
+        transports = parsed["response"].get("transports")
+        listed = transports if isinstance(transports, list) else []
+        kept = [t for t in listed if isinstance(t, str) and t in _TRANSPORTS]
         credential_id = _b64(verified.credential_id)
         now = self.rt.now()
         with self.rt.write_db.begin() as conn:
