@@ -15,6 +15,7 @@ from ..store import sso as sso_store
 from . import orgs
 from .errors import Conflict, Invalid, NotFound, SecondFactorRequired, Unauthorized
 from .invitations import accept_in
+from .login_tickets import LoginTickets
 from .passkeys import Passkeys
 from .passwords import Passwords
 from .runtime import Actor, Runtime
@@ -36,7 +37,6 @@ SSO_REQUIRED = (
 )
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOUCH_EVERY_MS = 60_000
-_TICKET_MS = 5 * 60_000  # the second log-in step must follow the first within this
 
 
 def normalize_email(email: Any) -> str:
@@ -70,6 +70,7 @@ class Accounts:
         self.throttle = LoginThrottle(rt)
         self.second_factor = SecondFactor(rt)
         self.passkeys = Passkeys(rt)
+        self.tickets = LoginTickets(rt)
 
     # --- users -------------------------------------------------------------------------------
 
@@ -187,7 +188,7 @@ class Accounts:
                     "enter the code from your authenticator app"
                     if "totp" in methods
                     else "use your passkey",
-                    ticket=self._ticket(user),
+                    ticket=self.tickets.make(user),
                     methods=methods,
                 )
             if not self.second_factor.verify(user, code):
@@ -210,28 +211,10 @@ class Accounts:
             m for m, on in (("totp", bool(user["totp_secret"])), ("passkey", has_passkey)) if on
         )
 
-    def ticket_user(self, ticket: Any) -> dict[str, Any]:
-        """The user a live second-step ticket names. Unauthorized (`session_expired`) for an
-        expired or forged one."""
-        parts = ticket.split(".") if isinstance(ticket, str) and len(ticket) < 200 else []
-        user = None
-        numbers = len(parts) == 3 and all(x.isascii() and x.isdigit() for x in parts[:2])
-        if numbers:
-            with self.rt.db.connect() as conn:
-                user = store.get_user(conn, int(parts[0]))
-        valid = (
-            user is not None
-            and int(parts[1]) > self.rt.now()
-            and secrets.compare_digest(self._ticket(user, int(parts[1])), ticket)
-        )
-        if not valid or user is None:
-            raise Unauthorized("this log-in expired; start again", code="session_expired")
-        return user
-
     def passkey_options(self, *, binding: str, ticket: Any = None) -> dict[str, Any]:
         """Options for `navigator.credentials.get()`: with a second-step `ticket`, for that
         user's passkeys; without one, for a sign-in with a passkey alone."""
-        user_id = None if ticket is None else self.ticket_user(ticket)["id"]
+        user_id = None if ticket is None else self.tickets.user_of(ticket)["id"]
         return self.passkeys.authentication_options(binding=binding, user_id=user_id)
 
     def login_with_passkey(
@@ -264,15 +247,6 @@ class Accounts:
         actor = Actor(user["id"], user["email"], user["name"], "session")
         return self.open_session(actor, address=address, user_agent=user_agent, sign_in="passkey")
 
-    def _ticket(self, user: dict[str, Any], expires: int | None = None) -> str:
-        # Bound to the password hash: a password change voids the tickets made before it.
-        expires = expires if expires is not None else self.rt.now() + _TICKET_MS
-        mac = sign(
-            self.rt.settings.secret_key,
-            f"2fa-ticket:{user['id']}:{expires}:{user['password_hash']}",
-        )
-        return f"{user['id']}.{expires}.{mac}"
-
     def login_second_step(
         self,
         *,
@@ -289,7 +263,7 @@ class Accounts:
         this `binding` (the browser's pre-session). Throttled as log-in; Unauthorized for an
         expired or forged ticket, a wrong code (`invalid_second_factor`) or a refused passkey
         (`invalid_passkey`, `passkey_challenge_expired`)."""
-        user = self.ticket_user(ticket)
+        user = self.tickets.user_of(ticket)
         attempt = self.throttle.admit(user["email"], address)
         if passkey:
             self.passkeys.verify(binding=binding, credential=passkey, user_id=user["id"])

@@ -211,7 +211,7 @@ def second_factor(p: Page) -> Response:
             )
         return response
     try:
-        user = p.services.accounts.ticket_user(ticket)
+        user = p.services.accounts.tickets.user_of(ticket)
     except Unauthorized:
         raise Redirect("/login?expired=1") from None
     return _second_step(p, ticket, target, errors, p.services.accounts.methods(user))
