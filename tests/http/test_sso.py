@@ -398,3 +398,59 @@ def test_the_settings_are_for_admins_and_owners_and_checked(live_sso):
     }
     viewer_page = viewer.get(f"/o/{owner.org}/settings/sso")
     assert "Only admins and owners can change these" in viewer_page.text
+
+
+def test_an_sso_sign_in_counts_as_the_second_factor_an_organization_requires(live_sso, clock):
+    """The decision (docs/accounts.md, "Single sign-on and the second factor"): the provider
+    is trusted with the person's second factor. A member with none of their own is refused
+    the organization after a password log-in and through their API token, and let in after
+    signing in with SSO; one who has TOTP is not asked for a code after SSO."""
+    from tests.http.test_second_factor import csrf_of, enable, log_in
+
+    owner = signup(live_sso.url, "owner@acme.test", PASSWORD)
+    bob = signup(live_sso.url, "bob@acme.test", PASSWORD)
+    added = owner.post(
+        f"/api/v1/orgs/{owner.org}/members", json={"email": bob.email, "role": "admin"}
+    )
+    assert added.status_code == 201
+    settings = f"/o/{owner.org}/settings"
+    with httpx.Client(base_url=live_sso.url, timeout=30) as dee:
+        log_in(dee, "owner@acme.test")
+        enable(dee, clock)
+        page = dee.get(settings).text
+        on = dee.post(
+            settings,
+            data={"action": "second-factor", "require_second_factor": "1",
+                  "csrf_token": csrf_of(page)},
+        )  # fmt: skip
+        assert on.status_code == 303
+
+    projects = f"{live_sso.url}/api/v1/orgs/{owner.org}/projects"
+    # A password session without a second factor: refused.
+    refused = bob.get(projects)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "second_factor_required"
+    # The same person signed in through the provider: let in, pages and API alike.
+    http = browser()
+    assert finish(http, sso(live_sso, "main", "bob", http)).status_code == 303
+    assert http.get(projects).status_code == 200
+    assert http.get(f"{live_sso.url}/o/{owner.org}").status_code == 200
+    assert "with single sign-on" in http.get(f"{live_sso.url}/account/sessions").text
+    # A personal API token says nothing of how its owner signs in: refused.
+    token = bob.post("/api/v1/tokens", json={"name": "ci"}).json()["token"]
+    with_token = httpx.get(projects, headers={"Authorization": f"Bearer {token}"})
+    assert with_token.status_code == 403
+    assert with_token.json()["error"]["code"] == "second_factor_required"
+
+    # With TOTP of his own, a sign-in with SSO still asks for no code, and his password
+    # log-in does (and then reaches the organization).
+    with httpx.Client(base_url=live_sso.url, timeout=30) as own:
+        log_in(own, "bob@acme.test")
+        enable(own, clock)
+    again = browser()
+    landed = finish(again, sso(live_sso, "main", "bob", again))
+    assert landed.status_code == 303 and landed.headers["location"].startswith("/o/")
+    assert again.get(projects).status_code == 200
+    with httpx.Client(base_url=live_sso.url, timeout=30) as pw:
+        asked = log_in(pw, "bob@acme.test")
+        assert asked.status_code == 200 and "Enter your code" in asked.text

@@ -26,6 +26,7 @@ from .invitations import Invitations
 from .lifecycle_report import Lifecycle
 from .mail import Mailer
 from .orgs import Orgs
+from .passkeys import Passkeys
 from .passwords import Passwords
 from .project_roles import ProjectRoles
 from .recovery import Recovery
@@ -58,6 +59,7 @@ __all__ = [
     "Mailer",
     "NotFound",
     "Orgs",
+    "Passkeys",
     "Passwords",
     "PreconditionFailed",
     "ProjectRoles",
@@ -110,6 +112,7 @@ class Services:
     code_refs: CodeRefs
     lifecycle: Lifecycle
     project_roles: ProjectRoles
+    passkeys: Passkeys
 
     @classmethod
     def build(
@@ -147,4 +150,5 @@ class Services:
             CodeRefs(rt),
             Lifecycle(rt, usage),
             ProjectRoles(rt),
+            accounts.passkeys,
         )

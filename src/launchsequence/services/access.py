@@ -51,6 +51,11 @@ def org_for(
     Forbidden for a write by a viewer, and for anything by a member without a second factor
     when the organization requires one (`second_factor_required`).
 
+    What counts as a second factor: a TOTP app or a passkey of the member's own (a log-in
+    with a password then always asks for it), or a session signed in through single
+    sign-on, whose provider is trusted with the person's second factor, as LaunchDarkly and
+    GitHub trust theirs (docs/accounts.md, "Single sign-on and the second factor").
+
     `lock` (for membership changes) locks the organization's row first: the caller's role and
     whatever else is read afterwards in the transaction stay as read until it ends, on
     PostgreSQL as on SQLite.
@@ -58,7 +63,7 @@ def org_for(
     org = store.get_org_for_user(conn, org_key=org_key, user_id=actor.user_id, for_update=lock)
     if org is None:
         raise NotFound("no such organization")
-    if org["require_second_factor"] and not org["member_second_factor"]:
+    if org["require_second_factor"] and not org["member_second_factor"] and actor.sign_in != "sso":
         raise Forbidden(
             "this organization requires a second factor: set one up on your account page "
             "(/account), then come back",

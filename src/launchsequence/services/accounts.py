@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +15,8 @@ from ..store import sso as sso_store
 from . import orgs
 from .errors import Conflict, Invalid, NotFound, SecondFactorRequired, Unauthorized
 from .invitations import accept_in
+from .login_tickets import LoginTickets
+from .passkeys import Passkeys
 from .passwords import Passwords
 from .runtime import Actor, Runtime
 from .second_factor import SecondFactor
@@ -35,7 +37,6 @@ SSO_REQUIRED = (
 )
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOUCH_EVERY_MS = 60_000
-_TICKET_MS = 5 * 60_000  # the second log-in step must follow the first within this
 
 
 def normalize_email(email: Any) -> str:
@@ -68,6 +69,8 @@ class Accounts:
         self.passwords = passwords or Passwords()
         self.throttle = LoginThrottle(rt)
         self.second_factor = SecondFactor(rt)
+        self.passkeys = Passkeys(rt)
+        self.tickets = LoginTickets(rt)
 
     # --- users -------------------------------------------------------------------------------
 
@@ -131,7 +134,7 @@ class Accounts:
             invitation=invitation,
             organization=organization,
         )
-        return self.open_session(actor, address=address, user_agent=user_agent)
+        return self.open_session(actor, address=address, user_agent=user_agent, sign_in="password")
 
     # --- sessions ----------------------------------------------------------------------------
 
@@ -148,9 +151,10 @@ class Accounts:
     ) -> Session:
         """A new session (any session the client presented is ended: no fixation).
 
-        For a user with a second factor, `code` (TOTP or recovery code) or a remembered
-        `device` token is needed too; without either, SecondFactorRequired carries a ticket
-        for `login_second_step`. A wrong code counts as a failed log-in.
+        For a user with a second factor (TOTP, passkeys), `code` (TOTP or recovery code) or a
+        remembered `device` token is needed too; without either, SecondFactorRequired carries
+        a ticket for `login_second_step` and the user's `methods`. A wrong code counts as a
+        failed log-in.
 
         The same Unauthorized, after the same work, whether the email is unknown or the
         password wrong. Throttled (with the seconds to wait) as services/throttle.py says:
@@ -175,11 +179,17 @@ class Accounts:
         with self.rt.db.connect() as conn:  # only once the password is right: nothing revealed
             if sso_store.password_refused(conn, user["id"]):
                 raise Unauthorized(SSO_REQUIRED, code="sso_required")
-        if user["totp_secret"] and not self.second_factor.remembered(user["id"], device):
+        methods = self.methods(user)
+        sign_in = "second_factor" if methods else "password"
+        if methods and not self.second_factor.remembered(user["id"], device):
             if code is None or code == "":
                 self.throttle.succeeded(attempt)
                 raise SecondFactorRequired(
-                    "enter the code from your authenticator app", ticket=self._ticket(user)
+                    "enter the code from your authenticator app"
+                    if "totp" in methods
+                    else "use your passkey",
+                    ticket=self.tickets.make(user),
+                    methods=methods,
                 )
             if not self.second_factor.verify(user, code):
                 raise Unauthorized("wrong code", code="invalid_second_factor")
@@ -192,16 +202,50 @@ class Accounts:
         if old_token:
             self.logout(old_token)
         actor = Actor(user["id"], user["email"], user["name"], "session")
-        return self.open_session(actor, address=address, user_agent=user_agent)
+        return self.open_session(actor, address=address, user_agent=user_agent, sign_in=sign_in)
 
-    def _ticket(self, user: dict[str, Any], expires: int | None = None) -> str:
-        # Bound to the password hash: a password change voids the tickets made before it.
-        expires = expires if expires is not None else self.rt.now() + _TICKET_MS
-        mac = sign(
-            self.rt.settings.secret_key,
-            f"2fa-ticket:{user['id']}:{expires}:{user['password_hash']}",
+    def methods(self, user: dict[str, Any]) -> tuple[str, ...]:
+        """The second factors the user has: "totp", "passkey", both or none."""
+        has_passkey = self.passkeys.count(user["id"]) > 0
+        return tuple(
+            m for m, on in (("totp", bool(user["totp_secret"])), ("passkey", has_passkey)) if on
         )
-        return f"{user['id']}.{expires}.{mac}"
+
+    def passkey_options(self, *, binding: str, ticket: Any = None) -> dict[str, Any]:
+        """Options for `navigator.credentials.get()`: with a second-step `ticket`, for that
+        user's passkeys; without one, for a sign-in with a passkey alone."""
+        user_id = None if ticket is None else self.tickets.user_of(ticket)["id"]
+        return self.passkeys.authentication_options(binding=binding, user_id=user_id)
+
+    def login_with_passkey(
+        self,
+        *,
+        binding: str,
+        credential: Any,
+        address: str,
+        old_token: str | None = None,
+        user_agent: str | None = None,
+    ) -> Session:
+        """Sign in with a passkey alone: a discoverable passkey whose device verified its
+        user (something held and something known or part of the person: two factors).
+        Refused as a password is where an organization requires single sign-on (owners
+        excepted), and for a disabled account."""
+        user_id = self.passkeys.verify(binding=binding, credential=credential, user_id=None)
+        with self.rt.db.connect() as conn:
+            user = store.get_user(conn, user_id)
+            refused = sso_store.password_refused(conn, user_id)
+        if user is None:
+            raise Unauthorized("this passkey was not accepted", code="invalid_passkey")
+        if refused:
+            raise Unauthorized(SSO_REQUIRED, code="sso_required")
+        if user["disabled_at"] is not None:
+            raise Unauthorized(
+                "this account is disabled; ask your administrator", code="account_disabled"
+            )
+        if old_token:
+            self.logout(old_token)
+        actor = Actor(user["id"], user["email"], user["name"], "session")
+        return self.open_session(actor, address=address, user_agent=user_agent, sign_in="passkey")
 
     def login_second_step(
         self,
@@ -211,24 +255,19 @@ class Accounts:
         address: str,
         old_token: str | None = None,
         user_agent: str | None = None,
+        passkey: Any = None,
+        binding: str = "",
     ) -> Session:
         """Finish a log-in that answered SecondFactorRequired: the ticket (5 minutes) and a
-        code. Throttled as log-in; Unauthorized for an expired or forged ticket or a wrong
-        code."""
-        parts = ticket.split(".") if isinstance(ticket, str) and len(ticket) < 200 else []
-        user = None
-        if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
-            with self.rt.db.connect() as conn:
-                user = store.get_user(conn, int(parts[0]))
-        valid = (
-            user is not None
-            and int(parts[1]) > self.rt.now()
-            and secrets.compare_digest(self._ticket(user, int(parts[1])), ticket)
-        )
-        if not valid or user is None:
-            raise Unauthorized("this log-in expired; start again", code="session_expired")
+        code, or a `passkey` assertion answering a challenge made for this ticket's user and
+        this `binding` (the browser's pre-session). Throttled as log-in; Unauthorized for an
+        expired or forged ticket, a wrong code (`invalid_second_factor`) or a refused passkey
+        (`invalid_passkey`, `passkey_challenge_expired`)."""
+        user = self.tickets.user_of(ticket)
         attempt = self.throttle.admit(user["email"], address)
-        if not self.second_factor.verify(user, code):
+        if passkey:
+            self.passkeys.verify(binding=binding, credential=passkey, user_id=user["id"])
+        elif not self.second_factor.verify(user, code):
             raise Unauthorized("wrong code", code="invalid_second_factor")
         self.throttle.succeeded(attempt)
         if user["disabled_at"] is not None:
@@ -238,12 +277,21 @@ class Accounts:
         if old_token:
             self.logout(old_token)
         actor = Actor(user["id"], user["email"], user["name"], "session")
-        return self.open_session(actor, address=address, user_agent=user_agent)
+        return self.open_session(
+            actor, address=address, user_agent=user_agent, sign_in="second_factor"
+        )
 
     def open_session(
-        self, actor: Actor, *, address: str | None = None, user_agent: str | None = None
+        self,
+        actor: Actor,
+        *,
+        address: str | None = None,
+        user_agent: str | None = None,
+        sign_in: str | None = None,
     ) -> Session:
-        """A new session for `actor` (who has proved who they are)."""
+        """A new session for `actor` (who has proved who they are, as `sign_in` says:
+        "password", "second_factor", "passkey" or "sso"; kept with the session, for the
+        rules that depend on it, see `Actor.sign_in`)."""
         token = new_secret(SESSION_PREFIX)
         with self.rt.write_db.begin() as conn:
             store.create_session(
@@ -253,8 +301,9 @@ class Accounts:
                 at=self.rt.session_now(),
                 user_agent=user_agent,
                 address=address,
+                sign_in=sign_in,
             )
-        return Session(token, self.csrf_for(token), actor)
+        return Session(token, self.csrf_for(token), replace(actor, sign_in=sign_in))
 
     def csrf_for(self, session_token: str) -> str:
         """The CSRF token bound to a session: it changes whenever the session does."""
@@ -286,7 +335,7 @@ class Accounts:
         if now - session["last_seen_at"] > _TOUCH_EVERY_MS:
             with self.rt.write_db.begin() as conn:
                 store.touch_session(conn, session["id"], now)
-        return Actor(user["id"], user["email"], user["name"], "session")
+        return Actor(user["id"], user["email"], user["name"], "session", sign_in=session["sign_in"])
 
     def logout(self, token: str) -> None:
         """End the session: its cookie stops working at once, and its open live-update

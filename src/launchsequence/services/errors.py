@@ -59,9 +59,11 @@ class SecondFactorRequired(Unauthorized):
 
     code = "second_factor_required"
 
-    def __init__(self, message: str, *, ticket: str) -> None:
+    def __init__(self, message: str, *, ticket: str, methods: tuple[str, ...] = ("totp",)):
         super().__init__(message)
         self.ticket = ticket
+        #: The second factors the user can answer with: "totp", "passkey".
+        self.methods = methods
 
 
 class Forbidden(ServiceError):

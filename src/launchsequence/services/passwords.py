@@ -7,10 +7,12 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from .errors import Invalid
 
-__all__ = ["MAX_PASSWORD", "MIN_PASSWORD", "Passwords"]
+__all__ = ["MAX_PASSWORD", "MIN_PASSWORD", "NO_PASSWORD", "Passwords"]
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
+#: The password hash of an account made by SSO: argon2 never accepts it, so no password works.
+NO_PASSWORD = "!sso"  # noqa: S105 - a marker, not a password
 
 
 class Passwords:

@@ -104,6 +104,10 @@ class Actor:
     #: Why, in their words: stored with the audit entry of every change this request makes and
     #: sent with its webhook events (see `with_comment`).
     comment: str | None = None
+    #: For a session, how it signed in: "password", "second_factor" (password and TOTP or a
+    #: passkey), "passkey" (alone, the device verifying its user), "sso", or None (a session
+    #: from before this was kept, or not a session).
+    sign_in: str | None = None
 
 
 @dataclass

@@ -14,7 +14,15 @@ from .devices import describe_device
 from .errors import NotFound
 from .runtime import Actor, Runtime, record_audit
 
-__all__ = ["Sessions", "end_user_sessions", "record_account_event"]
+__all__ = ["SIGN_IN_WORDS", "Sessions", "end_user_sessions", "record_account_event"]
+
+#: How a session signed in (sessions.sign_in), as the sessions page says it.
+SIGN_IN_WORDS = {
+    "password": "password",
+    "second_factor": "password and second factor",
+    "passkey": "passkey",
+    "sso": "single sign-on",
+}
 
 
 def end_user_sessions(conn: Connection, user_id: int, *, keep_hash: str | None = None) -> list[str]:
@@ -38,7 +46,8 @@ class Sessions:
 
     def list(self, actor: Actor, current_token: str | None) -> list[dict[str, Any]]:
         """The actor's sessions, most recently seen first; `current` marks the one asking.
-        `address` is where the session logged in from; `last_seen_at` is exact to a minute."""
+        `address` is where the session logged in from; `last_seen_at` is exact to a minute;
+        `signed_in_with` says how, in words ("" for a session from before this was kept)."""
         current = digest(current_token) if current_token else None
         with self.rt.db.connect() as conn:
             rows = store.list_sessions(conn, actor.user_id)
@@ -51,6 +60,7 @@ class Sessions:
                 "created_at": r["created_at"],
                 "last_seen_at": r["last_seen_at"],
                 "current": r["token_hash"] == current,
+                "signed_in_with": SIGN_IN_WORDS.get(r["sign_in"] or "", ""),
             }
             for r in rows
         ]

@@ -29,6 +29,7 @@ from .accounts import Accounts, Session
 from .errors import Invalid, NotFound, Unauthorized
 from .oidc import OidcClient, OidcError, parse_providers
 from .orgs import org_for
+from .passwords import NO_PASSWORD
 from .runtime import Actor, Runtime, record_audit
 
 __all__ = ["FLOW_SECONDS", "NO_PASSWORD", "Flow", "Sso", "SsoRefused"]
@@ -37,8 +38,6 @@ log = logging.getLogger("launchsequence.sso")
 
 #: A sign-in must come back from the provider within this time of starting.
 FLOW_SECONDS = 600
-#: The password hash of an account made by SSO: argon2 never accepts it, so no password works.
-NO_PASSWORD = "!sso"  # noqa: S105 - a marker, not a password
 MAX_DOMAINS = 50
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 SSO_ROLES = ("admin", "viewer")
@@ -198,7 +197,11 @@ class Sso:
             raise SsoRefused("account_disabled")
         if old_token:
             self.accounts.logout(old_token)
-        session = self.accounts.open_session(actor, address=address, user_agent=user_agent)
+        # The provider vouches for the person, its own second factor included: an "sso"
+        # session satisfies "members must use a second factor" (services/orgs.py, org_for).
+        session = self.accounts.open_session(
+            actor, address=address, user_agent=user_agent, sign_in="sso"
+        )
         return session, flow
 
     def _account(self, provider: str, subject: str, email: str, name: str | None) -> Actor:

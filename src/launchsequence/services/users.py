@@ -11,6 +11,7 @@ from typing import Any
 
 from ..store import accounts as store
 from ..store import orgs as org_store
+from ..store import passkeys as passkey_store
 from ..store import recovery as recovery_store
 from ..store import second_factor as second_factor_store
 from .errors import NotFound
@@ -57,11 +58,13 @@ class Users:
         return True
 
     def clear_second_factor(self, email: str) -> bool:
-        """Turn a user's second factor off (lost phone and recovery codes): seed, recovery
-        codes and remembered devices go. False when they had none."""
+        """Turn a user's second factor off (lost phone, security key and recovery codes):
+        TOTP seed, recovery codes, remembered devices and passkeys go. False when they had
+        none."""
         with self.rt.write_db.begin() as conn:
             user = self._user(conn, email)
-            if not user["totp_secret"]:
+            had_passkeys = passkey_store.delete_for_user(conn, user["id"]) > 0
+            if not user["totp_secret"] and not had_passkeys:
                 return False
             second_factor_store.clear(conn, user["id"])
             record_account_event(

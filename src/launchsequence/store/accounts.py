@@ -61,9 +61,11 @@ def create_session(
     at: int,
     user_agent: str | None = None,
     address: str | None = None,
+    sign_in: str | None = None,
 ) -> None:
     conn.execute(
         insert(sessions).values(
+            sign_in=sign_in,
             token_hash=token_hash,
             user_id=user_id,
             created_at=at,

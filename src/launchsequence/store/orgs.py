@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, exists, func, insert, or_, select, update
 
 from .atomic import insert_unless_taken, lock
-from .tables import environments, memberships, organizations, projects, sdk_keys, users
+from .tables import environments, memberships, organizations, passkeys, projects, sdk_keys, users
 
 __all__ = [
     "add_member",
@@ -83,7 +83,10 @@ def get_org_for_user(
     if for_update and lock(conn, organizations, organizations.c.key == org_key) is None:
         return None
     # Whether the member has a second factor: an organization may require one.
-    has_second_factor = users.c.totp_enabled_at.is_not(None).label("member_second_factor")
+    has_second_factor = or_(
+        users.c.totp_enabled_at.is_not(None),
+        exists().where(passkeys.c.user_id == users.c.id),
+    ).label("member_second_factor")
     query = (
         select(organizations, memberships.c.role, has_second_factor)
         .join(memberships, memberships.c.org_id == organizations.c.id)

@@ -84,6 +84,43 @@ sessions = Table(
     # Where and with what the session logged in, for the list of one's sessions.
     Column("user_agent", String(300)),
     Column("address", String(64)),
+    # How it signed in: "password", "second_factor" (password and TOTP or a passkey),
+    # "passkey" (a passkey alone, verified by the device) or "sso". NULL: before this was kept.
+    Column("sign_in", String(16)),
+)
+
+#: Passkeys (WebAuthn credentials): public keys, not secrets. `credential_id` and
+#: `user_handle` are base64url; `public_key` is the COSE key, base64url; `sign_count` the last
+#: counter the authenticator reported (an assertion must raise it, unless it stays 0).
+passkeys = Table(
+    "passkeys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("credential_id", String(1400), nullable=False, unique=True),
+    Column("user_handle", String(64), nullable=False),
+    Column("public_key", Text, nullable=False),
+    Column("sign_count", BigInteger, nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("transports", String(200), nullable=False),
+    Column("aaguid", String(36), nullable=False),
+    Column("backed_up", Boolean, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("last_used_at", Millis),
+)
+
+#: WebAuthn challenges handed out and not yet answered: each is taken once (deleted when
+#: used), expires, and is bound to the session (or the pre-session cookie) it was made for.
+#: Stored as SHA-256 digests.
+webauthn_challenges = Table(
+    "webauthn_challenges",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("challenge_hash", String(64), nullable=False, unique=True),
+    Column("purpose", String(16), nullable=False),
+    Column("binding", String(64), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), index=True),
+    Column("expires_at", Millis, nullable=False, index=True),
 )
 
 password_resets = Table(

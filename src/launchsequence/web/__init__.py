@@ -18,6 +18,7 @@ from . import (
     lifecycle_pages,
     manage_pages,
     org_pages,
+    passkey_pages,
     profile_pages,
     project_member_pages,
     project_pages,
@@ -63,6 +64,7 @@ def install(app: FastAPI) -> None:
         usage_pages,
         sso_pages,
         lifecycle_pages,
+        passkey_pages,
     )
     for module in modules:
         for path, endpoint, methods in module.ROUTES:

@@ -116,7 +116,7 @@ def login(p: Page) -> Response:
             p.status = 429
             retry_after = exc.retry_after
         except SecondFactorRequired as exc:
-            return p.render("second_factor.html", ticket=exc.ticket, next=target, errors={})
+            return _second_step(p, exc.ticket, target, {}, exc.methods)
         except Unauthorized as exc:
             errors["form"] = exc.message
             p.status = 401
@@ -140,16 +140,31 @@ def login(p: Page) -> Response:
         kept=kept,
         reset=reset,
         sso_providers=p.services.sso.providers(),
+        passkeys_on=p.services.passkeys.relying_party() is not None,
     )
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response
 
 
+def _second_step(
+    p: Page, ticket: str, target: str, errors: dict[str, str], methods: tuple[str, ...]
+) -> Response:
+    return p.render(
+        "second_factor.html",
+        ticket=ticket,
+        next=target,
+        errors=errors,
+        methods=methods,
+        passkeys_on=p.services.passkeys.relying_party() is not None,
+    )
+
+
 @page(auth=False)
 def second_factor(p: Page) -> Response:
-    """The second step of a log-in: the code from the app (or a recovery code), and whether
-    to remember this device for 30 days."""
+    """The second step of a log-in: the code from the app (or a recovery code), or a passkey
+    (`passkey`: the browser's assertion, from static/passkeys.js), and whether to remember
+    this device for 30 days."""
     target = _safe_next(p.form.get("next"))
     ticket = p.form.get("ticket", "")
     errors: dict[str, str] = {}
@@ -157,6 +172,8 @@ def second_factor(p: Page) -> Response:
         session = p.services.accounts.login_second_step(
             ticket=ticket,
             code=p.form.get("code", ""),
+            passkey=p.form.get("passkey") or None,
+            binding=p.bound_to,
             address=client_address(p.request),
             old_token=p.request.cookies.get(SESSION_COOKIE),
             user_agent=p.request.headers.get("user-agent"),
@@ -165,10 +182,16 @@ def second_factor(p: Page) -> Response:
         errors["code"] = exc.message
         p.status = 429
     except Unauthorized as exc:
-        if exc.code != "invalid_second_factor":
+        if exc.code in ("invalid_passkey", "passkey_challenge_expired"):
+            errors["passkey"] = exc.message
+        elif exc.code == "invalid_second_factor":
+            errors["code"] = "This code is not valid: try the current one, or a recovery code."
+        else:
             raise Redirect("/login?expired=1") from None
-        errors["code"] = "This code is not valid: try the current one, or a recovery code."
         p.status = 401
+    except Invalid as exc:  # passkeys are off on this server
+        errors["passkey"] = exc.message
+        p.status = 422
     else:
         if target == "/":
             orgs = p.services.orgs.list_orgs(session.actor)
@@ -187,7 +210,11 @@ def second_factor(p: Page) -> Response:
                 secure=mode == "true" or (mode == "auto" and p.request.url.scheme == "https"),
             )
         return response
-    return p.render("second_factor.html", ticket=ticket, next=target, errors=errors)
+    try:
+        user = p.services.accounts.tickets.user_of(ticket)
+    except Unauthorized:
+        raise Redirect("/login?expired=1") from None
+    return _second_step(p, ticket, target, errors, p.services.accounts.methods(user))
 
 
 @page()

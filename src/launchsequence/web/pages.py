@@ -136,6 +136,14 @@ class Page:
         """The logged-in session's cookie value (what one-time flashes are bound to)."""
         return self.request.cookies.get(SESSION_COOKIE, "")
 
+    @property
+    def bound_to(self) -> str:
+        """What this request's CSRF token is bound to, and so any WebAuthn challenge it is
+        handed: the session, or before log-in the browser's pre-session cookie."""
+        if self.actor is not None:
+            return self.session_token
+        return "anon:" + self.request.cookies.get(ANON_COOKIE, "")
+
     def take_draft(self) -> dict[str, list[str]] | None:
         """The form this user sent to this page after their session had ended, kept while they
         logged in again: once (the answer deletes the cookie), and to no one else."""

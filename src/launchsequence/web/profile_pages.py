@@ -31,7 +31,11 @@ def profile(p: Page) -> Response:
     errors: dict[str, str] = {}
     values: dict[str, str] = {}
     shown: dict[str, Any] = {}
-    notice = {"changed": p.query.get("changed"), "second_factor": p.query.get("second_factor")}
+    notice = {
+        "changed": p.query.get("changed"),
+        "second_factor": p.query.get("second_factor"),
+        "passkey": p.query.get("passkey"),
+    }
     setup: dict[str, str] | None = None
     if p.request.method == "GET":
         data = flash.take(p, HERE)
@@ -41,7 +45,10 @@ def profile(p: Page) -> Response:
             shown["codes"] = [c for c in data["codes"] if isinstance(c, str)]
     else:
         action = p.form.get("action", "")
-        values = {"token_name": p.form.get("token_name", "")}
+        values = {
+            "token_name": p.form.get("token_name", ""),
+            "passkey_name": p.form.get("passkey_name", ""),
+        }
         try:
             if action == "change-password":
                 if p.form.get("password", "") != p.form.get("password_again", ""):
@@ -72,6 +79,25 @@ def profile(p: Page) -> Response:
                 )
                 p.services.second_factor.disable(actor, p.form.get("code_2fa", ""))
                 raise Redirect(f"{HERE}?second_factor=off#second-factor")
+            if action == "passkey-add":
+                # The browser's new credential, made by static/passkeys.js with options from
+                # /account/passkeys/options (where the password was asked again).
+                if not p.form.get("credential"):
+                    raise Invalid(
+                        "your browser sent no passkey: adding one needs JavaScript and a "
+                        "browser that supports passkeys",
+                        field="passkey",
+                    )
+                p.services.passkeys.register(
+                    actor,
+                    binding=p.bound_to,
+                    credential=p.form.get("credential"),
+                    name=p.form.get("passkey_name", ""),
+                )
+                raise Redirect(f"{HERE}?passkey=added#passkeys")
+            if action == "passkey-remove":
+                p.services.passkeys.remove(actor, _id(p, "id"))
+                raise Redirect(f"{HERE}?passkey=removed#passkeys")
             if action == "create-token":
                 token, _ = p.services.accounts.create_token(actor, p.form.get("token_name", ""))
                 flash.put(p, HERE, {"token": token})
@@ -85,6 +111,8 @@ def profile(p: Page) -> Response:
             field = exc.field or "form"
             if action == "2fa-disable":
                 field = {"password": "password_2fa", "code": "code_2fa"}.get(field, field)
+            if action == "passkey-add":
+                field = {"name": "passkey_name"}.get(field, field)
             errors[{"name": "token_name"}.get(field, field)] = exc.message
             p.status = 422
         except Throttled as exc:
@@ -101,6 +129,9 @@ def profile(p: Page) -> Response:
         notice=notice,
         second_factor=p.services.second_factor.status(actor),
         setup=setup,
+        passkeys=p.services.passkeys.list(actor),
+        passkeys_off=p.services.passkeys.unavailable_reason(),
+        has_password=p.services.passkeys.has_password(actor),
     )
 
 

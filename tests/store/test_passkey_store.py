@@ -1,0 +1,98 @@
+"""Passkeys and WebAuthn challenges in the database, on SQLite and PostgreSQL: a challenge is
+taken once, only for its purpose and binding, and not after it expires; a use moves the sign
+counter only from the value it was read at; removal is per user; a passkey counts as the
+member's second factor where an organization requires one."""
+
+from __future__ import annotations
+
+import hashlib
+
+from launchsequence.store import orgs as org_store
+from launchsequence.store import passkeys as store
+from tests.store.test_store import db, world  # noqa: F401 (the fixtures)
+
+NOW = 1_700_000_000_000
+
+
+def _challenge(conn, text: str, *, at: int = NOW) -> None:
+    store.add_challenge(
+        conn,
+        challenge_hash=hashlib.sha256(text.encode()).hexdigest(),
+        purpose="sign_in",
+        binding="b1",
+        user_id=None,
+        at=at,
+        expires_at=at + 60_000,
+    )
+
+
+def _take(conn, text: str, *, purpose: str = "sign_in", binding: str = "b1", now: int = NOW):
+    return store.take_challenge(
+        conn,
+        challenge_hash=hashlib.sha256(text.encode()).hexdigest(),
+        purpose=purpose,
+        binding=binding,
+        now=now,
+    )
+
+
+def test_a_challenge_is_taken_once_for_its_purpose_and_binding_before_it_expires(world):  # noqa: F811
+    with world.db.begin() as conn:
+        for text in ("a", "b", "c"):
+            _challenge(conn, text)
+    with world.db.begin() as conn:
+        assert _take(conn, "a", purpose="register") is None
+        assert _take(conn, "a", binding="another session") is None
+        assert _take(conn, "a") is not None
+        assert _take(conn, "a") is None, "used up"
+        assert _take(conn, "b", now=NOW + 60_000) is None, "expired"
+        assert _take(conn, "unknown") is None
+    with world.db.begin() as conn:
+        _challenge(conn, "d", at=NOW + 60_000)  # adding sweeps the expired ones
+    with world.db.begin() as conn:
+        assert _take(conn, "c", now=NOW + 1) is None, "swept: it had expired at the add"
+        assert _take(conn, "d", now=NOW + 60_001) is not None
+
+
+def _passkey(conn, user_id: int, credential_id: str) -> int:
+    return store.create(
+        conn,
+        user_id=user_id,
+        credential_id=credential_id,
+        user_handle="aGFuZGxl",
+        public_key="cHVibGlj",
+        sign_count=5,
+        name="Laptop",
+        transports="internal",
+        aaguid="00000000-0000-0000-0000-000000000000",
+        backed_up=False,
+        created_at=NOW,
+    )
+
+
+def test_the_counter_moves_only_from_what_was_read_and_removal_is_per_user(world):  # noqa: F811
+    other = world.services.accounts.create_user(email="o@example.com", password="correct horse")
+    with world.db.begin() as conn:
+        mine = _passkey(conn, world.actor.user_id, "cred-1")
+        _passkey(conn, other.user_id, "cred-2")
+    with world.db.begin() as conn:
+        assert store.used(conn, mine, old_count=5, new_count=6, at=NOW)
+        assert not store.used(conn, mine, old_count=5, new_count=7, at=NOW), "raced: refused"
+        found = store.by_credential_id(conn, "cred-1")
+        assert found is not None and found["sign_count"] == 6 and found["last_used_at"] == NOW
+        assert store.delete_one(conn, passkey_id=mine, user_id=other.user_id) is None
+        assert store.count_for_user(conn, world.actor.user_id) == 1
+        assert store.delete_one(conn, passkey_id=mine, user_id=world.actor.user_id) is not None
+        assert store.list_for_user(conn, world.actor.user_id) == []
+        assert store.delete_for_user(conn, other.user_id) == 1
+
+
+def test_a_passkey_is_a_members_second_factor(world):  # noqa: F811
+    with world.db.connect() as conn:
+        org = org_store.get_org_for_user(conn, org_key=world.org, user_id=world.actor.user_id)
+        assert org is not None and not org["member_second_factor"]
+    with world.db.begin() as conn:
+        _passkey(conn, world.actor.user_id, "cred-3")
+    with world.db.connect() as conn:
+        org = org_store.get_org_for_user(conn, org_key=world.org, user_id=world.actor.user_id)
+        assert org is not None and org["member_second_factor"]
