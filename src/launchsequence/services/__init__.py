@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .accounts import Accounts
 from .audit import Audit
+from .bulk import Bulk
 from .code_refs import CodeRefs
 from .drafts import Drafts
 from .errors import (
@@ -27,6 +28,7 @@ from .lifecycle_report import Lifecycle
 from .mail import Mailer
 from .orgs import Orgs
 from .passwords import Passwords
+from .promotion import Promotion
 from .recovery import Recovery
 from .relay_keys import RelayKeys
 from .revocations import Revocations
@@ -45,6 +47,7 @@ __all__ = [
     "Accounts",
     "Actor",
     "Audit",
+    "Bulk",
     "CodeRefs",
     "Conflict",
     "Drafts",
@@ -59,6 +62,7 @@ __all__ = [
     "Orgs",
     "Passwords",
     "PreconditionFailed",
+    "Promotion",
     "RelayKeys",
     "Recovery",
     "Revocations",
@@ -107,6 +111,8 @@ class Services:
     sso: Sso
     code_refs: CodeRefs
     lifecycle: Lifecycle
+    promotion: Promotion
+    bulk: Bulk
 
     @classmethod
     def build(
@@ -143,4 +149,6 @@ class Services:
             Sso(rt, accounts),
             CodeRefs(rt),
             Lifecycle(rt, usage),
+            Promotion(rt, flags),
+            Bulk(rt, flags),
         )
