@@ -57,8 +57,12 @@ def test_turn_flags_on_each_audited_with_a_result_per_flag(live_any_db):
     toggles = entries(alice, "flag.toggled")
     assert [(e["flag"], e["comment"]) for e in toggles if e["comment"]] == [("a", "launch day")]
 
-    off = ok(alice.post(f"{api(alice)}/flags/bulk",
-                        json={"action": "off", "flags": ["a", "b"], "environment": "production"}))
+    off = ok(
+        alice.post(
+            f"{api(alice)}/flags/bulk",
+            json={"action": "off", "flags": ["a", "b"], "environment": "production"},
+        )
+    )
     assert [r["changed"] for r in off["results"]] == [True, True]
     assert states(alice, "production") == {"a": False, "b": False, "c": False}
 
@@ -67,14 +71,20 @@ def test_archive_refuses_a_flag_that_is_on_and_archives_the_others(live):
     alice = signup(live.url, "alice@example.com")
     flags(alice, "old", "live", "older")
     ok(alice.patch(f"{api(alice)}/flags/live/environments/production", json={"on": True}))
-    got = ok(alice.post(f"{api(alice)}/flags/bulk",
-                        json={"action": "archive", "flags": ["old", "live", "older"]}))
+    got = ok(
+        alice.post(
+            f"{api(alice)}/flags/bulk",
+            json={"action": "archive", "flags": ["old", "live", "older"]},
+        )
+    )
     assert (got["succeeded"], got["failed"]) == (2, 1)
     refused = got["results"][1]
     assert refused["flag"] == "live" and refused["ok"] is False
     assert refused["error"]["code"] == "flag_in_use"
     assert "production" in refused["error"]["message"]
-    listed = {f["key"]: f["archived"] for f in ok(alice.get(f"{api(alice)}/flags?archived=all"))["flags"]}
+    listed = {
+        f["key"]: f["archived"] for f in ok(alice.get(f"{api(alice)}/flags?archived=all"))["flags"]
+    }
     assert listed == {"old": True, "live": False, "older": True}
     assert sorted(e["flag"] for e in entries(alice, "flag.archived")) == ["old", "older"]
 
@@ -89,8 +99,11 @@ def test_tags_added_and_removed(live):
     assert tags == {"x": ["web", "checkout"], "y": ["web", "checkout"]}
     again = ok(alice.post(f"{api(alice)}/flags/bulk", json=add))
     assert [r["changed"] for r in again["results"]] == [False, False]
-    removed = ok(alice.post(f"{api(alice)}/flags/bulk",
-                            json={"action": "remove_tag", "flags": ["x"], "tag": "web"}))
+    removed = ok(
+        alice.post(
+            f"{api(alice)}/flags/bulk", json={"action": "remove_tag", "flags": ["x"], "tag": "web"}
+        )
+    )
     assert removed["results"] == [{"flag": "x", "ok": True, "changed": True}]
     tags = {f["key"]: f["tags"] for f in ok(alice.get(f"{api(alice)}/flags"))["flags"]}
     assert tags == {"x": ["checkout"], "y": ["web", "checkout"]}
