@@ -112,7 +112,7 @@ def test_the_creator_is_emailed_once_when_their_webhook_is_disabled(
         time.sleep(1)
         assert len(inbox.messages) == 1
         assert all(to != ["bob@example.com"] for _, to in inbox.envelopes)
-        page = alice.get(f"{org}/webhooks/{hooks['alice@example.com']}").json()
-        assert page["enabled"] is False and page["disabled_reason"]
+        shown = alice.get(f"{org}/webhooks/{hooks['alice@example.com']}").json()
+        assert shown["enabled"] is False and shown["disabled_reason"]
     finally:
         server.stop()
