@@ -102,6 +102,7 @@ OPERATIONS: dict[tuple[str, str], Any] = {
     ("DELETE", P + "/schedules/{schedule_id}"): None,
     ("GET", P + "/export"): None,
     ("GET", P + "/compare"): None,
+    ("GET", FLAG + "/compare"): None,
     ("POST", FLAG + "/copy"): {"from": "staging", "to": "production", "comment": "hijack"},
     ("POST", P + "/flags/bulk"): {
         "action": "on",

@@ -46,7 +46,7 @@ def audit(user: ApiUser) -> list[dict[str, Any]]:
 def test_a_flag_compared_part_by_part_line_by_line(live_any_db):
     alice = signup(live_any_db.url, "alice@example.com")
     staged(alice)
-    got = ok(alice.get(f"{api(alice)}/compare?from=staging&to=production&flag=checkout"))
+    got = ok(alice.get(f"{api(alice)}/flags/checkout/compare?from=staging&to=production"))
     assert (got["from"], got["to"], got["differs"]) == ("staging", "production", True)
     assert got["differing_parts"] == ["on", "targets", "rules"]
     parts = {p["part"]: p for p in got["parts"]}
@@ -65,7 +65,7 @@ def test_a_flag_compared_part_by_part_line_by_line(live_any_db):
     assert got["from_config"]["on"] is True and got["to_config"]["on"] is False
 
     # Left out, the environments are staging -> production (a new project's two).
-    assert ok(alice.get(f"{api(alice)}/compare?flag=checkout")) == got
+    assert ok(alice.get(f"{api(alice)}/flags/checkout/compare")) == got
 
 
 def test_a_project_compared_lists_every_flag_those_that_differ_first(live):
@@ -98,7 +98,7 @@ def test_copying_rules_is_a_configuration_change_with_its_comment(live_any_db):
     assert entry["after"]["rules"] == staging["rules"]
 
     # The comparison now finds the rules alike; copied again, nothing changes or is logged.
-    compared = ok(alice.get(f"{api(alice)}/compare?flag=checkout"))
+    compared = ok(alice.get(f"{api(alice)}/flags/checkout/compare"))
     assert compared["differing_parts"] == ["on", "targets"]
     logged = len(audit(alice))
     again = ok(alice.post(f"{api(alice)}/flags/checkout/copy", json=body))
@@ -109,7 +109,7 @@ def test_copying_rules_is_a_configuration_change_with_its_comment(live_any_db):
     whole = ok(alice.post(f"{api(alice)}/flags/checkout/copy",
                           json={"from": "staging", "to": "production"}))  # fmt: skip
     assert whole["changed"] == ["on", "targets"]
-    assert ok(alice.get(f"{api(alice)}/compare?flag=checkout"))["differs"] is False
+    assert ok(alice.get(f"{api(alice)}/flags/checkout/compare"))["differs"] is False
     toggled = [e for e in audit(alice) if e["environment"] == "production"]
     assert len(toggled) == 2
 
@@ -124,7 +124,7 @@ def test_rules_using_a_segment_the_target_lacks_are_refused_naming_it(live):
         "serve": {"variation": 0},
     }
     ok(alice.patch(f"{api(alice)}/flags/beta-banner/environments/staging", json={"rules": [rule]}))
-    compared = ok(alice.get(f"{api(alice)}/compare?flag=beta-banner"))
+    compared = ok(alice.get(f"{api(alice)}/flags/beta-banner/compare"))
     assert compared["segments_missing"] == ["beta-testers"]
     assert "the context is in segment beta-testers" in str(compared["parts"])
 
@@ -155,7 +155,7 @@ def test_what_a_copy_refuses(live):
     error(alice.post(f"{api(alice)}/flags/nothing/copy", json={**same, "to": "production"}),
           404, "not_found")  # fmt: skip
     error(alice.get(f"{api(alice)}/compare?from=staging&to=staging"), 422, "same_environment")
-    error(alice.get(f"{api(alice)}/compare?flag=nothing"), 404, "not_found")
+    error(alice.get(f"{api(alice)}/flags/nothing/compare"), 404, "not_found")
 
     # A stale If-Match (production moved since it was read): 412, and nothing copied.
     seen = ok(alice.get(f"{api(alice)}/flags/checkout/environments/production"))["version"]
@@ -174,7 +174,7 @@ def test_what_a_copy_refuses(live):
                        json={"from": "staging", "to": "production"})  # fmt: skip
     assert theirs.status_code == missing.status_code == 404
     assert theirs.json() == missing.json()
-    compare = bob.get(f"/api/v1/orgs/{alice.org}/projects/default/compare?flag=checkout")
+    compare = bob.get(f"/api/v1/orgs/{alice.org}/projects/default/flags/checkout/compare")
     assert compare.status_code == 404 and compare.json() == missing.json()
     ok(alice.post(f"/api/v1/orgs/{alice.org}/members",
                   json={"email": "bob@example.com", "role": "viewer"}), 201)  # fmt: skip

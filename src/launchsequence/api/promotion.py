@@ -29,43 +29,53 @@ router = APIRouter(
 )
 
 
+From = Annotated[
+    str | None,
+    Query(alias="from", max_length=64, description="Left out: the first environment other "
+          "than `to`"),
+]  # fmt: skip
+To = Annotated[
+    str | None,
+    Query(max_length=64, description="Left out: the project's first environment (production "
+          "in a new project)"),
+]  # fmt: skip
+
+
 @router.get(
     "/compare",
-    summary="Compare two environments: the whole project, or one flag",
-    responses=answer(
-        ProjectComparison | FlagComparison,
-        "Without `flag`: every flag, those that differ first; with `flag`: that flag, part "
-        "by part, line by line",
-    ),
+    summary="Compare two environments: every flag of the project",
+    responses=answer(ProjectComparison, "Every flag, those that differ first"),
 )
-def compare(
+def compare_project(
     org: str,
     project: str,
     actor: CurrentActor,
     services: ServicesDep,
-    from_: Annotated[
-        str | None,
-        Query(
-            alias="from",
-            max_length=64,
-            description="Left out: the first environment other than `to`",
-        ),
-    ] = None,
-    to: Annotated[
-        str | None,
-        Query(
-            max_length=64,
-            description="Left out: the project's first environment (production in a new project)",
-        ),
-    ] = None,
-    flag: Annotated[str | None, Query(max_length=64, description="Only this flag")] = None,
+    from_: From = None,
+    to: To = None,
+) -> Any:
+    """The same environment twice answers 422 `same_environment`."""
+    return services.promotion.compare_project(actor, org, project, from_, to)
+
+
+@router.get(
+    "/flags/{flag}/compare",
+    summary="Compare a flag's configuration in two environments",
+    responses=answer(FlagComparison, "The flag part by part, each part's lines side by side"),
+)
+def compare_flag(
+    org: str,
+    project: str,
+    flag: str,
+    actor: CurrentActor,
+    services: ServicesDep,
+    from_: From = None,
+    to: To = None,
 ) -> Any:
     """The parts compared are `on`, `off_variation`, `prerequisites`, `targets`, `rules`,
     `fallthrough` and `client_side`; rule ids are not (two rules alike are the same rule).
-    The same environment twice answers 422 `same_environment`."""  # fmt: skip
-    if flag is not None:
-        return services.promotion.compare_flag(actor, org, project, flag, from_, to)
-    return services.promotion.compare_project(actor, org, project, from_, to)
+    The same environment twice answers 422 `same_environment`."""
+    return services.promotion.compare_flag(actor, org, project, flag, from_, to)
 
 
 @router.post(
