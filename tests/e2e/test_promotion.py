@@ -41,12 +41,15 @@ def test_compare_staging_with_production_and_copy_a_rule_across(
     create_flag(page, org, "Search box", "boolean", [])
     api = api_session(server, "promoter@example.com")
     try:
-        staging = {"on": True, "targets": [{"variation": 0, "values": ["qa-anna", "qa-ben"]}],
-                   "rules": [RULE],
-                   "fallthrough": {"rollout": {"weights": [{"variation": 0, "weight": 25000},
-                                                           {"variation": 1, "weight": 75000}]}}}  # fmt: skip
-        got = api.patch(f"/api/v1/orgs/{org}/projects/default/flags/{key}/environments/staging",
-                        json=staging)  # fmt: skip
+        weights = [{"variation": 0, "weight": 25000}, {"variation": 1, "weight": 75000}]
+        staging = {
+            "on": True,
+            "targets": [{"variation": 0, "values": ["qa-anna", "qa-ben"]}],
+            "rules": [RULE],
+            "fallthrough": {"rollout": {"weights": weights}},
+        }
+        path = f"/api/v1/orgs/{org}/projects/default/flags/{key}/environments/staging"
+        got = api.patch(path, json=staging)
         assert got.status_code == 200, got.text
     finally:
         api.close()
