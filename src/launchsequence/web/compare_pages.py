@@ -23,6 +23,9 @@ from .pages import Page, Redirect, page
 
 __all__ = ["ROUTES"]
 
+#: The largest configuration version a form may name (as the API's If-Match: 12 digits).
+MAX_VERSION = 10**12 - 1
+
 
 def _pair(p: Page) -> tuple[str | None, str | None]:
     """The environments the URL (or the copy form) names; None where it names none."""
@@ -59,15 +62,17 @@ def flag_compare(p: Page) -> Response:
     chosen: list[str] | None = None
     if p.request.method == "POST":
         chosen = [x for x in p.lists.get("part", []) if x in PARTS]
-        version = params.number(p.form.get("version", ""))
         try:
+            version = params.optional_integer(
+                p.form.get("version"), "version", lo=1, hi=MAX_VERSION
+            )
             if not chosen:
                 raise Invalid("check at least one part to copy", field="parts")
             if source is None or target is None:
                 raise Invalid("choose the two environments", field="to")
             done = p.services.promotion.copy(
                 actor, org_key, project_key, flag_key, from_key=source, to_key=target,
-                parts=chosen, if_match=int(version) if version is not None else None,
+                parts=chosen, if_match=version,
             )  # fmt: skip
         except Invalid as exc:
             error, p.status = exc.message, 422
