@@ -24,6 +24,7 @@ from .api import (
     orgs,
     project_members,
     projects,
+    promotion,
     relay_keys,
     schedules,
     sso,
@@ -51,6 +52,7 @@ from .services import Passwords, Runtime, Services, WebhookSender
 from .services.runtime import SteadyClock, elapsed_clock_ms, wall_clock_ms
 from .services.schedule_runner import ScheduleRunner
 from .services.usage_flush import UsageFlusher
+from .services.webhook_notice import notify_disabled
 from .store import migrate
 from .store.db import create_db_engine
 from .store.files import secure_data_dir
@@ -135,8 +137,8 @@ def create_app(
     rt = Runtime(db=engine, settings=settings, clock=clock, session_clock=session_clock)
     metrics = Metrics()
     counter = UsageCounter(enabled=settings.usage_counting.strip().lower() == "true")
-    # No mail yet: a disabled webhook is logged and shown on its page; an email to its
-    # creator belongs in `on_disabled` once the server sends mail.
+    # A disabled webhook is logged and shown on its page; its creator is emailed too
+    # (`on_disabled`, set once the mailer exists) when mail is configured.
     sender = WebhookSender(rt, on_disabled=None)
     slots = StreamSlots(
         metrics,
@@ -155,6 +157,7 @@ def create_app(
         usage=counter,
     )
     services = Services.build(rt, passwords, hubs.open_streams)
+    sender.on_disabled = notify_disabled(rt, services.mailer)
 
     def flushed(totals: dict[int, int]) -> None:
         for env_id, n in totals.items():
@@ -256,6 +259,7 @@ def create_app(
         schedules,
         code_refs,
         lifecycle,
+        promotion,
     ):
         app.include_router(module.router)
     web.install(app)

@@ -384,6 +384,24 @@ def test_scheduled_changes(owner: Documented) -> None:
     assert cancelled["status"] == "cancelled" and cancelled["finished_at"] is not None
 
 
+def test_comparing_copying_and_bulk_actions(owner: Documented) -> None:
+    owner.call("POST", P + "/flags", 201, json={"key": "promoted"})
+    rule = {"clauses": [{"attribute": "plan", "op": "in", "values": ["pro"]}],
+            "serve": {"variation": 0}}  # fmt: skip
+    staging = {"flag": "promoted", "env": "staging"}
+    owner.call("PATCH", CONFIG, 200, path=staging, json={"on": True, "rules": [rule]})
+    project = owner.call("GET", P + "/compare", 200, params={"from": "staging"})
+    assert "promoted" in [f["key"] for f in project["flags"] if f["differs"]]
+    one = owner.call("GET", FLAG + "/compare", 200, path={"flag": "promoted"})
+    assert one["differing_parts"] == ["on", "rules"]
+    body = {"from": "staging", "to": "production", "parts": ["rules"], "comment": "promote"}
+    copied = owner.call("POST", FLAG + "/copy", 200, path={"flag": "promoted"}, json=body)
+    assert copied["changed"] == ["rules"]
+    bulk = {"action": "on", "flags": ["promoted", "ghost"], "environment": "production"}
+    done = owner.call("POST", P + "/flags/bulk", 200, json=bulk)
+    assert [r["ok"] for r in done["results"]] == [True, False]
+
+
 def test_webhooks_and_their_deliveries(owner: Documented) -> None:
     receiver = Receiver().start()
     try:

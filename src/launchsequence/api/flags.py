@@ -16,7 +16,7 @@ from .numbers import VariationIndex
 from .responses import JSONBytes
 from .routing import StrictJSONRoute
 
-__all__ = ["patch_body", "router"]
+__all__ = ["IfMatch", "if_match_version", "patch_body", "router"]
 
 router = APIRouter(
     prefix="/api/v1/orgs/{org}/projects/{project}/flags",
@@ -28,7 +28,7 @@ router = APIRouter(
 _ETAG = re.compile(r'\s*(?:W/)?"?([0-9]{1,12})"?\s*')
 
 
-def _if_match(value: str | None) -> int | None:
+def if_match_version(value: str | None) -> int | None:
     if value is None or value.strip() == "*":
         return None
     match = _ETAG.fullmatch(value)
@@ -208,7 +208,7 @@ def put_config(
     data.setdefault("off_variation", None)
     data.setdefault("fallthrough", None)
     config = services.flags.write_config(
-        actor, org, project, flag, env, data, if_match=_if_match(if_match), replace=True
+        actor, org, project, flag, env, data, if_match=if_match_version(if_match), replace=True
     )
     return _answer(response, config)
 
@@ -232,7 +232,7 @@ def patch_config(
     """`{"on": true}` turns the flag on. Fields left out keep their values."""
     data = patch_body(body)
     config = services.flags.write_config(
-        actor, org, project, flag, env, data, if_match=_if_match(if_match), replace=False
+        actor, org, project, flag, env, data, if_match=if_match_version(if_match), replace=False
     )
     return _answer(response, config)
 

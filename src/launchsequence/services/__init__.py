@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .accounts import Accounts
 from .audit import Audit
+from .bulk import Bulk
 from .code_refs import CodeRefs
 from .drafts import Drafts
 from .errors import (
@@ -29,6 +30,7 @@ from .orgs import Orgs
 from .passkeys import Passkeys
 from .passwords import Passwords
 from .project_roles import ProjectRoles
+from .promotion import Promotion
 from .recovery import Recovery
 from .relay_keys import RelayKeys
 from .revocations import Revocations
@@ -47,6 +49,7 @@ __all__ = [
     "Accounts",
     "Actor",
     "Audit",
+    "Bulk",
     "CodeRefs",
     "Conflict",
     "Drafts",
@@ -63,6 +66,7 @@ __all__ = [
     "Passwords",
     "PreconditionFailed",
     "ProjectRoles",
+    "Promotion",
     "RelayKeys",
     "Recovery",
     "Revocations",
@@ -113,6 +117,8 @@ class Services:
     lifecycle: Lifecycle
     project_roles: ProjectRoles
     passkeys: Passkeys
+    promotion: Promotion
+    bulk: Bulk
 
     @classmethod
     def build(
@@ -151,4 +157,6 @@ class Services:
             Lifecycle(rt, usage),
             ProjectRoles(rt),
             accounts.passkeys,
+            Promotion(rt, flags),
+            Bulk(rt, flags),
         )

@@ -37,7 +37,7 @@ from .runtime import Actor, Runtime, check_key, record_audit
 from .values import check_document, check_value
 from .variations import variation_uses, without_variation
 
-__all__ = ["FLAG_TYPES", "Flags", "flag_fields"]
+__all__ = ["FLAG_TYPES", "Flags", "check_tag", "flag_fields"]
 
 FLAG_TYPES = ("boolean", "string", "number", "json")
 _TAG = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
@@ -53,13 +53,19 @@ def check_text(value: Any, field: str, *, limit: int, required: bool) -> str:
     return value.strip() if required else value
 
 
+def check_tag(value: Any, field: str) -> str:
+    """One tag, as a flag's tags hold them: Invalid (naming `field`) otherwise."""
+    if not isinstance(value, str) or _TAG.fullmatch(value) is None:
+        raise Invalid("must be 1 to 64 letters, digits or . _ : / -", field=field)
+    return value
+
+
 def _tags(value: Any) -> list[str]:
     if not isinstance(value, list) or len(value) > MAX_TAGS:
         raise Invalid(f"must be a list of at most {MAX_TAGS} tags", field="tags")
     out: list[str] = []
     for i, tag in enumerate(value):
-        if not isinstance(tag, str) or _TAG.fullmatch(tag) is None:
-            raise Invalid("must be 1 to 64 letters, digits or . _ : / -", field=f"tags[{i}]")
+        check_tag(tag, f"tags[{i}]")
         if tag not in out:
             out.append(tag)
     return out

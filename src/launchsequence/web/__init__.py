@@ -11,6 +11,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import (
     account_pages,
+    compare_pages,
     config_pages,
     edge_pages,
     events,
@@ -55,6 +56,7 @@ def install(app: FastAPI) -> None:
         project_member_pages,
         manage_pages,
         flag_pages,
+        compare_pages,
         variation_pages,
         config_pages,
         edge_pages,
