@@ -99,6 +99,12 @@ CASES: dict[tuple[str, str], Case] = {
         {"on": True, "off_variation": 0, "fallthrough": {"variation": 1}}, needs=("flag",)
     ),
     ("PATCH", FLAG + "/environments/{env}"): Case({"on": True}, needs=("flag",)),
+    ("POST", FLAG + "/copy"): Case(
+        {"from": "staging", "to": "production", "parts": ["on"]}, needs=("flag", "staging_on")
+    ),
+    ("POST", P + "/flags/bulk"): Case(
+        {"action": "on", "flags": ["f"], "environment": "staging"}, needs=("flag",)
+    ),
     ("POST", FLAG + "/schedules"): Case(
         {"environment": "production", "at": "2030-01-01T00:00:00Z", "changes": {"on": True}},
         needs=("flag",),
@@ -231,6 +237,8 @@ class World:
                 "variations": [{"value": "a"}, {"value": "b"}, {"value": "c"}],
             }
             ok(owner.post(f"{base}/flags", json=flag), 201)
+        if "staging_on" in needs:  # something for a copy to production to change
+            ok(owner.patch(f"{base}/flags/f/environments/staging", json={"on": True}))
         if "webhook" in needs and "flag" in needs:
             listed = ok(owner.get(f"{org}/webhooks/{values['webhook_id']}/deliveries"))
             values["delivery_id"] = str(listed["deliveries"][0]["id"])
