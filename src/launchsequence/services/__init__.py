@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .accounts import Accounts
 from .audit import Audit
+from .change_requests import ChangeRequests
 from .code_refs import CodeRefs
 from .drafts import Drafts
 from .errors import (
@@ -45,6 +46,7 @@ __all__ = [
     "Accounts",
     "Actor",
     "Audit",
+    "ChangeRequests",
     "CodeRefs",
     "Conflict",
     "Drafts",
@@ -107,6 +109,7 @@ class Services:
     sso: Sso
     code_refs: CodeRefs
     lifecycle: Lifecycle
+    change_requests: ChangeRequests
 
     @classmethod
     def build(
@@ -143,4 +146,5 @@ class Services:
             Sso(rt, accounts),
             CodeRefs(rt),
             Lifecycle(rt, usage),
+            ChangeRequests(rt, flags, mailer),
         )
