@@ -95,7 +95,7 @@ class Team:
         return ok(user.post(f"{self.api}/change-requests", json=body), 201)  # type: ignore[no-any-return]
 
     def act(self, user: ApiUser, request_id: int, action: str, **body: Any) -> Any:
-        return user.post(f"{self.api}/change-requests/{request_id}/{action}", json=body)
+        return user.post(f"{self.api}/change-requests/{request_id}/{action}", json=body or None)
 
     def get(self, request_id: int) -> dict[str, Any]:
         return ok(self.alice.get(f"{self.api}/change-requests/{request_id}"))  # type: ignore[no-any-return]

@@ -173,6 +173,11 @@ def world(server: LiveServer) -> dict[str, Any]:
     later = {"environment": "production", "at": "2030-01-01T00:00:00Z", "changes": {"on": True}}
     schedule = user.post(f"{base}/flags/sample/schedules", json=later)
     assert schedule.status_code == 201, schedule.text
+    protect = user.patch(f"{base}/environments/staging", json={"protected": True})
+    assert protect.status_code == 200, protect.text
+    proposal = {"flag": "sample", "environment": "staging", "changes": {"on": True}}
+    request = user.post(f"{base}/change-requests", json=proposal)
+    assert request.status_code == 201, request.text
     token_body = token.json()
     user.close()
     return {
@@ -188,6 +193,7 @@ def world(server: LiveServer) -> dict[str, Any]:
             "segment": "beta",
             "webhook_id": hook.json()["id"],
             "schedule_id": schedule.json()["id"],
+            "request_id": request.json()["id"],
         },
     }
 

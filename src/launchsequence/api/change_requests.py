@@ -111,13 +111,15 @@ def approve_request(
     org: str,
     project: str,
     request_id: RowId,
-    body: ApprovalIn,
     actor: CurrentActor,
     services: ServicesDep,
+    body: ApprovalIn | None = None,
 ) -> Any:
     """Not by its author (403 `self_approval`). With `revision`, 409 `request_changed` if the
-    request was edited since."""
-    return services.change_requests.approve(actor, org, project, request_id, revision=body.revision)
+    request was edited since. The body may be left out."""
+    return services.change_requests.approve(
+        actor, org, project, request_id, revision=body.revision if body else None
+    )
 
 
 @router.post(
@@ -129,11 +131,13 @@ def reject_request(
     org: str,
     project: str,
     request_id: RowId,
-    body: RejectionIn,
     actor: CurrentActor,
     services: ServicesDep,
+    body: RejectionIn | None = None,
 ) -> Any:
-    return services.change_requests.reject(actor, org, project, request_id, reason=body.reason)
+    return services.change_requests.reject(
+        actor, org, project, request_id, reason=body.reason if body else None
+    )
 
 
 @router.post(
@@ -156,11 +160,13 @@ def apply_request(
     org: str,
     project: str,
     request_id: RowId,
-    body: ApplyIn,
     actor: CurrentActor,
     services: ServicesDep,
+    body: ApplyIn | None = None,
 ) -> Any:
     """By its author or an approver (403 `not_approver`); 409 `not_approved` without enough
     approvals; 409 `request_stale` when the flag changed since in a way applying it would
     undo. With `at`, a scheduled change applies it then (state `scheduled`)."""
-    return services.change_requests.apply(actor, org, project, request_id, at=body.at)
+    return services.change_requests.apply(
+        actor, org, project, request_id, at=body.at if body else None
+    )
