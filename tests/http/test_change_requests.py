@@ -90,8 +90,12 @@ class Team:
         return ok(self.alice.patch(f"{self.api}/environments/{env}", json=body))  # type: ignore[no-any-return]
 
     def open(self, user: ApiUser, changes: dict[str, Any], comment: str = "why") -> dict[str, Any]:
-        body = {"flag": "checkout", "environment": "production", "changes": changes,
-                "comment": comment}  # fmt: skip
+        body = {
+            "flag": "checkout",
+            "environment": "production",
+            "changes": changes,
+            "comment": comment,
+        }
         return ok(user.post(f"{self.api}/change-requests", json=body), 201)  # type: ignore[no-any-return]
 
     def act(self, user: ApiUser, request_id: int, action: str, **body: Any) -> Any:
@@ -109,10 +113,16 @@ def test_protection_is_shown_and_set_by_admins_only_and_audited(start):
     team = Team(start().url)
     env = ok(team.alice.get(f"{team.api}/environments/production"))
     assert env["protected"] is False and env["required_approvals"] == 1
-    refused(team.vic.patch(f"{team.api}/environments/production", json={"protected": True}),
-            403, "read_only")  # fmt: skip
-    refused(team.alice.patch(f"{team.api}/environments/production",
-                             json={"required_approvals": 0}), 422, "invalid")  # fmt: skip
+    refused(
+        team.vic.patch(f"{team.api}/environments/production", json={"protected": True}),
+        403,
+        "read_only",
+    )
+    refused(
+        team.alice.patch(f"{team.api}/environments/production", json={"required_approvals": 0}),
+        422,
+        "invalid",
+    )
     changed = team.protect(approvals=2)
     assert changed["protected"] is True and changed["required_approvals"] == 2
     assert ok(team.bob.get(f"{team.api}/environments"))["environments"][0]["protected"] is True
@@ -136,15 +146,19 @@ def test_every_write_path_without_an_approved_request_is_refused(start):
     before = team.config()
 
     # REST: PATCH (a toggle, targeting), PUT.
-    message = refused(team.bob.patch(f"{api}/flags/checkout/environments/production",
-                                     json={"on": False}))  # fmt: skip
+    message = refused(
+        team.bob.patch(f"{api}/flags/checkout/environments/production", json={"on": False})
+    )
     assert "change request" in message and "production" in message
     refused(alice.patch(f"{api}/flags/checkout/environments/production", json={"rules": [RULE]}))
     put = {"on": False, "off_variation": 1, "fallthrough": {"variation": 0}}
     refused(alice.put(f"{api}/flags/checkout/environments/production", json=put))
     # Scheduled changes made directly.
-    schedule = {"environment": "production", "at": int(time.time() * 1000) + 3_600_000,
-                "changes": {"on": False}}  # fmt: skip
+    schedule = {
+        "environment": "production",
+        "at": int(time.time() * 1000) + 3_600_000,
+        "changes": {"on": False},
+    }
     refused(alice.post(f"{api}/flags/checkout/schedules", json=schedule))
     # Segments of the environment.
     refused(alice.put(f"{api}/environments/production/segments/beta", json={"included": ["x"]}))
@@ -162,8 +176,10 @@ def test_every_write_path_without_an_approved_request_is_refused(start):
     segments["segments"]["production"][0]["included"] = ["someone-else"]
     refused(alice.post(f"/api/v1/orgs/{team.org}/import", json=segments))
     # Dashboard: the list's switch and the flag page's Save.
-    toggle = alice.http.post(f"/o/{team.org}/p/default/toggle",
-                             data={"csrf_token": alice.csrf, "toggle": "checkout production 0"})  # fmt: skip
+    toggle = alice.http.post(
+        f"/o/{team.org}/p/default/toggle",
+        data={"csrf_token": alice.csrf, "toggle": "checkout production 0"},
+    )
     assert (
         toggle.status_code == 303 and "/flags/checkout?env=production" in toggle.headers["location"]
     )
@@ -189,15 +205,34 @@ def test_a_request_needs_someone_else_and_applies_with_its_events(start):
     try:
         team = Team(start(webhook_allow_private_addresses="true").url)
         alice, bob, vic, api = team.alice, team.bob, team.vic, team.api
-        hook = {"url": receiver.url + "/hook", "events": ["change_request.opened",
-                "change_request.approved", "change_request.applied", "flag.toggled"]}  # fmt: skip
+        hook = {
+            "url": receiver.url + "/hook",
+            "events": [
+                "change_request.opened",
+                "change_request.approved",
+                "change_request.applied",
+                "flag.toggled",
+            ],
+        }
         ok(alice.post(f"/api/v1/orgs/{team.org}/webhooks", json=hook), 201)
         ok(alice.post(f"{api}/flags", json={"key": "checkout"}), 201)
-        refused(alice.post(f"{api}/change-requests", json={"flag": "checkout",
-                "environment": "production", "changes": {"on": True}}), 409, "not_protected")  # fmt: skip
+        refused(
+            alice.post(
+                f"{api}/change-requests",
+                json={"flag": "checkout", "environment": "production", "changes": {"on": True}},
+            ),
+            409,
+            "not_protected",
+        )
         team.protect()
-        refused(vic.post(f"{api}/change-requests", json={"flag": "checkout",
-                "environment": "production", "changes": {"on": True}}), 403, "read_only")  # fmt: skip
+        refused(
+            vic.post(
+                f"{api}/change-requests",
+                json={"flag": "checkout", "environment": "production", "changes": {"on": True}},
+            ),
+            403,
+            "read_only",
+        )
         made = team.open(alice, {"on": True}, "launch")
         assert made["state"] == "open" and made["approvals"] == [] and made["revision"] == 1
         assert made["base"] == {"on": False} and made["author"] == "alice@example.com"
@@ -222,20 +257,37 @@ def test_a_request_needs_someone_else_and_applies_with_its_events(start):
 
         listed = ok(bob.get(f"{api}/change-requests", params={"state": "applied"}))
         assert [r["id"] for r in listed["change_requests"]] == [made["id"]]
-        assert ok(bob.get(f"{api}/change-requests", params={"state": "open"}))[
-            "change_requests"] == []  # fmt: skip
-        assert ok(bob.get(f"{api}/change-requests", params={"flag": "checkout",
-                  "environment": "production"}))["change_requests"][0]["id"] == made["id"]  # fmt: skip
+        assert (
+            ok(bob.get(f"{api}/change-requests", params={"state": "open"}))["change_requests"] == []
+        )
+        assert (
+            ok(
+                bob.get(
+                    f"{api}/change-requests",
+                    params={"flag": "checkout", "environment": "production"},
+                )
+            )["change_requests"][0]["id"]
+            == made["id"]
+        )
         assert [e["action"] for e in reversed(team.audit("change_request."))] == [
-            "change_request.opened", "change_request.approved", "change_request.applied"]  # fmt: skip
+            "change_request.opened",
+            "change_request.approved",
+            "change_request.applied",
+        ]
         [toggled] = team.audit("flag.toggled")
         assert toggled["actor"] == "alice@example.com" and "change request" in toggled["comment"]
 
-        got = wait_for(lambda: len(receiver.received("/hook")) >= 4 and receiver.received("/hook"),
-                       "four webhook deliveries")  # fmt: skip
+        got = wait_for(
+            lambda: len(receiver.received("/hook")) >= 4 and receiver.received("/hook"),
+            "four webhook deliveries",
+        )
         types = [r.json["type"] for r in got]
-        assert types == ["change_request.opened", "change_request.approved", "flag.toggled",
-                         "change_request.applied"], types  # fmt: skip
+        assert types == [
+            "change_request.opened",
+            "change_request.approved",
+            "flag.toggled",
+            "change_request.applied",
+        ], types
         assert got[0].json["after"]["changes"] == {"on": True}
         assert got[0].json["comment"] == "launch"
     finally:
@@ -252,10 +304,14 @@ def test_n_approvals_and_an_edit_voids_them(start):
     assert one["state"] == "open" and one["approvals_required"] == 2 and len(one["approvals"]) == 1
     refused(team.act(bob, made["id"], "apply"), 409, "not_approved")
 
-    refused(bob.patch(f"{api}/change-requests/{made['id']}", json={"comment": "x"}),
-            403, "not_author")  # fmt: skip
-    edited = ok(alice.patch(f"{api}/change-requests/{made['id']}",
-                            json={"changes": {"on": True, "rules": [RULE]}}))  # fmt: skip
+    refused(
+        bob.patch(f"{api}/change-requests/{made['id']}", json={"comment": "x"}), 403, "not_author"
+    )
+    edited = ok(
+        alice.patch(
+            f"{api}/change-requests/{made['id']}", json={"changes": {"on": True, "rules": [RULE]}}
+        )
+    )
     assert edited["revision"] == 2 and edited["approvals"] == [] and edited["voided_approvals"] == 1
     assert edited["changes"]["rules"][0]["id"]  # given an id, so the diff is stable
     refused(team.act(bob, made["id"], "approve", revision=1), 409, "request_changed")
@@ -283,8 +339,11 @@ def test_a_flag_changed_since_applies_on_top_or_is_refused_with_the_reason(start
     for made in (rules, toggle, targets):
         ok(team.act(alice, made["id"], "approve"))
     # The owner changes the rules in an emergency, past the gate.
-    emergency = {"rules": [{**RULE, "serve": {"variation": 1}}], "bypass_protection": True,
-                 "bypass_reason": "incident 42"}  # fmt: skip
+    emergency = {
+        "rules": [{**RULE, "serve": {"variation": 1}}],
+        "bypass_protection": True,
+        "bypass_reason": "incident 42",
+    }
     ok(alice.patch(f"{api}/flags/checkout/environments/production", json=emergency))
     shown = team.get(rules["id"])
     assert "`rules` changed since" in shown["diff"]["conflict"]
@@ -312,8 +371,11 @@ def test_the_bypass_is_for_owners_with_a_reason_and_loud(start):
     ok(alice.post(f"{api}/flags", json={"key": "checkout"}), 201)
     team.protect()
     url = f"{api}/flags/checkout/environments/production"
-    refused(bob.patch(url, json={"on": True, "bypass_protection": True, "bypass_reason": "x"}),
-            403, "bypass_forbidden")  # fmt: skip
+    refused(
+        bob.patch(url, json={"on": True, "bypass_protection": True, "bypass_reason": "x"}),
+        403,
+        "bypass_forbidden",
+    )
     refused(alice.patch(url, json={"on": True, "bypass_protection": True}), 422, "invalid")
     refused(alice.patch(url, json={"on": True, "bypass_reason": "x"}), 422, "invalid")
     assert team.config()["on"] is False
@@ -324,8 +386,11 @@ def test_the_bypass_is_for_owners_with_a_reason_and_loud(start):
     assert loud["after"]["reason"] == "outage"
     # Segments too, and only with the bypass.
     seg = f"{api}/environments/production/segments/beta"
-    refused(bob.put(seg, json={"included": ["a"], "bypass_protection": True,
-                               "bypass_reason": "x"}), 403, "bypass_forbidden")  # fmt: skip
+    refused(
+        bob.put(seg, json={"included": ["a"], "bypass_protection": True, "bypass_reason": "x"}),
+        403,
+        "bypass_forbidden",
+    )
     ok(
         alice.put(seg, json={"included": ["a"], "bypass_protection": True, "bypass_reason": "y"}),
         201,
@@ -349,16 +414,22 @@ def test_an_approved_request_applies_at_its_time_through_a_schedule(start, clock
     assert schedule["change_request"] == made["id"] and schedule["status"] == "pending"
     # Its changes are the approved ones: not editable through the schedule.
     refused(alice.patch(f"{api}/schedules/{schedule['id']}", json={"changes": {"on": False}}))
-    refused(alice.patch(f"{api}/change-requests/{made['id']}", json={"comment": "x"}),
-            409, "request_scheduled")  # fmt: skip
+    refused(
+        alice.patch(f"{api}/change-requests/{made['id']}", json={"comment": "x"}),
+        409,
+        "request_scheduled",
+    )
     assert team.config()["on"] is False
     clock.advance(3601)
-    done = wait_for(lambda: (r := team.get(made["id"]))["state"] != "scheduled" and r,
-                    "the request applied")  # fmt: skip
+    done = wait_for(
+        lambda: (r := team.get(made["id"]))["state"] != "scheduled" and r, "the request applied"
+    )
     assert done["state"] == "applied", done
     assert team.config()["on"] is True and done["version"] == team.config()["version"]
     assert [e["action"] for e in reversed(team.audit("change_request."))][-2:] == [
-        "change_request.scheduled", "change_request.applied"]  # fmt: skip
+        "change_request.scheduled",
+        "change_request.applied",
+    ]
 
 
 def test_rejecting_or_cancelling_closes_a_request_and_its_schedule(start, clock):
@@ -381,7 +452,8 @@ def test_rejecting_or_cancelling_closes_a_request_and_its_schedule(start, clock)
     time.sleep(0.3)
     assert team.config()["on"] is False
     assert [e["action"] for e in team.audit("change_request.rejected")] == [
-        "change_request.rejected"]  # fmt: skip
+        "change_request.rejected"
+    ]
 
 
 def test_a_schedule_made_before_protection_fails_at_its_time(start, clock):
@@ -392,7 +464,9 @@ def test_a_schedule_made_before_protection_fails_at_its_time(start, clock):
     made = ok(alice.post(f"{api}/flags/checkout/schedules", json=body), 201)
     team.protect()
     clock.advance(61)
-    done = wait_for(lambda: (s := ok(alice.get(f"{api}/schedules/{made['id']}")))["status"]
-                    != "pending" and s, "the schedule finished")  # fmt: skip
+    done = wait_for(
+        lambda: (s := ok(alice.get(f"{api}/schedules/{made['id']}")))["status"] != "pending" and s,
+        "the schedule finished",
+    )
     assert done["status"] == "failed" and "protected environment" in done["reason"]
     assert team.config()["on"] is False
