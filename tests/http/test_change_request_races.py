@@ -63,8 +63,8 @@ def test_an_approval_racing_an_edit_never_counts_for_the_edit(live_any_db):
         made = open_request(alice, api, {"on": True})
         url = f"{api}/change-requests/{made['id']}"
         approve, edit = together(
-            lambda: bob.post(f"{url}/approve", json={"revision": 1}),
-            lambda: alice.patch(url, json={"comment": f"edited {round_}"}),
+            lambda url=url: bob.post(f"{url}/approve", json={"revision": 1}),
+            lambda url=url, n=round_: alice.patch(url, json={"comment": f"edited {n}"}),
         )
         assert edit.status_code == 200, edit.text
         after = ok(alice.get(url))
@@ -92,7 +92,7 @@ def test_two_applications_of_one_request_apply_it_once(live_any_db):
         ok(bob.post(f"{url}/approve"))
         version = ok(alice.get(config_url))["version"]
         first, second = together(
-            lambda: alice.post(f"{url}/apply"), lambda: bob.post(f"{url}/apply")
+            lambda url=url: alice.post(f"{url}/apply"), lambda url=url: bob.post(f"{url}/apply")
         )
         statuses = sorted([first.status_code, second.status_code])
         assert statuses == [200, 409], (first.text, second.text)
