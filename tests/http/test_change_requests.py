@@ -19,8 +19,9 @@ import pytest
 from launchsequence.app import create_app
 from tests.support.api import ApiUser, signup
 from tests.support.forms import form_fields
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, free_port
 from tests.support.receiver import Receiver
+from tests.support.smtp import smtp_server
 
 WAIT = 10.0
 RULE = {
@@ -33,9 +34,9 @@ RULE = {
 def start(make_settings: Callable[..., Any], clock: Any) -> Iterator[Callable[..., LiveServer]]:
     servers: list[LiveServer] = []
 
-    def make(**overrides: Any) -> LiveServer:
+    def make(port: int | None = None, **overrides: Any) -> LiveServer:
         settings = make_settings(schedule_check_seconds=0.05, **overrides)
-        server = LiveServer(create_app(settings, clock=clock)).start()
+        server = LiveServer(create_app(settings, clock=clock), port=port).start()
         servers.append(server)
         return server
 
@@ -470,3 +471,30 @@ def test_a_schedule_made_before_protection_fails_at_its_time(start, clock):
     )
     assert done["status"] == "failed" and "protected environment" in done["reason"]
     assert team.config()["on"] is False
+
+
+def test_approvers_get_mail_when_a_request_opens_or_changes(start):
+    with smtp_server() as inbox:
+        port = free_port()
+        server = start(
+            smtp_host="127.0.0.1",
+            smtp_port=inbox.port,
+            smtp_tls="none",
+            mail_from="Launch Sequence <flags@example.test>",
+            base_url=f"http://127.0.0.1:{port}",
+            port=port,
+        )
+        team = Team(server.url)
+        ok(team.alice.post(f"{team.api}/flags", json={"key": "checkout"}), 201)
+        team.protect()
+        made = team.open(team.alice, {"on": True}, "launch it")
+        messages = inbox.wait_for(2)  # bob and carol may approve; not alice, not vic (viewer)
+        assert sorted(m["To"] for m in messages) == ["bob@example.com", "carol@example.com"]
+        text = messages[0].get_content()
+        assert "launch it" in text
+        link = f"http://127.0.0.1:{port}/o/{team.org}/p/default/change-requests/{made['id']}"
+        assert link in text
+        assert f"Change request #{made['id']} opened" in messages[0]["Subject"]
+        ok(team.alice.patch(f"{team.api}/change-requests/{made['id']}", json={"comment": "now"}))
+        later = inbox.wait_for(4)[2:]
+        assert all("approvals voided" in m["Subject"] for m in later)

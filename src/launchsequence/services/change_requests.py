@@ -30,14 +30,15 @@ from sqlalchemy import Connection
 
 from ..store import change_requests as store
 from ..store import flags as flag_store
-from ..store import orgs as org_store
 from ..store import schedules as schedule_store
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .flags import Flags, with_rule_ids
 from .mail import Mailer
 from .orgs import environment_for, org_for, project_for
 from .protection import Approved, counted_approvals, may_change
+from .request_mail import approvers_of, mail_approvers
 from .request_outcomes import STATES, announce, public_request
+from .request_views import permissions, request_diff
 from .runtime import Actor, Runtime, with_comment
 from .schedule_runner import patch_now
 from .schedules import GRACE_MS, MAX_AHEAD_MS, parse_time, public_schedule
@@ -111,54 +112,9 @@ class ChangeRequests:
             project = project_for(conn, org, project_key)
             row = self._row(conn, project, request_id)
             out = public_request(conn, org, project, row)
-            out["diff"] = self._diff(conn, row)
-            out["may"] = self._may(conn, org, project, actor, row, out)
+            out["diff"] = request_diff(conn, row)
+            out["may"] = permissions(conn, org, project, actor, row, out)
         return out
-
-    @staticmethod
-    def _diff(conn: Connection, row: dict[str, Any]) -> dict[str, Any]:
-        changes = row["changes"]
-        current = None
-        if row["flag_id"] is not None:
-            current = flag_store.get_config(
-                conn, flag_id=row["flag_id"], environment_id=row["environment_id"]
-            )
-        conflict = None
-        if current is None:
-            conflict = "the flag was deleted"
-        elif row["state"] == "open":
-            conflict = patch_now(row, current)[1] or None
-        return {
-            "before": {f: row["base"].get(f) for f in changes},
-            "after": changes,
-            "current": {f: current[f] for f in changes} if current else None,
-            "current_version": current["version"] if current else None,
-            "conflict": conflict,
-        }
-
-    @staticmethod
-    def _may(
-        conn: Connection,
-        org: dict[str, Any],
-        project: dict[str, Any],
-        actor: Actor,
-        row: dict[str, Any],
-        public: dict[str, Any],
-    ) -> dict[str, bool]:
-        """What the caller may do with the request now (the dashboard shows those buttons)."""
-        writer = may_change(conn, org, project, actor.user_id)
-        author = row["author_id"] == actor.user_id
-        open_ = public["state"] in ("open", "approved")
-        approvers = {a["user_id"] for a in counted_approvals(conn, org, project, row)}
-        return {
-            "approve": writer and open_ and not author and actor.user_id not in approvers,
-            "reject": writer and open_ and not author,
-            "cancel": (author or writer) and public["state"] in ("open", "approved", "scheduled"),
-            "edit": writer and author and open_,
-            "apply": writer
-            and public["state"] == "approved"
-            and (author or actor.user_id in approvers),
-        }
 
     @staticmethod
     def _flag(conn: Connection, project: dict[str, Any], key: str) -> dict[str, Any]:
@@ -262,8 +218,8 @@ class ChangeRequests:
             )
             out = public_request(conn, org, project, self._row(conn, project, request_id))
             announce(conn, self.rt, org, with_comment(actor, comment), "change_request.opened", out)
-            recipients = self._approvers(conn, org, project, actor.user_id)
-        self._mail(recipients, org_key, out, "opened")
+            recipients = approvers_of(conn, org, project, actor.user_id)
+        mail_approvers(self.mailer, self.rt, recipients, org_key, out, "opened")
         return out
 
     def edit(
@@ -300,8 +256,8 @@ class ChangeRequests:
             store.update_open(conn, request_id, values)
             out = public_request(conn, org, project, self._row(conn, project, request_id))
             announce(conn, self.rt, org, actor, "change_request.updated", out, before=before)
-            recipients = self._approvers(conn, org, project, actor.user_id)
-        self._mail(recipients, org_key, out, "changed (approvals voided)")
+            recipients = approvers_of(conn, org, project, actor.user_id)
+        mail_approvers(self.mailer, self.rt, recipients, org_key, out, "changed (approvals voided)")
         return out
 
     def approve(
@@ -533,35 +489,3 @@ class ChangeRequests:
                 f"this change request is {row['state']}: only an open one can be changed",
                 code="request_closed",
             )
-
-    # --- mail --------------------------------------------------------------------------------
-
-    @staticmethod
-    def _approvers(
-        conn: Connection, org: dict[str, Any], project: dict[str, Any], author_id: int
-    ) -> list[str]:
-        """Emails of the members who may approve a request by `author_id`."""
-        return [
-            m["email"]
-            for m in org_store.list_members(conn, org["id"])
-            if m["id"] != author_id and may_change(conn, org, project, m["id"])
-        ]
-
-    def _mail(self, to: list[str], org_key: str, request: dict[str, Any], what: str) -> None:
-        """Tell the approvers, when the server sends mail (optional: the dashboard lists
-        requests either way)."""
-        if self.mailer is None or not self.mailer.configured or not to:
-            return
-        base = self.rt.settings.base_url.rstrip("/")
-        link = f"{base}/o/{org_key}/p/{request['project']}/change-requests/{request['id']}"
-        subject = (
-            f"Change request #{request['id']} {what}: {request['flag']} in {request['environment']}"
-        )
-        body = (
-            f"{request['author']} asks to change flag {request['flag']} in "
-            f"{org_key}/{request['project']}/{request['environment']}.\n\n"
-            f"{request['comment'] or '(no comment)'}\n\n"
-            f"It needs {request['approvals_required']} approval(s). Review it here:\n{link}\n"
-        )
-        for address in to:
-            self.mailer.send(to=address, subject=subject, body=body, kind="change-request")
