@@ -498,3 +498,14 @@ def test_approvers_get_mail_when_a_request_opens_or_changes(start):
         ok(team.alice.patch(f"{team.api}/change-requests/{made['id']}", json={"comment": "now"}))
         later = inbox.wait_for(4)[2:]
         assert all("approvals voided" in m["Subject"] for m in later)
+
+
+def test_a_protected_environment_or_its_project_is_not_deleted(start):
+    team = Team(start().url)
+    team.protect()
+    api = team.api
+    refused(team.alice.delete(f"{api}/environments/production", params={"force": "true"}))
+    refused(team.alice.delete(api, params={"force": "true"}))
+    ok(team.alice.patch(f"{api}/environments/production", json={"protected": False}))
+    gone = team.alice.delete(f"{api}/environments/production", params={"force": "true"})
+    assert gone.status_code == 204, gone.text

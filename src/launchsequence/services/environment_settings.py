@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ..store import orgs as store
-from .errors import Invalid
+from .errors import Conflict, Invalid
 from .runtime import Actor, Runtime, record_audit
 
-__all__ = ["MAX_APPROVALS", "PROTECTION_FIELDS", "protection_changes"]
+__all__ = ["MAX_APPROVALS", "PROTECTION_FIELDS", "protection_changes", "refuse_protected_deletion"]
 
 log = logging.getLogger("launchsequence")
 
@@ -80,3 +80,15 @@ def protection_changes(
         after=after,
     )
     return {**env, **after}
+
+
+def refuse_protected_deletion(envs: list[dict[str, Any]], doing: str) -> None:
+    """Conflict `protected_environment` if any of `envs` is protected: deleting it would take
+    its flags from every application without a change request. Lifting the protection first
+    (audited, announced) is the way."""
+    protected = [e["key"] for e in envs if e["protected"]]
+    if protected:
+        raise Conflict(
+            f"protected environment {', '.join(protected)}: lift its protection before {doing}",
+            code="protected_environment",
+        )

@@ -17,7 +17,7 @@ from ..secrets import CLIENT_KEY_PREFIX, SERVER_KEY_PREFIX, digest, new_secret
 from ..store import accounts as account_store
 from ..store import flags as flag_store
 from ..store import orgs as store
-from .environment_settings import PROTECTION_FIELDS, protection_changes
+from .environment_settings import PROTECTION_FIELDS, protection_changes, refuse_protected_deletion
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .live import refuse_live_environment, refuse_live_project
 from .runtime import Actor, Runtime, check_key, record_audit
@@ -497,6 +497,7 @@ class Orgs:
             org = org_for(conn, actor, org_key, write=True)
             project = project_for(conn, org, project_key, lock=True)
             envs = store.list_environments(conn, project["id"])
+            refuse_protected_deletion(envs, "deleting the project")
             refuse_live_project(conn, project, [e["key"] for e in envs], force=force)
             gone = [e["id"] for e in envs]
             store.delete_project(conn, project["id"])
@@ -619,6 +620,7 @@ class Orgs:
             org = org_for(conn, actor, org_key, write=True)
             project = project_for(conn, org, project_key, lock=True)
             env = environment_for(conn, project, env_key)
+            refuse_protected_deletion([env], "deleting it")
             refuse_live_environment(conn, project, env_key, force=force)
             store.delete_environment(conn, env["id"])
             record_audit(
