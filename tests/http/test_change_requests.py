@@ -162,7 +162,10 @@ def test_every_write_path_without_an_approved_request_is_refused(start):
     }
     refused(alice.post(f"{api}/flags/checkout/schedules", json=schedule))
     # Segments of the environment.
-    refused(alice.put(f"{api}/environments/production/segments/beta", json={"included": ["x"]}))
+    message = refused(
+        alice.put(f"{api}/environments/production/segments/beta", json={"included": ["x"]})
+    )
+    assert "bypass" in message  # no change request can make this one
     refused(alice.put(f"{api}/environments/production/segments/new", json={"included": ["x"]}))
     refused(alice.delete(f"{api}/environments/production/segments/beta"))
     # Archiving or deleting a flag that is on there.

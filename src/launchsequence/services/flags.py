@@ -867,7 +867,7 @@ class Flags:
             org, project = self._scope(conn, actor, org_key, project_key, write=True)
             env = environment_for(conn, project, env_key)
             guard(conn, self.rt, actor, org, project, env["id"], passage=passage,
-                  what=f"changing segment {key}")  # fmt: skip
+                  what=f"changing segment {key}", requestable=False)  # fmt: skip
             existing = store.get_segment(conn, environment_id=env["id"], key=key)
             if create is None:
                 create = existing is None
@@ -951,7 +951,7 @@ class Flags:
             env = environment_for(conn, project, env_key)
             segment = self._segment(conn, env, key)
             guard(conn, self.rt, actor, org, project, env["id"], passage=passage,
-                  what=f"deleting segment {key}")  # fmt: skip
+                  what=f"deleting segment {key}", requestable=False)  # fmt: skip
             snapshot = build_snapshot(conn, env["id"]) or {"flags": {}, "segments": {}}
             users = sorted(
                 [

@@ -90,7 +90,13 @@ def bypass_from(body: dict[str, Any]) -> Bypass | None:
     return Bypass(reason.strip())
 
 
-def _refusal(env_key: str, what: str) -> Conflict:
+def _refusal(env_key: str, what: str, *, requestable: bool = True) -> Conflict:
+    if not requestable:
+        return Conflict(
+            f"{env_key} is a protected environment: {what} there takes an owner's emergency "
+            "bypass (bypass_protection with a bypass_reason), or lifting its protection first",
+            code=PROTECTED,
+        )
     return Conflict(
         f"{env_key} is a protected environment: {what} needs an approved change request "
         '(open one: POST .../change-requests, or "Request change" on the flag\'s page)',
@@ -123,6 +129,7 @@ def guard(
     passage: Passage | None,
     what: str,
     flag_id: int | None = None,
+    requestable: bool = True,
 ) -> None:
     """Let a write to environment `env_id` through, or raise.
 
@@ -131,12 +138,13 @@ def guard(
     `flag_id`) and has its approvals; with `Bypass`, Forbidden `bypass_forbidden` unless the
     actor is an owner, and otherwise a `protection.bypassed` audit entry and webhook event in
     the caller's transaction. Read under the caller's project lock, so it holds at commit.
+    `requestable`: whether a change request could make this change (its message says so).
     """
     env = org_store.environment_by_id(conn, env_id)
     if env is None or not env["protected"]:
         return
     if passage is None:
-        raise _refusal(env["key"], what)
+        raise _refusal(env["key"], what, requestable=requestable)
     if isinstance(passage, Approved):
         row = request_store.get(conn, project_id=project["id"], request_id=passage.request_id)
         if (
@@ -170,12 +178,12 @@ def guard(
     )
 
 
-def refuse_protected(conn: Connection, env_id: int, what: str) -> None:
+def refuse_protected(conn: Connection, env_id: int, what: str, *, requestable: bool = True) -> None:
     """Conflict `protected_environment` if the environment is protected (for writes that have
-    no passage at all, such as a schedule made directly)."""
+    no passage at all, such as a schedule made directly, or an import)."""
     env = org_store.environment_by_id(conn, env_id)
     if env is not None and env["protected"]:
-        raise _refusal(env["key"], what)
+        raise _refusal(env["key"], what, requestable=requestable)
 
 
 def protected_where_on(conn: Connection, project: dict[str, Any], flag_id: int) -> list[str]:

@@ -453,7 +453,9 @@ class Transfer:
             values = {k: s[k] for k in ("name", "description", "included", "excluded", "rules")}
             before = existing.get(s["key"])
             if before is None or any(before[k] != v for k, v in values.items()):
-                refuse_protected(conn, env["id"], f"importing segment {s['key']}")
+                refuse_protected(
+                    conn, env["id"], f"importing segment {s['key']}", requestable=False
+                )
             if before is None:
                 store.create_segment(
                     conn,
