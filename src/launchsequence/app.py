@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from . import __version__, accesslog, web
 from .api import (
     accounts,
+    change_requests,
     code_refs,
     flags,
     lifecycle,
@@ -260,6 +261,7 @@ def create_app(
         code_refs,
         lifecycle,
         promotion,
+        change_requests,
     ):
         app.include_router(module.router)
     web.install(app)

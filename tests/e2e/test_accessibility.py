@@ -117,6 +117,11 @@ def _build_project(new_context: Any, base: str) -> tuple[str, str]:
         ],
         "fallthrough": {"variation": 1},
     })  # fmt: skip
+    # Staging protected, with a change request waiting (its list and page are checked).
+    _api(page, base, "PATCH", f"{project}/environments/staging", {"protected": True})
+    _api(page, base, "POST", f"{project}/change-requests",
+         {"flag": flag, "environment": "staging", "comment": "Launch in staging",
+          "changes": {"on": True, "targets": [{"variation": 0, "values": ["qa-1"]}]}})  # fmt: skip
     return org, flag
 
 
@@ -134,6 +139,8 @@ def _pages(org: str, flag: str) -> list[tuple[str, str]]:
         ("segments", f"{p}/segments"),
         ("segment", f"{p}/segments/beta?env=production"),
         ("environments", f"{p}/environments"),
+        ("change-requests", f"{p}/change-requests"),
+        ("change-request", f"{p}/change-requests/1"),
         ("rotate", f"{p}/environments/production/rotate?kind=server"),
         ("delete-environment", f"{p}/environments/staging/delete"),
         ("project-settings", f"{p}/settings"),

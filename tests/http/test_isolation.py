@@ -40,6 +40,7 @@ MISSING = {
     "index": "99",
     "key_id": "987654321",
     "schedule_id": "987654321",
+    "request_id": "987654321",
     "webhook_id": "987654321",
     "delivery_id": "987654321",
 }
@@ -103,6 +104,19 @@ OPERATIONS: dict[tuple[str, str], Any] = {
     ("GET", P + "/schedules/{schedule_id}"): None,
     ("PATCH", P + "/schedules/{schedule_id}"): {"at": "2029-01-01T00:00:00Z"},
     ("DELETE", P + "/schedules/{schedule_id}"): None,
+    ("GET", P + "/change-requests"): None,
+    ("POST", P + "/change-requests"): {
+        "flag": A_FLAG,
+        "environment": "staging",
+        "changes": {"on": True},
+        "comment": "hijack",
+    },
+    ("GET", P + "/change-requests/{request_id}"): None,
+    ("PATCH", P + "/change-requests/{request_id}"): {"comment": "hijack"},
+    ("POST", P + "/change-requests/{request_id}/approve"): {},
+    ("POST", P + "/change-requests/{request_id}/reject"): {"reason": "hijack"},
+    ("POST", P + "/change-requests/{request_id}/cancel"): None,
+    ("POST", P + "/change-requests/{request_id}/apply"): {},
     ("GET", P + "/export"): None,
     ("GET", P + "/compare"): None,
     ("GET", FLAG + "/compare"): None,
@@ -248,6 +262,7 @@ def state(user: ApiUser, org: str) -> dict[str, Any]:
         pbase = f"{base}/projects/{project['key']}"
         out[f"{project['key']}/members"] = ok(user.get(f"{pbase}/members"))
         out[f"{project['key']}/schedules"] = ok(user.get(f"{pbase}/schedules"))
+        out[f"{project['key']}/change-requests"] = ok(user.get(f"{pbase}/change-requests"))
         out[f"{project['key']}/flags"] = ok(user.get(f"{pbase}/flags?archived=all"))
         out[f"{project['key']}/relay-keys"] = ok(user.get(f"{pbase}/relay-keys"))
         out[f"{project['key']}/code-refs"] = ok(user.get(f"{pbase}/code-refs"))
@@ -281,6 +296,7 @@ def populate(user: ApiUser) -> None:
     ok(user.post(f"{base}/relay-keys", json={"name": "iso-edge"}), 201)
     pending = {"environment": "production", "at": "2030-01-01T00:00:00Z", "changes": {"on": True}}
     ok(user.post(f"{base}/flags/{A_FLAG}/schedules", json=pending), 201)
+    add_request(user, A_FLAG)
     scan = {
         "repository": "iso/repo",
         "branch": "main",
@@ -288,6 +304,19 @@ def populate(user: ApiUser) -> None:
         "refs": [{"flag": A_FLAG, "path": "iso.py", "line": 1}],
     }
     ok(user.post(f"{base}/code-refs", json=scan))
+
+
+def add_request(user: ApiUser, flag: str) -> None:
+    """A change request for `flag` in staging (protected for it)."""
+    base = f"/api/v1/orgs/{user.org}/projects/default"
+    ok(user.patch(f"{base}/environments/staging", json={"protected": True}))
+    proposal = {"flag": flag, "environment": "staging", "changes": {"on": True}}
+    ok(user.post(f"{base}/change-requests", json=proposal), 201)
+
+
+def request_id(user: ApiUser, project: str = "default") -> str:
+    listed = ok(user.get(f"/api/v1/orgs/{user.org}/projects/{project}/change-requests"))
+    return str(listed["change_requests"][0]["id"])
 
 
 def schedule_id(user: ApiUser, project: str = "default") -> str:
@@ -324,6 +353,7 @@ def a_objects(owner: ApiUser) -> dict[str, str]:
         "index": "0",
         "key_id": relay_key_id(owner),
         "schedule_id": schedule_id(owner),
+        "request_id": request_id(owner),
     }
 
 
@@ -395,6 +425,7 @@ def test_keys_are_per_organization(live_any_db):
     ok(bob.post(f"{b_base}/relay-keys", json={"name": "b-edge"}), 201)
     pending = {"environment": "production", "at": "2030-01-01T00:00:00Z", "changes": {"on": True}}
     ok(bob.post(f"{b_base}/flags/b-flag/schedules", json=pending), 201)
+    add_request(bob, "b-flag")
     b_hook = {"url": "http://127.0.0.1:9/b", "events": ["flag.created"]}
     ok(bob.post(f"/api/v1/orgs/{bob.org}/webhooks", json=b_hook), 201)
     ok(bob.post(f"{b_base}/flags", json={"key": "b-flag-2", "name": "B"}), 201)
@@ -410,6 +441,7 @@ def test_keys_are_per_organization(live_any_db):
         "index": "0",
         "key_id": relay_key_id(bob),
         "schedule_id": schedule_id(bob),
+        "request_id": request_id(bob),
     }
     a_only = {
         **webhook_ids(alice),
@@ -421,6 +453,7 @@ def test_keys_are_per_organization(live_any_db):
         "invitation_id": invitation_id(alice),
         "key_id": relay_key_id(alice),
         "schedule_id": schedule_id(alice),
+        "request_id": request_id(alice),
     }
     before = state(alice, alice.org)
     bob_before = state(bob, bob.org)

@@ -227,12 +227,22 @@ class World:
         made = self.alice.post(f"{org}/projects/default/flags/fuzz/schedules", json=later)
         _ok(made, 201)
         self.values["schedule_id"] = str(made.json()["id"])
+        # A change request (in staging, protected for it; production stays unprotected).
+        staging = f"{org}/projects/default/environments/staging"
+        _ok(self.alice.patch(staging, json={"protected": True}), 200)
+        request = {"flag": "fuzz", "environment": "staging", "changes": {"on": True}}
+        made = self.alice.post(f"{org}/projects/default/change-requests", json=request)
+        _ok(made, 201)
+        self.values["request_id"] = str(made.json()["id"])
         self.restore()
 
     def restore(self) -> None:
         """Put back what a form may have changed (only what the forms' valid parts can)."""
         org, alice = f"/api/v1/orgs/{self.org}", self.alice
         flag = f"{org}/projects/default/flags/fuzz"
+        # The environments page's settings form may have protected production.
+        production = f"{org}/projects/default/environments/production"
+        _ok(alice.patch(production, json={"protected": False}), 200)
         _ok(alice.patch(flag, json={"archived": False, "variations": FLAG["variations"]}), 200)
         _ok(alice.put(f"{flag}/environments/production", json=CONFIG), 200)
         segment = f"{org}/projects/default/environments/production/segments/beta"

@@ -182,6 +182,11 @@ def world(server: LiveServer) -> dict[str, Any]:
         json={"email": "fuzz-member@example.com", "role": "viewer"},
     )
     assert added.status_code == 201, added.text
+    protect = user.patch(f"{base}/environments/staging", json={"protected": True})
+    assert protect.status_code == 200, protect.text
+    proposal = {"flag": "sample", "environment": "staging", "changes": {"on": True}}
+    request = user.post(f"{base}/change-requests", json=proposal)
+    assert request.status_code == 201, request.text
     token_body = token.json()
     user.close()
     return {
@@ -198,6 +203,7 @@ def world(server: LiveServer) -> dict[str, Any]:
             "webhook_id": hook.json()["id"],
             "schedule_id": schedule.json()["id"],
             "user_id": member_id,
+            "request_id": request.json()["id"],
         },
     }
 

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response
 
 from ..services import Invalid
-from ..services.shapes import ConfigPatch, ConfigPut, FlagIn, FlagPatch
+from ..services.protection import bypass_from
+from ..services.shapes import ConfigPatch, ConfigPatchWrite, ConfigPutWrite, FlagIn, FlagPatch
 from .auth import CurrentActor, ServicesDep
 from .errors import ERROR_RESPONSES
 from .models import CONFIG_ETAG, CURRENT_ETAG, Flag, FlagConfig, FlagList, Force, answer
@@ -197,19 +198,23 @@ def put_config(
     project: str,
     flag: str,
     env: str,
-    body: ConfigPut,
+    body: ConfigPutWrite,
     response: Response,
     actor: CurrentActor,
     services: ServicesDep,
     if_match: IfMatch = None,
 ) -> Any:
+    """In a protected environment: 409 `protected_environment` (open a change request), or
+    an owner's `bypass_protection` with a `bypass_reason`."""
     data = body.model_dump(exclude_unset=True, exclude_none=True)
+    passage = bypass_from(data)
     # Null here means "unset": the flag serves the application's default.
     data.setdefault("off_variation", None)
     data.setdefault("fallthrough", None)
     config = services.flags.write_config(
-        actor, org, project, flag, env, data, if_match=if_match_version(if_match), replace=True
-    )
+        actor, org, project, flag, env, data, if_match=if_match_version(if_match), replace=True,
+        passage=passage,
+    )  # fmt: skip
     return _answer(response, config)
 
 
@@ -223,17 +228,21 @@ def patch_config(
     project: str,
     flag: str,
     env: str,
-    body: ConfigPatch,
+    body: ConfigPatchWrite,
     response: Response,
     actor: CurrentActor,
     services: ServicesDep,
     if_match: IfMatch = None,
 ) -> Any:
-    """`{"on": true}` turns the flag on. Fields left out keep their values."""
+    """`{"on": true}` turns the flag on. Fields left out keep their values. In a protected
+    environment: 409 `protected_environment` (open a change request with this very body), or
+    an owner's `bypass_protection: true` with a `bypass_reason`."""
     data = patch_body(body)
+    passage = bypass_from(data)
     config = services.flags.write_config(
-        actor, org, project, flag, env, data, if_match=if_match_version(if_match), replace=False
-    )
+        actor, org, project, flag, env, data, if_match=if_match_version(if_match), replace=False,
+        passage=passage,
+    )  # fmt: skip
     return _answer(response, config)
 
 

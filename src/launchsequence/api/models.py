@@ -346,6 +346,10 @@ class Environment(TypedDict):
     name: str
     version: Annotated[int, Field(description="Grows with every change to what it serves")]
     created_at: Millis
+    protected: Annotated[bool, Field(description="Changes need an approved change request")]
+    required_approvals: Annotated[
+        int, Field(description="Approvals a change request needs here (by others than its author)")
+    ]
     sdk_keys: list[SdkKey]
 
 
@@ -572,7 +576,67 @@ class Schedule(TypedDict):
     created_at: Millis
     updated_at: Millis
     finished_at: Annotated[int | None, Field(description="Applied, failed or cancelled (ms)")]
+    change_request: Annotated[
+        int | None, Field(description="The approved change request it applies, if any")
+    ]
 
 
 class ScheduleList(TypedDict):
     schedules: list[Schedule]
+
+
+# --- change requests --------------------------------------------------------------------------
+
+
+class RequestApproval(TypedDict):
+    by: Annotated[str, Field(description="Email of the approver")]
+    at: Millis
+
+
+class RequestDiff(TypedDict):
+    before: Annotated[
+        dict[str, Any], Field(description="The fields it sets, as they were when it was made")
+    ]
+    after: Annotated[dict[str, Any], Field(description="The fields it sets, as it sets them")]
+    current: Annotated[dict[str, Any] | None, Field(description="The same fields as they are now")]
+    current_version: int | None
+    conflict: Annotated[
+        str | None, Field(description="Why it would not apply now (the flag changed since)")
+    ]
+
+
+class ChangeRequest(TypedDict):
+    id: int
+    project: str
+    flag: Annotated[str, Field(description="The flag's key (kept after it is deleted)")]
+    environment: str
+    changes: Annotated[
+        dict[str, Any], Field(description="The PATCH body it applies: configuration fields")
+    ]
+    base: Annotated[dict[str, Any], Field(description="Those fields when it was made")]
+    base_version: int
+    comment: str
+    author: Annotated[str, Field(description="Email of who opened it")]
+    state: Literal["open", "approved", "scheduled", "applied", "rejected", "cancelled", "failed"]
+    revision: Annotated[int, Field(description="Grows with each edit; edits void approvals")]
+    approvals: Annotated[
+        list[RequestApproval], Field(description="Approvals of the current revision that count")
+    ]
+    approvals_required: int
+    voided_approvals: Annotated[int, Field(description="Approvals of earlier revisions")]
+    apply_at: Annotated[int | None, Field(description="When it applies, if scheduled (ms)")]
+    schedule: Annotated[int | None, Field(description="Its scheduled change's id, if any")]
+    closed_by: str | None
+    reason: Annotated[str | None, Field(description="Why it was rejected, or failed")]
+    version: Annotated[int | None, Field(description="The configuration version it made")]
+    created_at: Millis
+    updated_at: Millis
+    closed_at: Millis | None
+    diff: NotRequired[RequestDiff]
+    may: NotRequired[
+        Annotated[dict[str, bool], Field(description="What the caller may do with it now")]
+    ]
+
+
+class ChangeRequestList(TypedDict):
+    change_requests: list[ChangeRequest]

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
-from ..services.shapes import EnvironmentIn, NameIn, ProjectIn, SdkKeyIn, SegmentIn
+from ..services.protection import bypass_from
+from ..services.shapes import (
+    EnvironmentIn,
+    EnvironmentPatch,
+    NameIn,
+    ProjectIn,
+    SdkKeyIn,
+    SegmentWrite,
+)
 from .auth import CurrentActor, ServicesDep
 from .models import (
     Environment,
@@ -114,13 +122,22 @@ def get_environment(
 
 @router.patch(
     "/{project}/environments/{env}",
-    summary="Rename an environment",
-    responses=answer(Environment, "The environment, renamed"),
+    summary="Change an environment's name or protection",
+    responses=answer(Environment, "The environment as changed"),
 )
-def rename_environment(
-    org: str, project: str, env: str, body: NameIn, actor: CurrentActor, services: ServicesDep
+def update_environment(
+    org: str,
+    project: str,
+    env: str,
+    body: EnvironmentPatch,
+    actor: CurrentActor,
+    services: ServicesDep,
 ) -> Any:
-    return services.orgs.rename_environment(actor, org, project, env, body.name)
+    """Fields left out keep their values. `protected: true` routes every configuration change
+    through change requests needing `required_approvals` approvals (admins and owners change
+    this; it is audited as `environment.protection_changed`)."""
+    data = body.model_dump(exclude_unset=True, exclude_none=True)
+    return services.orgs.update_environment(actor, org, project, env, data)
 
 
 @router.delete("/{project}/environments/{env}", status_code=204, summary="Delete an environment")
@@ -188,13 +205,16 @@ def put_segment(
     project: str,
     env: str,
     segment: str,
-    body: SegmentIn,
+    body: SegmentWrite,
     response: Response,
     actor: CurrentActor,
     services: ServicesDep,
 ) -> Any:
+    """In a protected environment: 409 `protected_environment`, unless an owner sends
+    `bypass_protection: true` with a `bypass_reason`."""
     data = body.model_dump(exclude_unset=True, exclude_none=True)
-    result, created = services.flags.put_segment(actor, org, project, env, segment, data)
+    passage = bypass_from(data)
+    result, created = services.flags.put_segment(actor, org, project, env, segment, data, passage)
     response.status_code = 201 if created else 200
     return result
 
@@ -216,7 +236,22 @@ def get_segment(
     summary="Delete a segment no flag uses",
 )
 def delete_segment(
-    org: str, project: str, env: str, segment: str, actor: CurrentActor, services: ServicesDep
+    org: str,
+    project: str,
+    env: str,
+    segment: str,
+    actor: CurrentActor,
+    services: ServicesDep,
+    bypass_protection: Annotated[
+        bool, Query(description="Owners only, in a protected environment")
+    ] = False,
+    bypass_reason: Annotated[
+        str | None, Query(max_length=1000, description="Why (with bypass_protection)")
+    ] = None,
 ) -> Response:
-    services.flags.delete_segment(actor, org, project, env, segment)
+    """In a protected environment: 409 `protected_environment`, unless an owner bypasses."""
+    passage = bypass_from(
+        {"bypass_protection": bypass_protection or None, "bypass_reason": bypass_reason}
+    )
+    services.flags.delete_segment(actor, org, project, env, segment, passage)
     return Response(status_code=204)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .accounts import Accounts
 from .audit import Audit
 from .bulk import Bulk
+from .change_requests import ChangeRequests
 from .code_refs import CodeRefs
 from .drafts import Drafts
 from .errors import (
@@ -50,6 +51,7 @@ __all__ = [
     "Actor",
     "Audit",
     "Bulk",
+    "ChangeRequests",
     "CodeRefs",
     "Conflict",
     "Drafts",
@@ -119,6 +121,7 @@ class Services:
     passkeys: Passkeys
     promotion: Promotion
     bulk: Bulk
+    change_requests: ChangeRequests
 
     @classmethod
     def build(
@@ -159,4 +162,5 @@ class Services:
             accounts.passkeys,
             Promotion(rt, flags),
             Bulk(rt, flags),
+            ChangeRequests(rt, flags, mailer),
         )

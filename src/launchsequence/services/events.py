@@ -47,6 +47,22 @@ EVENT_TYPES: dict[str, str] = {
     "its note if it was late, the version it made); the change itself is also announced as "
     "`flag.toggled` or `flag.changed`, by the schedule's author.",
     "schedule.failed": "A scheduled change could not be applied (`after.reason` says why).",
+    "change_request.opened": "A change request was opened in a protected environment (`after` "
+    "is the request: its changes, diff and comment).",
+    "change_request.updated": "A change request was edited; its approvals were voided.",
+    "change_request.approved": "A member approved a change request (`after.approvals` counts "
+    "them, `after.state` is `approved` once there are enough).",
+    "change_request.applied": "A change request was applied, or its scheduled application "
+    "made; the change itself is also announced as `flag.toggled` or `flag.changed`.",
+    "change_request.scheduled": "An approved change request was scheduled to apply at "
+    "`after.apply_at`.",
+    "change_request.rejected": "A change request was rejected (`after.reason` says why).",
+    "change_request.cancelled": "A change request was cancelled by its author or an admin.",
+    "change_request.failed": "A change request could not be applied (`after.reason` says why).",
+    "environment.protection_changed": "An environment's protection (`protected`, "
+    "`required_approvals`) was changed.",
+    "protection.bypassed": "An owner changed a protected environment without a change request "
+    "(an emergency bypass; `after.reason` says why).",
 }
 
 #: Audit actions whose event type is not their own name.
@@ -155,6 +171,16 @@ _VERBS = {
     "sdk_key.rotated": "rotated an SDK key",
     "schedule.applied": "applied a scheduled change to flag",
     "schedule.failed": "could not apply a scheduled change to flag",
+    "change_request.opened": "opened a change request for flag",
+    "change_request.updated": "edited a change request for flag",
+    "change_request.approved": "approved a change request for flag",
+    "change_request.applied": "applied a change request to flag",
+    "change_request.scheduled": "scheduled a change request for flag",
+    "change_request.rejected": "rejected a change request for flag",
+    "change_request.cancelled": "cancelled a change request for flag",
+    "change_request.failed": "could not apply a change request to flag",
+    "environment.protection_changed": "changed the protection of an environment",
+    "protection.bypassed": "BYPASSED the protection of an environment",
 }
 
 

@@ -33,6 +33,7 @@ from .lifecycle_report import recent_applications
 from .live import refuse_live_flag
 from .orgs import initial_config
 from .prerequisites import check_metadata, check_prerequisites, dependents
+from .protection import Passage, guard, refuse_protected_live
 from .runtime import Actor, Runtime, check_key, record_audit
 from .values import check_document, check_value
 from .variations import variation_uses, without_variation
@@ -443,6 +444,8 @@ class Flags:
                 if not isinstance(body["archived"], bool):
                     raise Invalid("must be true or false", field="archived")
                 changes["archived"] = body["archived"]
+                if body["archived"] and not flag["archived"]:
+                    refuse_protected_live(conn, project, flag, "archiving")
                 if body["archived"]:
                     refuse_live_flag(
                         conn,
@@ -466,6 +469,11 @@ class Flags:
             elif "variations" in body:
                 for k in ("on_variation", "off_variation"):
                     _index(flag["defaults"][k], len(variations), f"defaults.{k}")
+            if "variations" in changes and any(
+                new["value"] != old["value"]
+                for new, old in zip(changes["variations"], flag["variations"], strict=False)
+            ):
+                refuse_protected_live(conn, project, flag, "changing its variations' values")
             updated = {**flag, **changes}
             serves_change = any(k in changes for k in ("variations", "archived", "metadata"))
             envs = org_store.list_environments(conn, project["id"])
@@ -618,6 +626,7 @@ class Flags:
         with self.rt.write_db.begin() as conn:
             org, project = self._scope(conn, actor, org_key, project_key, write=True)
             flag = self._flag(conn, project, key)
+            refuse_protected_live(conn, project, flag, "deleting")
             refuse_live_flag(
                 conn,
                 project,
@@ -667,19 +676,23 @@ class Flags:
         *,
         if_match: int | None,
         replace: bool,
+        passage: Passage | None = None,
     ) -> dict[str, Any]:
         """Replace (`replace=True`, every field required) or patch the configuration.
 
         With `if_match`, the write applies only to that version: a stale one raises
-        PreconditionFailed with the current version and changes nothing.
+        PreconditionFailed with the current version and changes nothing. In a protected
+        environment a change needs `passage` (services/protection.py): else Conflict
+        `protected_environment`.
         """
         with self.rt.write_db.begin() as conn:
             org, project = self._scope(conn, actor, org_key, project_key, write=True)
             flag = self._flag(conn, project, key)
             env = environment_for(conn, project, env_key)
             result, versions = self.configure(
-                conn, actor, org, project, flag, env, body, if_match=if_match, replace=replace
-            )
+                conn, actor, org, project, flag, env, body, if_match=if_match, replace=replace,
+                passage=passage,
+            )  # fmt: skip
         self.rt.changed(versions)
         return result
 
@@ -696,6 +709,7 @@ class Flags:
         if_match: int | None = None,
         replace: bool = False,
         dry_run: bool = False,
+        passage: Passage | None = None,
     ) -> tuple[dict[str, Any], dict[int, int]]:
         """`write_config` inside the caller's transaction, for a caller that has scoped the
         change itself (taking the project's guard row first) and calls `rt.changed` with the
@@ -704,6 +718,10 @@ class Flags:
         that they are validated, versioned and audited exactly as a change made by hand.
 
         `dry_run` checks the change as it would apply now and writes nothing.
+
+        The gate: a change to a protected environment goes through only with `passage` (an
+        approved change request, or an owner's bypass): else Conflict `protected_environment`
+        (services/protection.py). Every configuration write in the server comes through here.
         """
         fields = store.CONFIG_FIELDS
         key, env_key, project_key = flag["key"], env["key"], project["key"]
@@ -742,6 +760,10 @@ class Flags:
         changes = {f: after[f] for f in fields if after[f] != before[f]}
         if not changes or dry_run:
             return _public_config(current, env_key), {}
+        guard(
+            conn, self.rt, actor, org, project, env["id"], passage=passage,
+            what=f"changing {key}", flag_id=flag["id"],
+        )  # fmt: skip
         version = store.update_config(
             conn,
             flag_id=flag["id"],
@@ -815,10 +837,14 @@ class Flags:
         body: dict[str, Any],
         *,
         create: bool,
+        passage: Passage | None = None,
     ) -> dict[str, Any]:
         """Create (Conflict `key_taken` if it exists) or update (NotFound if it does not) a
-        segment; fields missing from `body` keep their stored values."""
-        return self._write_segment(actor, org_key, project_key, env_key, key, body, create)[0]
+        segment; fields missing from `body` keep their stored values. In a protected
+        environment only with an owner's bypass (`passage`): else `protected_environment`."""
+        return self._write_segment(
+            actor, org_key, project_key, env_key, key, body, create, passage
+        )[0]
 
     def put_segment(
         self,
@@ -828,10 +854,11 @@ class Flags:
         env_key: str,
         key: str,
         body: dict[str, Any],
+        passage: Passage | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Create the segment or update it, whichever its existence at the moment of writing
         calls for; the segment and whether it was created."""
-        return self._write_segment(actor, org_key, project_key, env_key, key, body, None)
+        return self._write_segment(actor, org_key, project_key, env_key, key, body, None, passage)
 
     def _write_segment(
         self,
@@ -842,10 +869,13 @@ class Flags:
         key: str,
         body: dict[str, Any],
         create: bool | None,
+        passage: Passage | None,
     ) -> tuple[dict[str, Any], bool]:
         with self.rt.write_db.begin() as conn:
             org, project = self._scope(conn, actor, org_key, project_key, write=True)
             env = environment_for(conn, project, env_key)
+            guard(conn, self.rt, actor, org, project, env["id"], passage=passage,
+                  what=f"changing segment {key}", requestable=False)  # fmt: skip
             existing = store.get_segment(conn, environment_id=env["id"], key=key)
             if create is None:
                 create = existing is None
@@ -916,12 +946,20 @@ class Flags:
         return result, create
 
     def delete_segment(
-        self, actor: Actor, org_key: str, project_key: str, env_key: str, key: str
+        self,
+        actor: Actor,
+        org_key: str,
+        project_key: str,
+        env_key: str,
+        key: str,
+        passage: Passage | None = None,
     ) -> None:
         with self.rt.write_db.begin() as conn:
             org, project = self._scope(conn, actor, org_key, project_key, write=True)
             env = environment_for(conn, project, env_key)
             segment = self._segment(conn, env, key)
+            guard(conn, self.rt, actor, org, project, env["id"], passage=passage,
+                  what=f"deleting segment {key}", requestable=False)  # fmt: skip
             snapshot = build_snapshot(conn, env["id"]) or {"flags": {}, "segments": {}}
             users = sorted(
                 [

@@ -20,6 +20,7 @@ from ..store import flags as flag_store
 from ..store import orgs as store
 from ..store import project_roles as role_store
 from .access import environment_for, org_for, project_access, project_for
+from .environment_settings import PROTECTION_FIELDS, protection_changes, refuse_protected_deletion
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .live import refuse_live_environment, refuse_live_project
 from .runtime import Actor, Runtime, check_key, record_audit
@@ -211,6 +212,8 @@ def _public_environment(env: dict[str, Any], keys: list[dict[str, Any]]) -> dict
         "name": env["name"],
         "version": env["version"],
         "created_at": env["created_at"],
+        "protected": bool(env.get("protected", False)),
+        "required_approvals": int(env.get("required_approvals") or 1),
         "sdk_keys": [show(k) for k in keys],
     }
 
@@ -466,6 +469,7 @@ class Orgs:
         with self.rt.write_db.begin() as conn:
             org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
             envs = store.list_environments(conn, project["id"])
+            refuse_protected_deletion(envs, "deleting the project")
             refuse_live_project(conn, project, [e["key"] for e in envs], force=force)
             gone = [e["id"] for e in envs]
             store.delete_project(conn, project["id"])
@@ -543,26 +547,41 @@ class Orgs:
     def rename_environment(
         self, actor: Actor, org_key: str, project_key: str, env_key: str, name: str
     ) -> dict[str, Any]:
-        name = check_name(name)
+        return self.update_environment(actor, org_key, project_key, env_key, {"name": name})
+
+    def update_environment(
+        self, actor: Actor, org_key: str, project_key: str, env_key: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Change the environment's settings named in `body` (fields left out keep their
+        values): `name`, and its protection (`protected`, `required_approvals`, checked by
+        `environment_settings.protection_changes`). Admins and owners only; each kind of
+        change is audited on its own (`environment.renamed`, and the loud
+        `environment.protection_changed`, which webhooks hear of)."""
+        unknown = set(body) - {"name", *PROTECTION_FIELDS}
+        if unknown:
+            raise Invalid("is not an environment setting", field=sorted(unknown)[0])
+        name = check_name(body["name"]) if "name" in body else None
         with self.rt.write_db.begin() as conn:
-            org, project = project_access(conn, actor, org_key, project_key, write=True)
+            # Locked: the gate reads protection under this lock (services/protection.py).
+            org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
             env = environment_for(conn, project, env_key)
-            store.rename(conn, "environments", env["id"], name)
-            record_audit(
-                conn,
-                self.rt,
-                org_id=org["id"],
-                actor=actor,
-                action="environment.renamed",
-                resource=env_key,
-                project=project_key,
-                environment=env_key,
-                before={"name": env["name"]},
-                after={"name": name},
-            )
-            return _public_environment(
-                {**env, "name": name}, store.list_sdk_keys(conn, env["id"], now=self.rt.now())
-            )
+            if name is not None and name != env["name"]:
+                store.rename(conn, "environments", env["id"], name)
+                record_audit(
+                    conn,
+                    self.rt,
+                    org_id=org["id"],
+                    actor=actor,
+                    action="environment.renamed",
+                    resource=env_key,
+                    project=project_key,
+                    environment=env_key,
+                    before={"name": env["name"]},
+                    after={"name": name},
+                )
+                env = {**env, "name": name}
+            env = protection_changes(conn, self.rt, actor, org, project, env, body)
+            return _public_environment(env, store.list_sdk_keys(conn, env["id"], now=self.rt.now()))
 
     def delete_environment(
         self, actor: Actor, org_key: str, project_key: str, env_key: str, *, force: bool = False
@@ -572,6 +591,7 @@ class Orgs:
         with self.rt.write_db.begin() as conn:
             org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
             env = environment_for(conn, project, env_key)
+            refuse_protected_deletion([env], "deleting it")
             refuse_live_environment(conn, project, env_key, force=force)
             store.delete_environment(conn, env["id"])
             record_audit(

@@ -44,6 +44,8 @@ from ..store import schedules as store
 from .access import effective_role
 from .errors import ServiceError
 from .flags import Flags
+from .protection import Approved
+from .request_outcomes import settle_scheduled
 from .runtime import Actor, Runtime, record_audit
 from .schedules import public_schedule
 
@@ -156,6 +158,7 @@ def apply_one(rt: Runtime, flags: Flags, schedule_id: int) -> bool:
             row=done,
             project_key=where["project_key"],
         )
+        settle_scheduled(conn, rt, where=where, project=project, schedule=done)
     rt.changed(versions)
     return True
 
@@ -194,9 +197,15 @@ def _attempt(
     )  # fmt: skip
     env = {"id": row["environment_id"], "key": row["environment_key"]}
     org = {"id": where["org_id"], "key": where["org_key"]}
+    # A schedule made from an approved change request passes a protected environment's gate
+    # (which checks the request is still open and approved); any other is refused there.
+    request_id = row.get("change_request_id")
+    passage = Approved(request_id) if request_id is not None else None
     try:
         with conn.begin_nested():  # a refusal leaves nothing of the attempt behind
-            config, versions = flags.configure(conn, author, org, project, flag, env, patch)
+            config, versions = flags.configure(
+                conn, author, org, project, flag, env, patch, passage=passage
+            )
     except ServiceError as exc:
         field = getattr(exc, "field", None)
         return (f"{field}: {exc.message}" if field else exc.message), {}, None

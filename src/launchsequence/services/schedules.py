@@ -23,6 +23,7 @@ from ..store import schedules as store
 from .access import environment_for, org_for, project_access, project_for
 from .errors import Conflict, Invalid, NotFound
 from .flags import Flags
+from .protection import refuse_protected
 from .runtime import Actor, Runtime, record_audit
 
 __all__ = ["STATUSES", "Schedules", "parse_time", "public_schedule"]
@@ -82,6 +83,7 @@ def public_schedule(row: dict[str, Any], project_key: str) -> dict[str, Any]:
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
         "finished_at": row["finished_at"],
+        "change_request": row.get("change_request_id"),
     }
 
 
@@ -170,6 +172,8 @@ class Schedules:
         is a PATCH body that would apply to the configuration as it is now."""
         if not isinstance(changes, dict) or not changes:
             raise Invalid("must change at least one configuration field", field="changes")
+        # A protected environment's schedules come from approved change requests only.
+        refuse_protected(conn, env["id"], f"scheduling a change to {flag['key']}")
         if flag["archived"]:
             raise Conflict(
                 "the flag is archived: restore it to schedule a change", code="flag_archived"
@@ -251,6 +255,12 @@ class Schedules:
             if "comment" in body:
                 values["comment"] = _comment(body["comment"])
             if "changes" in body:
+                if row.get("change_request_id") is not None:
+                    raise Conflict(
+                        "this schedule applies an approved change request: edit the request "
+                        "instead (its approvals are then voided)",
+                        code="protected_environment",
+                    )
                 if row["flag_id"] is None:
                     raise Conflict("the flag was deleted", code="flag_deleted")
                 flag = store.flag_by_id(conn, row["flag_id"])

@@ -10,6 +10,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "SegmentWrite",
+    "RejectionIn",
+    "EnvironmentPatch",
+    "ConfigPutWrite",
+    "ConfigPatchWrite",
+    "ChangeRequestIn",
+    "ChangeRequestEdit",
+    "ApprovalIn",
+    "ApplyIn",
     "MAX_ID",
     "ConfigPatch",
     "ConfigPut",
@@ -120,6 +129,31 @@ class ProjectRoleIn(Strict):
 class EnvironmentIn(Strict):
     key: Key
     name: Name | None = None
+
+
+class EnvironmentPatch(Strict):
+    """Every field optional: those left out keep their values. New environment settings are
+    new fields here (and in `services/environment_settings.py`)."""
+
+    name: Name | None = None
+    protected: bool | None = Field(
+        default=None, description="Changes need an approved change request (admins and owners)"
+    )
+    required_approvals: Annotated[int, Field(ge=1, le=10)] | None = Field(
+        default=None, description="Approvals a change request needs, by others than its author"
+    )
+
+
+class Bypass(Strict):
+    """An owner's emergency write to a protected environment, without a change request: loud
+    in the audit log and webhooks (`protection.bypassed`)."""
+
+    bypass_protection: bool | None = Field(
+        default=None, description="Owners only: write past a protected environment's gate"
+    )
+    bypass_reason: Annotated[str, Field(max_length=1000)] | None = Field(
+        default=None, description="Required with bypass_protection: why"
+    )
 
 
 class ProjectIn(Strict):
@@ -262,6 +296,46 @@ class ConfigPatch(Strict):
     client_side: bool | None = None
 
 
+class ConfigPutWrite(ConfigPut, Bypass):
+    pass
+
+
+class ConfigPatchWrite(ConfigPatch, Bypass):
+    pass
+
+
+class ChangeRequestIn(Strict):
+    flag: Key
+    environment: Key
+    changes: ConfigPatch
+    comment: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class ChangeRequestEdit(Strict):
+    changes: ConfigPatch | None = None
+    comment: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class ApprovalIn(Strict):
+    revision: Annotated[int, Field(ge=1, le=MAX_ID)] | None = Field(
+        default=None, description="Approve only this revision (409 request_changed if edited)"
+    )
+
+
+class RejectionIn(Strict):
+    reason: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class ApplyIn(Strict):
+    at: (
+        Annotated[
+            int | Annotated[str, Field(max_length=64)],
+            Field(description="Apply at this time instead of now: ISO 8601 or Unix ms"),
+        ]
+        | None
+    ) = None
+
+
 class ScheduleIn(Strict):
     environment: Key
     at: Annotated[
@@ -292,6 +366,10 @@ class SegmentIn(Strict):
     included: Annotated[list[ContextKey], Field(max_length=10_000)] | None = None
     excluded: Annotated[list[ContextKey], Field(max_length=10_000)] | None = None
     rules: Annotated[list[SegmentRuleIn], Field(max_length=1000)] | None = None
+
+
+class SegmentWrite(SegmentIn, Bypass):
+    pass
 
 
 EventTypes = Annotated[

@@ -41,6 +41,7 @@ from .orgs import (
     project_access,
     project_for,
 )
+from .protection import refuse_protected, refuse_protected_live
 from .runtime import Actor, Runtime, check_key, record_audit
 
 # The API's request models are the shape rules of a configuration and of a segment: the same
@@ -456,6 +457,10 @@ class Transfer:
         for s in items:
             values = {k: s[k] for k in ("name", "description", "included", "excluded", "rules")}
             before = existing.get(s["key"])
+            if before is None or any(before[k] != v for k, v in values.items()):
+                refuse_protected(
+                    conn, env["id"], f"importing segment {s['key']}", requestable=False
+                )
             if before is None:
                 store.create_segment(
                     conn,
@@ -555,6 +560,8 @@ class Transfer:
             flag = {**existing, **changes}
             if changes:
                 updated = True
+                if changes.keys() & {"variations", "archived", "salt"}:
+                    refuse_protected_live(conn, project, existing, "importing changes to")
                 store.update_flag(conn, existing["id"], {**changes, "updated_at": now})
                 if changes.keys() & {"variations", "archived", "salt", "metadata"}:
                     touched.update(e["id"] for e in envs)
@@ -577,6 +584,8 @@ class Transfer:
                     field=f"{where}.variations",
                 ) from None
             if current is None:
+                if config["on"]:
+                    refuse_protected(conn, env["id"], f"importing {key}, on")
                 store.create_config(
                     conn,
                     {
@@ -591,6 +600,7 @@ class Transfer:
             else:
                 changes = {f: config[f] for f in store.CONFIG_FIELDS if config[f] != current[f]}
                 if changes:
+                    refuse_protected(conn, env["id"], f"importing changes to {key}")
                     store.update_config(
                         conn,
                         flag_id=flag["id"],

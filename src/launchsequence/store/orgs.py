@@ -26,6 +26,7 @@ __all__ = [
     "create_sdk_key",
     "delete_environment",
     "delete_project",
+    "environment_by_id",
     "expire_sdk_keys",
     "get_environment",
     "get_membership",
@@ -41,6 +42,7 @@ __all__ = [
     "remove_member",
     "rename",
     "sdk_key_by_hash",
+    "set_protection",
     "set_role",
 ]
 
@@ -188,6 +190,20 @@ def get_environment(conn: Connection, *, project_id: int, key: str) -> dict[str,
         environments.c.project_id == project_id, environments.c.key == key
     )
     return _one(conn, query)
+
+
+def environment_by_id(conn: Connection, environment_id: int) -> dict[str, Any] | None:
+    return _one(conn, select(environments).where(environments.c.id == environment_id))
+
+
+def set_protection(
+    conn: Connection, environment_id: int, *, protected: bool, required_approvals: int
+) -> None:
+    conn.execute(
+        update(environments)
+        .where(environments.c.id == environment_id)
+        .values(protected=protected, required_approvals=required_approvals)
+    )
 
 
 def list_environments(conn: Connection, project_id: int) -> list[dict[str, Any]]:

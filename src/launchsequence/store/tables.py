@@ -208,6 +208,10 @@ environments = Table(
     # Bumped in the same transaction as every change to what the environment serves.
     Column("version", Integer, nullable=False),
     Column("created_at", Millis, nullable=False),
+    # Protected: a configuration change needs a change request approved by
+    # `required_approvals` members other than its author (services/protection.py).
+    Column("protected", Boolean, nullable=False, server_default=false()),
+    Column("required_approvals", Integer, nullable=False, server_default="1"),
     UniqueConstraint("project_id", "key", name="uq_environments_project_key"),
 )
 
@@ -430,8 +434,54 @@ scheduled_changes = Table(
     Column("created_at", Millis, nullable=False),
     Column("updated_at", Millis, nullable=False),
     Column("finished_at", Millis),  # applied, failed or cancelled
+    # Set when an approved change request is applied at a time: the scheduler applies it
+    # through the request's approval (a protected environment refuses any other schedule).
+    Column("change_request_id", Integer),
     Index("ix_scheduled_changes_due", "status", "run_at"),
     Index("ix_scheduled_changes_project", "project_id", "run_at"),
+)
+
+# A proposed configuration change to one flag in one protected environment (see
+# services/change_requests.py). `revision` grows with every edit; only approvals of the current
+# revision count. state: open -> applied | rejected | cancelled | failed ("approved" and
+# "scheduled" are derived: enough approvals; a pending schedule in `schedule_id`).
+change_requests = Table(
+    "change_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    Column("flag_id", ForeignKey("flags.id", ondelete="SET NULL")),
+    Column("flag_key", String(64), nullable=False),
+    Column("changes", JSON, nullable=False),
+    Column("base", JSON, nullable=False),  # the fields `changes` sets, as they were
+    Column("base_version", Integer, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("author_id", ForeignKey("users.id", ondelete="SET NULL")),
+    Column("author_email", String(320), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("schedule_id", ForeignKey("scheduled_changes.id", ondelete="SET NULL")),
+    Column("closed_by", String(320)),  # who applied, rejected or cancelled it
+    Column("reason", Text),  # why it was rejected, or failed
+    Column("version", Integer),  # the configuration's version its application made
+    Column("created_at", Millis, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    Column("closed_at", Millis),
+    Index("ix_change_requests_project", "project_id", "state", "id"),
+    Index("ix_change_requests_flag", "flag_id"),
+)
+
+change_request_approvals = Table(
+    "change_request_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("request_id", ForeignKey("change_requests.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="SET NULL")),
+    Column("user_email", String(320), nullable=False),
+    Column("revision", Integer, nullable=False),  # the request's revision approved
+    Column("created_at", Millis, nullable=False),
+    UniqueConstraint("request_id", "user_id", "revision", name="uq_change_request_approvals_once"),
 )
 
 # The outbox: one row per event (flag, segment, SDK key, ...), written in the same transaction

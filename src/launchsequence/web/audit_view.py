@@ -32,6 +32,13 @@ ACTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         ("schedule.applied", "Applied"),
         ("schedule.failed", "Failed"),
     ]),
+    ("Change requests and protection", [
+        ("change_request.", "Any change request"),
+        ("change_request.approved", "Approved"),
+        ("change_request.applied", "Applied"),
+        ("environment.protection_changed", "Protection changed"),
+        ("protection.bypassed", "Protection bypassed"),
+    ]),
     ("Keys and environments", [
         ("sdk_key.", "SDK keys rotated"),
         ("environment.", "Environments"),
@@ -98,6 +105,25 @@ def describe(entry: dict[str, Any]) -> dict[str, Any]:
         why = details.get("note") or details.get("reason")
         if action in ("schedule.applied", "schedule.failed") and isinstance(why, str):
             where = f"{in_env} ({why})".strip()
+    elif action.startswith("change_request."):
+        obj = entry.get("flag") or resource
+        number = f"#{after['id']} " if isinstance(after, dict) and "id" in after else ""
+        kind = action.split(".", 1)[1]
+        verb = {"opened": f"opened change request {number}for",
+                "updated": f"edited change request {number}(approvals voided) for",
+                "approved": f"approved change request {number}for",
+                "scheduled": f"scheduled change request {number}for",
+                "applied": f"applied change request {number}to",
+                "rejected": f"rejected change request {number}for",
+                "cancelled": f"cancelled change request {number}for",
+                "failed": f"could not apply change request {number}to"}.get(kind, verb)  # fmt: skip
+    elif action == "protection.bypassed":
+        reason = after.get("reason") if isinstance(after, dict) else None
+        verb, obj = "BYPASSED the protection of environment", resource
+        where = f"({reason})" if isinstance(reason, str) else ""
+    elif action == "environment.protection_changed":
+        verb = "changed the protection of environment"
+        where = f"in project {entry['project']}" if entry.get("project") else ""
     elif action == "sdk_key.rotated":
         key_kind = after.get("kind") if isinstance(after, dict) else None
         named = f"{key_kind} " if isinstance(key_kind, str) else ""

@@ -16,6 +16,7 @@ from . import relations_form as relations
 from . import rules_form as rf
 from .lifecycle_pages import flag_page_context, lifecycle_form
 from .pages import Page, Redirect, page
+from .request_pages import request_form_edits
 from .schedule_pages import flag_schedules, local_input, schedule_form_edits
 
 __all__ = ["ROUTES"]
@@ -179,6 +180,7 @@ def flag_page(p: Page) -> Response:
     envs = [e["key"] for e in project["environments"]]
     env = p.form.get("env") or p.query.get("env") or (envs[0] if envs else "")
     config = p.services.flags.get_config(actor, org_key, project_key, flag_key, env)
+    here_env: dict[str, Any] = next((e for e in project["environments"] if e["key"] == env), {})
     count = len(flag["variations"])
     errors: dict[str, str] = {}
     notice = None
@@ -282,6 +284,19 @@ def flag_page(p: Page) -> Response:
                     else _form_field(field)  # fmt: skip
                 errors[key] = exc.message
                 p.status = 422
+        elif action == "request":
+            draft = _draft_from_form(p, count, config)
+            draft["prerequisites"] = [r for r in draft["prerequisites"] if r]
+            try:
+                request_form_edits(
+                    p, org_key, project_key, flag_key, env, _config(draft, count), config
+                )
+            except Invalid as exc:
+                field = exc.field or "request"
+                key = "request" if field.startswith(("request", "changes", "comment")) \
+                    else _form_field(field)  # fmt: skip
+                errors[key] = exc.message
+                p.status = 422
         elif action != "save":
             draft = _draft_from_form(p, count, config)
             rf.apply_action(draft["rules"], action, count)
@@ -341,6 +356,15 @@ def flag_page(p: Page) -> Response:
         "schedule_default": p.form.get("schedule_at")
         or local_input(p.services.rt.now() + 3_600_000),
         "scheduled_notice": scheduled_notice,
+        "protected": bool(here_env.get("protected")),
+        "required_approvals": here_env.get("required_approvals", 1),
+        "open_requests": (
+            p.services.change_requests.list_requests(
+                actor, org_key, project_key, env_key=env, flag_key=flag_key
+            )
+            if here_env.get("protected")
+            else []
+        ),
         "here": f"/o/{org_key}/p/{project_key}/flags/{flag_key}?env={env}",
         "set_aside": p.services.flags.set_aside(actor, org_key, project_key, flag_key, env),
         "segments": p.services.flags.list_segments(actor, org_key, project_key, env),

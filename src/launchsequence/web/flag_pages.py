@@ -12,6 +12,7 @@ import orjson
 from starlette.responses import Response
 
 from ..services import Conflict, Invalid
+from ..services.protection import PROTECTED
 from . import params
 from .pages import Page, Redirect, page
 
@@ -161,10 +162,27 @@ def toggle(p: Page) -> Response:
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
     flag_key, env, on = [*p.form.get("toggle", "").split(" "), "", "", ""][:3]
-    config = p.services.flags.write_config(
-        actor, org_key, project_key, flag_key, env, {"on": on == "1"}, if_match=None, replace=False
-    )
     partial = p.request.headers.get("x-partial")
+    if p.form.get("request") == "1":
+        # A protected environment's switch proposes the toggle as a change request.
+        body = {"flag": flag_key, "environment": env, "changes": {"on": on == "1"},
+                "comment": p.form.get("request_comment") or p.form.get("comment", "")}  # fmt: skip
+        made = p.services.change_requests.create(actor, org_key, project_key, body)
+        raise Redirect(f"/o/{org_key}/p/{project_key}/change-requests/{made['id']}?done=opened")
+    try:
+        config = p.services.flags.write_config(
+            actor, org_key, project_key, flag_key, env, {"on": on == "1"}, if_match=None,
+            replace=False,
+        )  # fmt: skip
+    except Conflict as exc:
+        if exc.code != PROTECTED or partial:
+            raise
+        # A switch of a protected environment (in the list): its flag page offers the request.
+        raise Redirect(
+            f"/o/{org_key}/p/{project_key}/flags/{flag_key}?"
+            + urlencode({"env": env})
+            + "#flag-status"
+        ) from None
     if partial == "row":
         org = p.services.orgs.get_org(actor, org_key, project=project_key)
         project = p.services.orgs.get_project(actor, org_key, project_key)

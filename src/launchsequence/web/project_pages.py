@@ -4,13 +4,14 @@ confirmation, renaming, deleting after typing the key, and usage snippets."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from starlette.responses import Response
 
 from ..services import Conflict, Forbidden, Invalid
-from . import flash
+from . import flash, params
 from .manage_pages import live_by_environment
 from .pages import Page, Redirect, page
 from .snippets import SERVER_KEY_VARIABLE, choose_flag, snippets_for
@@ -69,6 +70,21 @@ def _usage(
     return usage
 
 
+def environment_settings(p: Page) -> dict[str, Any]:
+    """The environment settings form as a PATCH body: each setting the form shows (its
+    `<name>_shown` marker: an unticked box sends nothing) read by its reader below. A new
+    setting is a new entry here and a new field in the form."""
+    readers: dict[str, Callable[[str], Any]] = {
+        "protected": lambda raw: raw == "1",
+        "required_approvals": lambda raw: params.integer(raw, "required_approvals", lo=1, hi=10),
+    }  # fmt: skip
+    return {
+        name: read(p.form.get(name, ""))
+        for name, read in readers.items()
+        if p.form.get(f"{name}_shown") == "1"
+    }
+
+
 @page()
 def environments(p: Page) -> Response:
     org_key, project_key = p.param("org"), p.param("project")
@@ -104,6 +120,17 @@ def environments(p: Page) -> Response:
                 p.status = 422
             else:
                 raise Redirect(f"{here}?renamed={quote(env_key)}#env-{quote(env_key)}")
+        elif action == "settings":
+            env_key = p.form.get("env", "")
+            try:
+                p.services.orgs.update_environment(
+                    actor, org_key, project_key, env_key, environment_settings(p)
+                )
+            except Invalid as exc:
+                errors[f"settings-{env_key}"] = exc.message
+                p.status = 422
+            else:
+                raise Redirect(f"{here}?saved={quote(env_key)}#env-{quote(env_key)}")
         elif action == "rotate":
             if p.form.get("confirm") != "yes":
                 raise Redirect(
@@ -141,6 +168,7 @@ def environments(p: Page) -> Response:
         renaming=renaming,
         revealed=revealed,
         renamed=p.query.get("renamed"),
+        saved=p.query.get("saved"),
         deleted=p.query.get("deleted"),
     )
 

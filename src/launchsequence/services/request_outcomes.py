@@ -1,0 +1,133 @@
+"""A change request as answered, and its announcements: shared by the change-request service
+and the scheduler (which settles a request whose application was scheduled).
+
+A request's public `state` is derived from its stored one: a stored `open` request is
+`scheduled` while its schedule is pending, `approved` once enough members approved its current
+revision, else `open`. `applied`, `rejected`, `cancelled` and `failed` are final.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ..store import change_requests as store
+from ..store import orgs as org_store
+from .protection import counted_approvals
+from .runtime import Actor, Runtime, record_audit
+
+__all__ = ["STATES", "announce", "public_request", "settle_scheduled"]
+
+STATES = ("open", "approved", "scheduled", "applied", "rejected", "cancelled", "failed")
+
+
+def public_request(
+    conn: Connection, org: dict[str, Any], project: dict[str, Any], row: dict[str, Any]
+) -> dict[str, Any]:
+    """The request as the API answers it (without its diff: `ChangeRequests.get` adds that)."""
+    counted = counted_approvals(conn, org, project, row)
+    required = int(row["required_approvals"])
+    state = row["state"]
+    if state == "open":
+        if row["schedule_id"] is not None and row["schedule_status"] == "pending":
+            state = "scheduled"
+        elif len(counted) >= required:
+            state = "approved"
+    every = store.approvals(conn, row["id"])
+    return {
+        "id": row["id"],
+        "project": project["key"],
+        "flag": row["flag_key"],
+        "environment": row["environment_key"],
+        "changes": row["changes"],
+        "base": row["base"],
+        "base_version": row["base_version"],
+        "comment": row["comment"],
+        "author": row["author_email"],
+        "state": state,
+        "revision": row["revision"],
+        "approvals": [{"by": a["user_email"], "at": a["created_at"]} for a in counted],
+        "approvals_required": required,
+        "voided_approvals": sum(1 for a in every if a["revision"] != row["revision"]),
+        "apply_at": row["schedule_at"] if state == "scheduled" else None,
+        "schedule": row["schedule_id"],
+        "closed_by": row["closed_by"],
+        "reason": row["reason"],
+        "version": row["version"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "closed_at": row["closed_at"],
+    }
+
+
+def announce(
+    conn: Connection,
+    rt: Runtime,
+    org: dict[str, Any],
+    actor: Actor | None,
+    action: str,
+    request: dict[str, Any],
+    *,
+    before: Any = None,
+) -> None:
+    """The audit entry and webhook event (`action`, a `change_request.*` type) of a step in the
+    request's life, in the caller's transaction; `after` is the request as it is now."""
+    record_audit(
+        conn,
+        rt,
+        org_id=org["id"],
+        actor=actor,
+        action=action,
+        resource=request["flag"],
+        project=request["project"],
+        environment=request["environment"],
+        flag=request["flag"],
+        before=before,
+        after=request,
+    )
+
+
+def settle_scheduled(
+    conn: Connection,
+    rt: Runtime,
+    *,
+    where: dict[str, Any],
+    project: dict[str, Any],
+    schedule: dict[str, Any],
+) -> None:
+    """After the scheduler finished `schedule` (applied or failed) in this transaction: close
+    the change request it applies the same way, and announce it."""
+    request_id = schedule.get("change_request_id")
+    if request_id is None:
+        return
+    row = store.get(conn, project_id=project["id"], request_id=request_id)
+    if row is None or row["state"] != "open":
+        return
+    now = rt.now()
+    applied = schedule["status"] == "applied"
+    values: dict[str, Any] = {
+        "state": "applied" if applied else "failed",
+        "closed_at": now,
+        "updated_at": now,
+        "closed_by": schedule["author_email"],
+    }
+    if applied:
+        values["version"] = schedule["version"]
+    else:
+        values["reason"] = schedule["reason"]
+    store.close(conn, request_id, values)
+    org = {"id": where["org_id"], "key": where["org_key"]}
+    member = org_store.get_membership(conn, org_id=org["id"], user_id=schedule["author_id"] or 0)
+    actor = None
+    if member is not None:
+        actor = Actor(
+            user_id=schedule["author_id"], email=schedule["author_email"],
+            name=schedule["author_email"], via="schedule",
+        )  # fmt: skip
+    done = store.get(conn, project_id=project["id"], request_id=request_id)
+    assert done is not None
+    announce(
+        conn, rt, org, actor, f"change_request.{values['state']}",
+        public_request(conn, org, project, done),
+    )  # fmt: skip

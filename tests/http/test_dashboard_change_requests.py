@@ -1,0 +1,158 @@
+"""Change requests on the dashboard, as a browser without scripts uses it: the environments
+page's protection settings, "Request change" on a protected environment's flag page (and its
+switch), the project's list, a request's page with its diff and the buttons each member may
+press, every form with its CSRF token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.api import ApiUser, signup
+from tests.support.forms import form_fields, page_forms
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def setup(url: str) -> tuple[ApiUser, ApiUser, ApiUser, str]:
+    alice = signup(url, "alice@example.com")
+    bob = signup(url, "bob@example.com")
+    vic = signup(url, "vic@example.com")
+    for user, role in ((bob, "admin"), (vic, "viewer")):
+        ok(
+            alice.post(
+                f"/api/v1/orgs/{alice.org}/members", json={"email": user.email, "role": role}
+            ),
+            201,
+        )
+    ok(
+        alice.post(f"/api/v1/orgs/{alice.org}/projects/default/flags", json={"key": "checkout"}),
+        201,
+    )
+    return alice, bob, vic, f"/o/{alice.org}/p/default"
+
+
+def config(user: ApiUser, org: str) -> dict[str, Any]:
+    path = f"/api/v1/orgs/{org}/projects/default/flags/checkout/environments/production"
+    return ok(user.get(path))  # type: ignore[no-any-return]
+
+
+def test_protect_an_environment_on_its_page(live):
+    alice, _, vic, base = setup(live.url)
+    page = alice.get(f"{base}/environments").text
+    fields = form_fields(page, "protected_shown")
+    assert fields["env"] == "production" and "csrf_token" in fields
+    sent = alice.http.post(
+        f"{base}/environments", data={**fields, "protected": "1", "required_approvals": "2"}
+    )
+    assert sent.status_code == 303, sent.text
+    shown = alice.get(sent.headers["location"]).text
+    assert "Saved the settings of <code>production</code>" in shown
+    assert "protected: 2 approvals" in shown
+    env = ok(alice.get(f"/api/v1/orgs/{alice.org}/projects/default/environments/production"))
+    assert env["protected"] is True and env["required_approvals"] == 2
+    # A bad number is shown beside the field; without the CSRF token nothing changes.
+    bad = alice.http.post(f"{base}/environments", data={**fields, "required_approvals": "0"})
+    assert bad.status_code == 422 and "required_approvals must be a whole number" in bad.text
+    forged = alice.http.post(
+        f"{base}/environments", data={**{k: v for k, v in fields.items() if k != "csrf_token"}}
+    )
+    assert forged.status_code == 403
+    # Viewers see no settings form, and cannot post one.
+    assert "protected_shown" not in vic.get(f"{base}/environments").text
+    refused = vic.http.post(f"{base}/environments", data={**fields, "csrf_token": vic.csrf})
+    assert refused.status_code == 403
+    env = ok(alice.get(f"/api/v1/orgs/{alice.org}/projects/default/environments/production"))
+    assert env["protected"] is True and env["required_approvals"] == 2
+
+
+def test_request_approve_and_apply_with_forms(live):
+    alice, bob, vic, base = setup(live.url)
+    ok(
+        alice.patch(
+            f"/api/v1/orgs/{alice.org}/projects/default/environments/production",
+            json={"protected": True},
+        )
+    )
+    flag_page = f"{base}/flags/checkout?env=production"
+    shown = alice.get(flag_page).text
+    assert "Request change to production" in shown and "Save changes to production" not in shown
+    assert "Request turning it on" in shown  # the switch proposes, too
+    fields = form_fields(shown, "prereq_rows")  # the configuration's form
+    # Nothing changed: nothing to request.
+    same = alice.http.post(flag_page, data={**fields, "action": "request"})
+    assert same.status_code == 422 and "change something first" in same.text
+    sent = alice.http.post(
+        flag_page,
+        data={**fields, "on": "1", "action": "request", "request_comment": "launch <b>now</b>"},
+    )
+    assert sent.status_code == 303, sent.text
+    request_url = sent.headers["location"].split("?")[0]
+    assert config(alice, alice.org)["on"] is False
+
+    page = alice.get(sent.headers["location"]).text
+    assert "It needs approval by someone else" in page
+    assert '<span class="d-del">-   &#34;on&#34;: false</span>' in page
+    assert '<span class="d-add">+   &#34;on&#34;: true</span>' in page
+    assert "launch &lt;b&gt;now&lt;/b&gt;" in page  # escaped
+    buttons = {b for f in page_forms(page) for b in f.buttons}
+    assert ("action", "approve") not in buttons and ("action", "apply") not in buttons
+    assert ("action", "cancel") in buttons
+
+    # Vic (viewer) sees the request and no button; a forged approval is refused.
+    viewer_page = vic.get(request_url).text
+    assert not [
+        f for f in page_forms(viewer_page) if f.method == "post" and "change-requests" in f.action
+    ]
+    forged = vic.http.post(
+        request_url, data={"csrf_token": vic.csrf, "action": "approve", "revision": "1"}
+    )
+    assert forged.status_code == 403
+
+    # Bob approves with the page's form, which names the revision he read.
+    bob_page = bob.get(request_url).text
+    approve = form_fields(bob_page, "revision")
+    assert approve["revision"] == "1"
+    done = bob.http.post(request_url, data={**approve, "action": "approve"})
+    assert done.status_code == 303 and "done=approve" in done.headers["location"]
+    page = alice.get(request_url).text
+    assert 'id="request-state">approved<' in page and "bob@example.com" in page
+
+    # Alice applies it now.
+    apply = form_fields(page, "apply_at")
+    assert apply["when"] == "now"
+    applied = alice.http.post(request_url, data={**apply, "action": "apply"})
+    assert applied.status_code == 303, applied.text
+    assert config(alice, alice.org)["on"] is True
+    page = alice.get(applied.headers["location"]).text
+    assert "Applied." in page and 'id="request-state">applied<' in page
+
+    listed = alice.get(f"{base}/change-requests").text
+    assert 'data-state="applied"' in listed and "Turn on" in listed
+    only_open = alice.get(f"{base}/change-requests?state=open").text
+    assert "No change requests open." in only_open
+
+
+def test_the_switch_of_a_protected_environment_opens_a_request(live):
+    alice, bob, _, base = setup(live.url)
+    ok(
+        alice.patch(
+            f"/api/v1/orgs/{alice.org}/projects/default/environments/production",
+            json={"protected": True},
+        )
+    )
+    page = alice.get(f"{base}/flags/checkout?env=production").text
+    fields = form_fields(page, "request")  # the switch's form
+    assert fields["request"] == "1"
+    sent = alice.http.post(
+        f"{base}/toggle",
+        data={**fields, "toggle": "checkout production 1", "request_comment": "go"},
+    )
+    assert sent.status_code == 303 and "/change-requests/" in sent.headers["location"]
+    [made] = ok(bob.get(f"/api/v1/orgs/{alice.org}/projects/default/change-requests"))[
+        "change_requests"
+    ]
+    assert made["changes"] == {"on": True} and made["comment"] == "go"
+    assert config(alice, alice.org)["on"] is False
