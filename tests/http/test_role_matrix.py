@@ -50,6 +50,19 @@ BY_ORG_ROLE = {
     "admin_made_viewer": "ok",
     "stranger": "not_found",
 }
+#: A change request opened by the owner: its author edits it, others approve or reject it.
+BY_AUTHORSHIP = {**BY_PROJECT_ROLE, "admin": "not_author", "viewer_made_admin": "not_author"}
+BY_OTHERS = {**BY_PROJECT_ROLE, "owner": "self_approval"}
+#: An approved request (approved by the admin) is applied by its author or an approver.
+BY_AUTHOR_OR_APPROVER = {**BY_PROJECT_ROLE, "viewer_made_admin": "not_approver"}
+REFUSALS = {
+    "read_only": 403,
+    "not_found": 404,
+    "not_author": 403,
+    "self_approval": 403,
+    "not_approver": 403,
+}
+CR = P + "/change-requests"
 
 
 @dataclass
@@ -99,6 +112,19 @@ CASES: dict[tuple[str, str], Case] = {
         {"on": True, "off_variation": 0, "fallthrough": {"variation": 1}}, needs=("flag",)
     ),
     ("PATCH", FLAG + "/environments/{env}"): Case({"on": True}, needs=("flag",)),
+    ("POST", CR): Case(
+        {"flag": "f", "environment": "staging", "changes": {"on": True}},
+        needs=("flag", "protected"),
+    ),
+    ("PATCH", CR + "/{request_id}"): Case(
+        {"comment": "edited"}, needs=("flag", "request"), expect=BY_AUTHORSHIP
+    ),
+    ("POST", CR + "/{request_id}/approve"): Case({}, needs=("flag", "request"), expect=BY_OTHERS),
+    ("POST", CR + "/{request_id}/reject"): Case({}, needs=("flag", "request"), expect=BY_OTHERS),
+    ("POST", CR + "/{request_id}/cancel"): Case(needs=("flag", "request")),
+    ("POST", CR + "/{request_id}/apply"): Case(
+        {}, needs=("flag", "request", "approved"), expect=BY_AUTHOR_OR_APPROVER
+    ),
     ("POST", FLAG + "/copy"): Case(
         {"from": "staging", "to": "production", "parts": ["on"]}, needs=("flag", "staging_on")
     ),
@@ -239,6 +265,16 @@ class World:
             ok(owner.post(f"{base}/flags", json=flag), 201)
         if "staging_on" in needs:  # something for a copy to production to change
             ok(owner.patch(f"{base}/flags/f/environments/staging", json={"on": True}))
+        if "protected" in needs or "request" in needs:
+            protect = {"protected": True}
+            ok(owner.patch(f"{base}/environments/staging", json=protect))
+        if "request" in needs:
+            proposal = {"flag": "f", "environment": "staging", "changes": {"on": True}}
+            made = ok(owner.post(f"{base}/change-requests", json=proposal), 201)
+            values["request_id"] = str(made["id"])
+        if "approved" in needs:
+            approve = f"{base}/change-requests/{values['request_id']}/approve"
+            ok(self.users["admin"].post(approve, json={}))
         if "webhook" in needs and "flag" in needs:
             listed = ok(owner.get(f"{org}/webhooks/{values['webhook_id']}/deliveries"))
             values["delivery_id"] = str(listed["deliveries"][0]["id"])
@@ -269,7 +305,8 @@ class World:
         if got.status_code == 404:
             return {"project": None}
         out = {"project": ok(got)}
-        for part in ("flags?archived=all", "members", "relay-keys", "schedules", "code-refs"):
+        parts = ("flags?archived=all", "members", "relay-keys", "schedules", "code-refs")
+        for part in (*parts, "change-requests"):
             out[part] = ok(self.owner.get(f"{base}/{part}"))
         for env in out["project"]["environments"]:
             out[env["key"]] = ok(self.owner.get(f"{base}/environments/{env['key']}/segments"))
@@ -325,7 +362,7 @@ def test_every_project_write_answers_by_the_role_in_that_project(live):
         if expected == "ok":
             assert 200 <= answer.status_code < 300, what
             continue
-        status = {"read_only": 403, "not_found": 404}[expected]
+        status = REFUSALS[expected]
         assert answer.status_code == status, what
         assert answer.json()["error"]["code"] == expected, what
         assert unchanged, f"{what}: refused, yet the project changed"
