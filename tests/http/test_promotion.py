@@ -181,3 +181,44 @@ def test_what_a_copy_refuses(live):
     assert ok(bob.get(f"/api/v1/orgs/{alice.org}/projects/default/compare"))["differing"] == 1
     error(bob.post(f"/api/v1/orgs/{alice.org}/projects/default/flags/checkout/copy",
                    json={"from": "staging", "to": "production"}), 403, "read_only")  # fmt: skip
+
+
+def test_a_copy_into_a_protected_environment_opens_a_change_request(live_any_db):
+    """Nothing reaches a protected environment without approval, a copy included: it opens a
+    request with the parts that differ, production stays as it was until a second member
+    approves and the request is applied."""
+    alice = signup(live_any_db.url, "alice@example.com")
+    bob = signup(live_any_db.url, "bob@example.com")
+    member = {"email": "bob@example.com", "role": "admin"}
+    ok(alice.post(f"/api/v1/orgs/{alice.org}/members", json=member), 201)
+    staged(alice)
+    ok(alice.patch(f"{api(alice)}/environments/production", json={"protected": True}))
+    seen = ok(alice.get(f"{api(alice)}/flags/checkout/compare"))
+    assert seen["to_protected"] is True
+    before = seen["to_config"]
+
+    copy = {"from": "staging", "to": "production", "parts": ["on", "rules"], "comment": "ship"}
+    stale = alice.post(f"{api(alice)}/flags/checkout/copy", json=copy, headers={"If-Match": '"99"'})
+    error(stale, 412, "version_conflict")
+    done = ok(alice.post(f"{api(alice)}/flags/checkout/copy", json=copy))
+    assert done["changed"] == [] and done["config"]["version"] == before["version"]
+    request = done["request"]
+    assert (request["state"], request["environment"], request["comment"]) == (
+        "open",
+        "production",
+        "ship",
+    )
+    assert request["changes"] == {
+        "on": True,
+        "rules": [EU_RULE | {"id": request["changes"]["rules"][0]["id"]}],
+    }
+    production = f"{api(alice)}/flags/checkout/environments/production"
+    assert ok(alice.get(production))["on"] is False  # not before approval
+
+    cr = f"{api(alice)}/change-requests/{request['id']}"
+    bob.org = alice.org
+    ok(bob.post(f"{cr}/approve", json={}))
+    ok(alice.post(f"{cr}/apply", json={}))
+    now = ok(alice.get(production))
+    assert now["on"] is True
+    assert [r["description"] for r in now["rules"]] == ["EU customers"]

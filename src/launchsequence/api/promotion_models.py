@@ -9,7 +9,7 @@ from pydantic import Field
 from typing_extensions import TypedDict
 
 from ..services.shapes import Key, Strict
-from .models import FlagConfig, Index
+from .models import ChangeRequest, FlagConfig, Index
 
 __all__ = [
     "BulkIn",
@@ -90,6 +90,9 @@ class FlagComparison(TypedDict):
     parts: list[PartComparison]
     from_config: ConfigView
     to_config: ConfigView
+    to_protected: Annotated[
+        bool, Field(description="`to` is protected: a copy there opens a change request")
+    ]
     segments_missing: Annotated[
         list[str],
         Field(description="Segments the `from` rules use that `to` does not have: copying "
@@ -120,9 +123,22 @@ class CopyResult(TypedDict):
     to: str
     parts: list[Part]
     changed: Annotated[
-        list[Part], Field(description="The parts that changed; empty: `to` already matched")
+        list[Part],
+        Field(
+            description="The parts that changed; empty: `to` already matched, or `to` is "
+            "protected and the copy is a change request"
+        ),
     ]
     config: FlagConfig
+    request: NotRequired[
+        Annotated[
+            ChangeRequest,
+            Field(
+                description="When `to` is protected: the change request the copy opened "
+                "(`config` is `to`'s configuration, unchanged until it is approved and applied)"
+            ),
+        ]
+    ]
 
 
 class BulkError(TypedDict):

@@ -136,6 +136,7 @@ class Services:
         mailer = Mailer(rt.settings)
         flags = Flags(rt)
         usage = Usage(rt, open_streams)
+        change_requests = ChangeRequests(rt, flags, mailer)
         return cls(
             rt,
             accounts,
@@ -160,7 +161,7 @@ class Services:
             Lifecycle(rt, usage),
             ProjectRoles(rt),
             accounts.passkeys,
-            Promotion(rt, flags),
+            Promotion(rt, flags, change_requests),
             Bulk(rt, flags),
-            ChangeRequests(rt, flags, mailer),
+            change_requests,
         )

@@ -21,8 +21,9 @@ from sqlalchemy import Connection
 from ..store import flags as store
 from ..store import orgs as org_store
 from .access import environment_for, project_access
+from .change_requests import ChangeRequests
 from .config_text import PARTS, compare_configs
-from .errors import Invalid, NotFound
+from .errors import Invalid, NotFound, PreconditionFailed
 from .flags import Flags
 from .runtime import Actor, Runtime
 
@@ -56,9 +57,10 @@ def _config_view(config: dict[str, Any]) -> dict[str, Any]:
 
 
 class Promotion:
-    def __init__(self, rt: Runtime, flags: Flags) -> None:
+    def __init__(self, rt: Runtime, flags: Flags, change_requests: ChangeRequests) -> None:
         self.rt = rt
         self.flags = flags
+        self.change_requests = change_requests
 
     def _pair(
         self,
@@ -119,6 +121,7 @@ class Promotion:
             "parts": parts,
             "from_config": _config_view(a),
             "to_config": _config_view(b),
+            "to_protected": bool(target["protected"]),
             "segments_missing": missing,
         }
 
@@ -225,7 +228,27 @@ class Promotion:
         the target's configuration as it is now."""
         chosen = check_parts(parts)
         changes = self.proposal(actor, org_key, project_key, flag_key, from_key, to_key, chosen)
-        # The one line a gate on protected environments swaps for "open a change request".
+        if changes and self._protected(actor, org_key, project_key, to_key):
+            # A protected target takes the copy as a change request, like any change there.
+            current = self.flags.get_config(actor, org_key, project_key, flag_key, to_key)
+            if if_match is not None and current["version"] != if_match:
+                raise PreconditionFailed(
+                    f"{to_key} changed since version {if_match}: it is at {current['version']}",
+                    current=current["version"],
+                )
+            body = {"flag": flag_key, "environment": to_key, "changes": changes}
+            opened = self.change_requests.create(
+                actor, org_key, project_key, {**body, "comment": actor.comment}
+            )
+            return {
+                "flag": flag_key,
+                "from": from_key,
+                "to": to_key,
+                "parts": chosen,
+                "changed": [],
+                "config": current,
+                "request": opened,
+            }
         config = self.flags.write_config(
             actor, org_key, project_key, flag_key, to_key, changes,
             if_match=if_match, replace=False,
@@ -238,3 +261,8 @@ class Promotion:
             "changed": [p for p in chosen if p in changes],
             "config": config,
         }
+
+    def _protected(self, actor: Actor, org_key: str, project_key: str, env_key: str) -> bool:
+        with self.rt.db.connect() as conn:
+            _, project = project_access(conn, actor, org_key, project_key)
+            return bool(environment_for(conn, project, env_key)["protected"])

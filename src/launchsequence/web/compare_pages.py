@@ -83,6 +83,9 @@ def flag_compare(p: Page) -> Response:
             )
             p.status = 412
         else:
+            if "request" in done:  # a protected target: the copy waits for approval
+                opened = done["request"]["id"]
+                raise Redirect(f"/o/{org_key}/p/{project_key}/change-requests/{opened}?done=opened")
             parts = ",".join(done["changed"]) or "none"
             query = urlencode({"from": source, "to": target, "copied": parts})
             raise Redirect(f"/o/{org_key}/p/{project_key}/flags/{flag_key}/compare?{query}")
