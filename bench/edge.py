@@ -190,6 +190,8 @@ def main() -> None:
                 core = spawn([*LAUNCHSEQ, "serve", "--port", str(core_port)], environ(core_dir))
                 until_serving(core_url, key, core)
                 core_starts.append(time.monotonic() - started)
+            time.sleep(2)  # idle, as a restarted server sits (its migrations already applied)
+            core_restarted = rss_mib(core.pid)
             stop(core)
             edge_starts = []
             for _ in range(args.starts):
@@ -199,6 +201,11 @@ def main() -> None:
                 until_serving(edge_url, key, edge)
                 edge_starts.append(time.monotonic() - started)
             ready = httpx.get(f"{edge_url}/readyz").json()
+            time.sleep(2)
+            print(
+                f"  idle RSS after a restart: core {core_restarted:6.1f} MiB   edge (from disk) "
+                f"{rss_mib(edge.pid):6.1f} MiB"
+            )
             print(
                 f"  start to serving (median of {args.starts}): core "
                 f"{statistics.median(core_starts):5.2f} s   edge from disk, core down "
