@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_http import free_port, run_wrk, setup
+from eval_http import cpu_seconds, free_port, run_wrk, setup
 
 LAUNCHSEQ = [sys.executable, "-m", "launchsequence"]
 BODY = json.dumps(
@@ -183,26 +183,41 @@ def main() -> None:
 
             # Start to serving. The core first (its database is there), then the edge with
             # the core down: from its disk snapshot.
-            core_starts = []
+            core_starts: list[float] = []
+            core_cpu: list[float] = []  # CPU time at the first answer: what load disturbs least
             for _ in range(args.starts):
                 stop(core)
                 started = time.monotonic()
                 core = spawn([*LAUNCHSEQ, "serve", "--port", str(core_port)], environ(core_dir))
                 until_serving(core_url, key, core)
                 core_starts.append(time.monotonic() - started)
+                core_cpu.append(cpu_seconds(core.pid))
+            time.sleep(2)  # idle, as a restarted server sits (its migrations already applied)
+            core_restarted = rss_mib(core.pid)
             stop(core)
-            edge_starts = []
+            edge_starts: list[float] = []
+            edge_cpu: list[float] = []
             for _ in range(args.starts):
                 stop(edge)
                 started = time.monotonic()
                 edge = spawn(edge_args, edge_env)
                 until_serving(edge_url, key, edge)
                 edge_starts.append(time.monotonic() - started)
+                edge_cpu.append(cpu_seconds(edge.pid))
             ready = httpx.get(f"{edge_url}/readyz").json()
+            time.sleep(2)
+            print(
+                f"  idle RSS after a restart: core {core_restarted:6.1f} MiB   edge (from disk) "
+                f"{rss_mib(edge.pid):6.1f} MiB"
+            )
             print(
                 f"  start to serving (median of {args.starts}): core "
                 f"{statistics.median(core_starts):5.2f} s   edge from disk, core down "
                 f"{statistics.median(edge_starts):5.2f} s (serving_from={ready['serving_from']})"
+            )
+            print(
+                f"  CPU time from start to the first answer (median): core "
+                f"{statistics.median(core_cpu):5.2f} s   edge {statistics.median(edge_cpu):5.2f} s"
             )
         finally:
             if edge is not None:

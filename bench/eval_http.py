@@ -2,6 +2,7 @@
 
     python bench/eval_http.py              # needs wrk (Debian: apt-get install wrk)
     python bench/eval_http.py --seconds 20 --connections 64
+    python bench/eval_http.py --baseline-src /tmp/base   # another checkout beside this one
 
 One `launchseq`-configured server process (uvicorn, uvloop, httptools, access log off, as
 `launchseq serve` runs) serves the real application, plus two routes of the same framework that
@@ -233,12 +234,107 @@ def compare_counting(
           f"throughput that leaves, on / off: {cpu_off / cpu_on:.1%}")  # fmt: skip
 
 
+BODY = json.dumps(
+    {
+        "context": {
+            "key": "user-fallthrough",
+            "country": "ZZ",
+            "email": "someone@example.com",
+            "age": 30,
+            "beta": False,
+        },
+        "flags": ["checkout"],
+    }
+)
+
+
+class Server:
+    """One `--serve` process on its own data directory; `src`: another checkout's code (its
+    `src/` and `engine/src/` first on the path), to measure a baseline in the same run."""
+
+    def __init__(self, data_dir: str, src: str | None = None) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.name = "baseline" if src else "this tree"
+        env = dict(os.environ)
+        if src:
+            root = Path(src).resolve()
+            env["PYTHONPATH"] = os.pathsep.join([str(root / "src"), str(root / "engine" / "src")])
+        self.process = subprocess.Popen(
+            [sys.executable, str(HERE), "--serve", str(self.port), data_dir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{self.base}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the server did not start") from None
+                time.sleep(0.1)
+        self.key = setup(self.base)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def interleaved(servers: list[Server], args: argparse.Namespace) -> None:
+    """Per server, the bare route and POST /sdk/v1/evaluate back to back, `args.ratio_rounds`
+    rounds, the order of servers and endpoints turning every round, so that other processes'
+    load falls alike on all. Each round's ratio compares two runs a few seconds apart; the
+    median of those ratios is the figure. The server's CPU time per request is beside it."""
+    paths = (("bare", "/bench-bare"), ("evaluate", "/sdk/v1/evaluate"))
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for i in range(args.ratio_rounds):
+        order = servers if i % 2 == 0 else servers[::-1]
+        for server in order:
+            for name, path in paths if i % 2 == 0 else paths[::-1]:
+                cpu = cpu_seconds(server.process.pid)
+                f = run_wrk(server.base + path, server.key, BODY, args.seconds, args.connections)
+                f["cpu_us"] = (cpu_seconds(server.process.pid) - cpu) / max(f["requests"], 1) * 1e6
+                runs.setdefault((server.name, name), []).append(f)
+    print(f"  bare route and evaluate, {args.ratio_rounds} interleaved rounds of {args.seconds} s:")
+    for server in servers:
+        bare, evaluate = runs[(server.name, "bare")], runs[(server.name, "evaluate")]
+        ratios = [e["rps"] / b["rps"] for e, b in zip(evaluate, bare, strict=True)]
+        cpu_b = statistics.median(f["cpu_us"] for f in bare)
+        cpu_e = statistics.median(f["cpu_us"] for f in evaluate)
+        for label, rows in (("bare Starlette route", bare), ("POST /sdk/v1/evaluate", evaluate)):
+            rounds = ", ".join(f"{f['rps']:,.0f}" for f in rows)
+            print(
+                f"    {server.name:<9} {label:<22} median "
+                f"{statistics.median(f['rps'] for f in rows):8,.0f} req/s   "
+                f"CPU {statistics.median(f['cpu_us'] for f in rows):6.1f} us/request   "
+                f"errors {sum(f['errors'] for f in rows):.0f}   rounds: {rounds}"
+            )
+        print(
+            f"    {server.name:<9} evaluate / bare: median of the rounds' ratios "
+            f"{statistics.median(ratios):.0%} (rounds: {', '.join(f'{r:.0%}' for r in ratios)}); "
+            f"by server CPU per request {cpu_b / cpu_e:.0%} (target: at least 70%)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument(
-        "--rounds", type=int, default=3, help="rounds of counting off/on, interleaved"
+        "--rounds", type=int, default=3, help="rounds of counting off/on, interleaved (0: none)"
+    )
+    parser.add_argument(
+        "--ratio-rounds", type=int, default=5, help="rounds of bare route / evaluate, interleaved"
+    )
+    parser.add_argument(
+        "--baseline-src",
+        help="another checkout (e.g. `git worktree add /tmp/base main`): its server runs beside "
+        "this tree's and enters the interleaved rounds",
     )
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -248,47 +344,26 @@ def main() -> None:
     print("Launch Sequence evaluation-over-HTTP benchmark")
     print(
         f"  Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores; "
-        f"wrk, 1 thread, {args.connections} connections, {args.seconds} s per endpoint"
+        f"wrk, 1 thread, {args.connections} connections, {args.seconds} s per endpoint; "
+        f"load average at start {os.getloadavg()[0]:.1f}"
     )
     if shutil.which("wrk") is None:
         print("  wrk is not installed (Debian: apt-get install wrk); nothing measured")
         return
-    port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
-        server = subprocess.Popen(
-            [sys.executable, str(HERE), "--serve", str(port), data_dir],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
+        servers = [Server(f"{data_dir}/this")]
         try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    httpx.get(f"{base}/healthz", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise SystemExit("the server did not start") from None
-                    time.sleep(0.1)
-            key = setup(base)
-            body = json.dumps(
-                {
-                    "context": {
-                        "key": "user-fallthrough",
-                        "country": "ZZ",
-                        "email": "someone@example.com",
-                        "age": 30,
-                        "beta": False,
-                    },
-                    "flags": ["checkout"],
-                }
-            )
+            if args.baseline_src:
+                servers.append(Server(f"{data_dir}/baseline", args.baseline_src))
+            server = servers[0]
+            base, key, body = server.base, server.key, BODY
             check = httpx.post(
                 f"{base}/sdk/v1/evaluate", content=body, headers={"Authorization": f"Bearer {key}"}
             ).json()
             print(f"  evaluated: {check['flags']['checkout']}")
-            run_wrk(f"{base}/bench-bare", key, body, 2, args.connections)  # warm-up
+            for s in servers:  # warm-up
+                run_wrk(f"{s.base}/bench-bare", s.key, body, 2, args.connections)
+                run_wrk(f"{s.base}/sdk/v1/evaluate", s.key, body, 2, args.connections)
             bare = run_wrk(f"{base}/bench-bare", key, body, args.seconds, args.connections)
             plain = run_wrk(
                 f"{base}/sdk/v1/bench-constant", key, body, args.seconds, args.connections
@@ -306,16 +381,17 @@ def main() -> None:
                 )
             print(
                 f"  evaluate / bare route throughput: {evaluate['rps'] / bare['rps']:.0%} "
-                "(target: at least 60%)"
+                "(one run each)"
             )
             print(f"  evaluate / constant behind the app: {evaluate['rps'] / plain['rps']:.0%}")
-            compare_counting(base, key, body, args, server.pid)
+            if args.ratio_rounds:
+                interleaved(servers, args)
+            if args.rounds:
+                compare_counting(base, key, body, args, server.process.pid)
+            print(f"  load average at the end {os.getloadavg()[0]:.1f}")
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            for s in servers:
+                s.stop()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine, text
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import Receive, Scope, Send
 
 from . import __version__, accesslog, web
 from .api import (
@@ -46,6 +45,7 @@ from .realtime.keys import KeyCache
 from .realtime.relay import EdgeRegistry
 from .realtime.siblings import SiblingFeed, WorkerSlot
 from .sdk.app import build_sdk_app, build_stream_app
+from .sdk.dispatch import Dispatcher
 from .sdk.relay import RelayStream
 from .sdk.relay_usage import RelayUsage
 from .sdk.streams import StreamApp
@@ -67,9 +67,9 @@ __all__ = ["Application", "create_app"]
 log = logging.getLogger("launchsequence")
 
 
-class Application:
-    """The ASGI entry point: /sdk and /ofrep go straight to the lean SDK app, the rest to the
-    admin app (FastAPI), which also runs the lifespan (hubs, change feed)."""
+class Application(Dispatcher):
+    """The core's ASGI entry point: /sdk and /ofrep go straight to the lean SDK app, the rest
+    to the admin app (FastAPI), which also runs the lifespan (hubs, change feed)."""
 
     def __init__(
         self,
@@ -79,26 +79,9 @@ class Application:
         relay: RelayStream,
         relay_usage: RelayUsage,
     ) -> None:
+        super().__init__(admin, sdk, streams, relay, relay_usage)
         self.admin = admin
-        self.sdk = sdk
-        self.streams = streams
-        self.relay = relay
-        self.relay_usage = relay_usage
-        self.state = admin.state
         self.version = admin.version
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(("/sdk/", "/ofrep/")):
-            if self.streams.matches(scope):
-                await self.streams(scope, receive, send)
-            else:
-                await self.sdk(scope, receive, send)
-        elif self.relay.matches(scope):
-            await self.relay(scope, receive, send)
-        elif self.relay_usage.matches(scope):
-            await self.relay_usage(scope, receive, send)
-        else:
-            await self.admin(scope, receive, send)
 
 
 def create_app(

@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .httpserver import BODY_TIMED
 
-__all__ = ["BodyLimit", "SecurityHeaders"]
+__all__ = ["SECURITY_HEADERS", "BodyLimit", "SecurityHeaders", "add_security_headers", "refuse"]
 
 _TOO_LARGE = orjson.dumps(
     {"error": {"code": "payload_too_large", "message": "the request body is too large"}}
@@ -129,18 +129,7 @@ class BodyLimit:
 
     @staticmethod
     async def _refuse(send: Send, status: int = 413, body: bytes = _TOO_LARGE) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await refuse(send, status, body)
 
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
@@ -155,6 +144,34 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 
 _SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+
+
+def add_security_headers(headers: list[tuple[bytes, bytes]]) -> None:
+    """Append the security headers to an answer's headers (names in lower case, as Starlette's
+    responses keep them), in place; a header the route set itself is kept, not doubled."""
+    for name, _ in headers:
+        if name in _SECURITY_NAMES:
+            present = {n for n, _ in headers}
+            headers.extend([h for h in SECURITY_HEADERS if h[0] not in present])
+            return
+    headers.extend(SECURITY_HEADERS)
+
+
+async def refuse(
+    send: Send, status: int = 413, body: bytes = _TOO_LARGE, *, security: bool = False
+) -> None:
+    """Answer a request refused before the application read it (413 by default), and close
+    the connection: what the client sent (or is still sending) is not read. `security`: add
+    the security headers (where no middleware outside adds them)."""
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    if security:
+        headers += SECURITY_HEADERS
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class SecurityHeaders:

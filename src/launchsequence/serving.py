@@ -42,6 +42,7 @@ def make_server(
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
         timeout_graceful_shutdown=5,
+        ws="none",  # no WebSocket endpoint: the websockets library (2 MB) is not loaded
         http=head_limited_protocol(
             settings.max_header_bytes,
             settings.header_timeout_seconds,

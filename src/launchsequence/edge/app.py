@@ -21,7 +21,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from .. import __version__
 from ..config import Settings
@@ -32,8 +31,10 @@ from ..realtime.keys import KeyCache
 from ..realtime.relay import EdgeRegistry
 from ..sdk.app import build_sdk_app, build_stream_app
 from ..sdk.common import json_response
+from ..sdk.dispatch import Dispatcher
 from ..sdk.relay import RelayStream
 from ..sdk.relay_usage import RelayUsage
+from ..sdk.streams import StreamApp
 from ..streamslots import StreamSlots
 from ..usagecount import UsageCounter
 from .source import UpstreamSource
@@ -62,42 +63,26 @@ def edge_identity(data_dir: Path) -> str:
     return edge_id
 
 
-class EdgeApplication:
-    """The ASGI entry point: SDK paths to the SDK app, the relay stream to its handler, the
-    rest (health, readiness, metrics) to a small Starlette app that also runs the lifespan."""
+class EdgeApplication(Dispatcher):
+    """The edge's ASGI entry point (the core's dispatcher): SDK paths to the SDK app, the relay
+    stream to its handler, the rest (health, readiness, metrics) to a small Starlette app that
+    also runs the lifespan."""
 
     def __init__(
         self,
         ops: Starlette,
         sdk: Any,
-        streams: Any,
+        streams: StreamApp,
         relay: RelayStream,
         relay_usage: RelayUsage,
         hubs: Hubs,
         upstream: Upstream,
     ) -> None:
+        super().__init__(ops, sdk, streams, relay, relay_usage)
         self.ops = ops
-        self.sdk = sdk
-        self.streams = streams
-        self.relay = relay
-        self.relay_usage = relay_usage
         self.hubs = hubs
         self.upstream = upstream
-        self.state = ops.state
         self.version = __version__
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(("/sdk/", "/ofrep/")):
-            if self.streams.matches(scope):
-                await self.streams(scope, receive, send)
-            else:
-                await self.sdk(scope, receive, send)
-        elif self.relay.matches(scope):
-            await self.relay(scope, receive, send)
-        elif self.relay_usage.matches(scope):
-            await self.relay_usage(scope, receive, send)
-        else:
-            await self.ops(scope, receive, send)
 
 
 def create_edge_app(

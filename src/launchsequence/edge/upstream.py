@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -111,7 +112,8 @@ class Upstream:
 
     async def _run(self) -> None:
         delay = 0.5
-        async with httpx.AsyncClient() as client:  # honours HTTPS_PROXY and SSL_CERT_FILE
+        # Honours HTTPS_PROXY and SSL_CERT_FILE.
+        async with httpx.AsyncClient(verify=_tls(self.url)) as client:
             while True:
                 try:
                     await self._stream(client)
@@ -247,3 +249,13 @@ class Upstream:
         if project is None or self.source.revoked:
             return
         disk.save(self.data_dir, project, self.cursor, self.clock(), self.source.copies())
+
+
+def _tls(url: str) -> ssl.SSLContext | bool:
+    """What the upstream client verifies TLS with: the system's CA store for an https upstream
+    (True); for a plain-http one, a context that trusts nothing, which nothing over plain HTTP
+    uses, and which fails closed if a TLS hop (an https proxy) ever appears. Loading the CA
+    store costs 3 MB, a tenth of an edge's memory."""
+    if url.lower().startswith("https:"):
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates: trusts none

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-import psycopg
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
@@ -159,6 +158,8 @@ class PostgresFeed(VersionCheck):
         up to 5 s) until the database answers again, then catch up with a version check.
         Said once per loss and once when listening again: an outage is logged as a warning by
         the store, and a lost connection that comes back at once is no reason for alarm."""
+        import psycopg  # here: a server on SQLite never loads the driver (9 MB)
+
         delay = 0.5
         lost = False
         while True:

@@ -120,6 +120,10 @@ class Hubs:
             return
         self.changed({env_id: stored}, cause="load")
 
+    def loaded_hub(self, env_id: int) -> Hub | None:
+        """The environment's hub if this process has it loaded (no source read), else None."""
+        return self._hubs.get(env_id)
+
     async def aget(self, env_id: int) -> Hub | None:
         hub = self._hubs.get(env_id)
         if hub is not None:

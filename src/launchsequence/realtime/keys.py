@@ -21,6 +21,7 @@ __all__ = ["KeyCache", "SdkKey"]
 
 _NEGATIVE_TTL = 5.0
 _NEGATIVE_MAX = 10_000
+_PRESENTED_MAX = 10_000
 _MAX_KEY_LENGTH = 200
 
 
@@ -44,15 +45,25 @@ class KeyCache:
         self._source = source
         self._keys: dict[str, SdkKey] = {}
         self._unknown: dict[str, float] = {}
+        #: Known keys by the secret presented, so that the hot path hashes a key once, not on
+        #: every request: the secrets of keys in use, held in memory only (the database keeps
+        #: digests). Emptied whenever a key leaves `_keys`.
+        self._presented: dict[str, SdkKey] = {}
         self._lock = threading.Lock()
 
     def cached(self, secret: str) -> SdkKey | bool | None:
         """The key if known, None if known not to exist, False if the source must say."""
+        found = self._presented.get(secret)
+        if found is not None:
+            return found
         if len(secret) > _MAX_KEY_LENGTH:
             return None
         hashed = digest(secret)
         found = self._keys.get(hashed)
         if found is not None:
+            if len(self._presented) >= _PRESENTED_MAX:
+                self._presented.clear()
+            self._presented[secret] = found
             return found
         seen = self._unknown.get(hashed)
         if seen is not None and time.monotonic() - seen < _NEGATIVE_TTL:
@@ -96,6 +107,7 @@ class KeyCache:
                 if row is None:
                     key.expires_at = 0  # deleted with its environment: expired
                     self._keys.pop(key.digest, None)
+                    self._presented.clear()
                 else:
                     key.expires_at = row.expires_at
             self._unknown.clear()
@@ -114,6 +126,7 @@ class KeyCache:
                 if key.digest not in stored:
                     key.expires_at = 0
                     self._keys.pop(key.digest, None)
+                    self._presented.clear()
                     changed = True
                     continue
                 # An expiry only ever moves earlier (rotation keeps an earlier one), so a read

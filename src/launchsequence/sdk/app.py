@@ -15,6 +15,7 @@ from ..middleware import BodyLimit, SecurityHeaders
 from ..realtime.hubs import Hubs
 from . import jsfiles, ofrep, routes, usage
 from .common import SdkError, json_response, sdk_error_response
+from .gate import SdkGate
 from .streams import StreamApp
 
 
@@ -60,7 +61,10 @@ def build_sdk_app(
     body_timeout: float = 30.0,
     base_url: str = "",
     usage_posts_per_minute: int = 600,
-) -> Starlette:
+) -> SdkGate:
+    """The SDK endpoints (not the streams): a Starlette application with CORS, security
+    headers and the body limit, behind `SdkGate`, which answers the usual request itself."""
+
     async def sdk_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SdkError)
         if request.url.path.startswith("/ofrep/") and exc.status in (400, 404):
@@ -102,4 +106,4 @@ def build_sdk_app(
         expose_headers=["ETag", "Retry-After"],
         max_age=86_400,
     )
-    return app
+    return SdkGate(app, max_body=max_body, sdk_error=sdk_error, http_error=http_error)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
 
 from ..realtime.hub import Hub
@@ -19,10 +19,12 @@ from ..realtime.source import SourceUnavailable
 from ..secrets import SERVER_KEY_PREFIX
 
 __all__ = [
+    "JSONAnswer",
     "SdkError",
     "authenticate",
     "json_response",
     "loads",
+    "read_body",
     "read_json",
     "refuse_server_key_in_url",
     "sdk_error_response",
@@ -43,8 +45,30 @@ class SdkError(Exception):
         self.headers = headers or {}
 
 
+class JSONAnswer(Response):
+    """A JSON answer, its headers built directly: what `Response` would send for these bytes,
+    without its generic header handling, which costs as much as encoding a small answer."""
+
+    media_type = _JSON
+
+    def __init__(
+        self, content: bytes, status_code: int = 200, headers: dict[str, str] | None = None
+    ) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = content
+        self.raw_headers = [
+            (b"content-length", b"%d" % len(content)),
+            (b"content-type", b"application/json"),
+        ]
+        if headers:
+            self.raw_headers += [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
+            ]
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(data), status_code=status, headers=headers, media_type=_JSON)
+    return JSONAnswer(orjson.dumps(data), status, headers)
 
 
 def sdk_error_response(exc: SdkError) -> Response:
@@ -55,16 +79,24 @@ def sdk_error_response(exc: SdkError) -> Response:
 
 def presented_key(request: HTTPConnection, *, query: bool = False) -> tuple[str | None, bool]:
     """The key the request carries, and whether it came in the URL (`?key=`, read only where
-    `query` allows it: client streams, as EventSource cannot send headers)."""
-    authorization = request.headers.get("authorization")
+    `query` allows it: client streams, as EventSource cannot send headers). The first
+    `Authorization` header, unless empty, wins over the first `X-API-Key`."""
+    authorization = api_key = None
+    for name, value in request.scope["headers"]:  # the raw headers: no Headers object built
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value
+        elif name == b"x-api-key" and api_key is None:
+            api_key = value
     if authorization:
-        scheme, _, value = authorization.partition(" ")
-        return (value.strip() if scheme.lower() == "bearer" else None), False
-    key = request.headers.get("x-api-key")
-    if key is None and query:
+        scheme, _, credential = authorization.decode("latin-1").partition(" ")
+        return (credential.strip() if scheme.lower() == "bearer" else None), False
+    if api_key is not None:
+        return api_key.decode("latin-1"), False
+    if query:
         key = request.query_params.get("key")
         return key, key is not None
-    return key, False
+    return None, False
 
 
 _UNAUTHORIZED = SdkError(401, "unauthorized", "missing, unknown or expired SDK key",
@@ -120,8 +152,10 @@ async def authenticate(
         raise _KEY_IN_URL
     if server_only and found.kind != "server":
         raise SdkError(403, "forbidden", "this endpoint needs the environment's server key")
-    with store_errors():
-        hub = await hubs.aget(found.env_id)
+    hub = hubs.loaded_hub(found.env_id)
+    if hub is None:
+        with store_errors():
+            hub = await hubs.aget(found.env_id)
     if hub is None:
         raise _UNAUTHORIZED
     return found, hub
@@ -148,8 +182,28 @@ def loads(data: bytes) -> Any:
         return json.loads(data, parse_constant=_no_constant)
 
 
+async def read_body(request: Request) -> bytes:
+    """The request's body, read from `receive` directly (Starlette's `body()` goes through an
+    async generator per chunk); ClientDisconnect if the client went away first."""
+    receive = request.receive
+    message = await receive()
+    if message["type"] != "http.request":
+        raise ClientDisconnect()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body
+    chunks = [body]
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
 async def read_json(request: Request) -> Any:
-    body = await request.body()
+    body = await read_body(request)
     try:
         return loads(body) if body else {}
     except ValueError:

@@ -112,6 +112,8 @@ def stream_token(secret: str, key: SdkKey) -> str:
 
 
 def routes(hubs: Hubs, clock: Callable[[], int], secret: str, base_url: str = "") -> list[Route]:
+    evaluations = hubs.metrics.evaluations.labels("ofrep")  # looked up once
+
     def _error_answer(exc: SdkError) -> Response:
         return json_response({"errorCode": exc.code, "errorDetails": exc.message}, exc.status)
 
@@ -130,7 +132,7 @@ def routes(hubs: Hubs, clock: Callable[[], int], secret: str, base_url: str = ""
             r = engine.evaluate(state.compiled, flag_key, context, now=now)
         else:
             r = _not_found(flag_key)
-        hubs.metrics.evaluations.labels("ofrep").inc()
+        evaluations.inc()
         usage = hubs.usage
         if usage.enabled:
             caller = caller_from_headers(request.scope["headers"])
@@ -160,7 +162,7 @@ def routes(hubs: Hubs, clock: Callable[[], int], secret: str, base_url: str = ""
             # Client-side flags set aside answer their error, as they do to a server key.
             for flag_key in state.client_flags - results.keys():
                 results[flag_key] = engine.evaluate(state.compiled, flag_key, context)
-        hubs.metrics.evaluations.labels("ofrep").inc(len(results))
+        evaluations.inc(len(results))
         usage = hubs.usage
         if usage.enabled:
             caller = caller_from_headers(request.scope["headers"])

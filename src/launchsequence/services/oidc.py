@@ -17,20 +17,15 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from authlib.oauth2.auth import ClientAuth
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from joserfc import jwt
-from joserfc.errors import (
-    ExpiredTokenError,
-    InvalidClaimError,
-    JoseError,
-    MissingClaimError,
-)
-from joserfc.jwk import KeySet
+
+if TYPE_CHECKING:  # joserfc (and cryptography under it, 10 MB) loads on the first sign-in
+    from joserfc.jwk import KeySet
 
 __all__ = [
     "ID_TOKEN_ALGORITHMS",
@@ -190,6 +185,9 @@ class OidcClient:
         return metadata
 
     def _key_set(self, *, refresh: bool = False) -> KeySet:
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet
+
         if self._keys is not None and not refresh:
             return self._keys
         try:
@@ -289,6 +287,14 @@ class OidcClient:
             decoded = self._decode(id_token, refresh=False)
         except OidcError:
             decoded = self._decode(id_token, refresh=True)  # the provider may have rotated keys
+        from joserfc import jwt
+        from joserfc.errors import (
+            ExpiredTokenError,
+            InvalidClaimError,
+            JoseError,
+            MissingClaimError,
+        )
+
         claims = dict(decoded.claims)
         now = self.clock() // 1000
         registry = jwt.JWTClaimsRegistry(
@@ -321,6 +327,9 @@ class OidcClient:
         return claims
 
     def _decode(self, id_token: str, *, refresh: bool) -> Any:
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
         try:
             return jwt.decode(id_token, self._key_set(refresh=refresh), ID_TOKEN_ALGORITHMS)
         except (JoseError, ValueError) as exc:

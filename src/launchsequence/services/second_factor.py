@@ -14,12 +14,11 @@ import base64
 import hashlib
 import hmac
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyotp
 import segno
-from cryptography.fernet import Fernet, InvalidToken
 
 from ..secrets import DEVICE_PREFIX, digest, new_secret, sign
 from ..store import accounts as account_store
@@ -28,6 +27,9 @@ from .errors import Forbidden, Invalid
 from .orgs import org_for
 from .runtime import Actor, Runtime, record_audit
 from .sessions import record_account_event
+
+if TYPE_CHECKING:  # cryptography loads on first use (7 MB), not at start
+    from cryptography.fernet import Fernet
 
 __all__ = ["RECOVERY_CODES", "REMEMBER_MS", "STEP_SECONDS", "SecondFactor"]
 
@@ -49,6 +51,8 @@ class SecondFactor:
         self.rt = rt
 
     def _fernet(self) -> Fernet:
+        from cryptography.fernet import Fernet
+
         key = hmac.new(self.rt.settings.secret_key.encode(), b"totp-seed", hashlib.sha256)
         return Fernet(base64.urlsafe_b64encode(key.digest()))
 
@@ -79,12 +83,14 @@ class SecondFactor:
         return {"secret": secret, "qr_svg": svg, "setup": setup}
 
     def _unseal(self, actor: Actor, setup: Any) -> str | None:
+        from cryptography import fernet
+
         try:
             plain = self._fernet().decrypt_at_time(
                 str(setup).encode(), SETUP_TTL_SECONDS, self.rt.now() // 1000
             )
             sealed = orjson.loads(plain)
-        except (InvalidToken, orjson.JSONDecodeError, ValueError):
+        except (fernet.InvalidToken, orjson.JSONDecodeError, ValueError):
             return None
         if not isinstance(sealed, dict) or sealed.get("u") != actor.user_id:
             return None

@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import orjson
 
-from ..secrets import InvalidToken, unseal, webhook_signature
+from ..secrets import unseal, webhook_signature
 from ..store import leases
 from ..store import webhooks as store
 from .addresses import AddressRefused, allowed_addresses, check_url
@@ -290,6 +290,8 @@ class WebhookSender:
 
         def took() -> int:
             return int((time.monotonic() - started) * 1000)
+
+        from cryptography.fernet import InvalidToken  # loaded by `unseal` in any case
 
         try:
             secret = unseal(self._settings.secret_key, hook["secret"])

@@ -16,13 +16,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from cryptography.fernet import Fernet, InvalidToken
 
 from ..secrets import digest
 from .pages import Page
+
+if TYPE_CHECKING:  # cryptography loads on first use (7 MB), not at start
+    from cryptography.fernet import Fernet
 
 __all__ = ["COOKIE", "MAX_AGE_SECONDS", "put", "seal", "take", "unseal"]
 
@@ -33,6 +35,8 @@ _MAX_COOKIE = 4000
 
 def _fernet(secret_key: str, session_token: str) -> Fernet:
     """A key for this session alone: another session's cookie does not open with it."""
+    from cryptography.fernet import Fernet
+
     bound = b"flash:" + digest(session_token).encode()
     key = hmac.new(secret_key.encode(), bound, hashlib.sha256).digest()
     return Fernet(base64.urlsafe_b64encode(key))
@@ -50,12 +54,14 @@ def unseal(secret_key: str, session_token: str, value: str, *, now_ms: int) -> A
     """The payload sealed for this session, or None if forged, another session's or expired."""
     if not value or len(value) > _MAX_COOKIE:
         return None
+    from cryptography import fernet
+
     try:
         plain = _fernet(secret_key, session_token).decrypt_at_time(
             value.encode(), MAX_AGE_SECONDS, now_ms // 1000
         )
         return orjson.loads(plain)
-    except (InvalidToken, orjson.JSONDecodeError, ValueError):
+    except (fernet.InvalidToken, orjson.JSONDecodeError, ValueError):
         return None
 
 
