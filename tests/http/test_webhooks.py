@@ -210,10 +210,14 @@ def test_dashboard_changes_carry_their_comment(serve, receiver):
     [switch] = [f for f in page_forms(page.text) if f.action.endswith("/toggle")]
     fields = dict(switch.fields)
     assert "comment" in fields  # the switch has its comment field
-    toggle = alice.http.post(
+    asked = alice.http.post(
         switch.action,
         data={**fields, "comment": "from the dashboard", **dict(switch.buttons)},
     )
+    # Production confirms changes: without scripts, a page asks, the comment kept in its form.
+    assert asked.status_code == 200 and "on in Production?</h1>" in asked.text
+    [confirm] = [f for f in page_forms(asked.text) if f.action.endswith("/toggle")]
+    toggle = alice.http.post(confirm.action, data={**dict(confirm.fields), **dict(confirm.buttons)})
     assert toggle.status_code == 303, toggle.text
     got = receiver.wait_for(lambda r: any(x.json["type"] == "flag.toggled" for x in r), "/d")
     toggled = next(x.json for x in got if x.json["type"] == "flag.toggled")

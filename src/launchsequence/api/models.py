@@ -346,6 +346,13 @@ class Environment(TypedDict):
     name: str
     version: Annotated[int, Field(description="Grows with every change to what it serves")]
     created_at: Millis
+    confirm_changes: Annotated[
+        bool,
+        Field(
+            description="The dashboard asks to confirm each toggle or saved configuration "
+            "here, with an optional comment (on by default for production)"
+        ),
+    ]
     sdk_keys: list[SdkKey]
 
 

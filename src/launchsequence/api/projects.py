@@ -6,7 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from ..services.shapes import EnvironmentIn, NameIn, ProjectIn, SdkKeyIn, SegmentIn
+from ..services.shapes import (
+    EnvironmentIn,
+    EnvironmentPatchIn,
+    NameIn,
+    ProjectIn,
+    SdkKeyIn,
+    SegmentIn,
+)
 from .auth import CurrentActor, ServicesDep
 from .models import (
     Environment,
@@ -114,13 +121,22 @@ def get_environment(
 
 @router.patch(
     "/{project}/environments/{env}",
-    summary="Rename an environment",
-    responses=answer(Environment, "The environment, renamed"),
+    summary="Change an environment's settings",
+    responses=answer(Environment, "The environment as it now is"),
 )
-def rename_environment(
-    org: str, project: str, env: str, body: NameIn, actor: CurrentActor, services: ServicesDep
+def update_environment(
+    org: str,
+    project: str,
+    env: str,
+    body: EnvironmentPatchIn,
+    actor: CurrentActor,
+    services: ServicesDep,
 ) -> Any:
-    return services.orgs.rename_environment(actor, org, project, env, body.name)
+    """Each field is optional; those left out stay as they are. `confirm_changes` makes the
+    dashboard ask for confirmation (and an optional comment) before a toggle or a saved
+    configuration applies in this environment; this API never asks, and takes the comment in
+    the `X-LaunchSequence-Comment` header."""
+    return services.orgs.update_environment(actor, org, project, env, body.changes())
 
 
 @router.delete("/{project}/environments/{env}", status_code=204, summary="Delete an environment")

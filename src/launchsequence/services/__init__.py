@@ -25,6 +25,7 @@ from .flags import Flags
 from .invitations import Invitations
 from .lifecycle_report import Lifecycle
 from .mail import Mailer
+from .onboarding import Onboarding
 from .orgs import Orgs
 from .passwords import Passwords
 from .recovery import Recovery
@@ -56,6 +57,7 @@ __all__ = [
     "Lifecycle",
     "Mailer",
     "NotFound",
+    "Onboarding",
     "Orgs",
     "Passwords",
     "PreconditionFailed",
@@ -107,6 +109,7 @@ class Services:
     sso: Sso
     code_refs: CodeRefs
     lifecycle: Lifecycle
+    onboarding: Onboarding
 
     @classmethod
     def build(
@@ -143,4 +146,5 @@ class Services:
             Sso(rt, accounts),
             CodeRefs(rt),
             Lifecycle(rt, usage),
+            Onboarding(rt, open_streams),
         )

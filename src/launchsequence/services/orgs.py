@@ -195,7 +195,14 @@ def create_environment_rows(
     None with `server_key=False`: the environment then has a client key only until someone
     creates its server key (`Orgs.create_server_key`)."""
     now = rt.now()
-    env_id = store.create_environment(conn, project_id=project_id, key=key, name=name, at=now)
+    env_id = store.create_environment(
+        conn,
+        project_id=project_id,
+        key=key,
+        name=name,
+        at=now,
+        confirm_changes=confirms_by_default(key, name),
+    )
     secret = _new_sdk_key(conn, env_id, "server", now) if server_key else None
     _new_sdk_key(conn, env_id, "client", now)
     # Every flag of the project gets its off configuration here.
@@ -252,8 +259,33 @@ def _public_environment(env: dict[str, Any], keys: list[dict[str, Any]]) -> dict
         "name": env["name"],
         "version": env["version"],
         "created_at": env["created_at"],
+        "confirm_changes": bool(env["confirm_changes"]),
         "sdk_keys": [show(k) for k in keys],
     }
+
+
+def confirms_by_default(key: str, name: str) -> bool:
+    """Whether a new environment asks to confirm changes: when its key or name is
+    "production" (any case)."""
+    return "production" in (key.strip().casefold(), name.strip().casefold())
+
+
+def _environment_settings(changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` to an environment, checked: each setting's value as stored. Invalid names
+    the setting; an unknown one is Invalid too."""
+    out: dict[str, Any] = {}
+    for field, value in changes.items():
+        if value is None and field in ("name", "confirm_changes"):
+            raise Invalid("must not be null: leave it out to keep it", field=field)
+        if field == "name":
+            out["name"] = check_name(value)
+        elif field == "confirm_changes":
+            if not isinstance(value, bool):
+                raise Invalid("must be true or false", field="confirm_changes")
+            out["confirm_changes"] = value
+        else:
+            raise Invalid("is not a setting of an environment", field=field)
+    return out
 
 
 class Orgs:
@@ -567,28 +599,34 @@ class Orgs:
         self.rt.changed({env_id: 1})
         return result
 
-    def rename_environment(
-        self, actor: Actor, org_key: str, project_key: str, env_key: str, name: str
+    def update_environment(
+        self, actor: Actor, org_key: str, project_key: str, env_key: str, changes: dict[str, Any]
     ) -> dict[str, Any]:
-        name = check_name(name)
+        """Change the environment's settings named in `changes` (each optional): `name`,
+        `confirm_changes` (bool: the dashboard asks to confirm each toggle or saved
+        configuration here). One audit entry, `environment.updated`, with what changed before
+        and after; nothing changed, none. Invalid names the field."""
+        checked = _environment_settings(changes)
         with self.rt.write_db.begin() as conn:
             org = org_for(conn, actor, org_key, write=True)
             env = environment_for(conn, project_for(conn, org, project_key), env_key)
-            store.rename(conn, "environments", env["id"], name)
-            record_audit(
-                conn,
-                self.rt,
-                org_id=org["id"],
-                actor=actor,
-                action="environment.renamed",
-                resource=env_key,
-                project=project_key,
-                environment=env_key,
-                before={"name": env["name"]},
-                after={"name": name},
-            )
+            changed = {k: v for k, v in checked.items() if env[k] != v}
+            if changed:
+                store.update_environment(conn, env["id"], changed)
+                record_audit(
+                    conn,
+                    self.rt,
+                    org_id=org["id"],
+                    actor=actor,
+                    action="environment.updated",
+                    resource=env_key,
+                    project=project_key,
+                    environment=env_key,
+                    before={k: env[k] for k in changed},
+                    after=changed,
+                )
             return _public_environment(
-                {**env, "name": name}, store.list_sdk_keys(conn, env["id"], now=self.rt.now())
+                {**env, **changed}, store.list_sdk_keys(conn, env["id"], now=self.rt.now())
             )
 
     def delete_environment(

@@ -114,6 +114,24 @@ class EnvironmentIn(Strict):
     name: Name | None = None
 
 
+class EnvironmentPatchIn(Strict):
+    """The settings of an environment to change; each optional, those left out stay. One
+    field per setting, named as `Orgs.update_environment` takes it."""
+
+    name: Name | None = None
+    confirm_changes: Annotated[
+        bool | None,
+        Field(
+            description="The dashboard asks to confirm each toggle or saved configuration in "
+            "this environment, with an optional comment (the API never asks)"
+        ),
+    ] = None
+
+    def changes(self) -> dict[str, Any]:
+        """The settings sent (a null is refused by the service, naming the field)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
 class ProjectIn(Strict):
     key: Key
     name: Name

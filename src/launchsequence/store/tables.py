@@ -147,6 +147,8 @@ projects = Table(
     Column("key", String(64), nullable=False),
     Column("name", String(200), nullable=False),
     Column("created_at", Millis, nullable=False),
+    # When someone dismissed the project's first-steps checklist, or NULL.
+    Column("onboarding_dismissed_at", Millis),
     UniqueConstraint("org_id", "key", name="uq_projects_org_key"),
 )
 
@@ -160,6 +162,9 @@ environments = Table(
     # Bumped in the same transaction as every change to what the environment serves.
     Column("version", Integer, nullable=False),
     Column("created_at", Millis, nullable=False),
+    # The dashboard asks to confirm (with an optional comment) each toggle or saved
+    # configuration here; the REST API does not ask.
+    Column("confirm_changes", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("project_id", "key", name="uq_environments_project_key"),
 )
 

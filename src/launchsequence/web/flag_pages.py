@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from ..services import Conflict, Invalid
 from . import params
+from .confirm import asks_confirmation, confirm_envs
 from .pages import Page, Redirect, page
 
 __all__ = ["PER_PAGE", "ROUTES", "flag_rows", "pagination"]
@@ -144,6 +145,8 @@ def flag_list(p: Page) -> Response:
         },
         "pages": pages,
         "back": back,
+        "confirm_envs": confirm_envs(project),
+        "env_names": {e["key"]: e["name"] for e in project["environments"]},
         "now": p.services.rt.now(),
     }
     if p.request.headers.get("x-partial") == "rows":
@@ -157,14 +160,32 @@ def flag_list(p: Page) -> Response:
 
 @page()
 def toggle(p: Page) -> Response:
-    """A switch was pressed: `toggle` is "<flag> <environment> <1|0>"."""
+    """A switch was pressed: `toggle` is "<flag> <environment> <1|0>". In an environment that
+    confirms changes, a press without `confirmed=1` changes nothing: the answer is a page
+    asking to confirm (409 to a script's request, which then sends the form itself)."""
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
     flag_key, env, on = [*p.form.get("toggle", "").split(" "), "", "", ""][:3]
+    partial = p.request.headers.get("x-partial")
+    if p.form.get("confirmed") != "1":
+        project = p.services.orgs.get_project(actor, org_key, project_key)
+        if asks_confirmation(project, env):
+            if partial:
+                return Response(status_code=409)
+            return p.render(
+                "confirm_toggle.html",
+                org=p.services.orgs.get_org(actor, org_key),
+                project=project,
+                flag=p.services.flags.get_flag(actor, org_key, project_key, flag_key),
+                env=next(e for e in project["environments"] if e["key"] == env),
+                on=on == "1",
+                toggle=p.form.get("toggle", ""),
+                back=_back(p, org_key, project_key),
+                comment=p.form.get("comment", ""),
+            )
     config = p.services.flags.write_config(
         actor, org_key, project_key, flag_key, env, {"on": on == "1"}, if_match=None, replace=False
     )
-    partial = p.request.headers.get("x-partial")
     if partial == "row":
         org = p.services.orgs.get_org(actor, org_key)
         project = p.services.orgs.get_project(actor, org_key, project_key)
@@ -179,10 +200,15 @@ def toggle(p: Page) -> Response:
     if partial == "none":
         # The flag page tells its own switch from someone else's change by this version.
         return Response(status_code=204, headers={"X-Config-Version": str(config["version"])})
+    raise Redirect(_back(p, org_key, project_key))
+
+
+def _back(p: Page, org_key: str, project_key: str) -> str:
+    """Where a switch's form returns: its `back` field, if a page of the same project."""
     back = p.form.get("back", "")
     if not back.startswith(f"/o/{org_key}/p/{project_key}/"):
         back = f"/o/{org_key}/p/{project_key}/flags"
-    raise Redirect(back)
+    return back
 
 
 def parse_value(flag_type: str, raw: str, field: str) -> Any:

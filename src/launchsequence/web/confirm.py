@@ -1,0 +1,26 @@
+"""Environments that confirm changes (their `confirm_changes` setting): the dashboard asks
+before a toggle or a saved configuration applies there, with room for a comment that the
+audit log keeps.
+
+With scripts, a `<dialog>` asks (app.js) and the form goes with `confirmed=1`; without, the
+server answers a form sent without it with a confirmation step that sends it again with it.
+The REST API never asks: it is explicit already."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["asks_confirmation", "confirm_envs"]
+
+
+def asks_confirmation(project: dict[str, Any], env_key: str) -> bool:
+    """Whether the project's environment `env_key` confirms changes (False if it has none)."""
+    return any(
+        e["key"] == env_key and e.get("confirm_changes") for e in project.get("environments", [])
+    )
+
+
+def confirm_envs(project: dict[str, Any]) -> str:
+    """The keys of the project's environments that confirm changes, separated by spaces (the
+    flag list's switches read them in `data-confirm-envs`)."""
+    return " ".join(e["key"] for e in project.get("environments", []) if e.get("confirm_changes"))
