@@ -169,8 +169,12 @@ def test_viewers_cannot_change_the_setting(live):
     assert "Changes here ask for confirmation." in html
     forged = viewer.http.post(
         page,
-        data={"csrf_token": csrf_of(html), "action": "settings", "env": "production",
-              "settings_form": "1"},  # fmt: skip
+        data={
+            "csrf_token": csrf_of(html),
+            "action": "settings",
+            "env": "production",
+            "settings_form": "1",
+        },
     )
     assert forged.status_code == 403
     assert owner.get(env).json()["confirm_changes"] is True
@@ -189,8 +193,10 @@ def test_the_migration_turns_it_on_for_existing_production_environments(tmp_path
         for i, (key, name) in enumerate((("production", "Live"), ("live", "PRODUCTION"),
                                          ("staging", "Staging")), start=1):  # fmt: skip
             conn.execute(
-                sa.text("INSERT INTO environments (id, project_id, key, name, version, "
-                        "created_at) VALUES (:i, 1, :k, :n, 1, 0)"),  # fmt: skip
+                sa.text(
+                    "INSERT INTO environments (id, project_id, key, name, version, "
+                    "created_at) VALUES (:i, 1, :k, :n, 1, 0)"
+                ),
                 {"i": i, "k": key, "n": name},
             )
         command.upgrade(config, "0015")

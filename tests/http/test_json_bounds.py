@@ -180,7 +180,7 @@ def test_dashboard_refuses_what_no_answer_could_carry(live):
     answer = user.http.post(
         page,
         data={**fields, "variation_name": ["A", "B"],
-              "variation_value": ["[" * 40 + "]" * 40, '{"off": true}'], "action": "save", "confirmed": "1"},
+              "variation_value": ["[" * 40 + "]" * 40, '{"off": true}'], "action": "save"},
     )  # fmt: skip
     assert answer.status_code == 422
     assert "nests too deep" in answer.text

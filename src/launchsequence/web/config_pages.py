@@ -16,7 +16,7 @@ from ..services import InUse, Invalid, PreconditionFailed
 from . import context_form, params
 from . import relations_form as relations
 from . import rules_form as rf
-from .confirm import asks_confirmation
+from .confirm import asks_confirmation, refuse_viewers
 from .lifecycle_pages import flag_page_context, lifecycle_form
 from .pages import Page, Redirect, page
 from .schedule_pages import flag_schedules, local_input, schedule_form_edits
@@ -296,6 +296,11 @@ def flag_page(p: Page) -> Response:
             try:
                 wanted = _config(draft, count, config["on"])
                 if asks_confirmation(project, env) and p.form.get("confirmed") != "1":
+                    refuse_viewers(org)
+                    # Refused edits say why now, not after the confirmation.
+                    p.services.drafts.evaluate(
+                        actor, org_key, project_key, flag_key, env, wanted, {}
+                    )
                     confirming = True  # the page again, the edits kept, asking to confirm
                 else:
                     p.services.flags.write_config(

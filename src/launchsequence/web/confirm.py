@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["asks_confirmation", "confirm_envs"]
+from ..services import Forbidden
+
+__all__ = ["asks_confirmation", "confirm_envs", "refuse_viewers"]
+
+
+def refuse_viewers(org: dict[str, Any]) -> None:
+    """Forbidden for a viewer, before a confirmation step would ask them for a change the
+    service then refuses anyway."""
+    if org.get("role") == "viewer":
+        raise Forbidden("viewers can read but not change anything", code="read_only")
 
 
 def asks_confirmation(project: dict[str, Any], env_key: str) -> bool:

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from ..services import Conflict, Invalid
 from . import params
-from .confirm import asks_confirmation, confirm_envs
+from .confirm import asks_confirmation, confirm_envs, refuse_viewers
 from .pages import Page, Redirect, page
 
 __all__ = ["PER_PAGE", "ROUTES", "flag_rows", "pagination"]
@@ -170,11 +170,13 @@ def toggle(p: Page) -> Response:
     if p.form.get("confirmed") != "1":
         project = p.services.orgs.get_project(actor, org_key, project_key)
         if asks_confirmation(project, env):
+            org = p.services.orgs.get_org(actor, org_key)
+            refuse_viewers(org)
             if partial:
                 return Response(status_code=409)
             return p.render(
                 "confirm_toggle.html",
-                org=p.services.orgs.get_org(actor, org_key),
+                org=org,
                 project=project,
                 flag=p.services.flags.get_flag(actor, org_key, project_key, flag_key),
                 env=next(e for e in project["environments"] if e["key"] == env),
