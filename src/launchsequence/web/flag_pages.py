@@ -12,7 +12,7 @@ import orjson
 from starlette.responses import Response
 
 from ..services import Conflict, Invalid
-from . import params
+from . import first_steps, params
 from .confirm import asks_confirmation, confirm_envs, refuse_viewers
 from .pages import Page, Redirect, page
 
@@ -123,6 +123,9 @@ def flag_list(p: Page) -> Response:
     actor = p.need_actor()
     org = p.services.orgs.get_org(actor, org_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
+    steps = first_steps.checklist(p, org, project_key)
+    if p.request.headers.get("x-partial") == "first-steps":
+        return p.render("_first_steps.html", org=org, project=project, steps=steps, live=True)
     f = _filters(p)
     everything_matching = flag_rows(p, org_key, project_key, f)
     pages = pagination(len(everything_matching), p.query.get("page"), f)
@@ -148,6 +151,8 @@ def flag_list(p: Page) -> Response:
         "confirm_envs": confirm_envs(project),
         "env_names": {e["key"]: e["name"] for e in project["environments"]},
         "now": p.services.rt.now(),
+        "steps": steps,
+        "dismissed": p.query.get("first_steps") == "dismissed",
     }
     if p.request.headers.get("x-partial") == "rows":
         return p.render("_flag_rows.html", **context)

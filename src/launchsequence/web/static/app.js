@@ -343,6 +343,35 @@ function startLive() {
   });
 }
 
+// The first-steps checklist: while a step is left, ask again every few seconds (at most for
+// half an hour, and not while the tab is hidden), so the first evaluation shows as it arrives.
+function startFirstSteps() {
+  if (!document.querySelector("[data-first-steps-pending]")) return;
+  const started = Date.now();
+  const timer = setInterval(async () => {
+    const box = document.getElementById("first-steps");
+    if (!box || !box.hasAttribute("data-first-steps-pending") ||
+        Date.now() - started > 30 * 60 * 1000) {
+      clearInterval(timer);
+      return;
+    }
+    if (document.hidden) return;
+    try {
+      const response = await fetch(location.pathname, {
+        headers: { "X-Partial": "first-steps" },
+        credentials: "same-origin",
+      });
+      if (!response.ok) return;
+      const template = document.createElement("template");
+      template.innerHTML = (await response.text()).trim();
+      const fresh = template.content.getElementById("first-steps");
+      if (fresh) swapKeepingFocus(box, fresh);
+    } catch (err) {
+      // Offline for a moment: the next round asks again.
+    }
+  }, 4000);
+}
+
 // Copy buttons: hidden in the HTML (the text stays selectable without this file), shown here.
 for (const button of document.querySelectorAll("button[data-copy][hidden]")) button.hidden = false;
 document.addEventListener("click", async (event) => {
@@ -756,5 +785,6 @@ document.addEventListener("DOMContentLoaded", () => {
   startFlagPage();
   startKeptForms();
   startLive();
+  startFirstSteps();
   keySuggestion();
 });
