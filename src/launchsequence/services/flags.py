@@ -169,6 +169,21 @@ def flag_fields(body: dict[str, Any], *, client_side: Any = None) -> dict[str, A
     }
 
 
+def _summary_flag(flag: dict[str, Any]) -> dict[str, Any]:
+    """A flag as a long list shows it (see `Flags.list_flags(summary=True)`)."""
+    return {
+        "key": flag["key"],
+        "name": flag["name"],
+        "tags": flag["tags"],
+        "type": flag["type"],
+        "archived": flag["archived"],
+        "owner": flag.get("owner"),
+        "kind": flag.get("kind") or "temporary",
+        "created_at": flag["created_at"],
+        "updated_at": flag["updated_at"],
+    }
+
+
 def _public_flag(
     flag: dict[str, Any], configs: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -296,16 +311,26 @@ class Flags:
         archived: bool | None = False,
         tag: str | None = None,
         search: str | None = None,
+        summary: bool = False,
     ) -> list[dict[str, Any]]:
+        """The project's flags by key, each with its on/off state per environment and
+        `changed_at`. `summary`: only key, name, tags, type, archived, owner, kind and the
+        times (no description, variations, defaults or metadata: a long list reads less)."""
         with self.rt.db.connect() as conn:
             _, project = self._scope(conn, actor, org_key, project_key)
             rows = store.list_flags(
-                conn, project_id=project["id"], archived=archived, tag=tag, search=search
+                conn,
+                project_id=project["id"],
+                archived=archived,
+                tag=tag,
+                search=search,
+                summary=summary,
             )
             states, changed = self._states(conn, project["id"])
+        public = _summary_flag if summary else _public_flag
         return [
             {
-                **_public_flag(f),
+                **public(f),
                 "environments": states.get(f["id"], {}),
                 # The last change to the flag or to its configuration in any environment.
                 "changed_at": max(f["updated_at"], changed.get(f["id"], 0)),
@@ -324,12 +349,13 @@ class Flags:
         for flag_id, env_key, on, version, client_side, updated in store.list_config_states(
             conn, project_id
         ):
-            states.setdefault(flag_id, {})[env_key] = {
-                "on": on,
-                "version": version,
-                "client_side": client_side,
-            }
-            changed[flag_id] = max(changed.get(flag_id, 0), updated)
+            per_env = states.get(flag_id)
+            if per_env is None:
+                per_env = states[flag_id] = {}
+                changed[flag_id] = updated
+            elif updated > changed[flag_id]:
+                changed[flag_id] = updated
+            per_env[env_key] = {"on": on, "version": version, "client_side": client_side}
         return states, changed
 
     def get_flag(self, actor: Actor, org_key: str, project_key: str, key: str) -> dict[str, Any]:

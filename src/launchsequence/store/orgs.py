@@ -42,7 +42,7 @@ __all__ = [
     "remove_member",
     "rename",
     "sdk_key_by_hash",
-    "set_onboarding_dismissed",
+    "set_onboarding_closed",
     "set_role",
     "update_environment",
 ]
@@ -227,10 +227,11 @@ def update_environment(conn: Connection, environment_id: int, values: dict[str, 
         )
 
 
-def set_onboarding_dismissed(conn: Connection, project_id: int, at: int | None) -> None:
-    """Record when the project's first-steps checklist was dismissed (None: shown again)."""
+def set_onboarding_closed(conn: Connection, project_id: int, at: int | None) -> None:
+    """Record when the project's first-steps checklist was dismissed or found complete
+    (None: shown again)."""
     conn.execute(
-        update(projects).where(projects.c.id == project_id).values(onboarding_dismissed_at=at)
+        update(projects).where(projects.c.id == project_id).values(onboarding_closed_at=at)
     )
 
 

@@ -147,8 +147,8 @@ projects = Table(
     Column("key", String(64), nullable=False),
     Column("name", String(200), nullable=False),
     Column("created_at", Millis, nullable=False),
-    # When someone dismissed the project's first-steps checklist, or NULL.
-    Column("onboarding_dismissed_at", Millis),
+    # When the project's first-steps checklist was dismissed or found complete, or NULL.
+    Column("onboarding_closed_at", Millis),
     UniqueConstraint("org_id", "key", name="uq_projects_org_key"),
 )
 

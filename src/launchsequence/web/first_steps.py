@@ -21,7 +21,7 @@ def checklist(p: Page, org: dict[str, Any], project_key: str) -> dict[str, Any] 
     if org.get("role") == "viewer":
         return None
     found: dict[str, Any] = p.services.onboarding.checklist(p.need_actor(), org["key"], project_key)
-    if found["dismissed"]:
+    if found["closed"]:
         return None
     found["done_count"] = sum(found["steps"].values())
     return found
@@ -31,7 +31,7 @@ def checklist(p: Page, org: dict[str, Any], project_key: str) -> dict[str, Any] 
 def dismiss(p: Page) -> Response:
     """Hide the project's checklist (for everyone in it); back to its flag list."""
     org_key, project_key = p.param("org"), p.param("project")
-    p.services.onboarding.dismiss(p.need_actor(), org_key, project_key, dismissed=True)
+    p.services.onboarding.dismiss(p.need_actor(), org_key, project_key)
     raise Redirect(f"/o/{org_key}/p/{project_key}/flags?first_steps=dismissed")
 
 

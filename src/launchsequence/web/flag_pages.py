@@ -3,6 +3,7 @@ creation."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -45,8 +46,10 @@ def _filters(p: Page) -> dict[str, str]:
     }
 
 
+@functools.lru_cache(maxsize=20_000)
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    """Sorts `flag-2` before `flag-10` (digits compare as numbers), case-insensitively."""
+    """Sorts `flag-2` before `flag-10` (digits compare as numbers), case-insensitively.
+    Remembered: a long list sorts the same keys on every load."""
     return tuple(
         (0, int(part)) if part.isascii() and part.isdigit() else (1, part)
         for part in re.split(r"(\d+)", text.casefold())
@@ -73,6 +76,7 @@ def flag_rows(p: Page, org: str, project: str, f: dict[str, str]) -> list[dict[s
         archived=bool(f["archived"]),
         tag=f["tag"] or None,
         search=f["q"] or None,
+        summary=True,
     )
     # Each flag's last evaluation (to sort by); statuses are added for the page shown only.
     last = p.services.lifecycle.last_evaluated(p.need_actor(), org, project)
@@ -158,7 +162,9 @@ def flag_list(p: Page) -> Response:
         return p.render("_flag_rows.html", **context)
     everything = everything_matching
     if filtered:
-        everything = p.services.flags.list_flags(actor, org_key, project_key, archived=None)
+        everything = p.services.flags.list_flags(
+            actor, org_key, project_key, archived=None, summary=True
+        )
     tags = sorted({t for x in everything for t in x["tags"]})
     return p.render("flags.html", tags=tags, **context)
 

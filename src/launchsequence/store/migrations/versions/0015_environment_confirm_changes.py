@@ -5,8 +5,8 @@ dismissal
 for confirmation (and an optional comment) in the dashboard. On for the existing environments
 whose key or name is "production" (any case), off for the others.
 
-`projects.onboarding_dismissed_at`: when someone dismissed the project's first-steps checklist
-(Unix ms), or NULL.
+`projects.onboarding_closed_at`: when the project's first-steps checklist was dismissed or
+found complete (Unix ms), or NULL.
 
 Revision ID: 0015
 Revises: 0011
@@ -45,11 +45,11 @@ def upgrade() -> None:
         .values(confirm_changes=True)
     )
     with op.batch_alter_table("projects") as batch:
-        batch.add_column(sa.Column("onboarding_dismissed_at", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("onboarding_closed_at", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("projects") as batch:
-        batch.drop_column("onboarding_dismissed_at")
+        batch.drop_column("onboarding_closed_at")
     with op.batch_alter_table("environments") as batch:
         batch.drop_column("confirm_changes")
