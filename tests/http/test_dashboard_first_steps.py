@@ -27,7 +27,7 @@ def test_each_step_is_ticked_from_what_the_project_holds_and_the_list_goes(live)
     first = e.user.get(flags).text
     assert "First steps with" in first and "0 of 3 done" in first
     assert _done(first) == {"flag": False, "application": False, "evaluation": False}
-    assert 'href="/o/%s/p/default/flags/new">Create a flag</a>' % e.user.org in first
+    assert f'href="/o/{e.user.org}/p/default/flags/new">Create a flag</a>' in first
     assert "This project has no flags yet." in first  # the list's own empty state
 
     make_flag(e, "banner")
