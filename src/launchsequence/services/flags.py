@@ -169,21 +169,6 @@ def flag_fields(body: dict[str, Any], *, client_side: Any = None) -> dict[str, A
     }
 
 
-def _summary_flag(flag: dict[str, Any]) -> dict[str, Any]:
-    """A flag as a long list shows it (see `Flags.list_flags(summary=True)`)."""
-    return {
-        "key": flag["key"],
-        "name": flag["name"],
-        "tags": flag["tags"],
-        "type": flag["type"],
-        "archived": flag["archived"],
-        "owner": flag.get("owner"),
-        "kind": flag.get("kind") or "temporary",
-        "created_at": flag["created_at"],
-        "updated_at": flag["updated_at"],
-    }
-
-
 def _public_flag(
     flag: dict[str, Any], configs: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -327,10 +312,16 @@ class Flags:
                 summary=summary,
             )
             states, changed = self._states(conn, project["id"])
-        public = _summary_flag if summary else _public_flag
+        if summary:
+            # The rows hold the summary's columns already: completed in place, one dict each.
+            for f in rows:
+                flag_id = f.pop("id")
+                f["environments"] = states.get(flag_id, {})
+                f["changed_at"] = max(f["updated_at"], changed.get(flag_id, 0))
+            return rows
         return [
             {
-                **public(f),
+                **_public_flag(f),
                 "environments": states.get(f["id"], {}),
                 # The last change to the flag or to its configuration in any environment.
                 "changed_at": max(f["updated_at"], changed.get(f["id"], 0)),
