@@ -43,7 +43,7 @@ def test_schedule_a_toggle_and_see_it_applied(new_context: Any, server_clock: Cl
     switch = page.locator("#flag-status").get_by_role("switch")
     expect(switch).to_have_attribute("aria-checked", "false")
 
-    page.get_by_text("Schedule…").click()
+    page.get_by_text("Schedule…", exact=True).click()
     page.get_by_label("On or off at that time").select_option(label="Turn it on")
     when = page.get_by_label("When (UTC)", exact=True)
     at = when.input_value()  # offered: an hour from the server's now
