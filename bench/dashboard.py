@@ -2,8 +2,11 @@
 
 A real server on loopback (uvicorn), a logged-in session, 1,000 flags in two environments
 (a third of them on, with tags). Reports the median and p99 of the whole answer (request to
-last byte) and the ratio to a baseline page (the log-in page: the same middleware, session
-and template machinery, almost no data). Prints plain text; always exits 0.
+last byte) and the ratio to a baseline page (the organization's settings page: the same
+middleware, session and template machinery, almost no data), and the CPU time the server's
+thread spent on each answer (`time.thread_time` around the page handler): on a machine that
+others load, wall times swing with their work while CPU time stays what the page costs.
+Prints plain text; always exits 0.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from launchsequence.app import create_app
 from launchsequence.config import Settings
+from launchsequence.web import pages
 from tests.support.api import signup
 from tests.support.live import LiveServer
 
@@ -35,6 +39,26 @@ def timings(client: httpx.Client, path: str, rounds: int) -> list[float]:
         out.append((time.perf_counter() - started) * 1000)
         assert answer.status_code == 200, answer.status_code
     return out
+
+
+#: CPU ms of each page answered, by path, while `measure_cpu` is on.
+CPU: dict[str, list[float]] = {}
+
+
+def measure_cpu() -> None:
+    """Time the CPU each page handler's thread spends (the handler runs in a worker thread:
+    `pages._run`, looked up at each request)."""
+    run = pages._run
+
+    def timed(fn, request, *args):  # type: ignore[no-untyped-def]
+        started = time.thread_time()
+        try:
+            return run(fn, request, *args)
+        finally:
+            spent = (time.thread_time() - started) * 1000
+            CPU.setdefault(request.url.path, []).append(spent)
+
+    pages._run = timed  # type: ignore[assignment]
 
 
 def p99(values: list[float]) -> float:
@@ -67,6 +91,7 @@ def main() -> None:
             baseline_path = f"/o/{user.org}/settings"
             for path in (flags_path, baseline_path):
                 timings(user.http, path, 5)  # warm up
+            measure_cpu()
             flags = timings(user.http, flags_path, args.rounds)
             baseline = timings(user.http, baseline_path, args.rounds)
             size = len(user.http.get(flags_path).content)
@@ -78,7 +103,12 @@ def main() -> None:
     print(f"  median {median:7.1f} ms   p99 {p99(flags):7.1f} ms (target {TARGET_MS:.0f})")
     print(f"baseline page (settings), median {base:7.1f} ms   p99 {p99(baseline):7.1f} ms")
     print(f"ratio flag list / baseline: {median / base:.1f}x")
-    print("OK" if median < TARGET_MS else "OVER TARGET")
+    cpu, cpu_base = CPU.get(flags_path, [0.0]), CPU.get(baseline_path, [0.0])
+    print(
+        f"server CPU per answer: flag list median {statistics.median(cpu):6.1f} ms "
+        f"p99 {p99(cpu):6.1f} ms; baseline median {statistics.median(cpu_base):6.1f} ms"
+    )
+    print("OK" if p99(flags) < TARGET_MS else "OVER TARGET (p99)")
 
 
 if __name__ == "__main__":

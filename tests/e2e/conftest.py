@@ -130,3 +130,46 @@ def create_flag(page: Any, org: str, name: str, flag_type: str, values: list[str
     page.get_by_role("button", name="Create flag", exact=True).click()
     page.wait_for_url(re.compile(f"/flags/{re.escape(key)}$"))
     return key
+
+
+def confirm_change(page: Any, comment: str = "") -> None:
+    """Answer the dialog an environment that confirms changes (production, by default) asks
+    before a toggle or a save applies: the comment typed, then Confirm."""
+    dialog = page.get_by_role("dialog")
+    if comment:
+        dialog.get_by_label(re.compile("^Comment")).fill(comment)
+    dialog.get_by_role("button", name="Confirm").click()
+
+
+def save_changes(page: Any, env: str = "production") -> None:
+    """Press "Save changes to ENV" on a flag page, confirming in production (which asks): in
+    the dialog with scripts; without, on the page the server answers (unless it refused the
+    edits, which it says before asking)."""
+    page.get_by_role("button", name=f"Save changes to {env}").click()
+    if env != "production":
+        return
+    if page.locator("dialog#confirm-change[open]").count():
+        confirm_change(page)
+        return
+    page.wait_for_load_state()
+    if page.locator("#confirm-save").count():
+        page.get_by_role("button", name=f"Confirm and save to {env.title()}").click()
+
+
+def turn_on(page: Any) -> None:
+    """Turn the flag of an open flag page on in its environment with the switch at the top
+    (confirming where the environment asks, in the dialog or, without scripts, on the page
+    the server answers), and wait until the switch says so."""
+    from playwright.sync_api import expect
+
+    switch = page.locator("#flag-status").get_by_role("switch")
+    switch.click()
+    if page.locator("dialog#confirm-change[open]").count():
+        confirm_change(page)
+    else:  # without scripts: the server's page asks, then brings the flag page back
+        page.wait_for_load_state()
+        if page.locator("#confirm-toggle").count():
+            page.locator("#confirm-toggle").get_by_role("button").click()
+    expect(page.locator("#flag-status").get_by_role("switch")).to_have_attribute(
+        "aria-checked", "true"
+    )

@@ -3,9 +3,10 @@
 A project with flags (one with targets, rules, a rollout and a segment), a segment and a second
 member is made first; then each page (signed out: log in, sign up; signed in: every page the
 navigation leads to, the flag page in each environment tab, the confirmation pages and an error
-page) is checked by axe-core, which Playwright injects (from tests/a11y, pinned in its
-package-lock; installed here with `npm ci` when missing). No serious or critical violation is
-allowed, in the light and the dark color scheme. Each page is saved as
+page, the first-steps checklist, production's confirmations: the dialog, and the server's own
+when a form comes without scripts) is checked by axe-core, which Playwright injects (from
+tests/a11y, pinned in its package-lock; installed here with `npm ci` when missing). No serious
+or critical violation is allowed, in the light and the dark color scheme. Each page is saved as
 test-artifacts/a11y-NAME-1280.png and -390.png (1280x800 and a 390x844 phone), and the phone
 page must not scroll sideways.
 """
@@ -137,6 +138,12 @@ def _pages(org: str, flag: str) -> list[tuple[str, str]]:
         ("new-flag", f"{p}/flags/new"),
         ("variations", f"{p}/flags/checkout-banner/variations"),
         ("segments", f"{p}/segments"),
+        ("segments-empty", f"{p}/segments?env=staging"),
+        ("schedules", f"{p}/schedules"),
+        ("cleanup", f"{p}/cleanup"),
+        ("edges", f"{p}/edges"),
+        ("applications", f"{p}/environments/production/applications"),
+        ("webhooks", f"/o/{org}/webhooks"),
         ("segment", f"{p}/segments/beta?env=production"),
         ("environments", f"{p}/environments"),
         ("change-requests", f"{p}/change-requests"),
@@ -174,8 +181,53 @@ def _walk(page: Any, axe: str, pages: list[tuple[str, str]], width: int, scheme:
         overflow = page.evaluate(WIDEST)
         if overflow:
             wide.append(f"{name} ({overflow})")
+    for name, state in _CONFIRMATIONS:
+        page.goto(f"/o/{org_of(pages)}/p/default/flags/new-checkout?env=production")
+        page.wait_for_load_state("load")
+        page.evaluate(state)
+        page.wait_for_load_state("load")
+        page.wait_for_selector("dialog[open], #confirm-toggle, #confirm-save")
+        _check(page, axe, f"{name} {width}px {scheme}", found)
+        if scheme == "light":
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"a11y-{name}-{width}.png"))
+        overflow = page.evaluate(WIDEST)
+        if overflow:
+            wide.append(f"{name} ({overflow})")
     if width < 500:
         found.setdefault("phone", []).extend(wide)
+
+
+def org_of(pages: list[tuple[str, str]]) -> str:
+    return pages[0][1].split("/")[2]
+
+
+#: Production asks before a change applies: the dialog (scripts), and the server's own
+#: confirmation of a toggle and of a save (a form sent as without scripts). None applies.
+_CONFIRMATIONS = [
+    ("confirm-dialog", "() => document.querySelector('#flag-status button[role=switch]').click()"),
+    (
+        "confirm-toggle",
+        """() => {
+      const form = document.querySelector('#flag-status form');
+      const press = document.createElement('input');
+      press.type = 'hidden'; press.name = 'toggle';
+      press.value = form.querySelector('button[name=toggle]').value;
+      form.appendChild(press);
+      form.submit();
+    }""",
+    ),
+    (
+        "confirm-save",
+        """() => {
+      const form = document.querySelector('form.config');
+      const press = document.createElement('input');
+      press.type = 'hidden'; press.name = 'action'; press.value = 'save';
+      form.appendChild(press);
+      form.submit();
+    }""",
+    ),
+]
 
 
 def test_every_page_has_no_serious_accessibility_violation(browser, server, new_context,

@@ -9,7 +9,16 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, create_flag, log_in, shot, sign_up
+from tests.e2e.conftest import (
+    PASSWORD,
+    confirm_change,
+    create_flag,
+    log_in,
+    save_changes,
+    shot,
+    sign_up,
+    turn_on,
+)
 
 
 def evaluate(base_url: str, server_key: str, flag: str, context: dict[str, Any]) -> dict[str, Any]:
@@ -62,8 +71,9 @@ def test_an_owner_builds_targets_a_flag_and_reads_it_back_through_the_sdk(new_co
     page.locator("#r0-w0").fill("100")
     page.locator("#r0-w1").fill("0")
     page.locator("#ft-serve").select_option("1")
-    page.get_by_label("On in production").check()
-    page.get_by_role("button", name="Save changes to production").click()
+    save_changes(page)
+    expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    turn_on(page)  # the one on/off control: the switch at the top, applied at once
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
     page.goto(f"/o/{org}/p/default/flags/{flag}?env=production&context=" + '{"key":"vip-2"}')
     expect(page.locator("#test-reason")).to_have_text("TARGETING_MATCH")
@@ -161,7 +171,7 @@ def test_an_invited_viewer_signs_up_through_the_link_and_changes_nothing(new_con
     assert answer.status == 403
     viewer.goto(f"/o/{org}/p/default/flags/dark-mode?env=production")
     expect(viewer.get_by_role("button", name=re.compile("^Save changes"))).to_have_count(0)
-    expect(viewer.get_by_label("On in production")).to_be_disabled()
+    expect(viewer.locator("#flag-status").get_by_role("switch")).to_be_disabled()
 
     # The link works once.
     again = new_context().new_page()
@@ -181,6 +191,7 @@ def test_a_toggle_shows_in_another_open_browser_within_a_second(new_context, ser
     second.wait_for_selector("[data-live-ready]")
     name = "Live flag (live-flag) in production"
     first.get_by_role("switch", name=name).click()
+    confirm_change(first)
     expect(first.get_by_role("switch", name=name)).to_have_attribute("aria-checked", "true")
     started = time.monotonic()
     expect(second.get_by_role("switch", name=name)).to_have_attribute(
@@ -222,8 +233,8 @@ def test_an_owner_edits_a_variation_renames_an_environment_and_pages_through_fla
     # Rename staging; the flag page's environment tabs show the new name.
     page.goto(f"/o/{org}/p/default/environments")
     page.get_by_label("Name of staging").fill("QA & review")
-    page.get_by_role("button", name="Rename staging").click()
-    expect(page.get_by_role("status")).to_contain_text("Renamed the environment")
+    page.get_by_role("button", name="Save settings of staging").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved the settings of the environment")
     page.goto(f"/o/{org}/p/default/flags/{flag}")
     expect(page.get_by_role("navigation", name="Environments")).to_contain_text("QA & review")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import create_flag, shot, sign_up
+from tests.e2e.conftest import create_flag, save_changes, shot, sign_up, turn_on
 
 
 def stored(page: Any, org: str, flag: str, env: str = "production") -> dict[str, Any]:
@@ -48,7 +48,7 @@ def test_a_rollout_is_drawn_as_a_bar_that_follows_the_numbers(new_context):
     page.locator("#ft-w1").fill("50")
     expect(note).to_have_text("Adds up to 100%")
     shot(page, "editors-rollout-bar")
-    page.get_by_role("button", name="Save changes to production").click()
+    save_changes(page)
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
     weights = stored(page, org, flag)["fallthrough"]["rollout"]["weights"]
     assert weights == [{"variation": 0, "weight": 50000}, {"variation": 1, "weight": 50000}]
@@ -74,14 +74,14 @@ def test_without_scripts_the_rollout_numbers_still_save_and_the_server_draws_the
         page.locator("#ft-serve").select_option("rollout")
         page.locator("#ft-w0").fill("30")
         page.locator("#ft-w1").fill("30")
-        page.get_by_role("button", name="Save changes to production").click()
+        save_changes(page)
         expect(page.get_by_role("alert").first).to_contain_text("add up to 60, not 100")
         expect(page.locator("#ft-split .split-note")).to_have_text(
             "40% unassigned: must add up to 100%"
         )
         assert widths(page, "ft") == [30, 30]
         page.locator("#ft-w1").fill("70")
-        page.get_by_role("button", name="Save changes to production").click()
+        save_changes(page)
         expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
         weights = stored(page, org, "plain-rollout")["fallthrough"]["rollout"]["weights"]
         assert [w["weight"] for w in weights] == [30000, 70000]
@@ -127,7 +127,7 @@ def test_clause_values_are_chips_typed_pasted_and_removed(new_context):
     expect(page.locator("#r0\\.c0-values")).to_have_value("DE\nNL\nBE\nAT")
     entry.fill("PL")  # typed, not yet a chip: sending the form keeps it
     shot(page, "editors-chips")
-    page.get_by_role("button", name="Save changes to production").click()
+    save_changes(page)
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
     clause = stored(page, org, flag)["rules"][0]["clauses"][0]
     assert clause["values"] == ["DE", "NL", "BE", "AT", "PL"]
@@ -144,13 +144,13 @@ def test_a_context_is_built_from_a_key_and_attribute_rows_with_the_json_beside(n
     org = sign_up(page, "ctx@example.com", "Cy Context")
     flag = create_flag(page, org, "Adults only", "boolean", [])
     page.goto(f"/o/{org}/p/default/flags/{flag}?env=production")
-    page.get_by_label("On in production").check()
+    turn_on(page)
     page.get_by_role("button", name="Add a rule").click()
     page.get_by_label("Attribute of rule 1 clause 1").fill("age")
     page.get_by_label("Operator of rule 1 clause 1").select_option("gte")
     page.get_by_label("Values of rule 1 clause 1").fill("18")
     page.get_by_label("Description of rule 1").fill("Grown-ups")
-    page.get_by_role("button", name="Save changes to production").click()
+    save_changes(page)
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
 
     page.get_by_label("Context key", exact=True).fill("u-1")
@@ -203,9 +203,9 @@ def test_without_scripts_the_rows_or_the_edited_json_are_evaluated(browser, serv
         page.get_by_role("button", name="Create flag", exact=True).click()
         page.wait_for_url(re.compile("/flags/listed$"))
         page.goto(f"/o/{org}/p/default/flags/listed?env=production")
+        turn_on(page)
         page.get_by_label(re.compile("^Context keys served On")).fill("vip-9")
-        page.get_by_label("On in production").check()
-        page.get_by_role("button", name="Save changes to production").click()
+        save_changes(page)
         expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
         # The add and remove buttons need scripts; an empty row is there to fill instead.
         expect(page.get_by_role("button", name="Add an attribute")).to_be_hidden()

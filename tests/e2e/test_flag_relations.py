@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import create_flag, shot, sign_up
+from tests.e2e.conftest import create_flag, save_changes, shot, sign_up
 from tests.e2e.test_unsaved_work import stored
 
 
@@ -38,7 +38,7 @@ def test_a_prerequisite_and_metadata_are_edited_and_saved_on_the_flag_page(new_c
     assert dialogs == ["beforeunload"]
     assert stored(page, org, flag)["prerequisites"] == []
 
-    page.get_by_role("button", name="Save changes to production").click()
+    save_changes(page)
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
     assert stored(page, org, flag)["prerequisites"] == [{"flag": billing, "variation": 0}]
     expect(page.get_by_label("Prerequisite 1")).to_have_value(f"{billing}:0")

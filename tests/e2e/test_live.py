@@ -13,7 +13,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import create_flag, log_in, shot, sign_up
+from tests.e2e.conftest import confirm_change, create_flag, log_in, save_changes, shot, sign_up
 
 TARGETS_ON = re.compile("^Context keys served On")
 
@@ -39,7 +39,7 @@ def add_rule(page: Any, attribute: str, values: str) -> None:
     page.get_by_role("button", name="Add a rule").click()
     page.get_by_label("Attribute of rule 1 clause 1").fill(attribute)
     page.get_by_label("Values of rule 1 clause 1").fill(values)
-    page.get_by_role("button", name="Save changes to production").click()
+    save_changes(page)
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
 
 
@@ -50,17 +50,17 @@ def test_my_own_switch_on_a_flag_page_is_not_someone_elses_change(new_context):
     open_live(page, f"/o/{org}/p/default/flags/own-switch?env=production")
     switch = page.get_by_role("switch", name="Own switch (own-switch) in production")
     switch.click()
+    confirm_change(page)
     expect(switch).to_have_attribute("aria-checked", "true")
     # Wait until the page has compared the server's version with its own since the switch.
     version = page.locator("#flag-status").get_attribute("data-version")
     expect(page.locator(f"[data-live-checked='{version}']")).to_have_count(1)
     expect(page.locator("#changed-elsewhere")).to_be_hidden()
     expect(page.locator("#updated-elsewhere")).to_be_hidden()
-    expect(page.get_by_label("On in production")).to_be_checked()
 
     # The form is current: the next save is accepted and keeps the flag on.
     page.get_by_label(TARGETS_ON).fill("me-1")
-    page.get_by_role("button", name="Save changes to production").click()
+    save_changes(page)
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
     expect(switch).to_have_attribute("aria-checked", "true")
     expect(page.get_by_label(TARGETS_ON)).to_have_value("me-1")
@@ -83,7 +83,7 @@ def test_someone_elses_rule_shows_on_my_open_flag_page_when_i_have_not_edited_it
 
     # The form took their version too: my save goes through on top of their rule.
     me.get_by_label(TARGETS_ON).fill("vip-1")
-    me.get_by_role("button", name="Save changes to production").click()
+    save_changes(me)
     expect(me.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
     expect(me.get_by_label("Attribute of rule 1 clause 1")).to_have_value("country")
     expect(me.get_by_label(TARGETS_ON)).to_have_value("vip-1")
@@ -99,15 +99,14 @@ def test_my_unsaved_edits_are_kept_when_someone_else_changes_the_flag(new_contex
     # They flip the switch while I type: the switch follows, my edit stays, a note says why.
     me.get_by_label(TARGETS_ON).fill("someone")
     them.get_by_role("switch", name=name).click()
+    confirm_change(them)
     expect(me.get_by_role("switch", name=name)).to_have_attribute("aria-checked", "true")
     expect(me.locator("#changed-elsewhere")).to_be_visible()
     expect(me.get_by_label(TARGETS_ON)).to_have_value("someone")
-    expect(me.get_by_label("On in production")).not_to_be_checked()
     # Saving anyway is refused and shows their change instead of overwriting it.
-    me.get_by_role("button", name="Save changes to production").click()
+    save_changes(me)
     expect(me.get_by_role("alert")).to_contain_text("someone else changed this flag")
     expect(me.get_by_label(TARGETS_ON)).to_have_value("")
-    expect(me.get_by_label("On in production")).to_be_checked()
     shot(me, "10-stale-save")
 
     # Edits again; they add a rule. Mine stay until I choose to load theirs.

@@ -10,10 +10,11 @@ from playwright.sync_api import expect
 from sqlalchemy import delete, select
 
 from launchsequence.store.tables import sessions, users
-from tests.e2e.conftest import PASSWORD, create_flag, shot, sign_up
+from tests.e2e.conftest import PASSWORD, create_flag, save_changes, shot, sign_up, turn_on
 from tests.support.live import LiveServer
 
 TARGETS_ON = re.compile("^Context keys served On")
+CLIENT_SIDE = "Available to client-side SDKs (client key)"
 
 
 def end_sessions(server: LiveServer, email: str) -> None:
@@ -38,10 +39,10 @@ def test_edits_saved_after_the_session_ended_come_back_after_logging_in(new_cont
     flag = create_flag(page, org, "Kept edits", "boolean", [])
     page.goto(f"/o/{org}/p/default/flags/{flag}?env=production")
     page.get_by_label(TARGETS_ON).fill("vip-1\nvip-2")
-    page.get_by_label("On in production").check()
+    page.get_by_label(CLIENT_SIDE).check()
 
     end_sessions(server, "drafter@example.com")
-    page.get_by_role("button", name="Save changes to production").click()
+    save_changes(page)
     page.wait_for_url(re.compile(r"/login\?"))
     expect(page.locator("#kept-notice")).to_contain_text("They are kept")
     page.get_by_label("Email").fill("drafter@example.com")
@@ -53,14 +54,14 @@ def test_edits_saved_after_the_session_ended_come_back_after_logging_in(new_cont
         page.get_by_role("status").filter(has_text="Restored your unsaved changes")
     ).to_be_visible()
     expect(page.get_by_label(TARGETS_ON)).to_have_value("vip-1\nvip-2")
-    expect(page.get_by_label("On in production")).to_be_checked()
+    expect(page.get_by_label(CLIENT_SIDE)).to_be_checked()
     shot(page, "unsaved-restored-after-login")
     assert stored(page, org, flag)["targets"] == []  # kept, not saved behind the user's back
 
-    page.get_by_role("button", name="Save changes to production").click()
+    save_changes(page)
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
     config = stored(page, org, flag)
-    assert config["on"] is True
+    assert config["client_side"] is True
     assert config["targets"] == [{"variation": 0, "values": ["vip-1", "vip-2"]}]
 
 
@@ -70,8 +71,10 @@ def test_testing_a_context_uses_the_unsaved_form_and_keeps_it(new_context, serve
     flag = create_flag(page, org, "Try first", "boolean", [])
     page.goto(f"/o/{org}/p/default/flags/{flag}?env=production")
     before = stored(page, org, flag)
+    turn_on(page)
+    before = stored(page, org, flag)
     page.get_by_label(TARGETS_ON).fill("vip-7")
-    page.get_by_label("On in production").check()
+    page.get_by_label(CLIENT_SIDE).check()
     page.get_by_text("Edit as JSON").click()  # the raw JSON, beside the key and attribute rows
     page.get_by_label("Context (JSON)").fill('{"key": "vip-7"}')
 
@@ -80,11 +83,15 @@ def test_testing_a_context_uses_the_unsaved_form_and_keeps_it(new_context, serve
     expect(page.locator("#test-value")).to_have_text("true")
     expect(page.locator("#test-source")).to_contain_text("unsaved edits")
     expect(page.get_by_label(TARGETS_ON)).to_have_value("vip-7")
-    expect(page.get_by_label("On in production")).to_be_checked()
+    expect(page.get_by_label(CLIENT_SIDE)).to_be_checked()
     expect(page.get_by_label("Context (JSON)")).to_have_value('{"key": "vip-7"}')
     shot(page, "unsaved-test-a-context")
     after = stored(page, org, flag)
-    assert (after["version"], after["on"], after["targets"]) == (before["version"], False, [])
+    assert (after["version"], after["client_side"], after["targets"]) == (
+        before["version"],
+        False,
+        [],
+    )
 
     # Another context against the same edits, still unsaved.
     page.get_by_text("Edit as JSON").click()
@@ -114,7 +121,7 @@ def test_leaving_a_page_with_unsaved_edits_asks_first(new_context, server):
     assert dialogs == []
 
     page.goto(url)
-    page.get_by_label("On in production").check()
+    page.get_by_label(CLIENT_SIDE).check()
     page.get_by_label(TARGETS_ON).fill("vip-9")
     page.get_by_role("link", name="Staging", exact=True).click()
     for _ in range(50):  # the dialog arrives as an event: wait for it, at most 5 s
@@ -126,7 +133,7 @@ def test_leaving_a_page_with_unsaved_edits_asks_first(new_context, server):
     expect(page.get_by_label(TARGETS_ON)).to_have_value("vip-9")
 
     # Saving is not leaving: no question, and the edits are stored.
-    page.get_by_role("button", name="Save changes to production").click()
+    save_changes(page)
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
     assert dialogs == ["beforeunload"]
     page.get_by_role("link", name="Staging", exact=True).click()

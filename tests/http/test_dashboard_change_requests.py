@@ -49,7 +49,7 @@ def test_protect_an_environment_on_its_page(live):
     )
     assert sent.status_code == 303, sent.text
     shown = alice.get(sent.headers["location"]).text
-    assert "Saved the settings of <code>production</code>" in shown
+    assert "Saved the settings of the environment <code>production</code>" in shown
     assert "protected: 2 approvals" in shown
     env = ok(alice.get(f"/api/v1/orgs/{alice.org}/projects/default/environments/production"))
     assert env["protected"] is True and env["required_approvals"] == 2

@@ -137,7 +137,14 @@ def test_the_server_draws_the_rollout_bar_and_what_is_left(live):
     user = signup(live.url, "bar@example.com")
     page = _flag(user)
     fields = form_fields(user.get(page, params={"env": "production"}).text, "rule_count")
-    sent = {**fields, "ft.serve": "rollout", "ft.w0": "12.5", "ft.w1": "75", "action": "save"}
+    sent = {
+        **fields,
+        "ft.serve": "rollout",
+        "ft.w0": "12.5",
+        "ft.w1": "75",
+        "action": "save",
+        "confirmed": "1",
+    }
     refused = user.http.post(page, data=sent)
     assert refused.status_code == 422
     split = refused.text.split('id="ft-split"', 1)[1].split("</div>", 1)[0]

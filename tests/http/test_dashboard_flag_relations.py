@@ -80,7 +80,8 @@ def test_prerequisites_are_added_saved_and_removed_with_the_configuration(live):
     assert 'value="checkout:0"' not in added.text  # not itself
 
     # Test a context evaluates the unsaved prerequisite (billing is off, so it fails).
-    fields |= {"prereq0": "billing:0", "on": "1"}
+    assert user.patch(config, json={"on": True}).status_code == 200  # the switch's part
+    fields |= {"prereq0": "billing:0", "version": str(user.get(config).json()["version"])}
     tested = _press(user, page, fields | {"context": '{"key": "u-1"}'}, "test")
     assert tested.status_code == 200
     assert "its prerequisite billing does not hold in production" in tested.text
@@ -132,6 +133,7 @@ def test_a_form_without_prerequisite_rows_keeps_the_stored_ones(live):
     fields = form_fields(user.get(f"{page}?env=production").text, "off_variation")
     # As a page loaded before prerequisites were editable would send it.
     old = {k: v for k, v in fields.items() if not k.startswith("prereq")}
+    # An "on" field (the form once had one) changes nothing: the switch turns flags on.
     assert _press(user, page, old | {"on": "1"}, "save").status_code == 303
     stored = user.get(config).json()
-    assert stored["on"] is True and stored["prerequisites"] == gate["prerequisites"]
+    assert stored["on"] is False and stored["prerequisites"] == gate["prerequisites"]

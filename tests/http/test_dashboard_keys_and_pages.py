@@ -162,11 +162,19 @@ def test_long_flag_lists_come_in_pages_with_the_filters_kept(live):
     assert back and back.group(1).replace("&amp;", "&").endswith("?tag=even&q=flag&page=2")
     toggled = user.http.post(
         f"/o/{user.org}/p/default/toggle",
-        data={"csrf_token": csrf_of(second), "toggle": "flag-110 production 1",
+        data={"csrf_token": csrf_of(second), "toggle": "flag-110 staging 1",
               "back": back.group(1).replace("&amp;", "&")},
     )  # fmt: skip
     assert toggled.status_code == 303
     assert toggled.headers["location"].endswith("?tag=even&q=flag&page=2")
+    # Production asks first; its confirmation goes back there too.
+    asked = user.http.post(
+        f"/o/{user.org}/p/default/toggle",
+        data={"csrf_token": csrf_of(second), "toggle": "flag-110 production 1",
+              "back": back.group(1).replace("&amp;", "&")},
+    )  # fmt: skip
+    assert asked.status_code == 200 and 'name="confirmed" value="1"' in asked.text
+    assert re.search(r'name="back" value="[^"]+\?tag=even&amp;q=flag&amp;page=2"', asked.text)
 
 
 NEW_TOKEN = re.compile(r'<code id="new-token">([^<]+)</code>')

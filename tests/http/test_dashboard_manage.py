@@ -104,7 +104,7 @@ def test_rename_and_delete_an_environment(live):
         page, data={"csrf_token": token, "action": "rename", "env": "staging", "name": ""}
     )
     assert refused.status_code == 422
-    assert 'id="rename-staging-error"' in refused.text
+    assert 'id="env-staging-name-error"' in refused.text
 
     confirm_page = f"{page}/staging/delete"
     confirm = user.get(confirm_page)
@@ -122,7 +122,7 @@ def test_environment_forms_refuse_viewers_strangers_and_missing_csrf(live):
     viewer = _viewer_of(owner, "viewer-e@example.com", live.url)
     page = f"/o/{owner.org}/p/default/environments"
     seen = viewer.get(page).text
-    assert "Rename staging" not in seen and "/staging/delete" not in seen
+    assert "Save settings of staging" not in seen and "/staging/delete" not in seen
     token = csrf_of(seen)
     assert viewer.get(f"{page}/staging/delete").status_code == 403
     assert (

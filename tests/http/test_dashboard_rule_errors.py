@@ -21,7 +21,7 @@ def _config(user: ApiUser, flag: str) -> dict[str, Any]:
 
 
 def _press(user: ApiUser, page: str, fields: dict[str, str], action: str) -> httpx.Response:
-    return user.http.post(page, data={**fields, "action": action})
+    return user.http.post(page, data={**fields, "action": action, "confirmed": "1"})
 
 
 def _refused(

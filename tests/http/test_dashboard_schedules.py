@@ -57,7 +57,7 @@ def test_schedule_a_toggle_from_the_flag_page_and_see_it_apply(server, clock):
     assert 'value="schedule"' in page and "Scheduled changes in production" in page
 
     at = clock() + 3_600_000
-    sent = schedule_from_page(alice, at, "launch at nine", on="1")
+    sent = schedule_from_page(alice, at, "launch at nine", schedule_on="1")
     assert sent.status_code == 303, sent.text
     [made] = schedules(alice)
     assert made["changes"] == {"on": True} and made["comment"] == "launch at nine"
@@ -83,8 +83,10 @@ def test_nothing_changed_or_a_bad_time_is_refused_beside_the_field(server, clock
     assert alice.post(f"{api(alice)}/flags", json={"key": "checkout"}).status_code == 201
     unchanged = schedule_from_page(alice, clock() + 60_000, "")
     assert unchanged.status_code == 422
-    assert "change something first" in html.unescape(unchanged.text)
-    past = schedule_from_page(alice, clock() - 86_400_000, "", on="1")
+    assert "choose to turn it on or off then, or edit its targeting" in html.unescape(
+        unchanged.text
+    )
+    past = schedule_from_page(alice, clock() - 86_400_000, "", schedule_on="1")
     assert past.status_code == 422
     assert "must not be in the past" in past.text
     assert schedules(alice) == []
@@ -93,7 +95,7 @@ def test_nothing_changed_or_a_bad_time_is_refused_beside_the_field(server, clock
 def test_edit_and_cancel_from_the_lists(server, clock):
     alice = signup(server.url, "alice@example.com")
     assert alice.post(f"{api(alice)}/flags", json={"key": "checkout"}).status_code == 201
-    assert schedule_from_page(alice, clock() + 60_000, "first", on="1").status_code == 303
+    assert schedule_from_page(alice, clock() + 60_000, "first", schedule_on="1").status_code == 303
     [made] = schedules(alice)
 
     listing = alice.get(f"/o/{alice.org}/p/default/schedules").text
@@ -118,7 +120,7 @@ def test_edit_and_cancel_from_the_lists(server, clock):
     assert "Scheduled change cancelled." in alice.get(done.headers["location"]).text
 
     # Without the CSRF token nothing is cancelled.
-    assert schedule_from_page(alice, clock() + 60_000, "second", on="1").status_code == 303
+    assert schedule_from_page(alice, clock() + 60_000, "second", schedule_on="1").status_code == 303
     pending = next(s for s in schedules(alice) if s["status"] == "pending")
     forged = alice.http.post(
         f"/o/{alice.org}/p/default/schedules/{pending['id']}", data={"action": "cancel"}
@@ -155,7 +157,10 @@ def test_a_viewer_sees_schedules_without_any_way_to_change_them(server, clock):
     assert added.status_code == 201
     viewer.org = owner.org
     assert owner.post(f"{api(owner)}/flags", json={"key": "checkout"}).status_code == 201
-    assert schedule_from_page(owner, clock() + 60_000, "by the owner", on="1").status_code == 303
+    assert (
+        schedule_from_page(owner, clock() + 60_000, "by the owner", schedule_on="1").status_code
+        == 303
+    )
     [made] = schedules(owner)
 
     for path in (flag_page(viewer), f"/o/{viewer.org}/p/default/schedules"):

@@ -76,6 +76,7 @@ def test_every_form_carries_a_csrf_token_and_is_refused_without_one(live):
                 "off_variation": "1",
                 "ft.serve": "0",
                 "action": "save",
+                "confirmed": "1",
             },
         ),
         (f"{base}/segments", {"env": "production", "key": "new-seg"}),

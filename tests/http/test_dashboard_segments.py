@@ -14,7 +14,7 @@ from tests.support.forms import field_error, form_fields
 
 
 def _press(user: ApiUser, page: str, fields: dict[str, str], action: str) -> httpx.Response:
-    return user.http.post(page, data={**fields, "action": action})
+    return user.http.post(page, data={**fields, "action": action, "confirmed": "1"})
 
 
 def test_create_edit_use_and_delete_a_segment(live):
@@ -65,9 +65,11 @@ def test_create_edit_use_and_delete_a_segment(live):
     flags = f"/api/v1/orgs/{user.org}/projects/default/flags"
     assert user.post(flags, json={"key": "new-ui", "name": "New UI"}).status_code == 201
     flag_page = f"/o/{user.org}/p/default/flags/new-ui?env=production"
+    # On through the API: the page's switch turns it on, not its form.
+    on = user.patch(f"{flags}/new-ui/environments/production", json={"on": True})
+    assert on.status_code == 200
     added = _press(user, flag_page, form_fields(user.get(flag_page).text, "rule_count"), "add-rule")
     fields = form_fields(added.text, "rule_count") | {
-        "on": "1",
         "r0.c0.op": "segment_match",
         "r0.c0.values": "beta-testers",
         "r0.serve": "0",

@@ -35,10 +35,10 @@ def _config(user: ApiUser, key: str = "checkout") -> dict[str, Any]:
 
 
 def _edited_form(user: ApiUser, page: str) -> dict[str, str]:
-    """The flag page's form with edits: vip-1 targeted, the flag turned on."""
+    """The flag page's form with edits: vip-1 targeted, client keys allowed."""
     fields = form_fields(user.get(page, params={"env": "production"}).text, "rule_count")
     assert fields.get("draft_owner"), "the form carries its owner's tag"
-    return {**fields, "target0": "vip-1", "on": "1"}
+    return {**fields, "target0": "vip-1", "client_side": "1"}
 
 
 def _log_in(client: httpx.Client, email: str, answer: httpx.Response) -> httpx.Response:
@@ -66,7 +66,7 @@ def test_a_form_sent_after_the_session_ended_comes_back_once_after_logging_in(li
     edited = _edited_form(user, page)
 
     clock.advance(IDLE_SECONDS)  # lunch: the session expires while the page stays open
-    sent = user.http.post(page, data={**edited, "action": "save"})
+    sent = user.http.post(page, data={**edited, "action": "save", "confirmed": "1"})
     assert sent.status_code == 303
     assert (
         sent.headers["location"].startswith("/login?next=") and "kept=1" in sent.headers["location"]
@@ -77,18 +77,20 @@ def test_a_form_sent_after_the_session_ended_comes_back_once_after_logging_in(li
     back = _log_in(user.http, user.email, sent)
     assert "Restored your unsaved changes" in back.text
     assert _textarea(back.text, "target0") == "vip-1"
-    assert re.search(r'id="cfg-on" name="on" value="1" checked', back.text)
+    assert re.search(r'id="cfg-client" name="client_side" value="1" checked', back.text)
     assert "data-edited" in back.text  # leaving now would warn
     # Nothing was saved behind the user's back: the edits wait for Save.
     user.csrf = form_fields(back.text, "rule_count")["csrf_token"]
     stored = _config(user)
-    assert stored["on"] is False and stored["targets"] == []
+    assert stored["client_side"] is False and stored["targets"] == []
 
     again = user.http.get(page, params={"env": "production"})
     assert "Restored your unsaved changes" not in again.text
     assert _textarea(again.text, "target0") == ""
 
-    saved = user.http.post(page, data={**form_fields(back.text, "rule_count"), "action": "save"})
+    saved = user.http.post(
+        page, data={**form_fields(back.text, "rule_count"), "action": "save", "confirmed": "1"}
+    )
     assert saved.status_code == 303
     assert _config(user)["targets"] == [{"variation": 0, "values": ["vip-1"]}]
 
@@ -104,7 +106,7 @@ def test_someone_else_logging_in_on_that_browser_does_not_get_the_draft(live, cl
     edited = _edited_form(author, page)
 
     clock.advance(IDLE_SECONDS)
-    sent = author.http.post(page, data={**edited, "action": "save"})
+    sent = author.http.post(page, data={**edited, "action": "save", "confirmed": "1"})
     assert "kept=1" in sent.headers["location"]
     # The other member logs in on the same browser (same cookies) and opens the same page.
     theirs = _log_in(author.http, other.email, sent)
@@ -123,7 +125,7 @@ def test_a_forged_owner_tag_or_a_form_without_its_token_is_not_kept(live, clock)
     user_id, _, signature = edited["draft_owner"].partition(".")
     forged = {**edited, "draft_owner": f"{int(user_id) + 1}.{signature}"}
     for form in (forged, {**edited, "csrf_token": "nope"}):
-        sent = user.http.post(page, data={**form, "action": "save"})
+        sent = user.http.post(page, data={**form, "action": "save", "confirmed": "1"})
         assert sent.status_code == 303
         assert "kept=1" not in sent.headers["location"]
         assert "launchseq_draft" not in sent.headers.get("set-cookie", "")
@@ -134,7 +136,7 @@ def test_a_draft_not_taken_back_within_its_time_is_gone(live, clock):
     page = _flag(user)
     edited = _edited_form(user, page)
     clock.advance(IDLE_SECONDS)
-    sent = user.http.post(page, data={**edited, "action": "save"})
+    sent = user.http.post(page, data={**edited, "action": "save", "confirmed": "1"})
     assert "kept=1" in sent.headers["location"]
 
     clock.advance(DRAFT_KEEP_MS / 1000 + 60)
@@ -150,7 +152,7 @@ def _panel(page: str) -> dict[str, str]:
 
 def test_testing_a_context_evaluates_the_unsaved_form_and_keeps_every_edit(live):
     user = signup(live.url, "tester@example.com", PASSWORD)
-    page = _flag(user)
+    page = _flag(user, on=True)
     before = _config(user)["version"]
     edited = _edited_form(user, page)
 
@@ -164,9 +166,9 @@ def test_testing_a_context_evaluates_the_unsaved_form_and_keeps_every_edit(live)
     assert "data-edited" in answer.text
     assert _config(user)["version"] == before and _config(user)["targets"] == []
 
-    # The stored configuration (off) answers otherwise: the panel did use the edits.
+    # The stored configuration (no targets) answers otherwise: the panel did use the edits.
     stored = user.get(page, params={"env": "production", "context": '{"key": "vip-1"}'})
-    assert _panel(stored.text)["reason"] == "DISABLED"
+    assert _panel(stored.text)["reason"] == "STATIC"
 
     # A form the engine would refuse is not evaluated, and comes back as typed.
     bad = {**edited, "ft.serve": "rollout", "ft.w0": "30", "ft.w1": "30"}
@@ -244,7 +246,9 @@ def test_segment_edits_sent_after_the_session_ended_come_back_too(live, clock):
     assert fields.get("draft_owner")
 
     clock.advance(IDLE_SECONDS)
-    sent = user.http.post(page, data={**fields, "included": "a\nb\nc", "action": "save"})
+    sent = user.http.post(
+        page, data={**fields, "included": "a\nb\nc", "action": "save", "confirmed": "1"}
+    )
     assert "kept=1" in sent.headers["location"]
     back = _log_in(user.http, user.email, sent)
     assert "Restored your unsaved changes" in back.text

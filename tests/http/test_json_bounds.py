@@ -200,11 +200,15 @@ def test_dashboard_rule_numbers_stay_numbers_json_can_carry(live):
     fields = form_fields(added.text, "rule_count")
     fields |= {"r0.c0.attribute": "spend", "r0.c0.op": "gt", "r0.serve": "0"}
 
-    answer = user.http.post(page, data={**fields, "r0.c0.values": "nan", "action": "save"})
+    answer = user.http.post(
+        page, data={**fields, "r0.c0.values": "nan", "action": "save", "confirmed": "1"}
+    )
     assert answer.status_code == 422
     assert "must be numbers" in answer.text
 
-    answer = user.http.post(page, data={**fields, "r0.c0.values": "1e300", "action": "save"})
+    answer = user.http.post(
+        page, data={**fields, "r0.c0.values": "1e300", "action": "save", "confirmed": "1"}
+    )
     assert answer.status_code == 303, answer.text[:300]
     config = user.get(f"{base(user)}/flags/spend/environments/production").json()
     assert config["rules"][0]["clauses"][0]["values"] == [1e300]

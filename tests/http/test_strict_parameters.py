@@ -104,7 +104,9 @@ def test_the_flag_editor_refuses_unicode_digits_and_huge_numbers_beside_the_fiel
     )
 
     def refused(changes: dict[str, str], field: str, message: str) -> None:
-        answer = user.http.post(page, data={**fields, **changes, "action": "save"})
+        answer = user.http.post(
+            page, data={**fields, **changes, "action": "save", "confirmed": "1"}
+        )
         assert answer.status_code == 422, answer.text[:300]
         assert message in (field_error(answer.text, field) or ""), field_error(answer.text, field)
 
@@ -123,14 +125,20 @@ def test_the_flag_editor_refuses_unicode_digits_and_huge_numbers_beside_the_fiel
         ({"rule_count": SUPERSCRIPT_TWO}, "rule_count must be a whole number"),
         ({"action": f"remove-rule:{SUPERSCRIPT_TWO}"}, "unknown action"),
     ):
-        _shows(user.http.post(page, data={**fields, "action": "save", **changes}), 400, message)
+        _shows(
+            user.http.post(page, data={**fields, "action": "save", "confirmed": "1", **changes}),
+            400,
+            message,
+        )
     unchanged = user.get(
         f"{API.format(org=user.org)}/projects/default/flags/price/environments/production"
     )
     assert unchanged.json() == config.json()
 
     # A whole number beyond 64 bits is stored as the API would read it: a float.
-    saved = user.http.post(page, data={**fields, "r0.c0.values": "1" + "0" * 20, "action": "save"})
+    saved = user.http.post(
+        page, data={**fields, "r0.c0.values": "1" + "0" * 20, "action": "save", "confirmed": "1"}
+    )
     assert saved.status_code == 303, saved.text[:300]
     rules = user.get(unchanged.request.url).json()["rules"]
     assert rules[0]["clauses"][0]["values"] == [1e20]
@@ -147,7 +155,10 @@ def test_variation_forms_refuse_unicode_digits(live):
     assert answer.status_code == 422
     assert 'id="variations[0].value-error">must be a number</p>' in answer.text
     for action in (f"remove-variation:{SUPERSCRIPT_TWO}", "remove-variation:" + HUGE):
-        assert user.http.post(new, data={**fields, "action": action}).status_code == 200
+        assert (
+            user.http.post(new, data={**fields, "action": action, "confirmed": "1"}).status_code
+            == 200
+        )
     answer = user.http.post(
         new, data={**fields, "variation_value": ["1", "2"], "on_variation": SUPERSCRIPT_TWO}
     )
@@ -156,14 +167,17 @@ def test_variation_forms_refuse_unicode_digits(live):
     page = f"{flag}/variations"
     fields = form_fields(user.get(page).text, "stamp")
     for action in (f"remove:{SUPERSCRIPT_TWO}", f"remove:{HUGE}"):
-        assert user.http.post(page, data={**fields, "action": action}).status_code == 200
+        assert (
+            user.http.post(page, data={**fields, "action": action, "confirmed": "1"}).status_code
+            == 200
+        )
     answer = user.http.post(
-        page, data={**fields, "on_variation": SUPERSCRIPT_TWO, "action": "save"}
+        page, data={**fields, "on_variation": SUPERSCRIPT_TWO, "action": "save", "confirmed": "1"}
     )
     assert answer.status_code == 422, answer.text[:300]
 
     # A whole number beyond 64 bits is stored as the API reads it, a float: the page still opens.
-    big = {**fields, "variation_value": "1" + "0" * 20, "action": "save"}
+    big = {**fields, "variation_value": "1" + "0" * 20, "action": "save", "confirmed": "1"}
     assert user.http.post(page, data=big).status_code == 303
     assert user.get(page).status_code == 200
     stored = user.get(f"{API.format(org=user.org)}/projects/default/flags/price").json()

@@ -209,11 +209,12 @@ def test_dashboard_changes_carry_their_comment(serve, receiver):
     assert page.status_code == 200
     [switch] = [f for f in page_forms(page.text) if f.action.endswith("/toggle")]
     fields = dict(switch.fields)
-    assert "comment" in fields  # the switch has its comment field
-    toggle = alice.http.post(
-        switch.action,
-        data={**fields, "comment": "from the dashboard", **dict(switch.buttons)},
-    )
+    asked = alice.http.post(switch.action, data={**fields, **dict(switch.buttons)})
+    # Production confirms changes: without scripts, a page asks, with the comment field.
+    assert asked.status_code == 200 and "on in Production?</h1>" in asked.text
+    [confirm] = [f for f in page_forms(asked.text) if f.action.endswith("/toggle")]
+    confirmed = {**dict(confirm.fields), "comment": "from the dashboard"}
+    toggle = alice.http.post(confirm.action, data=confirmed)
     assert toggle.status_code == 303, toggle.text
     got = receiver.wait_for(lambda r: any(x.json["type"] == "flag.toggled" for x in r), "/d")
     toggled = next(x.json for x in got if x.json["type"] == "flag.toggled")

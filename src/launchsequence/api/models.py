@@ -350,6 +350,13 @@ class Environment(TypedDict):
     required_approvals: Annotated[
         int, Field(description="Approvals a change request needs here (by others than its author)")
     ]
+    confirm_changes: Annotated[
+        bool,
+        Field(
+            description="The dashboard asks to confirm each toggle or saved configuration "
+            "here, with an optional comment (on by default for production)"
+        ),
+    ]
     sdk_keys: list[SdkKey]
 
 

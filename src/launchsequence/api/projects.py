@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from ..services.protection import bypass_from
 from ..services.shapes import (
     EnvironmentIn,
-    EnvironmentPatch,
+    EnvironmentPatchIn,
     NameIn,
     ProjectIn,
     SdkKeyIn,
@@ -122,22 +122,24 @@ def get_environment(
 
 @router.patch(
     "/{project}/environments/{env}",
-    summary="Change an environment's name or protection",
-    responses=answer(Environment, "The environment as changed"),
+    summary="Change an environment's settings: name, confirmation, protection",
+    responses=answer(Environment, "The environment as it now is"),
 )
 def update_environment(
     org: str,
     project: str,
     env: str,
-    body: EnvironmentPatch,
+    body: EnvironmentPatchIn,
     actor: CurrentActor,
     services: ServicesDep,
 ) -> Any:
-    """Fields left out keep their values. `protected: true` routes every configuration change
+    """Each field is optional; those left out stay as they are. `confirm_changes` makes the
+    dashboard ask for confirmation (and an optional comment) before a toggle or a saved
+    configuration applies in this environment; this API never asks, and takes the comment in
+    the `X-LaunchSequence-Comment` header. `protected: true` routes every configuration change
     through change requests needing `required_approvals` approvals (admins and owners change
     this; it is audited as `environment.protection_changed`)."""
-    data = body.model_dump(exclude_unset=True, exclude_none=True)
-    return services.orgs.update_environment(actor, org, project, env, data)
+    return services.orgs.update_environment(actor, org, project, env, body.changes())
 
 
 @router.delete("/{project}/environments/{env}", status_code=204, summary="Delete an environment")

@@ -27,6 +27,7 @@ from .flags import Flags
 from .invitations import Invitations
 from .lifecycle_report import Lifecycle
 from .mail import Mailer
+from .onboarding import Onboarding
 from .orgs import Orgs
 from .passkeys import Passkeys
 from .passwords import Passwords
@@ -63,6 +64,7 @@ __all__ = [
     "Lifecycle",
     "Mailer",
     "NotFound",
+    "Onboarding",
     "Orgs",
     "Passkeys",
     "Passwords",
@@ -122,6 +124,7 @@ class Services:
     promotion: Promotion
     bulk: Bulk
     change_requests: ChangeRequests
+    onboarding: Onboarding
 
     @classmethod
     def build(
@@ -164,4 +167,5 @@ class Services:
             Promotion(rt, flags, change_requests),
             Bulk(rt, flags),
             change_requests,
+            Onboarding(rt, open_streams),
         )

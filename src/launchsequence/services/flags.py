@@ -305,13 +305,29 @@ class Flags:
         archived: bool | None = False,
         tag: str | None = None,
         search: str | None = None,
+        summary: bool = False,
     ) -> list[dict[str, Any]]:
+        """The project's flags by key, each with its on/off state per environment and
+        `changed_at`. `summary`: only key, name, tags, type, archived, owner, kind and the
+        times (no description, variations, defaults or metadata: a long list reads less)."""
         with self.rt.db.connect() as conn:
             _, project = self._scope(conn, actor, org_key, project_key)
             rows = store.list_flags(
-                conn, project_id=project["id"], archived=archived, tag=tag, search=search
+                conn,
+                project_id=project["id"],
+                archived=archived,
+                tag=tag,
+                search=search,
+                summary=summary,
             )
             states, changed = self._states(conn, project["id"])
+        if summary:
+            # The rows hold the summary's columns already: completed in place, one dict each.
+            for f in rows:
+                flag_id = f.pop("id")
+                f["environments"] = states.get(flag_id, {})
+                f["changed_at"] = max(f["updated_at"], changed.get(flag_id, 0))
+            return rows
         return [
             {
                 **_public_flag(f),
@@ -333,12 +349,13 @@ class Flags:
         for flag_id, env_key, on, version, client_side, updated in store.list_config_states(
             conn, project_id
         ):
-            states.setdefault(flag_id, {})[env_key] = {
-                "on": on,
-                "version": version,
-                "client_side": client_side,
-            }
-            changed[flag_id] = max(changed.get(flag_id, 0), updated)
+            per_env = states.get(flag_id)
+            if per_env is None:
+                per_env = states[flag_id] = {}
+                changed[flag_id] = updated
+            elif updated > changed[flag_id]:
+                changed[flag_id] = updated
+            per_env[env_key] = {"on": on, "version": version, "client_side": client_side}
         return states, changed
 
     def get_flag(self, actor: Actor, org_key: str, project_key: str, key: str) -> dict[str, Any]:

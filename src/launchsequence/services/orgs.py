@@ -155,7 +155,14 @@ def create_environment_rows(
     None with `server_key=False`: the environment then has a client key only until someone
     creates its server key (`Orgs.create_server_key`)."""
     now = rt.now()
-    env_id = store.create_environment(conn, project_id=project_id, key=key, name=name, at=now)
+    env_id = store.create_environment(
+        conn,
+        project_id=project_id,
+        key=key,
+        name=name,
+        at=now,
+        confirm_changes=confirms_by_default(key, name),
+    )
     secret = _new_sdk_key(conn, env_id, "server", now) if server_key else None
     _new_sdk_key(conn, env_id, "client", now)
     # Every flag of the project gets its off configuration here.
@@ -214,8 +221,33 @@ def _public_environment(env: dict[str, Any], keys: list[dict[str, Any]]) -> dict
         "created_at": env["created_at"],
         "protected": bool(env.get("protected", False)),
         "required_approvals": int(env.get("required_approvals") or 1),
+        "confirm_changes": bool(env["confirm_changes"]),
         "sdk_keys": [show(k) for k in keys],
     }
+
+
+def confirms_by_default(key: str, name: str) -> bool:
+    """Whether a new environment asks to confirm changes: when its key or name is
+    "production" (any case)."""
+    return "production" in (key.strip().casefold(), name.strip().casefold())
+
+
+def _environment_settings(changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` to an environment, checked: each setting's value as stored. Invalid names
+    the setting; an unknown one is Invalid too."""
+    out: dict[str, Any] = {}
+    for field, value in changes.items():
+        if value is None and field in ("name", "confirm_changes"):
+            raise Invalid("must not be null: leave it out to keep it", field=field)
+        if field == "name":
+            out["name"] = check_name(value)
+        elif field == "confirm_changes":
+            if not isinstance(value, bool):
+                raise Invalid("must be true or false", field="confirm_changes")
+            out["confirm_changes"] = value
+        else:
+            raise Invalid("is not a setting of an environment", field=field)
+    return out
 
 
 class Orgs:
@@ -544,43 +576,45 @@ class Orgs:
         self.rt.changed({env_id: 1})
         return result
 
-    def rename_environment(
-        self, actor: Actor, org_key: str, project_key: str, env_key: str, name: str
-    ) -> dict[str, Any]:
-        return self.update_environment(actor, org_key, project_key, env_key, {"name": name})
-
     def update_environment(
-        self, actor: Actor, org_key: str, project_key: str, env_key: str, body: dict[str, Any]
+        self, actor: Actor, org_key: str, project_key: str, env_key: str, changes: dict[str, Any]
     ) -> dict[str, Any]:
-        """Change the environment's settings named in `body` (fields left out keep their
-        values): `name`, and its protection (`protected`, `required_approvals`, checked by
-        `environment_settings.protection_changes`). Admins and owners only; each kind of
-        change is audited on its own (`environment.renamed`, and the loud
-        `environment.protection_changed`, which webhooks hear of)."""
-        unknown = set(body) - {"name", *PROTECTION_FIELDS}
-        if unknown:
-            raise Invalid("is not an environment setting", field=sorted(unknown)[0])
-        name = check_name(body["name"]) if "name" in body else None
+        """Change the environment's settings named in `changes` (each optional, those left
+        out keep their values): `name` and `confirm_changes` (bool: the dashboard asks to
+        confirm each toggle or saved configuration here), audited together as
+        `environment.updated` with what changed before and after (nothing changed, no entry);
+        and its protection (`protected`, `required_approvals`, checked by
+        `environment_settings.protection_changes`), audited as the loud
+        `environment.protection_changed`, which webhooks hear of. Admins and owners of the
+        project only. Invalid names the field."""
+        protection = {k: v for k, v in changes.items() if k in PROTECTION_FIELDS}
+        if any(v is None for v in protection.values()):
+            field = next(k for k, v in protection.items() if v is None)
+            raise Invalid("must not be null: leave it out to keep it", field=field)
+        checked = _environment_settings(
+            {k: v for k, v in changes.items() if k not in PROTECTION_FIELDS}
+        )
         with self.rt.write_db.begin() as conn:
             # Locked: the gate reads protection under this lock (services/protection.py).
             org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
             env = environment_for(conn, project, env_key)
-            if name is not None and name != env["name"]:
-                store.rename(conn, "environments", env["id"], name)
+            changed = {k: v for k, v in checked.items() if env[k] != v}
+            if changed:
+                store.update_environment(conn, env["id"], changed)
                 record_audit(
                     conn,
                     self.rt,
                     org_id=org["id"],
                     actor=actor,
-                    action="environment.renamed",
+                    action="environment.updated",
                     resource=env_key,
                     project=project_key,
                     environment=env_key,
-                    before={"name": env["name"]},
-                    after={"name": name},
+                    before={k: env[k] for k in changed},
+                    after=changed,
                 )
-                env = {**env, "name": name}
-            env = protection_changes(conn, self.rt, actor, org, project, env, body)
+                env = {**env, **changed}
+            env = protection_changes(conn, self.rt, actor, org, project, env, protection)
             return _public_environment(env, store.list_sdk_keys(conn, env["id"], now=self.rt.now()))
 
     def delete_environment(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "SegmentWrite",
     "RejectionIn",
-    "EnvironmentPatch",
+    "EnvironmentPatchIn",
     "ConfigPutWrite",
     "ConfigPatchWrite",
     "ChangeRequestIn",
@@ -131,17 +131,29 @@ class EnvironmentIn(Strict):
     name: Name | None = None
 
 
-class EnvironmentPatch(Strict):
-    """Every field optional: those left out keep their values. New environment settings are
-    new fields here (and in `services/environment_settings.py`)."""
+class EnvironmentPatchIn(Strict):
+    """The settings of an environment to change; each optional, those left out stay. One
+    field per setting, named as `Orgs.update_environment` takes it (protection also in
+    `services/environment_settings.py`)."""
 
     name: Name | None = None
+    confirm_changes: Annotated[
+        bool | None,
+        Field(
+            description="The dashboard asks to confirm each toggle or saved configuration in "
+            "this environment, with an optional comment (the API never asks)"
+        ),
+    ] = None
     protected: bool | None = Field(
         default=None, description="Changes need an approved change request (admins and owners)"
     )
     required_approvals: Annotated[int, Field(ge=1, le=10)] | None = Field(
         default=None, description="Approvals a change request needs, by others than its author"
     )
+
+    def changes(self) -> dict[str, Any]:
+        """The settings sent (a null is refused by the service, naming the field)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class Bypass(Strict):

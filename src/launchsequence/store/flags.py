@@ -10,6 +10,7 @@ from .tables import environments, flag_configs, flags, segments
 
 __all__ = [
     "CONFIG_FIELDS",
+    "SUMMARY_COLUMNS",
     "create_config",
     "create_flag",
     "create_segment",
@@ -28,6 +29,10 @@ __all__ = [
     "update_flag",
     "update_segment",
 ]
+
+#: The columns of a flag that `list_flags(summary=True)` reads.
+SUMMARY_COLUMNS = ("id", "key", "name", "tags", "type", "archived", "created_at", "updated_at",
+                   "owner", "kind")  # fmt: skip
 
 CONFIG_FIELDS = (
     "on", "off_variation", "prerequisites", "targets", "rules", "fallthrough", "client_side",
@@ -54,9 +59,13 @@ def list_flags(
     archived: bool | None = False,
     tag: str | None = None,
     search: str | None = None,
+    summary: bool = False,
 ) -> list[dict[str, Any]]:
-    """Flags ordered by key; `archived=None` means both; `search` matches key or name."""
-    query = select(flags).where(flags.c.project_id == project_id).order_by(flags.c.key)
+    """Flags ordered by key; `archived=None` means both; `search` matches key or name.
+    `summary`: only the SUMMARY_COLUMNS (a list of many flags reads no variations, defaults
+    or metadata, whose JSON decoding would take most of its time)."""
+    columns = [flags.c[name] for name in SUMMARY_COLUMNS] if summary else [flags]
+    query = select(*columns).where(flags.c.project_id == project_id).order_by(flags.c.key)
     if archived is not None:
         query = query.where(flags.c.archived == archived)
     if search:
@@ -71,7 +80,7 @@ def list_flags(
         )
     result = conn.execute(query)
     keys = list(result.keys())  # once, not per row as `.mappings()` would: lists are long
-    rows = [dict(zip(keys, r, strict=True)) for r in result]
+    rows = [dict(zip(keys, r, strict=True)) for r in result.all()]  # one fetch, not per row
     if tag:
         rows = [r for r in rows if tag in r["tags"]]
     return rows
@@ -169,7 +178,7 @@ def list_config_states(
         .where(environments.c.project_id == project_id)
         .order_by(environments.c.id)
     )
-    return [tuple(r) for r in conn.execute(query)]
+    return [tuple(r) for r in conn.execute(query).all()]
 
 
 def update_config(

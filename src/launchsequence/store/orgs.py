@@ -17,6 +17,7 @@ from .atomic import insert_unless_taken, lock
 from .tables import environments, memberships, organizations, passkeys, projects, sdk_keys, users
 
 __all__ = [
+    "ENVIRONMENT_SETTINGS",
     "add_member",
     "bump_environment_versions",
     "count_owners",
@@ -32,18 +33,20 @@ __all__ = [
     "get_membership",
     "get_org_for_user",
     "get_project",
-    "lock_org",
     "list_environments",
     "list_members",
     "list_orgs_for_user",
     "list_projects",
     "list_sdk_keys",
+    "lock_org",
     "org_key_taken",
     "remove_member",
     "rename",
     "sdk_key_by_hash",
     "set_protection",
+    "set_onboarding_closed",
     "set_role",
+    "update_environment",
 ]
 
 
@@ -178,9 +181,22 @@ def delete_project(conn: Connection, project_id: int) -> None:
     conn.execute(delete(projects).where(projects.c.id == project_id))
 
 
-def create_environment(conn: Connection, *, project_id: int, key: str, name: str, at: int) -> int:
+def create_environment(
+    conn: Connection,
+    *,
+    project_id: int,
+    key: str,
+    name: str,
+    at: int,
+    confirm_changes: bool = False,
+) -> int:
     query = insert(environments).values(
-        project_id=project_id, key=key, name=name, version=1, created_at=at
+        project_id=project_id,
+        key=key,
+        name=name,
+        version=1,
+        created_at=at,
+        confirm_changes=confirm_changes,
     )
     return int(conn.execute(query.returning(environments.c.id)).scalar_one())
 
@@ -213,6 +229,29 @@ def list_environments(conn: Connection, project_id: int) -> list[dict[str, Any]]
         .order_by(environments.c.id)
     )
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+#: The environment columns `update_environment` may set.
+ENVIRONMENT_SETTINGS = frozenset({"name", "confirm_changes"})
+
+
+def update_environment(conn: Connection, environment_id: int, values: dict[str, Any]) -> None:
+    """Set the given columns (names from ENVIRONMENT_SETTINGS) of one environment."""
+    unknown = set(values) - ENVIRONMENT_SETTINGS
+    if unknown:
+        raise ValueError(f"not an environment setting: {sorted(unknown)}")
+    if values:
+        conn.execute(
+            update(environments).where(environments.c.id == environment_id).values(**values)
+        )
+
+
+def set_onboarding_closed(conn: Connection, project_id: int, at: int | None) -> None:
+    """Record when the project's first-steps checklist was dismissed or found complete
+    (None: shown again)."""
+    conn.execute(
+        update(projects).where(projects.c.id == project_id).values(onboarding_closed_at=at)
+    )
 
 
 def delete_environment(conn: Connection, environment_id: int) -> None:

@@ -184,6 +184,8 @@ projects = Table(
     Column("key", String(64), nullable=False),
     Column("name", String(200), nullable=False),
     Column("created_at", Millis, nullable=False),
+    # When the project's first-steps checklist was dismissed or found complete, or NULL.
+    Column("onboarding_closed_at", Millis),
     UniqueConstraint("org_id", "key", name="uq_projects_org_key"),
 )
 
@@ -212,6 +214,9 @@ environments = Table(
     # `required_approvals` members other than its author (services/protection.py).
     Column("protected", Boolean, nullable=False, server_default=false()),
     Column("required_approvals", Integer, nullable=False, server_default="1"),
+    # The dashboard asks to confirm (with an optional comment) each toggle or saved
+    # configuration here; the REST API does not ask.
+    Column("confirm_changes", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("project_id", "key", name="uq_environments_project_key"),
 )
 

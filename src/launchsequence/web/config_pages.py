@@ -1,5 +1,7 @@
-"""A flag's page in one environment (switch, targets, rules, fallthrough, test a context),
-and segments. Saving names the version it edited: a stale one shows the other change."""
+"""A flag's page in one environment (switch, targets, rules, fallthrough, test a context).
+Saving names the version it edited: a stale one shows the other change. In an environment
+that confirms changes, a save without the form's `confirmed` field shows a confirmation step
+(scripts ask in a dialog first)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,11 @@ import launchsequence_engine as engine
 import orjson
 from starlette.responses import Response
 
-from ..services import Conflict, InUse, Invalid, PreconditionFailed
+from ..services import InUse, Invalid, PreconditionFailed
 from . import context_form, params
 from . import relations_form as relations
 from . import rules_form as rf
+from .confirm import asks_confirmation, refuse_viewers
 from .lifecycle_pages import flag_page_context, lifecycle_form
 from .pages import Page, Redirect, page
 from .request_pages import request_form_edits
@@ -26,8 +29,8 @@ MAX_VERSION = 10**12 - 1  # as If-Match in the API: up to 12 digits
 
 def _draft(config: dict[str, Any], count: int) -> dict[str, Any]:
     targets = {t["variation"]: "\n".join(t["values"]) for t in config["targets"]}
+    # Not `on`: the switch at the top turns the flag on or off, at once; the form never does.
     return {
-        "on": config["on"],
         "client_side": config["client_side"],
         # "": unset, the application's own default is served.
         "off_variation": "" if config["off_variation"] is None else str(config["off_variation"]),
@@ -45,7 +48,6 @@ def _draft_from_form(p: Page, count: int, config: dict[str, Any]) -> dict[str, A
     f = p.form
     stored = _draft(config, count)["prerequisites"]
     return {
-        "on": f.get("on") == "1",
         "client_side": f.get("client_side") == "1",
         "off_variation": f.get("off_variation", "0"),
         "prerequisites": (relations.prerequisites_from_form(f) if "prereq_rows" in f else stored),
@@ -57,15 +59,16 @@ def _draft_from_form(p: Page, count: int, config: dict[str, Any]) -> dict[str, A
     }
 
 
-def _config(d: dict[str, Any], count: int) -> dict[str, Any]:
-    """The configuration the form describes. An empty off variation serves the application's
-    own default; an empty prerequisite row is none."""
+def _config(d: dict[str, Any], count: int, on: bool) -> dict[str, Any]:
+    """The configuration the form describes, `on` as stored (the switch sets it, not the
+    form). An empty off variation serves the application's own default; an empty
+    prerequisite row is none."""
     raw_off = d["off_variation"]
     off = None if raw_off in ("", None) else params.index(raw_off, count)
     if raw_off not in ("", None) and off is None:
         raise Invalid("choose a variation", field="off_variation")
     return {
-        "on": d["on"],
+        "on": on,
         "client_side": d["client_side"],
         "off_variation": off,
         "prerequisites": relations.prerequisites_from_draft(d["prerequisites"]),
@@ -186,6 +189,7 @@ def flag_page(p: Page) -> Response:
     notice = None
     stale = None
     test = None
+    confirming = False
     metadata_text = None
     draft = _draft(config, count)
     if restored:
@@ -251,7 +255,7 @@ def flag_page(p: Page) -> Response:
                     project_key,
                     env,
                     flag_key,
-                    _config(draft, count),
+                    _config(draft, count, config["on"]),
                 )
             except Invalid as exc:
                 errors[_form_field(exc.field)] = exc.message
@@ -276,8 +280,9 @@ def flag_page(p: Page) -> Response:
                         field="schedule",
                     )
                 schedule_form_edits(
-                    p, org_key, project_key, flag_key, env, _config(draft, count), config
-                )
+                    p, org_key, project_key, flag_key, env, _config(draft, count, config["on"]),
+                    config,
+                )  # fmt: skip
             except Invalid as exc:
                 field = exc.field or "schedule"
                 key = "schedule" if field.startswith(("schedule", "at", "changes", "comment")) \
@@ -289,7 +294,13 @@ def flag_page(p: Page) -> Response:
             draft["prerequisites"] = [r for r in draft["prerequisites"] if r]
             try:
                 request_form_edits(
-                    p, org_key, project_key, flag_key, env, _config(draft, count), config
+                    p,
+                    org_key,
+                    project_key,
+                    flag_key,
+                    env,
+                    _config(draft, count, config["on"]),
+                    config,
                 )
             except Invalid as exc:
                 field = exc.field or "request"
@@ -304,16 +315,25 @@ def flag_page(p: Page) -> Response:
             draft = _draft_from_form(p, count, config)
             draft["prerequisites"] = [r for r in draft["prerequisites"] if r]
             try:
-                p.services.flags.write_config(
-                    actor,
-                    org_key,
-                    project_key,
-                    flag_key,
-                    env,
-                    _config(draft, count),
-                    if_match=draft["version"],
-                    replace=True,
-                )
+                wanted = _config(draft, count, config["on"])
+                if asks_confirmation(project, env) and p.form.get("confirmed") != "1":
+                    refuse_viewers(org)
+                    # Refused edits say why now, not after the confirmation.
+                    p.services.drafts.evaluate(
+                        actor, org_key, project_key, flag_key, env, wanted, {}
+                    )
+                    confirming = True  # the page again, the edits kept, asking to confirm
+                else:
+                    p.services.flags.write_config(
+                        actor,
+                        org_key,
+                        project_key,
+                        flag_key,
+                        env,
+                        wanted,
+                        if_match=draft["version"],
+                        replace=True,
+                    )
             except Invalid as exc:
                 errors[_form_field(exc.field)] = exc.message
                 p.status = 422
@@ -326,7 +346,10 @@ def flag_page(p: Page) -> Response:
                 stale = entries[0] if entries else {}
                 p.status = 409
             else:
-                raise Redirect(f"/o/{org_key}/p/{project_key}/flags/{flag_key}?env={env}&saved=1")
+                if not confirming:
+                    raise Redirect(
+                        f"/o/{org_key}/p/{project_key}/flags/{flag_key}?env={env}&saved=1"
+                    )
     scheduled_notice = None
     if p.query.get("scheduled"):
         scheduled_notice = "Scheduled. It applies at its time unless you edit or cancel it."
@@ -347,6 +370,10 @@ def flag_page(p: Page) -> Response:
         # must not replace it.
         "edited": draft != _draft(config, count),
         "errors": errors,
+        "confirming": confirming,
+        "request_schedule_on": p.form.get("schedule_on", ""),
+        "confirm_env": asks_confirmation(project, env),
+        "comment": p.form.get("comment", ""),
         "test_failed": p.form.get("action") == "test",
         "notice": notice,
         "stale": stale,
@@ -384,137 +411,6 @@ def flag_page(p: Page) -> Response:
     return p.render("flag.html", **context)
 
 
-@page()
-def segment_list(p: Page) -> Response:
-    org_key, project_key = p.param("org"), p.param("project")
-    actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key, project=project_key)
-    project = p.services.orgs.get_project(actor, org_key, project_key)
-    envs = [e["key"] for e in project["environments"]]
-    env = p.form.get("env") or p.query.get("env") or (envs[0] if envs else "")
-    errors: dict[str, str] = {}
-    values = {"key": "", "name": ""}
-    if p.request.method == "POST":
-        values = {"key": p.form.get("key", "").strip(), "name": p.form.get("name", "").strip()}
-        try:
-            p.services.flags.write_segment(
-                actor,
-                org_key,
-                project_key,
-                env,
-                values["key"],
-                {"name": values["name"] or values["key"]},
-                create=True,
-            )
-        except (Invalid, Conflict) as exc:
-            errors[getattr(exc, "field", None) or "key"] = exc.message
-            p.status = 422
-        else:
-            raise Redirect(f"/o/{org_key}/p/{project_key}/segments/{values['key']}?env={env}")
-    segments = p.services.flags.list_segments(actor, org_key, project_key, env)
-    return p.render(
-        "segments.html",
-        org=org,
-        project=project,
-        env=env,
-        segments=segments,
-        errors=errors,
-        values=values,
-    )
-
-
-@page()
-def segment_page(p: Page) -> Response:
-    org_key, project_key, key = p.param("org"), p.param("project"), p.param("segment")
-    actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key, project=project_key)
-    project = p.services.orgs.get_project(actor, org_key, project_key)
-    # Edits sent after the session had ended, kept while the user logged in again.
-    restored = p.take_draft() if p.request.method == "GET" else None
-    if restored:
-        p.lists = restored
-        p.form = {k: v[0] for k, v in restored.items() if v}
-    envs = [e["key"] for e in project["environments"]]
-    env = p.form.get("env") or p.query.get("env") or (envs[0] if envs else "")
-    segment = p.services.flags.get_segment(actor, org_key, project_key, env, key)
-    errors: dict[str, str] = {}
-    notice = None
-    stored = {
-        "name": segment["name"],
-        "description": segment["description"],
-        "included": "\n".join(segment["included"]),
-        "excluded": "\n".join(segment["excluded"]),
-        "rules": rf.draft_rules(segment["rules"], 0, serve=False),
-    }
-    draft = stored
-    if restored:
-        draft = _segment_draft_from_form(p)
-        notice = (
-            "Restored your unsaved changes from before your session ended. They are not "
-            "saved yet: check them, then save."
-        )
-    if p.request.method == "POST":
-        draft = _segment_draft_from_form(p)
-        action = p.form.get("action", "save")
-        if action == "delete":
-            try:
-                p.services.flags.delete_segment(actor, org_key, project_key, env, key)
-            except Conflict as exc:
-                errors["form"] = f"Not deleted: {exc.message}. Take it out of their rules first."
-                p.status = 409
-            else:
-                raise Redirect(f"/o/{org_key}/p/{project_key}/segments?env={env}")
-        elif action != "save":
-            rf.apply_action(draft["rules"], action, 0, serve=False)
-        else:
-            try:
-                body = {
-                    "name": draft["name"],
-                    "description": draft["description"],
-                    "included": rf.split_keys(draft["included"]),
-                    "excluded": rf.split_keys(draft["excluded"]),
-                    "rules": rf.rules_from_draft(draft["rules"], 0, serve=False),
-                }
-                p.services.flags.write_segment(
-                    actor, org_key, project_key, env, key, body, create=False
-                )
-            except Invalid as exc:
-                field = exc.field or "form"
-                errors[
-                    field
-                    if field in ("name", "description", "included", "excluded")
-                    else rf.engine_field(field)
-                ] = exc.message
-                p.status = 422
-            else:
-                raise Redirect(f"/o/{org_key}/p/{project_key}/segments/{key}?env={env}")
-    return p.render(
-        "segment.html",
-        org=org,
-        project=project,
-        env=env,
-        segment=segment,
-        draft=draft,
-        edited=draft != stored,
-        notice=notice,
-        errors=errors,
-        operators=rf.OPERATORS,
-    )
-
-
-def _segment_draft_from_form(p: Page) -> dict[str, Any]:
-    f = p.form
-    return {
-        "name": f.get("name", ""),
-        "description": f.get("description", ""),
-        "included": f.get("included", ""),
-        "excluded": f.get("excluded", ""),
-        "rules": rf.draft_from_form(f, 0, serve=False),
-    }
-
-
 ROUTES = [
     ("/o/{org}/p/{project}/flags/{flag}", flag_page, ["GET", "POST"]),
-    ("/o/{org}/p/{project}/segments", segment_list, ["GET", "POST"]),
-    ("/o/{org}/p/{project}/segments/{segment}", segment_page, ["GET", "POST"]),
 ]

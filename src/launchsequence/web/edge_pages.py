@@ -99,6 +99,7 @@ def edges(p: Page) -> Response:
         revealed=revealed,
         revoked=p.query.get("revoked"),
         edges=connected_edges(p, project_id, names),
+        base_url=(p.services.rt.settings.base_url or str(p.request.base_url)).rstrip("/"),
     )
 
 

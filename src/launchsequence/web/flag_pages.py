@@ -3,6 +3,7 @@ creation."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -13,7 +14,8 @@ from starlette.responses import Response
 
 from ..services import Conflict, Invalid
 from ..services.protection import PROTECTED
-from . import params
+from . import first_steps, params
+from .confirm import asks_confirmation, confirm_envs, refuse_viewers
 from .pages import Page, Redirect, page
 
 __all__ = ["PER_PAGE", "ROUTES", "flag_rows", "pagination"]
@@ -45,8 +47,10 @@ def _filters(p: Page) -> dict[str, str]:
     }
 
 
+@functools.lru_cache(maxsize=20_000)
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    """Sorts `flag-2` before `flag-10` (digits compare as numbers), case-insensitively."""
+    """Sorts `flag-2` before `flag-10` (digits compare as numbers), case-insensitively.
+    Remembered: a long list sorts the same keys on every load."""
     return tuple(
         (0, int(part)) if part.isascii() and part.isdigit() else (1, part)
         for part in re.split(r"(\d+)", text.casefold())
@@ -73,6 +77,7 @@ def flag_rows(p: Page, org: str, project: str, f: dict[str, str]) -> list[dict[s
         archived=bool(f["archived"]),
         tag=f["tag"] or None,
         search=f["q"] or None,
+        summary=True,
     )
     # Each flag's last evaluation (to sort by); statuses are added for the page shown only.
     last = p.services.lifecycle.last_evaluated(p.need_actor(), org, project)
@@ -123,6 +128,9 @@ def flag_list(p: Page) -> Response:
     actor = p.need_actor()
     org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
+    steps = first_steps.checklist(p, org, project_key)
+    if p.request.headers.get("x-partial") == "first-steps":
+        return p.render("_first_steps.html", org=org, project=project, steps=steps, live=True)
     f = _filters(p)
     everything_matching = flag_rows(p, org_key, project_key, f)
     pages = pagination(len(everything_matching), p.query.get("page"), f)
@@ -145,20 +153,28 @@ def flag_list(p: Page) -> Response:
         },
         "pages": pages,
         "back": back,
+        "confirm_envs": confirm_envs(project),
+        "env_names": {e["key"]: e["name"] for e in project["environments"]},
         "now": p.services.rt.now(),
+        "steps": steps,
+        "dismissed": p.query.get("first_steps") == "dismissed",
     }
     if p.request.headers.get("x-partial") == "rows":
         return p.render("_flag_rows.html", **context)
     everything = everything_matching
     if filtered:
-        everything = p.services.flags.list_flags(actor, org_key, project_key, archived=None)
+        everything = p.services.flags.list_flags(
+            actor, org_key, project_key, archived=None, summary=True
+        )
     tags = sorted({t for x in everything for t in x["tags"]})
     return p.render("flags.html", tags=tags, **context)
 
 
 @page()
 def toggle(p: Page) -> Response:
-    """A switch was pressed: `toggle` is "<flag> <environment> <1|0>"."""
+    """A switch was pressed: `toggle` is "<flag> <environment> <1|0>". In an environment that
+    confirms changes, a press without `confirmed=1` changes nothing: the answer is a page
+    asking to confirm (409 to a script's request, which then sends the form itself)."""
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
     flag_key, env, on = [*p.form.get("toggle", "").split(" "), "", "", ""][:3]
@@ -169,6 +185,24 @@ def toggle(p: Page) -> Response:
                 "comment": p.form.get("request_comment") or p.form.get("comment", "")}  # fmt: skip
         made = p.services.change_requests.create(actor, org_key, project_key, body)
         raise Redirect(f"/o/{org_key}/p/{project_key}/change-requests/{made['id']}?done=opened")
+    if p.form.get("confirmed") != "1":
+        project = p.services.orgs.get_project(actor, org_key, project_key)
+        if asks_confirmation(project, env):
+            org = p.services.orgs.get_org(actor, org_key, project=project_key)
+            refuse_viewers(org)
+            if partial:
+                return Response(status_code=409)
+            return p.render(
+                "confirm_toggle.html",
+                org=org,
+                project=project,
+                flag=p.services.flags.get_flag(actor, org_key, project_key, flag_key),
+                env=next(e for e in project["environments"] if e["key"] == env),
+                on=on == "1",
+                toggle=p.form.get("toggle", ""),
+                back=_back(p, org_key, project_key),
+                comment=p.form.get("comment", ""),
+            )
     try:
         config = p.services.flags.write_config(
             actor, org_key, project_key, flag_key, env, {"on": on == "1"}, if_match=None,
@@ -197,10 +231,15 @@ def toggle(p: Page) -> Response:
     if partial == "none":
         # The flag page tells its own switch from someone else's change by this version.
         return Response(status_code=204, headers={"X-Config-Version": str(config["version"])})
+    raise Redirect(_back(p, org_key, project_key))
+
+
+def _back(p: Page, org_key: str, project_key: str) -> str:
+    """Where a switch's form returns: its `back` field, if a page of the same project."""
     back = p.form.get("back", "")
     if not back.startswith(f"/o/{org_key}/p/{project_key}/"):
         back = f"/o/{org_key}/p/{project_key}/flags"
-    raise Redirect(back)
+    return back
 
 
 def parse_value(flag_type: str, raw: str, field: str) -> Any:

@@ -1,6 +1,7 @@
 """Environments and their SDK keys: the client key shown, the server key shown once (at
 creation or rotation, after a redirect so that a reload makes no other key), rotation behind a
-confirmation, renaming, deleting after typing the key, and usage snippets."""
+confirmation, settings (name, confirm changes), deleting after typing the key, and usage
+snippets."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def environments(p: Page) -> Response:
     here = f"/o/{org_key}/p/{project_key}/environments"
     errors: dict[str, str] = {}
     values = {"key": "", "name": ""}
-    renaming: dict[str, str] = {}
+    editing: dict[str, dict[str, str]] = {}  # env key -> its settings form as sent, refused
     revealed: dict[str, Any] | None = None
     if p.request.method == "POST":
         action = p.form.get("action", "")
@@ -109,25 +110,14 @@ def environments(p: Page) -> Response:
             else:
                 server = next(k for k in env["sdk_keys"] if k["kind"] == "server")
                 _reveal_next(p, here, env["key"], "server", server["key"], created=True)
-        elif action == "rename":
-            env_key = p.form.get("env", "")
-            name = p.form.get("name", "")
-            try:
-                p.services.orgs.rename_environment(actor, org_key, project_key, env_key, name)
-            except Invalid as exc:
-                errors[f"rename-{env_key}"] = exc.message
-                renaming[env_key] = name
-                p.status = 422
-            else:
-                raise Redirect(f"{here}?renamed={quote(env_key)}#env-{quote(env_key)}")
-        elif action == "settings":
+        elif action in ("settings", "rename"):
             env_key = p.form.get("env", "")
             try:
-                p.services.orgs.update_environment(
-                    actor, org_key, project_key, env_key, environment_settings(p)
-                )
+                changes = {**_settings_from_form(p.form), **environment_settings(p)}
+                p.services.orgs.update_environment(actor, org_key, project_key, env_key, changes)
             except Invalid as exc:
-                errors[f"settings-{env_key}"] = exc.message
+                errors[f"env-{env_key}-{exc.field or 'name'}"] = exc.message
+                editing[env_key] = dict(p.form)
                 p.status = 422
             else:
                 raise Redirect(f"{here}?saved={quote(env_key)}#env-{quote(env_key)}")
@@ -165,12 +155,28 @@ def environments(p: Page) -> Response:
         variable=SERVER_KEY_VARIABLE,
         errors=errors,
         values=values,
-        renaming=renaming,
+        editing=editing,
         revealed=revealed,
-        renamed=p.query.get("renamed"),
         saved=p.query.get("saved"),
         deleted=p.query.get("deleted"),
     )
+
+
+#: The on/off settings of an environment its settings form holds as checkboxes (the form
+#: sends `settings_form`, so that an unticked box reads as off rather than as left out).
+CHECKBOX_SETTINGS = ("confirm_changes",)
+
+
+def _settings_from_form(form: dict[str, str]) -> dict[str, Any]:
+    """The settings an environment's settings form sets (`Orgs.update_environment`'s
+    `changes`): its name, and each checkbox setting when the form carried them."""
+    changes: dict[str, Any] = {}
+    if "name" in form:
+        changes["name"] = form["name"]
+    if form.get("settings_form") == "1":
+        for name in CHECKBOX_SETTINGS:
+            changes[name] = form.get(name) == "1"
+    return changes
 
 
 def _reveal_next(p: Page, here: str, env_key: str, kind: str, key: str, *, created: bool) -> None:

@@ -70,12 +70,18 @@ def schedule_form_edits(
     current: dict[str, Any],
 ) -> None:
     """Schedule what the flag page's form changes (`wanted`, the configuration it describes,
-    against `current`), at the form's `schedule_at` with its `schedule_comment`; redirects to
-    the flag page. Invalid (field `schedule`) when the form changes nothing."""
-    changes = {f: wanted[f] for f in _FIELDS if wanted[f] != current[f]}
+    against `current`), and its `schedule_on` ("1": turn on, "0": turn off, "": leave as it
+    is), at the form's `schedule_at` with its `schedule_comment`; redirects to the flag page.
+    Invalid (field `schedule`) when the form changes nothing."""
+    changes = {f: wanted[f] for f in _FIELDS if f != "on" and wanted[f] != current[f]}
+    turn = p.form.get("schedule_on", "")
+    if turn in ("1", "0"):
+        changes = {"on": turn == "1", **changes}
+    elif turn:
+        raise Invalid("choose on, off or leave it as it is", field="schedule")
     if not changes:
         raise Invalid(
-            "change something first (the On switch, targets, rules...), then schedule it",
+            "choose to turn it on or off then, or edit its targeting, then schedule it",
             field="schedule",
         )
     body = {

@@ -43,15 +43,78 @@ function swapKeepingFocus(old, fresh) {
   return adopted;
 }
 
-// Flag switches: post the pressed switch with fetch and swap in what the server renders.
+// Environments that confirm changes: a dialog asks first, with an optional comment for the
+// audit log. Resolves to the comment ("" for none) once confirmed, or null if cancelled.
+function confirmChange(what, why, comment) {
+  const dialog = document.getElementById("confirm-change");
+  if (!dialog || !dialog.showModal) return Promise.resolve(comment || "");
+  document.getElementById("confirm-change-what").textContent = what;
+  document.getElementById("confirm-change-why").textContent = why;
+  const input = document.getElementById("confirm-change-comment");
+  input.value = comment || "";
+  document.getElementById("confirm-change-ok").textContent = "Confirm";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      resolve(dialog.returnValue === "confirm" ? input.value : null);
+    }, { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+    input.focus();
+  });
+}
+
+// Set (or add) a field of a form, as a hidden input when the form has none of that name.
+function setField(form, name, value) {
+  let field = form.querySelector('[name="' + name + '"]:not(button)');
+  if (!field) {
+    field = document.createElement("input");
+    field.type = "hidden";
+    field.name = name;
+    form.appendChild(field);
+  }
+  field.value = value;
+}
+
+// Flag switches: post the pressed switch with fetch and swap in what the server renders. In an
+// environment that confirms changes the dialog asks first; cancelled, nothing is sent.
 document.addEventListener("submit", (event) => {
   const form = event.target;
   const button = event.submitter;
   if (!form.classList || !form.classList.contains("switch-form") || !button) return;
   event.preventDefault();
+  const [flag, env, turn] = button.value.split(" ");
+  const asks = (form.dataset.confirmEnvs || "").split(" ").includes(env);
+  if (!asks) {
+    sendSwitch(form, button, null);
+    return;
+  }
+  let envName = form.dataset.envName || env;
+  try { envName = JSON.parse(form.dataset.envNames || "{}")[env] || envName; } catch (err) { /* keys */ }
+  const row = button.closest("tr[data-flag]");
+  const flagName = row ? row.querySelector("th a").textContent : document.querySelector("h1").textContent;
+  const typed = form.querySelector('input[name="comment"]');
+  confirmChange(
+    "Turn " + flagName + " (" + flag + ") " + (turn === "1" ? "on" : "off") + " in " + envName + "?",
+    envName + " asks to confirm each change: it applies to every application using it at once.",
+    typed ? typed.value : "",
+  ).then((comment) => {
+    if (comment === null) {
+      button.focus();
+      return;
+    }
+    if (typed) typed.value = comment;
+    sendSwitch(form, button, comment);
+  });
+});
+
+// `comment`: null when no confirmation was asked; else the confirmed change's comment.
+function sendSwitch(form, button, comment) {
   const row = button.closest("tr[data-flag]");
   const body = new URLSearchParams(new FormData(form, button));
-  const on = button.value.endsWith(" 1");
+  if (comment !== null) {
+    body.set("confirmed", "1");
+    body.set("comment", comment);
+  }
   button.setAttribute("aria-busy", "true");
   serially(async () => {
     const response = await fetch(form.action, {
@@ -64,7 +127,7 @@ document.addEventListener("submit", (event) => {
     if (row) {
       replaceRows(await response.text());
     } else {
-      ownToggle(Number(response.headers.get("X-Config-Version")), on);
+      ownToggle(Number(response.headers.get("X-Config-Version")));
       await refreshFlag(false);
     }
   }).catch(() => {
@@ -73,14 +136,14 @@ document.addEventListener("submit", (event) => {
       location.reload();
       return;
     }
-    const fallback = document.createElement("input");
-    fallback.type = "hidden";
-    fallback.name = button.name;
-    fallback.value = button.value;
-    form.appendChild(fallback);
+    setField(form, button.name, button.value);
+    if (comment !== null) {
+      setField(form, "confirmed", "1");
+      setField(form, "comment", comment);
+    }
     form.submit();
   }).finally(() => button.removeAttribute("aria-busy"));
-});
+}
 
 function replaceRows(html) {
   const template = document.createElement("template");
@@ -168,22 +231,15 @@ function flagLive() {
 }
 
 // This page's own switch: when it applied on top of the version the form shows, the form
-// takes it in (the "On" box and the version), so it is not mistaken for someone else's change
-// and the next save is not refused. Otherwise someone else's change came first and
-// `refreshFlag` deals with it.
-function ownToggle(version, on) {
+// takes in the new version (the form holds no on/off of its own), so the switch is not
+// mistaken for someone else's change and the next save is not refused. Otherwise someone else's
+// change came first and `refreshFlag` deals with it.
+function ownToggle(version) {
   const live = flagLive();
   const form = configForm();
   if (!live || !version || version !== Number(live.dataset.liveVersion) + 1) return;
   live.dataset.liveVersion = String(version);
-  if (!form) return;
-  form.elements.version.value = String(version);
-  const box = document.getElementById("cfg-on");
-  if (box && !box.disabled) {
-    box.checked = on;
-    baseline = baseline.filter(([name]) => name !== "on");
-    if (on) baseline.push(["on", "1"]);
-  }
+  if (form) form.elements.version.value = String(version);
 }
 
 function showNote(id, text) {
@@ -287,6 +343,35 @@ function startLive() {
   });
 }
 
+// The first-steps checklist: while a step is left, ask again every few seconds (at most for
+// half an hour, and not while the tab is hidden), so the first evaluation shows as it arrives.
+function startFirstSteps() {
+  if (!document.querySelector("[data-first-steps-pending]")) return;
+  const started = Date.now();
+  const timer = setInterval(async () => {
+    const box = document.getElementById("first-steps");
+    if (!box || !box.hasAttribute("data-first-steps-pending") ||
+        Date.now() - started > 30 * 60 * 1000) {
+      clearInterval(timer);
+      return;
+    }
+    if (document.hidden) return;
+    try {
+      const response = await fetch(location.pathname, {
+        headers: { "X-Partial": "first-steps" },
+        credentials: "same-origin",
+      });
+      if (!response.ok) return;
+      const template = document.createElement("template");
+      template.innerHTML = (await response.text()).trim();
+      const fresh = template.content.getElementById("first-steps");
+      if (fresh) swapKeepingFocus(box, fresh);
+    } catch (err) {
+      // Offline for a moment: the next round asks again.
+    }
+  }, 4000);
+}
+
 // Copy buttons: hidden in the HTML (the text stays selectable without this file), shown here.
 for (const button of document.querySelectorAll("button[data-copy][hidden]")) button.hidden = false;
 document.addEventListener("click", async (event) => {
@@ -333,6 +418,34 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
     bad[0].focus();
   }
+});
+
+// Saving the flag's configuration in an environment that confirms changes: the dialog asks
+// first (the server asks on a page of its own without this file). Registered after the JSON
+// check, so that a form it stopped never asks.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  const button = event.submitter;
+  if (event.defaultPrevented || !form.dataset || !form.dataset.confirmSave) return;
+  if ((button ? button.value : "save") !== "save" || form.dataset.confirmed) return;
+  event.preventDefault();
+  const env = form.dataset.confirmSave;
+  const typed = form.querySelector('input[name="comment"]');
+  confirmChange(
+    "Save your changes to " + form.dataset.flagName + " in " + env + "?",
+    env + " asks to confirm each change: they apply to every application using it at once.",
+    typed ? typed.value : "",
+  ).then((comment) => {
+    if (comment === null) {
+      if (button) button.focus();
+      return;
+    }
+    setField(form, "comment", comment);
+    setField(form, "confirmed", "1");
+    form.dataset.confirmed = "1";
+    if (button) form.requestSubmit(button);
+    else form.requestSubmit();
+  });
 });
 
 // Leaving a page whose form holds unsaved edits (the flag page's configuration, a segment)
@@ -672,5 +785,6 @@ document.addEventListener("DOMContentLoaded", () => {
   startFlagPage();
   startKeptForms();
   startLive();
+  startFirstSteps();
   keySuggestion();
 });
