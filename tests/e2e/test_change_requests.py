@@ -41,7 +41,7 @@ def test_open_approve_and_apply_a_change_request(new_context: Any, server: Any) 
 
     owner.goto(f"/o/{org}/p/default/flags/{key}?env=production")
     expect(owner.get_by_role("button", name="Save changes to production")).to_have_count(0)
-    owner.get_by_label("On in production").check()
+    # The form proposes targeting (on/off is the switch's own request).
     owner.get_by_label(re.compile("^Context keys served On")).fill("beta-1\nbeta-2")
     owner.get_by_label("Comment on the request").fill("Launch the new checkout for everyone")
     owner.get_by_role("button", name="Request change to production").click()
@@ -49,12 +49,12 @@ def test_open_approve_and_apply_a_change_request(new_context: Any, server: Any) 
     request_url = owner.url.split("?")[0]
     expect(owner.locator("#request-state")).to_have_text("open")
     expect(owner.get_by_role("button", name="Approve")).to_have_count(0)  # not her own
-    expect(owner.locator("#request-diff .d-add").first).to_contain_text('"on": true')
+    expect(owner.locator("#request-diff .d-add").first).to_be_visible()
     expect(owner.locator("#request-diff")).to_contain_text('"beta-2"')
 
     reviewer.goto(request_url)
     expect(reviewer.locator("#request-comment")).to_contain_text("Launch the new checkout")
-    expect(reviewer.locator("#request-diff .d-del").first).to_contain_text('"on": false')
+    expect(reviewer.locator("#request-diff")).to_contain_text('"beta-1"')
     reviewer.get_by_role("button", name="Approve").click()
     reviewer.wait_for_url(re.compile(r"done=approve$"))
     expect(reviewer.locator("#request-state")).to_have_text("approved")
@@ -68,8 +68,22 @@ def test_open_approve_and_apply_a_change_request(new_context: Any, server: Any) 
     expect(owner.locator("#request-state")).to_have_text("applied")
 
     owner.goto(f"/o/{org}/p/default/flags/{key}?env=production")
-    expect(owner.locator("#protected-state")).to_have_text("On in production (protected)")
-    expect(owner.get_by_label("On in production")).to_be_checked()
+    expect(owner.locator("#protected-state")).to_have_text("Off in production (protected)")
     expect(owner.get_by_label(re.compile("^Context keys served On"))).to_have_value(
         "beta-1\nbeta-2"
     )
+
+    # The switch proposes too: turning it on is a request, approved, applied: it is on.
+    owner.locator("#toggle-request-comment").fill("Go live")
+    owner.get_by_role("button", name="Request turning it on").click()
+    owner.wait_for_url(re.compile(r"/change-requests/\d+\?done=opened$"))
+    toggle_url = owner.url.split("?")[0]
+    reviewer.goto(toggle_url)
+    expect(reviewer.locator("#request-diff")).to_contain_text('"on": true')
+    reviewer.get_by_role("button", name="Approve").click()
+    reviewer.wait_for_url(re.compile(r"done=approve$"))
+    owner.goto(toggle_url)
+    owner.get_by_role("button", name="Apply change").click()
+    owner.wait_for_url(re.compile(r"done=apply$"))
+    owner.goto(f"/o/{org}/p/default/flags/{key}?env=production")
+    expect(owner.locator("#protected-state")).to_have_text("On in production (protected)")

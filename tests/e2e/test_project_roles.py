@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, create_flag, log_in, shot
+from tests.e2e.conftest import PASSWORD, confirm_change, create_flag, log_in, shot
 from tests.support.api import signup
 
 
@@ -60,6 +60,7 @@ def test_an_owner_gives_a_viewer_one_project(new_context, server):
     switch = dev.get_by_role("switch", name=re.compile(r"^Checkout .* in production$"))
     expect(switch).to_be_enabled()
     switch.click()
+    confirm_change(dev)  # production asks first
     expect(switch).to_have_attribute("aria-checked", "true")
     # Cleo, an admin of the organization, only reads it now.
     cleo = new_context().new_page()

@@ -5,6 +5,7 @@ press, every form with its CSRF token."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.support.api import ApiUser, signup
@@ -84,18 +85,28 @@ def test_request_approve_and_apply_with_forms(live):
     # Nothing changed: nothing to request.
     same = alice.http.post(flag_page, data={**fields, "action": "request"})
     assert same.status_code == 422 and "change something first" in same.text
+    # The form changes targeting (on/off is the switch's, below): serve the other variation.
+    served = fields["ft.serve"]
+    other = "0" if served == "1" else "1"
     sent = alice.http.post(
         flag_page,
-        data={**fields, "on": "1", "action": "request", "request_comment": "launch <b>now</b>"},
+        data={
+            **fields,
+            "ft.serve": other,
+            "action": "request",
+            "request_comment": "launch <b>now</b>",
+        },
     )
     assert sent.status_code == 303, sent.text
     request_url = sent.headers["location"].split("?")[0]
-    assert config(alice, alice.org)["on"] is False
+    assert config(alice, alice.org)["fallthrough"] == {"variation": int(served)}
 
     page = alice.get(sent.headers["location"]).text
     assert "It needs approval by someone else" in page
-    assert '<span class="d-del">-   &#34;on&#34;: false</span>' in page
-    assert '<span class="d-add">+   &#34;on&#34;: true</span>' in page
+    removed = re.findall(r'<span class="d-del">([^<]*)</span>', page)
+    added = re.findall(r'<span class="d-add">([^<]*)</span>', page)
+    assert any("&#34;variation&#34;: " + served in line for line in removed), removed
+    assert any("&#34;variation&#34;: " + other in line for line in added), added
     assert "launch &lt;b&gt;now&lt;/b&gt;" in page  # escaped
     buttons = {b for f in page_forms(page) for b in f.buttons}
     assert ("action", "approve") not in buttons and ("action", "apply") not in buttons
@@ -125,12 +136,12 @@ def test_request_approve_and_apply_with_forms(live):
     assert apply["when"] == "now"
     applied = alice.http.post(request_url, data={**apply, "action": "apply"})
     assert applied.status_code == 303, applied.text
-    assert config(alice, alice.org)["on"] is True
+    assert config(alice, alice.org)["fallthrough"] == {"variation": int(other)}
     page = alice.get(applied.headers["location"]).text
     assert "Applied." in page and 'id="request-state">applied<' in page
 
     listed = alice.get(f"{base}/change-requests").text
-    assert 'data-state="applied"' in listed and "Turn on" in listed
+    assert 'data-state="applied"' in listed and "Change the default rule" in listed
     only_open = alice.get(f"{base}/change-requests?state=open").text
     assert "No change requests open." in only_open
 

@@ -88,10 +88,11 @@ def test_a_project_viewer_s_toggle_and_forms_are_refused(live):
     # In project b, where the organization viewer is admin, the same switch works.
     page = viewer.get(f"/o/{o}/p/b/flags")
     assert "New flag" in page.text
+    press = {"toggle": "x production 1", "csrf_token": csrf_of(page.text)}
+    asked = viewer.http.post(f"/o/{o}/p/b/toggle", data=press, follow_redirects=False)
+    assert asked.status_code == 200 and "Turn X on in Production?" in asked.text  # confirms
     toggled = viewer.http.post(
-        f"/o/{o}/p/b/toggle",
-        data={"toggle": "x production 1", "csrf_token": csrf_of(page.text)},
-        follow_redirects=False,
+        f"/o/{o}/p/b/toggle", data={**press, "confirmed": "1"}, follow_redirects=False
     )
     assert toggled.status_code == 303, toggled.text
     assert is_on(owner, "b")
