@@ -43,6 +43,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from edge import environ, rss_mib, stop
 from stream import percentile
+from stream import setup as stream_setup
 
 HERE = Path(__file__).resolve().parent
 LAUNCHSEQ = [sys.executable, "-m", "launchsequence"]
@@ -102,17 +103,9 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], what: str, limit: flo
 
 
 def setup(core_url: str) -> tuple[httpx.Client, str, str, str]:
-    """An account on the core with flag `fan-out`: (client, project path, server key, relay)."""
-    client = httpx.Client(base_url=core_url, timeout=60)
-    body = client.post(
-        "/api/v1/auth/signup", json={"email": "bench@example.com", "password": "benchmark-pw"}
-    ).json()
-    client.headers["X-CSRF-Token"] = body["csrf_token"]
-    project = f"/api/v1/orgs/{body['organizations'][0]['key']}/projects/default"
-    client.post(f"{project}/flags", json={"key": "fan-out"}).raise_for_status()
-    key = client.post(
-        f"{project}/environments/production/sdk-keys", json={"kind": "server", "grace_seconds": 0}
-    ).json()["key"]
+    """bench/stream.py's account and flag `fan-out` on the core, and a relay key for the edges:
+    (client, project path, server key, relay key)."""
+    client, project, key = stream_setup(core_url)
     relay = client.post(f"{project}/relay-keys", json={"name": "bench"}).json()["key"]
     return client, project, key, relay
 

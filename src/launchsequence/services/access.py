@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ..store import flags as flag_store
 from ..store import orgs as store
 from ..store import project_roles as role_store
 from .errors import Forbidden, NotFound
@@ -28,6 +29,7 @@ __all__ = [
     "change_rights",
     "effective_role",
     "environment_for",
+    "flag_for",
     "org_for",
     "project_access",
     "project_for",
@@ -92,6 +94,14 @@ def environment_for(conn: Connection, project: dict[str, Any], key: str) -> dict
     if environment is None:
         raise NotFound("no such environment")
     return environment
+
+
+def flag_for(conn: Connection, project: dict[str, Any], key: str) -> dict[str, Any]:
+    """The project's flag `key` (archived or not); NotFound as a missing one."""
+    flag = flag_store.get_flag(conn, project_id=project["id"], key=key)
+    if flag is None:
+        raise NotFound("no such flag")
+    return flag
 
 
 def effective_role(org_role: str, project_role: str | None) -> str:

@@ -31,7 +31,7 @@ from sqlalchemy import Connection
 from ..store import change_requests as store
 from ..store import flags as flag_store
 from ..store import schedules as schedule_store
-from .access import environment_for, project_access
+from .access import environment_for, flag_for, project_access
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .flags import Flags, with_rule_ids
 from .mail import Mailer
@@ -92,7 +92,7 @@ class ChangeRequests:
             stored = ("open",) if state in ("open", "approved", "scheduled") else (state,)
         with self.rt.db.connect() as conn:
             org, project = project_access(conn, actor, org_key, project_key)
-            flag_id = self._flag(conn, project, flag_key)["id"] if flag_key else None
+            flag_id = flag_for(conn, project, flag_key)["id"] if flag_key else None
             env_id = environment_for(conn, project, env_key)["id"] if env_key else None
             rows = store.list_for(
                 conn, project_id=project["id"], flag_id=flag_id, environment_id=env_id,
@@ -113,13 +113,6 @@ class ChangeRequests:
             out["diff"] = request_diff(conn, row)
             out["may"] = permissions(conn, org, project, actor, row, out)
         return out
-
-    @staticmethod
-    def _flag(conn: Connection, project: dict[str, Any], key: str) -> dict[str, Any]:
-        flag = flag_store.get_flag(conn, project_id=project["id"], key=key)
-        if flag is None:
-            raise NotFound("no such flag")
-        return flag
 
     @staticmethod
     def _row(
@@ -183,7 +176,7 @@ class ChangeRequests:
         now = self.rt.now()
         with self.rt.write_db.begin() as conn:
             org, project = self._scope(conn, actor, org_key, project_key)
-            flag = self._flag(conn, project, body["flag"])
+            flag = flag_for(conn, project, body["flag"])
             env = environment_for(conn, project, body["environment"])
             if not env["protected"]:
                 raise Conflict(

@@ -26,7 +26,7 @@ from ..store.snapshot import (
     segment_document,
     snapshot_connection,
 )
-from .access import environment_for, project_access
+from .access import environment_for, flag_for, project_access
 from .errors import Conflict, Invalid, NotFound, PreconditionFailed
 from .flag_lifecycle_fields import lifecycle_fields
 from .lifecycle_report import recent_applications
@@ -255,13 +255,6 @@ class Flags:
         return project_access(conn, actor, org_key, project_key, write=write, lock=write)
 
     @staticmethod
-    def _flag(conn: Connection, project: dict[str, Any], key: str) -> dict[str, Any]:
-        flag = store.get_flag(conn, project_id=project["id"], key=key)
-        if flag is None:
-            raise NotFound("no such flag")
-        return flag
-
-    @staticmethod
     def _segments(conn: Connection, env_id: int) -> dict[str, Any]:
         return {s["key"]: segment_document(s) for s in store.list_segments(conn, env_id)}
 
@@ -361,7 +354,7 @@ class Flags:
     def get_flag(self, actor: Actor, org_key: str, project_key: str, key: str) -> dict[str, Any]:
         with self.rt.db.connect() as conn:
             _, project = self._scope(conn, actor, org_key, project_key)
-            flag = self._flag(conn, project, key)
+            flag = flag_for(conn, project, key)
             out = _public_flag(flag, store.list_configs_for_flag(conn, flag["id"]))
             required_by = dependents(conn, project["id"], key)
             if required_by:
@@ -433,7 +426,7 @@ class Flags:
         changes: dict[str, Any] = {}
         with self.rt.write_db.begin() as conn:
             org, project = self._scope(conn, actor, org_key, project_key, write=True)
-            flag = self._flag(conn, project, key)
+            flag = flag_for(conn, project, key)
             if "name" in body:
                 changes["name"] = check_text(body["name"], "name", limit=200, required=True)
             if "description" in body:
@@ -548,7 +541,7 @@ class Flags:
         field = f"variations[{index}]"
         with self.rt.write_db.begin() as conn:
             org, project = self._scope(conn, actor, org_key, project_key, write=True)
-            flag = self._flag(conn, project, key)
+            flag = flag_for(conn, project, key)
             count = len(flag["variations"])
             if flag["type"] == "boolean":
                 raise Invalid("a boolean flag keeps its two variations", field=field)
@@ -642,7 +635,7 @@ class Flags:
         `force`."""
         with self.rt.write_db.begin() as conn:
             org, project = self._scope(conn, actor, org_key, project_key, write=True)
-            flag = self._flag(conn, project, key)
+            flag = flag_for(conn, project, key)
             refuse_protected_live(conn, project, flag, "deleting")
             refuse_live_flag(
                 conn,
@@ -675,7 +668,7 @@ class Flags:
     ) -> dict[str, Any]:
         with self.rt.db.connect() as conn:
             _, project = self._scope(conn, actor, org_key, project_key)
-            flag = self._flag(conn, project, key)
+            flag = flag_for(conn, project, key)
             env = environment_for(conn, project, env_key)
             config = store.get_config(conn, flag_id=flag["id"], environment_id=env["id"])
         if config is None:
@@ -704,7 +697,7 @@ class Flags:
         """
         with self.rt.write_db.begin() as conn:
             org, project = self._scope(conn, actor, org_key, project_key, write=True)
-            flag = self._flag(conn, project, key)
+            flag = flag_for(conn, project, key)
             env = environment_for(conn, project, env_key)
             result, versions = self.configure(
                 conn, actor, org, project, flag, env, body, if_match=if_match, replace=replace,

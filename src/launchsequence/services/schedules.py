@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from ..store import flags as flag_store
 from ..store import schedules as store
-from .access import environment_for, org_for, project_access, project_for
+from .access import environment_for, flag_for, org_for, project_access, project_for
 from .errors import Conflict, Invalid, NotFound
 from .flags import Flags
 from .protection import refuse_protected
@@ -114,7 +114,7 @@ class Schedules:
         with self.rt.db.connect() as conn:
             org = org_for(conn, actor, org_key)
             project = project_for(conn, org, project_key)
-            flag_id = self._flag(conn, project, flag_key)["id"] if flag_key else None
+            flag_id = flag_for(conn, project, flag_key)["id"] if flag_key else None
             env_id = environment_for(conn, project, env_key)["id"] if env_key else None
             rows = store.list_for(
                 conn, project_id=project["id"], flag_id=flag_id, environment_id=env_id,
@@ -130,13 +130,6 @@ class Schedules:
             project = project_for(conn, org, project_key)
             row = self._row(conn, project, schedule_id)
         return public_schedule(row, project_key)
-
-    @staticmethod
-    def _flag(conn: Connection, project: dict[str, Any], key: str) -> dict[str, Any]:
-        flag = flag_store.get_flag(conn, project_id=project["id"], key=key)
-        if flag is None:
-            raise NotFound("no such flag")
-        return flag
 
     @staticmethod
     def _row(
@@ -207,7 +200,7 @@ class Schedules:
         now = self.rt.now()
         with self.rt.write_db.begin() as conn:
             org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
-            flag = self._flag(conn, project, flag_key)
+            flag = flag_for(conn, project, flag_key)
             env = environment_for(conn, project, env_key)
             base = self._checked(conn, actor, org, project, flag, env, changes)
             schedule_id = store.create(
