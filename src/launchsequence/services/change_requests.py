@@ -41,7 +41,7 @@ from .request_outcomes import STATES, announce, public_request
 from .request_views import permissions, request_diff
 from .runtime import Actor, Runtime, with_comment
 from .schedule_runner import patch_now
-from .schedules import GRACE_MS, MAX_AHEAD_MS, parse_time, public_schedule
+from .schedules import add_pending, check_when, public_schedule
 
 __all__ = ["ChangeRequests"]
 
@@ -60,6 +60,11 @@ def _text(value: Any, field: str, *, limit: int) -> str:
     if any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in text):
         raise Invalid("must not hold control characters", field=field)
     return text
+
+
+def _applied_note(row: dict[str, Any]) -> str:
+    """The comment of the change a request makes: its number, then its own comment."""
+    return f"change request #{row['id']}: {row['comment'] or ''}".rstrip(": ")
 
 
 class ChangeRequests:
@@ -401,9 +406,7 @@ class ChangeRequests:
             if when is not None:
                 out = self._schedule(conn, actor, org, project, row, when, now)
             else:
-                applier = with_comment(
-                    actor, f"change request #{row['id']}: {row['comment']}".rstrip(": ")
-                )
+                applier = with_comment(actor, _applied_note(row))
                 config, versions = self.flags.configure(
                     conn, applier, org, project, flag, env, patch, passage=Approved(row["id"])
                 )
@@ -428,25 +431,19 @@ class ChangeRequests:
         now: int,
     ) -> dict[str, Any]:
         """Schedule the approved request at `at`; the request as it is then."""
-        schedule_id = schedule_store.create(
+        schedule_id = add_pending(
             conn,
-            {
-                "project_id": project["id"],
-                "environment_id": row["environment_id"],
-                "flag_id": row["flag_id"],
-                "flag_key": row["flag_key"],
-                "run_at": at,
-                "changes": row["changes"],
-                "base": row["base"],
-                "base_version": row["base_version"],
-                "comment": f"change request #{row['id']}: {row['comment']}".rstrip(": "),
-                "author_id": actor.user_id,
-                "author_email": actor.email,
-                "status": "pending",
-                "created_at": now,
-                "updated_at": now,
-                "change_request_id": row["id"],
-            },
+            actor,
+            project_id=project["id"],
+            environment_id=row["environment_id"],
+            flag={"id": row["flag_id"], "key": row["flag_key"]},
+            at=at,
+            changes=row["changes"],
+            base=row["base"],
+            base_version=row["base_version"],
+            comment=_applied_note(row),
+            now=now,
+            change_request_id=row["id"],
         )
         store.update_open(conn, row["id"], {"schedule_id": schedule_id, "updated_at": now})
         schedule = schedule_store.get(conn, project_id=project["id"], schedule_id=schedule_id)
@@ -457,13 +454,7 @@ class ChangeRequests:
         return out
 
     def _when(self, value: Any) -> int:
-        at = parse_time(value)
-        now = self.rt.now()
-        if at < now - GRACE_MS:
-            raise Invalid("must not be in the past", field="at")
-        if at > now + MAX_AHEAD_MS:
-            raise Invalid("must be within ten years", field="at")
-        return at
+        return check_when(value, self.rt.now())
 
     @staticmethod
     def _scheduled(row: dict[str, Any]) -> bool:

@@ -14,13 +14,13 @@ who a segment of the target holds behind the back of the person copying.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
 from ..store import flags as store
 from ..store import orgs as org_store
-from .access import environment_for, project_access
+from .access import environment_for, flag_for, project_access
 from .change_requests import ChangeRequests
 from .config_text import PARTS, compare_configs
 from .errors import Invalid, NotFound, PreconditionFailed
@@ -56,6 +56,15 @@ def _config_view(config: dict[str, Any]) -> dict[str, Any]:
     return {"version": config["version"], **{part: config[part] for part in PARTS}}
 
 
+class _Both(NamedTuple):
+    flag: dict[str, Any]
+    source: dict[str, Any]
+    target: dict[str, Any]
+    a: dict[str, Any]
+    b: dict[str, Any]
+    segments: set[str]
+
+
 class Promotion:
     def __init__(self, rt: Runtime, flags: Flags, change_requests: ChangeRequests) -> None:
         self.rt = rt
@@ -88,6 +97,25 @@ class Promotion:
             )  # fmt: skip
         return source, target
 
+    def _both(
+        self,
+        conn: Connection,
+        project: dict[str, Any],
+        flag_key: str,
+        from_key: str | None,
+        to_key: str | None,
+    ) -> _Both:
+        """The flag, both environments, their configurations and the target's segment keys;
+        NotFound for a missing flag or environment."""
+        source, target = self._pair(conn, project, from_key, to_key)
+        flag = flag_for(conn, project, flag_key)
+        a = store.get_config(conn, flag_id=flag["id"], environment_id=source["id"])
+        b = store.get_config(conn, flag_id=flag["id"], environment_id=target["id"])
+        if a is None or b is None:
+            raise NotFound("no such flag")
+        segments = {s["key"] for s in store.list_segments(conn, target["id"])}
+        return _Both(flag, source, target, a, b, segments)
+
     def compare_flag(
         self,
         actor: Actor,
@@ -101,15 +129,9 @@ class Promotion:
         and its lines side by side (see config_text.compare_configs)."""
         with self.rt.db.connect() as conn:
             _, project = project_access(conn, actor, org_key, project_key)
-            source, target = self._pair(conn, project, from_key, to_key)
-            flag = store.get_flag(conn, project_id=project["id"], key=flag_key)
-            if flag is None:
-                raise NotFound("no such flag")
-            a = store.get_config(conn, flag_id=flag["id"], environment_id=source["id"])
-            b = store.get_config(conn, flag_id=flag["id"], environment_id=target["id"])
-            segments = {s["key"] for s in store.list_segments(conn, target["id"])}
-        if a is None or b is None:
-            raise NotFound("no such flag")
+            flag, source, target, a, b, segments = self._both(
+                conn, project, flag_key, from_key, to_key
+            )
         parts = compare_configs(a, b, flag["variations"])
         missing = [s for s in _segments_used(a["rules"]) if s not in segments]
         return {
@@ -186,15 +208,7 @@ class Promotion:
         Invalid (`segments_missing`) when copied rules name segments the target lacks."""
         with self.rt.db.connect() as conn:
             _, project = project_access(conn, actor, org_key, project_key, write=True)
-            source, target = self._pair(conn, project, from_key, to_key)
-            flag = store.get_flag(conn, project_id=project["id"], key=flag_key)
-            if flag is None:
-                raise NotFound("no such flag")
-            a = store.get_config(conn, flag_id=flag["id"], environment_id=source["id"])
-            b = store.get_config(conn, flag_id=flag["id"], environment_id=target["id"])
-            segments = {s["key"] for s in store.list_segments(conn, target["id"])}
-        if a is None or b is None:
-            raise NotFound("no such flag")
+            flag, _, target, a, b, segments = self._both(conn, project, flag_key, from_key, to_key)
         if "rules" in parts:
             missing = [s for s in _segments_used(a["rules"]) if s not in segments]
             if missing:

@@ -26,7 +26,7 @@ from .flags import Flags
 from .protection import refuse_protected
 from .runtime import Actor, Runtime, record_audit
 
-__all__ = ["STATUSES", "Schedules", "parse_time", "public_schedule"]
+__all__ = ["STATUSES", "Schedules", "add_pending", "check_when", "parse_time", "public_schedule"]
 
 STATUSES = ("pending", "applied", "failed", "cancelled")
 MAX_COMMENT = 1000
@@ -87,6 +87,55 @@ def public_schedule(row: dict[str, Any], project_key: str) -> dict[str, Any]:
     }
 
 
+def check_when(value: Any, now: int) -> int:
+    """The time a change is to apply (`parse_time`), in ms: Invalid (field `at`) when it is in
+    the past (beyond a few seconds' grace) or more than ten years ahead."""
+    at = parse_time(value)
+    if at < now - GRACE_MS:
+        raise Invalid("must not be in the past", field="at")
+    if at > now + MAX_AHEAD_MS:
+        raise Invalid("must be within ten years", field="at")
+    return at
+
+
+def add_pending(
+    conn: Connection,
+    actor: Actor,
+    *,
+    project_id: int,
+    environment_id: int,
+    flag: dict[str, Any],
+    at: int,
+    changes: Any,
+    base: dict[str, Any],
+    base_version: int,
+    comment: str | None,
+    now: int,
+    change_request_id: int | None = None,
+) -> int:
+    """Store a pending scheduled change by `actor` (its id): the one shape every schedule has,
+    whether made directly or by an approved change request (`change_request_id`)."""
+    row: dict[str, Any] = {
+        "project_id": project_id,
+        "environment_id": environment_id,
+        "flag_id": flag["id"],
+        "flag_key": flag["key"],
+        "run_at": at,
+        "changes": changes,
+        "base": base,
+        "base_version": base_version,
+        "comment": comment,
+        "author_id": actor.user_id,
+        "author_email": actor.email,
+        "status": "pending",
+        "created_at": now,
+        "updated_at": now,
+    }
+    if change_request_id is not None:
+        row["change_request_id"] = change_request_id
+    return store.create(conn, row)
+
+
 class Schedules:
     """Create, list, read, edit and cancel scheduled changes; `apply` is the scheduler's."""
 
@@ -143,13 +192,7 @@ class Schedules:
     # --- writing -----------------------------------------------------------------------------
 
     def _when(self, value: Any) -> int:
-        at = parse_time(value)
-        now = self.rt.now()
-        if at < now - GRACE_MS:
-            raise Invalid("must not be in the past", field="at")
-        if at > now + MAX_AHEAD_MS:
-            raise Invalid("must be within ten years", field="at")
-        return at
+        return check_when(value, self.rt.now())
 
     def _checked(
         self,
@@ -203,24 +246,18 @@ class Schedules:
             flag = flag_for(conn, project, flag_key)
             env = environment_for(conn, project, env_key)
             base = self._checked(conn, actor, org, project, flag, env, changes)
-            schedule_id = store.create(
+            schedule_id = add_pending(
                 conn,
-                {
-                    "project_id": project["id"],
-                    "environment_id": env["id"],
-                    "flag_id": flag["id"],
-                    "flag_key": flag["key"],
-                    "run_at": at,
-                    "changes": changes,
-                    "base": {k: v for k, v in base.items() if k != "version"},
-                    "base_version": base["version"],
-                    "comment": comment,
-                    "author_id": actor.user_id,
-                    "author_email": actor.email,
-                    "status": "pending",
-                    "created_at": now,
-                    "updated_at": now,
-                },
+                actor,
+                project_id=project["id"],
+                environment_id=env["id"],
+                flag=flag,
+                at=at,
+                changes=changes,
+                base={k: v for k, v in base.items() if k != "version"},
+                base_version=base["version"],
+                comment=comment,
+                now=now,
             )
             row = self._row(conn, project, schedule_id)
             out = public_schedule(row, project_key)
