@@ -21,7 +21,6 @@ Nothing fails on time: it prints figures.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -35,21 +34,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_http import cpu_seconds, free_port, run_wrk, setup
+from eval_http import BODY, cpu_seconds, free_port, run_wrk, setup
 
 LAUNCHSEQ = [sys.executable, "-m", "launchsequence"]
-BODY = json.dumps(
-    {
-        "context": {
-            "key": "user-fallthrough",
-            "country": "ZZ",
-            "email": "someone@example.com",
-            "age": 30,
-            "beta": False,
-        },
-        "flags": ["checkout"],
-    }
-)
 
 
 def environ(data_dir: str, **extra: str) -> dict[str, str]:

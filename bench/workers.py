@@ -37,21 +37,8 @@ import httpx
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
 
-from eval_http import free_port, run_wrk  # noqa: E402
+from eval_http import BODY, free_port, run_wrk  # noqa: E402
 from eval_http import setup as setup_flag  # noqa: E402
-
-BODY = json.dumps(
-    {
-        "context": {
-            "key": "user-fallthrough",
-            "country": "ZZ",
-            "email": "someone@example.com",
-            "age": 30,
-            "beta": False,
-        },
-        "flags": ["checkout"],
-    }
-)
 
 
 class Server:
