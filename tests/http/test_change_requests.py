@@ -136,6 +136,31 @@ def test_protection_is_shown_and_set_by_admins_only_and_audited(start):
     assert entry["after"] == {"protected": True, "required_approvals": 2}
 
 
+def test_only_an_owner_lifts_protection_or_lowers_its_approvals(start):
+    """An admin may protect an environment or ask more approvals, never less: the four-eyes
+    rule binds admins, so they cannot undo it. The owner can, and it is audited."""
+    team = Team(start().url)
+    env_path = f"{team.api}/environments/production"
+    team.protect(approvals=2)
+    for body in ({"protected": False}, {"required_approvals": 1},
+                 {"protected": False, "required_approvals": 3}):  # fmt: skip
+        message = refused(team.bob.patch(env_path, json=body), 403, "protection_owner_only")
+        assert "only an owner" in message
+    env = ok(team.alice.get(env_path))
+    assert env["protected"] is True and env["required_approvals"] == 2
+    # Asking more, or sending what is set already, is fine for an admin.
+    assert ok(team.bob.patch(env_path, json={"required_approvals": 3}))["required_approvals"] == 3
+    ok(team.bob.patch(env_path, json={"protected": True, "required_approvals": 3}))
+    lowered = ok(team.alice.patch(env_path, json={"required_approvals": 1}))
+    assert lowered["required_approvals"] == 1
+    lifted = ok(team.alice.patch(env_path, json={"protected": False}))
+    assert lifted["protected"] is False
+    # An unprotected environment: an admin protects it again.
+    assert ok(team.bob.patch(env_path, json={"protected": True}))["protected"] is True
+    actors = [e["actor"] for e in team.audit("environment.protection_changed")]
+    assert sorted(actors) == sorted(["alice@example.com"] * 3 + ["bob@example.com"] * 2)
+
+
 def test_every_write_path_without_an_approved_request_is_refused(start):
     team = Team(start().url)
     alice, api = team.alice, team.api

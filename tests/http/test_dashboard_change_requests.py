@@ -69,6 +69,34 @@ def test_protect_an_environment_on_its_page(live):
     assert env["protected"] is True and env["required_approvals"] == 2
 
 
+def test_an_admin_cannot_lift_protection_on_the_page(live):
+    alice, bob, _, base = setup(live.url)
+    env_path = f"/api/v1/orgs/{alice.org}/projects/default/environments/production"
+    ok(alice.patch(env_path, json={"protected": True, "required_approvals": 2}))
+    shown = form_fields(bob.get(f"{base}/environments").text, "protected_shown")
+    assert shown["protected"] == "1"
+    fields = {k: v for k, v in shown.items() if k != "protected"}  # the box unticked
+    for sent in ({"required_approvals": "2"}, {"protected": "1", "required_approvals": "1"}):
+        refused = bob.http.post(f"{base}/environments", data={**fields, **sent})
+        assert refused.status_code == 403, refused.text
+        assert "only an owner of the organization may lift" in refused.text
+    env = ok(alice.get(env_path))
+    assert env["protected"] is True and env["required_approvals"] == 2
+    raised = bob.http.post(
+        f"{base}/environments", data={**fields, "protected": "1", "required_approvals": "3"}
+    )
+    assert raised.status_code == 303, raised.text
+    lifted = alice.http.post(
+        f"{base}/environments",
+        data={**{k: v for k, v in form_fields(alice.get(f"{base}/environments").text,
+                                              "protected_shown").items() if k != "protected"},
+              "required_approvals": "1"},
+    )  # fmt: skip
+    assert lifted.status_code == 303, lifted.text
+    env = ok(alice.get(env_path))
+    assert env["protected"] is False and env["required_approvals"] == 1
+
+
 def test_request_approve_and_apply_with_forms(live):
     alice, bob, vic, base = setup(live.url)
     ok(

@@ -116,3 +116,69 @@ def test_the_creator_is_emailed_once_when_their_webhook_is_disabled(
         assert shown["enabled"] is False and shown["disabled_reason"]
     finally:
         server.stop()
+
+
+def test_a_project_webhook_s_creator_is_emailed_by_their_role_in_that_project(
+    make_settings, clock, inbox, receiver
+):
+    """Dev, a viewer of the organization but admin of the project, made the project's webhook:
+    he is told it was disabled. Cleo, an admin of the organization made viewer of the project,
+    is not told of hers (she may no longer see it)."""
+    port = free_port()
+    settings = make_settings(
+        smtp_host="127.0.0.1",
+        smtp_port=inbox.port,
+        smtp_tls="none",
+        mail_from="flags@example.test",
+        base_url=f"http://127.0.0.1:{port}",
+        webhook_allow_private_addresses="true",
+    )
+    server = LiveServer(create_app(settings, clock=clock), port=port).start()
+    try:
+        alice = with_token(signup(server.url, "alice@example.com"))
+        org = f"/api/v1/orgs/{alice.org}"
+        members = f"{org}/projects/default/members"
+        users = {}
+        for email, role in (("dev@example.com", "viewer"), ("cleo@example.com", "admin")):
+            user = with_token(signup(server.url, email))
+            added = alice.post(f"{org}/members", json={"email": email, "role": role})
+            assert added.status_code == 201, added.text
+            users[email] = ApiUser(
+                server.url, email=email, org=alice.org, csrf="", client=user.http
+            )
+        ids = {m["email"]: m["user_id"] for m in alice.get(f"{org}/members").json()["members"]}
+        made = alice.put(f"{members}/{ids['dev@example.com']}", json={"role": "admin"})
+        assert made.status_code == 200, made.text
+        hooks = {}
+        for email, user in users.items():
+            path = f"/down/{email.split('@')[0]}"
+            created = user.post(
+                f"{org}/webhooks",
+                json={"url": receiver.url + path, "events": ["flag.created"], "project": "default"},
+            )
+            assert created.status_code == 201, created.text
+            hooks[email] = created.json()["id"]
+            receiver.fail(path, 1000)
+        made = alice.put(f"{members}/{ids['cleo@example.com']}", json={"role": "viewer"})
+        assert made.status_code == 200, made.text
+
+        assert alice.post(f"{org}/projects/default/flags", json={"key": "x"}).status_code == 201
+        for hook_id in hooks.values():
+            wait_until(
+                lambda h=hook_id: alice.get(f"{org}/webhooks/{h}/deliveries").json()[
+                    "deliveries"
+                ][0]["attempts"] >= 1,
+                "the first attempt was not recorded",
+            )  # fmt: skip
+        clock.advance(25 * 3600)
+        for hook_id in hooks.values():
+            wait_until(
+                lambda h=hook_id: not alice.get(f"{org}/webhooks/{h}").json()["enabled"],
+                "the webhook was not disabled",
+            )
+        [message] = inbox.wait_for(1)
+        assert message["To"] == "dev@example.com"
+        time.sleep(1)
+        assert len(inbox.messages) == 1
+    finally:
+        server.stop()

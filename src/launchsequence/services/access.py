@@ -34,6 +34,7 @@ __all__ = [
     "project_access",
     "project_for",
     "refuse_read_only",
+    "role_in_project",
 ]
 
 #: The roles a member may be given in one project (an owner is an owner everywhere).
@@ -112,6 +113,27 @@ def effective_role(org_role: str, project_role: str | None) -> str:
     return project_role
 
 
+def role_in_project(
+    conn: Connection,
+    *,
+    org_id: int,
+    project_id: int,
+    user_id: int,
+    org_role: str | None = None,
+) -> str | None:
+    """The role that counts for member `user_id` in project `project_id` (`effective_role` of
+    their organization role and their project role), or None if they are not a member of the
+    organization. `org_role`: their organization role when the caller has read it already.
+    The one derivation of a member's role in a project: every check asks here."""
+    if org_role is None:
+        member = store.get_membership(conn, org_id=org_id, user_id=user_id)
+        if member is None:
+            return None
+        org_role = str(member["role"])
+    override = role_store.get_project_role(conn, project_id=project_id, user_id=user_id)
+    return effective_role(org_role, override)
+
+
 def project_access(
     conn: Connection,
     actor: Actor,
@@ -134,8 +156,11 @@ def project_access(
     """
     org = org_for(conn, actor, org_key)
     project = project_for(conn, org, project_key, lock=lock)
-    override = role_store.get_project_role(conn, project_id=project["id"], user_id=actor.user_id)
-    role = effective_role(org["role"], override)
+    role = role_in_project(
+        conn, org_id=org["id"], project_id=project["id"], user_id=actor.user_id,
+        org_role=org["role"],
+    )  # fmt: skip
+    assert role is not None
     if write:
         refuse_read_only(role)
     return org, {**project, "role": role}

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ..store import orgs as store
-from .errors import Conflict, Invalid
+from .errors import Conflict, Forbidden, Invalid
 from .runtime import Actor, Runtime, record_audit
 
 __all__ = ["MAX_APPROVALS", "PROTECTION_FIELDS", "protection_changes", "refuse_protected_deletion"]
@@ -56,12 +56,26 @@ def protection_changes(
 ) -> dict[str, Any]:
     """Write the protection settings `body` changes (the caller checked the actor may change
     the environment, and holds the project's lock); the environment as it is now. A change is
-    audited as `environment.protection_changed` (a webhook event) and logged as a warning."""
+    audited as `environment.protection_changed` (a webhook event) and logged as a warning.
+
+    Weakening a protected environment's protection (lifting it, or lowering its
+    `required_approvals`) is for owners of the organization only: Forbidden
+    `protection_owner_only` for anyone else, so that an admin cannot undo the four-eyes rule
+    that binds them. Protecting an environment or asking more approvals is for any admin."""
     wanted = {f: check(body[f]) for f, check in _CHECKS.items() if f in body}
     changes = {f: v for f, v in wanted.items() if v != env[f]}
     if not changes:
         return env
     after = {**{f: env[f] for f in _CHECKS}, **changes}
+    weakens = env["protected"] and (
+        not after["protected"] or after["required_approvals"] < env["required_approvals"]
+    )
+    if weakens and org["role"] != "owner":
+        raise Forbidden(
+            "only an owner of the organization may lift an environment's protection or lower "
+            "the approvals it needs",
+            code="protection_owner_only",
+        )
     store.set_protection(conn, env["id"], **after)
     log.warning(
         "protection of %s/%s changed by %s: %s",

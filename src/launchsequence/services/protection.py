@@ -22,8 +22,7 @@ from sqlalchemy import Connection
 from ..store import change_requests as request_store
 from ..store import flags as flag_store
 from ..store import orgs as org_store
-from ..store import project_roles as role_store
-from .access import effective_role
+from .access import role_in_project
 from .errors import Conflict, Forbidden, Invalid
 from .runtime import MAX_COMMENT, Actor, Runtime, record_audit
 
@@ -68,12 +67,9 @@ def may_change(
     conn: Connection, org: dict[str, Any], project: dict[str, Any], user_id: int
 ) -> bool:
     """Whether member `user_id` may change `project` (and so open, approve and apply its change
-    requests): their role in that project (`access.effective_role`) is admin or owner."""
-    member = org_store.get_membership(conn, org_id=org["id"], user_id=user_id)
-    if member is None:
-        return False
-    override = role_store.get_project_role(conn, project_id=project["id"], user_id=user_id)
-    return effective_role(member["role"], override) in ("owner", "admin")
+    requests): their role in that project (`access.role_in_project`) is admin or owner."""
+    role = role_in_project(conn, org_id=org["id"], project_id=project["id"], user_id=user_id)
+    return role in ("owner", "admin")
 
 
 def bypass_from(body: dict[str, Any]) -> Bypass | None:

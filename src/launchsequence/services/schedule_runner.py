@@ -39,9 +39,8 @@ from sqlalchemy import Connection
 
 from ..store import flags as flag_store
 from ..store import orgs as org_store
-from ..store import project_roles as role_store
 from ..store import schedules as store
-from .access import effective_role
+from .access import role_in_project
 from .errors import ServiceError
 from .flags import Flags
 from .protection import Approved
@@ -179,11 +178,12 @@ def _attempt(
         return "the flag is archived", {}, None
     if row["author_id"] is None:
         return "its author's account was deleted", {}, None
-    member = org_store.get_org_for_user(conn, org_key=where["org_key"], user_id=row["author_id"])
-    if member is None:
+    role = role_in_project(
+        conn, org_id=where["org_id"], project_id=project["id"], user_id=row["author_id"]
+    )
+    if role is None:
         return "its author is no longer a member of the organization", {}, None
-    override = role_store.get_project_role(conn, project_id=project["id"], user_id=row["author_id"])
-    if effective_role(member["role"], override) == "viewer":
+    if role == "viewer":
         return "its author may no longer change flags in this project (viewer)", {}, None
     current = flag_store.get_config(conn, flag_id=flag["id"], environment_id=row["environment_id"])
     if current is None:

@@ -2,7 +2,8 @@
 
 Sent only when mail is configured (LAUNCHSEQ_SMTP_HOST); otherwise the webhook's page and the
 API say it is disabled and why, as they always do. It goes to the creator only while they
-are still an owner or admin of the organization (only they may see webhooks: a URL can be a
+are still an owner or admin where it belongs (of its project for a project's webhook, their
+project role counting; else of the organization: only they may see webhooks: a URL can be a
 secret), and it names the receiver's host, never the whole URL, which may hold a token.
 """
 
@@ -11,11 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy import Connection
 from urllib.parse import urlsplit
 
 from ..store import accounts as account_store
 from ..store import orgs as org_store
 from ..store import webhooks as webhook_store
+from .access import role_in_project
 from .mail import Mailer
 from .runtime import Runtime
 
@@ -34,6 +38,17 @@ def disabled_email_body(org_key: str, host: str, reason: str, link: str | None) 
     )
 
 
+def _creator_role(conn: Connection, hook: dict[str, Any]) -> str | None:
+    """The creator's role where the webhook belongs: in its project (their project role
+    counts) for a project's webhook, else in the organization; None for a former member."""
+    if hook.get("project_id") is None:
+        member = org_store.get_membership(conn, org_id=hook["org_id"], user_id=hook["created_by"])
+        return None if member is None else str(member["role"])
+    return role_in_project(
+        conn, org_id=hook["org_id"], project_id=hook["project_id"], user_id=hook["created_by"]
+    )
+
+
 def notify_disabled(rt: Runtime, mailer: Mailer) -> Callable[[dict[str, Any]], None]:
     """The sender's `on_disabled`: email the webhook's creator (see the module's doc). Called
     in a worker thread after the commit that disabled it; never raises."""
@@ -44,16 +59,14 @@ def notify_disabled(rt: Runtime, mailer: Mailer) -> Callable[[dict[str, Any]], N
         try:
             with rt.db.connect() as conn:
                 user = account_store.get_user(conn, hook["created_by"])
-                member = org_store.get_membership(
-                    conn, org_id=hook["org_id"], user_id=hook["created_by"]
-                )
+                role = _creator_role(conn, hook)
                 org_key = webhook_store.org_key(conn, hook["org_id"])
         except Exception:  # noqa: BLE001 - the database may be away; the page still says it
             log.warning("could not look up the creator of disabled webhook %d", hook["id"])
             return
         if user is None or user["disabled_at"] is not None:
             return
-        if member is None or member["role"] not in ("owner", "admin"):
+        if role not in ("owner", "admin"):
             return
         base = rt.settings.base_url.rstrip("/")
         link = f"{base}/o/{org_key}/webhooks/{hook['id']}" if base else None

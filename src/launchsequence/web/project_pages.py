@@ -119,6 +119,12 @@ def environments(p: Page) -> Response:
                 errors[f"env-{env_key}-{exc.field or 'name'}"] = exc.message
                 editing[env_key] = dict(p.form)
                 p.status = 422
+            except Forbidden as exc:
+                if exc.code != "protection_owner_only":
+                    raise
+                errors[f"env-{env_key}-protected"] = exc.message
+                editing[env_key] = dict(p.form)
+                p.status = 403
             else:
                 raise Redirect(f"{here}?saved={quote(env_key)}#env-{quote(env_key)}")
         elif action == "rotate":
