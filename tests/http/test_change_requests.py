@@ -537,3 +537,46 @@ def test_a_protected_environment_or_its_project_is_not_deleted(start):
     ok(team.alice.patch(f"{api}/environments/production", json={"protected": False}))
     gone = team.alice.delete(f"{api}/environments/production", params={"force": "true"})
     assert gone.status_code == 204, gone.text
+
+
+def test_values_a_protected_environment_serves_change_only_through_it(start):
+    """With the flag off in production, production still serves its off variation, and a
+    request would serve its rules' variations: their values do not change behind it. A value
+    an open request would serve, changed elsewhere, voids that request's approvals."""
+    team = Team(start().url)
+    api = team.api
+    body = {
+        "key": "checkout",
+        "type": "string",
+        "variations": [{"value": "a"}, {"value": "b"}, {"value": "c"}, {"value": "d"}],
+        "defaults": {"on_variation": 0, "off_variation": 1},
+    }
+    ok(team.alice.post(f"{api}/flags", json=body), 201)
+    team.protect()
+    assert team.config()["on"] is False and team.config()["off_variation"] == 1
+
+    def revalue(user: ApiUser, index: int, value: str) -> Any:
+        variations = ok(team.alice.get(f"{api}/flags/checkout"))["variations"]
+        variations[index] = {**variations[index], "value": value}
+        return user.patch(f"{api}/flags/checkout", json={"variations": variations})
+
+    for index, serving in ((1, "the variation served when off"), (0, "the default rule")):
+        message = refused(revalue(team.alice, index, "changed"))
+        assert "production" in message and serving in message
+    values = [v["value"] for v in ok(team.alice.get(f"{api}/flags/checkout"))["variations"]]
+    assert values == ["a", "b", "c", "d"]
+    # An approved request that would serve variation 2 to pro users: its value changes, so
+    # the approval is void and the request cannot apply what nobody approved.
+    made = team.open(team.bob, {"rules": [{**RULE, "serve": {"variation": 2}}]})
+    ok(team.act(team.carol, made["id"], "approve"))
+    assert team.get(made["id"])["state"] == "approved"
+    ok(revalue(team.alice, 3, "D"))  # served nowhere: fine, and the request keeps its approval
+    assert team.get(made["id"])["state"] == "approved"
+    ok(revalue(team.alice, 2, "C"))
+    voided = team.get(made["id"])
+    assert voided["state"] == "open" and voided["approvals"] == []
+    assert voided["voided_approvals"] == 1 and voided["revision"] == 2
+    refused(team.act(team.bob, made["id"], "apply"), 409, "not_approved")
+    assert team.config()["rules"] == []
+    [entry] = [e for e in team.audit("change_request.updated") if e["after"]["id"] == made["id"]]
+    assert entry["actor"] == "alice@example.com" and "approvals voided" in entry["comment"]

@@ -33,7 +33,8 @@ from .lifecycle_report import recent_applications
 from .live import refuse_live_flag
 from .orgs import initial_config
 from .prerequisites import check_metadata, check_prerequisites, dependents
-from .protection import Passage, guard, refuse_protected_live
+from .protection import Passage, guard, refuse_protected_live, refuse_protected_values
+from .request_outcomes import void_naming
 from .runtime import Actor, Runtime, check_key, record_audit
 from .values import check_document, check_value
 from .variations import variation_uses, without_variation
@@ -479,11 +480,16 @@ class Flags:
             elif "variations" in body:
                 for k in ("on_variation", "off_variation"):
                     _index(flag["defaults"][k], len(variations), f"defaults.{k}")
-            if "variations" in changes and any(
-                new["value"] != old["value"]
-                for new, old in zip(changes["variations"], flag["variations"], strict=False)
-            ):
-                refuse_protected_live(conn, project, flag, "changing its variations' values")
+            revalued = [
+                i
+                for i, (new, old) in enumerate(
+                    zip(changes.get("variations", []), flag["variations"], strict=False)
+                )
+                if new["value"] != old["value"]
+            ]
+            if revalued:
+                refuse_protected_values(conn, project, flag, revalued)
+                void_naming(conn, self.rt, org, project, actor, flag, revalued)
             updated = {**flag, **changes}
             serves_change = any(k in changes for k in ("variations", "archived", "metadata"))
             envs = org_store.list_environments(conn, project["id"])

@@ -25,6 +25,7 @@ from ..store import orgs as org_store
 from .access import role_in_project
 from .errors import Conflict, Forbidden, Invalid
 from .runtime import MAX_COMMENT, Actor, Runtime, record_audit
+from .variations import variation_uses
 
 __all__ = [
     "PROTECTED",
@@ -38,6 +39,7 @@ __all__ = [
     "protected_where_on",
     "refuse_protected",
     "refuse_protected_live",
+    "refuse_protected_values",
 ]
 
 log = logging.getLogger("launchsequence")
@@ -213,5 +215,31 @@ def refuse_protected_live(
             f"{flag['key']} is on in the protected environment {', '.join(where)}: {doing} it "
             "would change what it serves there. Turn it off there first, through an approved "
             "change request",
+            code=PROTECTED,
+        )
+
+
+def refuse_protected_values(
+    conn: Connection, project: dict[str, Any], flag: dict[str, Any], indexes: list[int]
+) -> None:
+    """Conflict `protected_environment` if the flag's configuration in a protected environment
+    names one of the variations `indexes` (as its off variation, in targets, a rule or the
+    default rule), whether the flag is on there or not: changing those variations' values
+    would change what it serves there (or serves once turned on) without a change request."""
+    found = []
+    for env in org_store.list_environments(conn, project["id"]):
+        if not env["protected"]:
+            continue
+        config = flag_store.get_config(conn, flag_id=flag["id"], environment_id=env["id"])
+        if config is None:
+            continue
+        uses = list(dict.fromkeys(u for i in indexes for u in variation_uses(config, i)))
+        if uses:
+            found.append(f"{env['key']} ({', '.join(uses)})")
+    if found:
+        raise Conflict(
+            f"{flag['key']} serves the variations whose values this changes in the protected "
+            f"environment {'; '.join(found)}: serve other variations there first, through an "
+            "approved change request, or lift its protection",
             code=PROTECTED,
         )

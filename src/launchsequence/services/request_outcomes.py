@@ -13,11 +13,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ..store import change_requests as store
+from ..store import flags as flag_store
 from ..store import orgs as org_store
 from .protection import counted_approvals
-from .runtime import Actor, Runtime, record_audit
+from .runtime import Actor, Runtime, record_audit, with_comment
+from .variations import variation_uses
 
-__all__ = ["STATES", "announce", "public_request", "settle_scheduled"]
+__all__ = ["STATES", "announce", "public_request", "settle_scheduled", "void_naming"]
 
 STATES = ("open", "approved", "scheduled", "applied", "rejected", "cancelled", "failed")
 
@@ -131,3 +133,37 @@ def settle_scheduled(
         conn, rt, org, actor, f"change_request.{values['state']}",
         public_request(conn, org, project, done),
     )  # fmt: skip
+
+
+def void_naming(
+    conn: Connection,
+    rt: Runtime,
+    org: dict[str, Any],
+    project: dict[str, Any],
+    actor: Actor,
+    flag: dict[str, Any],
+    indexes: list[int],
+) -> None:
+    """The values of the flag's variations `indexes` are changing (in the caller's transaction,
+    under the project's lock): every open request of the flag that would serve one of them
+    (its changes on top of the configuration as it is) starts a new revision, which voids its
+    approvals, so that nobody's approval applies a value they did not see. Each is announced
+    as `change_request.updated`; a scheduled one then fails at its time, unapproved."""
+    for row in store.list_for(conn, project_id=project["id"], flag_id=flag["id"], states=("open",)):
+        config = flag_store.get_config(
+            conn, flag_id=flag["id"], environment_id=row["environment_id"]
+        )
+        serving = {**(config or {}), **row["changes"]}
+        if not any(variation_uses(serving, i) for i in indexes):
+            continue
+        before = public_request(conn, org, project, row)
+        store.update_open(
+            conn, row["id"], {"revision": row["revision"] + 1, "updated_at": rt.now()}
+        )
+        done = store.get(conn, project_id=project["id"], request_id=row["id"])
+        assert done is not None
+        why = "approvals voided: the values of variations it serves were changed"
+        announce(
+            conn, rt, org, with_comment(actor, why), "change_request.updated",
+            public_request(conn, org, project, done), before=before,
+        )  # fmt: skip

@@ -41,7 +41,8 @@ from .orgs import (
     project_access,
     project_for,
 )
-from .protection import refuse_protected, refuse_protected_live
+from .protection import refuse_protected, refuse_protected_live, refuse_protected_values
+from .request_outcomes import void_naming
 from .runtime import Actor, Runtime, check_key, record_audit
 
 # The API's request models are the shape rules of a configuration and of a segment: the same
@@ -562,6 +563,16 @@ class Transfer:
                 updated = True
                 if changes.keys() & {"variations", "archived", "salt"}:
                     refuse_protected_live(conn, project, existing, "importing changes to")
+                if "variations" in changes:
+                    old, new = existing["variations"], changes["variations"]
+                    revalued = [
+                        i
+                        for i in range(len(old))
+                        if i >= len(new) or old[i]["value"] != new[i]["value"]
+                    ]
+                    if revalued:
+                        refuse_protected_values(conn, project, existing, revalued)
+                        void_naming(conn, self.rt, org, project, actor, existing, revalued)
                 store.update_flag(conn, existing["id"], {**changes, "updated_at": now})
                 if changes.keys() & {"variations", "archived", "salt", "metadata"}:
                     touched.update(e["id"] for e in envs)

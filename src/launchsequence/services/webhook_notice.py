@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection
-from urllib.parse import urlsplit
 
 from ..store import accounts as account_store
 from ..store import orgs as org_store
