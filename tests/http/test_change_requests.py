@@ -580,3 +580,43 @@ def test_values_a_protected_environment_serves_change_only_through_it(start):
     assert team.config()["rules"] == []
     [entry] = [e for e in team.audit("change_request.updated") if e["after"]["id"] == made["id"]]
     assert entry["actor"] == "alice@example.com" and "approvals voided" in entry["comment"]
+
+
+def test_a_variation_named_by_a_waiting_change_is_not_removed(start, clock):
+    """Removing a variation renumbers the configurations, not the open requests and pending
+    schedules that name variations by index: while one names it or a later one, the removal is
+    refused, naming them, on the API and on the variations page."""
+    team = Team(start().url)
+    api, alice = team.api, team.alice
+    body = {
+        "key": "checkout",
+        "type": "string",
+        "variations": [{"value": v} for v in "abcd"],
+        "defaults": {"on_variation": 0, "off_variation": 1},
+    }
+    ok(alice.post(f"{api}/flags", json=body), 201)
+    team.protect()
+    made = team.open(team.bob, {"rules": [{**RULE, "serve": {"variation": 2}}]})
+    staged = ok(
+        alice.post(
+            f"{api}/flags/checkout/schedules",
+            json={"environment": "staging", "at": clock() + 3_600_000,
+                  "changes": {"fallthrough": {"variation": 3}}},
+        ),
+        201,
+    )  # fmt: skip
+    message = refused(alice.delete(f"{api}/flags/checkout/variations/2"), 409, "variation_pending")
+    assert f"change request #{made['id']}" in message and f"schedule #{staged['id']}" in message
+    message = refused(alice.delete(f"{api}/flags/checkout/variations/3"), 409, "variation_pending")
+    assert f"change request #{made['id']}" not in message
+    page = f"/o/{team.org}/p/default/flags/checkout/variations"
+    fields = form_fields(alice.get(page).text, "stamp")
+    shown = alice.http.post(page, data={**fields, "action": "remove:3"})
+    assert shown.status_code == 409 and f"schedule #{staged['id']}" in shown.text
+    values = [v["value"] for v in ok(alice.get(f"{api}/flags/checkout"))["variations"]]
+    assert values == ["a", "b", "c", "d"]
+    ok(team.act(team.bob, made["id"], "cancel"))
+    cancelled = alice.delete(f"{api}/schedules/{staged['id']}")
+    assert cancelled.status_code in (200, 204), cancelled.text
+    removed = ok(alice.delete(f"{api}/flags/checkout/variations/3"))
+    assert [v["value"] for v in removed["variations"]] == ["a", "b", "c"]

@@ -37,7 +37,7 @@ from .protection import Passage, guard, refuse_protected_live, refuse_protected_
 from .request_outcomes import void_naming
 from .runtime import Actor, Runtime, check_key, record_audit
 from .values import check_document, check_value
-from .variations import variation_uses, without_variation
+from .variations import refuse_pending_references, variation_uses, without_variation
 
 __all__ = ["FLAG_TYPES", "Flags", "check_tag", "flag_fields"]
 
@@ -542,7 +542,9 @@ class Flags:
 
         Raises Invalid (field `variations[index]`, code `variation_in_use`) if any environment
         serves it (off variation, targets, a rule, the default rule) or it is a default for new
-        environments; a boolean flag keeps its two variations.
+        environments; a boolean flag keeps its two variations. Conflict `variation_pending`
+        while an open change request or a pending schedule of the flag names it or a later
+        variation (they are not renumbered).
         """
         field = f"variations[{index}]"
         with self.rt.write_db.begin() as conn:
@@ -579,6 +581,7 @@ class Flags:
                         field=field,
                         code="variation_in_use",
                     )
+            refuse_pending_references(conn, project["id"], flag, index)
             required = _requiring(conn, project["id"], key, index)
             variations = [v for i, v in enumerate(flag["variations"]) if i != index]
             defaults = {

@@ -1,7 +1,9 @@
 """Where a flag's configuration uses a variation, and the configuration without one.
 
 Configurations name variations by index, so removing one shifts every later index down by one:
-`without_variation` does that, and `variation_uses` says what would stop the removal.
+`without_variation` does that, and `variation_uses` says what would stop the removal. Changes
+waiting to apply (open change requests, pending schedules) name indexes too, and are not
+renumbered: `refuse_pending_references` stops the removal while one names a moved index.
 """
 
 from __future__ import annotations
@@ -9,7 +11,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["variation_uses", "without_variation"]
+from sqlalchemy import Connection
+
+from ..store import change_requests as request_store
+from ..store import schedules as schedule_store
+from .errors import Conflict
+
+__all__ = ["refuse_pending_references", "variation_uses", "without_variation"]
 
 
 def _serve_uses(serve: Any, index: int) -> bool:
@@ -77,3 +85,55 @@ def without_variation(config: dict[str, Any], index: int) -> dict[str, Any]:
     ]
     out["fallthrough"] = _serve_without(out["fallthrough"], index)
     return out
+
+
+def _named(serve: Any) -> set[int]:
+    if not isinstance(serve, dict):
+        return set()
+    if "rollout" in serve:
+        weights = (serve.get("rollout") or {}).get("weights") or []
+        return {w["variation"] for w in weights if isinstance(w.get("variation"), int)}
+    return {serve["variation"]} if isinstance(serve.get("variation"), int) else set()
+
+
+def named_indexes(changes: dict[str, Any]) -> set[int]:
+    """Every variation index a (partial) configuration names, even by an empty target or a
+    0% share."""
+    out = set()
+    if isinstance(changes.get("off_variation"), int):
+        out.add(changes["off_variation"])
+    for t in changes.get("targets") or []:
+        if isinstance(t, dict) and isinstance(t.get("variation"), int):
+            out.add(t["variation"])
+    for rule in changes.get("rules") or []:
+        if isinstance(rule, dict):
+            out |= _named(rule.get("serve"))
+    return out | _named(changes.get("fallthrough"))
+
+
+def refuse_pending_references(
+    conn: Connection, project_id: int, flag: dict[str, Any], index: int
+) -> None:
+    """Conflict `variation_pending` if an open change request or a pending schedule of the flag
+    names variation `index` or a later one: removing it would renumber those, and the waiting
+    change would then serve another value than the one it was made (and approved) for."""
+    found = [
+        f"change request #{r['id']}"
+        for r in request_store.list_for(
+            conn, project_id=project_id, flag_id=flag["id"], states=("open",)
+        )
+        if any(i >= index for i in named_indexes(r["changes"]))
+    ]
+    found += [
+        f"schedule #{s['id']}"
+        for s in schedule_store.list_for(
+            conn, project_id=project_id, flag_id=flag["id"], status="pending"
+        )
+        if any(i >= index for i in named_indexes(s["changes"]))
+    ]
+    if found:
+        raise Conflict(
+            f"{', '.join(found)} of {flag['key']} name variation {index} or a later one, which "
+            "removing it would renumber: apply, cancel or reject them first",
+            code="variation_pending",
+        )

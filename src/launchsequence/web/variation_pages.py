@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from ..services import Forbidden, Invalid
+from ..services import Conflict, Forbidden, Invalid
 from ..services.variations import variation_uses
 from . import params
 from .flag_pages import parse_value
@@ -119,6 +119,9 @@ def variations(p: Page) -> Response:
                 except Invalid as exc:
                     errors[_field(exc)] = exc.message
                     p.status = 422
+                except Conflict as exc:  # a waiting change names it (variation_pending)
+                    errors[f"variations[{i}]"] = exc.message
+                    p.status = 409
                 else:
                     raise Redirect(f"{here}?done=removed")
         elif action == "save":
