@@ -620,3 +620,22 @@ def test_a_variation_named_by_a_waiting_change_is_not_removed(start, clock):
     assert cancelled.status_code in (200, 204), cancelled.text
     removed = ok(alice.delete(f"{api}/flags/checkout/variations/3"))
     assert [v["value"] for v in removed["variations"]] == ["a", "b", "c"]
+
+
+def test_restoring_a_flag_on_in_a_protected_environment_is_refused(start):
+    """Archived, a flag serves nothing; restored, it would serve its rules again in production
+    without a change request. The owner turns it off there with a bypass, then restores it."""
+    team = Team(start().url)
+    api, alice = team.api, team.alice
+    ok(alice.post(f"{api}/flags", json={"key": "checkout"}), 201)
+    ok(alice.patch(f"{api}/flags/checkout/environments/production", json={"on": True}))
+    ok(alice.patch(f"{api}/flags/checkout", params={"force": "true"}, json={"archived": True}))
+    team.protect()
+    for user in (team.bob, alice):
+        message = refused(user.patch(f"{api}/flags/checkout", json={"archived": False}))
+        assert "restoring" in message and "production" in message and "bypass" in message
+    assert ok(alice.get(f"{api}/flags/checkout"))["archived"] is True
+    off = {"on": False, "bypass_protection": True, "bypass_reason": "restore it off"}
+    ok(alice.patch(f"{api}/flags/checkout/environments/production", json=off))
+    restored = ok(team.bob.patch(f"{api}/flags/checkout", json={"archived": False}))
+    assert restored["archived"] is False and team.config()["on"] is False

@@ -422,7 +422,9 @@ class Flags:
 
         Variations may be edited in place and added at the end, so that every environment's
         configuration stays valid; removing one is `remove_variation`'s job. Archiving a flag
-        that is on somewhere raises InUse (`flag_in_use`) unless `force`.
+        that is on somewhere raises InUse (`flag_in_use`) unless `force`. Archiving or restoring
+        a flag that is on in a protected environment, or changing the values of variations a
+        protected environment names, raises Conflict `protected_environment`.
         """
         changes: dict[str, Any] = {}
         with self.rt.write_db.begin() as conn:
@@ -457,6 +459,9 @@ class Flags:
                 changes["archived"] = body["archived"]
                 if body["archived"] and not flag["archived"]:
                     refuse_protected_live(conn, project, flag, "archiving")
+                if not body["archived"] and flag["archived"]:
+                    # Archived, it serves nothing; restored, its configuration serves again.
+                    refuse_protected_live(conn, project, flag, "restoring")
                 if body["archived"]:
                     refuse_live_flag(
                         conn,

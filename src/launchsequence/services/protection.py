@@ -208,13 +208,16 @@ def refuse_protected_live(
 ) -> None:
     """Conflict `protected_environment` if the flag is on in a protected environment: `doing`
     (archiving, deleting, changing its variations' values) would change what it serves there
-    without a change request. Turning it off there (through one) comes first."""
+    without a change request. Turning it off there (through one, or for an archived flag,
+    which takes none, an owner's bypass) comes first."""
     where = protected_where_on(conn, project, flag["id"])
     if where:
+        how = "through an approved change request"
+        if flag["archived"]:  # no change request is made for an archived flag
+            how = "with an owner's emergency bypass (bypass_protection), or lift its protection"
         raise Conflict(
             f"{flag['key']} is on in the protected environment {', '.join(where)}: {doing} it "
-            "would change what it serves there. Turn it off there first, through an approved "
-            "change request",
+            f"would change what it serves there. Turn it off there first, {how}",
             code=PROTECTED,
         )
 
