@@ -639,3 +639,29 @@ def test_restoring_a_flag_on_in_a_protected_environment_is_refused(start):
     ok(alice.patch(f"{api}/flags/checkout/environments/production", json=off))
     restored = ok(team.bob.patch(f"{api}/flags/checkout", json={"archived": False}))
     assert restored["archived"] is False and team.config()["on"] is False
+
+
+def test_a_closed_request_keeps_the_approvals_it_closed_with(start):
+    """Bob approved the request that was applied; made viewer later, he still shows as its
+    approver (an open request's approval by a viewer no longer counts)."""
+    team = Team(start().url)
+    api, alice = team.api, team.alice
+    ok(alice.post(f"{api}/flags", json={"key": "checkout"}), 201)
+    team.protect()
+    applied = team.open(alice, {"on": True}, "launch")
+    ok(team.act(team.bob, applied["id"], "approve"))
+    ok(team.act(alice, applied["id"], "apply"))
+    pending = team.open(alice, {"rules": [RULE]})
+    ok(team.act(team.bob, pending["id"], "approve"))
+    members = ok(alice.get(f"/api/v1/orgs/{team.org}/members"))["members"]
+    bob_id = next(m["user_id"] for m in members if m["email"] == "bob@example.com")
+    ok(alice.patch(f"/api/v1/orgs/{team.org}/members/{bob_id}", json={"role": "viewer"}))
+    closed = team.get(applied["id"])
+    assert closed["state"] == "applied"
+    assert [a["by"] for a in closed["approvals"]] == ["bob@example.com"]
+    listed = ok(alice.get(f"{api}/change-requests", params={"state": "applied"}))
+    assert [a["by"] for a in listed["change_requests"][0]["approvals"]] == ["bob@example.com"]
+    still_open = team.get(pending["id"])
+    assert still_open["state"] == "open" and still_open["approvals"] == []
+    page = alice.get(f"/o/{team.org}/p/default/change-requests/{applied['id']}").text
+    assert "bob@example.com" in page

@@ -27,8 +27,19 @@ STATES = ("open", "approved", "scheduled", "applied", "rejected", "cancelled", "
 def public_request(
     conn: Connection, org: dict[str, Any], project: dict[str, Any], row: dict[str, Any]
 ) -> dict[str, Any]:
-    """The request as the API answers it (without its diff: `ChangeRequests.get` adds that)."""
-    counted = counted_approvals(conn, org, project, row)
+    """The request as the API answers it (without its diff: `ChangeRequests.get` adds that).
+
+    An open request's `approvals` are those that count now (`counted_approvals`: a member
+    made viewer since no longer counts); a closed one's are those its last revision had, by
+    others than its author, as they were when it closed, whatever roles are today."""
+    if row["state"] == "open":
+        counted = counted_approvals(conn, org, project, row)
+    else:
+        counted = [
+            a
+            for a in store.current_approvers(conn, row["id"], row["revision"])
+            if a["user_id"] is None or a["user_id"] != row["author_id"]
+        ]
     required = int(row["required_approvals"])
     state = row["state"]
     if state == "open":
