@@ -144,3 +144,32 @@ def test_bulk_form_on_the_flag_list_reports_each_flag(live):
     )
     assert refused.status_code == 403
     assert config(alice, "checkout", "production")["on"] is True
+
+
+def test_the_copy_form_and_header_follow_the_project_role(live):
+    """Dev, a viewer of the organization made admin of the project, gets the copy form and
+    the project's links on the comparison and change-request pages; Cleo, an admin of the
+    organization made viewer of the project, does not."""
+    alice = signup(live.url, "alice@example.com")
+    setup(alice)
+    org = f"/api/v1/orgs/{alice.org}"
+    users = {}
+    for email, role in (("dev@example.com", "viewer"), ("cleo@example.com", "admin")):
+        users[email] = signup(live.url, email)
+        added = alice.post(f"{org}/members", json={"email": email, "role": role})
+        assert added.status_code == 201, added.text
+    ids = {m["email"]: m["user_id"] for m in alice.get(f"{org}/members").json()["members"]}
+    for email, role in (("dev@example.com", "admin"), ("cleo@example.com", "viewer")):
+        got = alice.put(f"{api(alice)}/members/{ids[email]}", json={"role": role})
+        assert got.status_code == 200, got.text
+    base = f"/o/{alice.org}/p/default"
+    pages = [f"{base}/flags/checkout/compare?from=staging&to=production", f"{base}/compare",
+             f"{base}/change-requests"]  # fmt: skip
+    dev, cleo = users["dev@example.com"], users["cleo@example.com"]
+    compare = dev.get(pages[0]).text
+    assert 'id="copy-form"' in compare
+    assert 'id="copy-form"' not in cleo.get(pages[0]).text
+    for page in pages:
+        shown, hidden = dev.get(page).text, cleo.get(page).text
+        assert " · admin" in words(shown) and f'href="{base}/settings"' in shown, page
+        assert " · viewer" in words(hidden) and f'href="{base}/settings"' not in hidden, page

@@ -38,7 +38,7 @@ def _pair(p: Page) -> tuple[str | None, str | None]:
 def project_compare(p: Page) -> Response:
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     source, target = _pair(p)
     comparison = p.services.promotion.compare_project(actor, org_key, project_key, source, target)
@@ -55,7 +55,7 @@ def flag_compare(p: Page) -> Response:
     target's `version` as shown (a change made meanwhile is shown, not overwritten)."""
     org_key, project_key, flag_key = p.param("org"), p.param("project"), p.param("flag")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     source, target = _pair(p)
     error = ""
@@ -121,7 +121,7 @@ def bulk(p: Page) -> Response:
     checked `flag`, with `tag` for the tag actions. Answers a page of every flag's outcome."""
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     action, _, env = p.form.get("action", "").partition(":")
     flags = p.lists.get("flag", [])

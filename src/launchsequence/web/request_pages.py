@@ -65,7 +65,7 @@ def project_requests(p: Page) -> Response:
     state = p.query.get("state") or None
     if state is not None and state not in _STATES:
         raise Invalid(f"must be one of {', '.join(_STATES)}", field="state")
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     rows = p.services.change_requests.list_requests(actor, org_key, project_key, state=state)
     return p.render(
@@ -113,7 +113,7 @@ def request_page(p: Page) -> Response:
             )
         else:
             raise Redirect(f"{here}?done={action}")
-    org = p.services.orgs.get_org(actor, org_key)
+    org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
     request = p.services.change_requests.get(actor, org_key, project_key, request_id)
     diff = request["diff"]
