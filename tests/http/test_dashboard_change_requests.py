@@ -195,3 +195,27 @@ def test_the_switch_of_a_protected_environment_opens_a_request(live):
     ]
     assert made["changes"] == {"on": True} and made["comment"] == "go"
     assert config(alice, alice.org)["on"] is False
+
+
+def test_the_flag_page_lists_its_waiting_requests_only(live):
+    """Closed requests are on the project's list, not on the flag's page, which shows the
+    newest ten waiting ones (with their approvals) and links to the rest."""
+    alice, bob, _, base = setup(live.url)
+    api = f"/api/v1/orgs/{alice.org}/projects/default"
+    ok(alice.patch(f"{api}/environments/production", json={"protected": True}))
+
+    def request(comment: str) -> int:
+        body = {"flag": "checkout", "environment": "production", "changes": {"on": True},
+                "comment": comment}  # fmt: skip
+        return int(ok(alice.post(f"{api}/change-requests", json=body), 201)["id"])
+
+    waiting = [request(f"waiting {i}") for i in range(11)]
+    closed = request("cancelled one")  # the newest
+    ok(alice.post(f"{api}/change-requests/{closed}/cancel"))
+    ok(bob.post(f"{api}/change-requests/{waiting[-1]}/approve"))
+    shown = alice.get(f"{base}/flags/checkout?env=production").text
+    section = shown.split('id="flag-requests"')[1].split("</section>")[0]
+    listed = [int(x) for x in re.findall(r"/change-requests/(\d+)\"", section)]
+    assert listed == waiting[::-1][:10]  # newest first, the oldest waiting one left out
+    assert "cancelled one" not in section and "status-cancelled" not in section
+    assert "status-approved" in section and "1 of 1 approvals" in section

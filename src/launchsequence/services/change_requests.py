@@ -86,13 +86,17 @@ class ChangeRequests:
         state: str | None = None,
         env_key: str | None = None,
         flag_key: str | None = None,
+        waiting: bool = False,
+        limit: int = 500,
     ) -> list[dict[str, Any]]:
-        """The project's requests, newest first, optionally only those in `state` (a public
-        state: `approved` and `scheduled` are open requests), of one environment or one flag.
-        NotFound for a flag or environment the project lacks, as for another organization's."""
+        """The project's requests, newest first (at most `limit`), optionally only those in
+        `state` (a public state: `approved` and `scheduled` are open requests), or with
+        `waiting` only those not closed (open, approved or scheduled), of one environment or
+        one flag. The requests and their approvals are read in one query each. NotFound for
+        a flag or environment the project lacks, as for another organization's."""
         if state is not None and state not in STATES:
             raise Invalid(f"must be one of {', '.join(STATES)}", field="state")
-        stored = None
+        stored = ("open",) if waiting else None
         if state is not None:
             stored = ("open",) if state in ("open", "approved", "scheduled") else (state,)
         with self.rt.db.connect() as conn:
@@ -101,9 +105,14 @@ class ChangeRequests:
             env_id = environment_for(conn, project, env_key)["id"] if env_key else None
             rows = store.list_for(
                 conn, project_id=project["id"], flag_id=flag_id, environment_id=env_id,
-                states=stored,
+                states=stored, limit=limit,
             )  # fmt: skip
-            out = [public_request(conn, org, project, r) for r in rows]
+            every = store.approvals_of(conn, [r["id"] for r in rows])
+            writers: dict[int, bool] = {}
+            out = [
+                public_request(conn, org, project, r, every=every.get(r["id"], []), writers=writers)
+                for r in rows
+            ]
         return [r for r in out if state is None or r["state"] == state]
 
     def get(self, actor: Actor, org_key: str, project_key: str, request_id: int) -> dict[str, Any]:

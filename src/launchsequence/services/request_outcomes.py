@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from ..store import change_requests as store
 from ..store import flags as flag_store
 from ..store import orgs as org_store
-from .protection import counted_approvals
+from .protection import may_change
 from .runtime import Actor, Runtime, record_audit, with_comment
 from .variations import variation_uses
 
@@ -25,21 +25,42 @@ STATES = ("open", "approved", "scheduled", "applied", "rejected", "cancelled", "
 
 
 def public_request(
-    conn: Connection, org: dict[str, Any], project: dict[str, Any], row: dict[str, Any]
+    conn: Connection,
+    org: dict[str, Any],
+    project: dict[str, Any],
+    row: dict[str, Any],
+    *,
+    every: list[dict[str, Any]] | None = None,
+    writers: dict[int, bool] | None = None,
 ) -> dict[str, Any]:
     """The request as the API answers it (without its diff: `ChangeRequests.get` adds that).
 
-    An open request's `approvals` are those that count now (`counted_approvals`: a member
-    made viewer since no longer counts); a closed one's are those its last revision had, by
-    others than its author, as they were when it closed, whatever roles are today."""
+    An open request's `approvals` are those of its revision that count now (as
+    `counted_approvals`: by others than its author who may still change the project); a
+    closed one's are those its last revision had, by others than its author, as they were
+    when it closed, whatever roles are today. A list passes `every` (the request's approvals,
+    as `store.approvals` reads them) and one `writers` cache (user id: may change the
+    project) for all its requests, so that it reads them once."""
+    if every is None:
+        every = store.approvals(conn, row["id"])
+    writers = {} if writers is None else writers
+    current = [
+        a
+        for a in every
+        if a["revision"] == row["revision"]
+        and (a["user_id"] is None or a["user_id"] != row["author_id"])
+    ]
+    counted = current
     if row["state"] == "open":
-        counted = counted_approvals(conn, org, project, row)
-    else:
-        counted = [
-            a
-            for a in store.current_approvers(conn, row["id"], row["revision"])
-            if a["user_id"] is None or a["user_id"] != row["author_id"]
-        ]
+        counted = []
+        for a in current:
+            uid = a["user_id"]
+            if uid is None:
+                continue
+            if uid not in writers:
+                writers[uid] = may_change(conn, org, project, uid)
+            if writers[uid]:
+                counted.append(a)
     required = int(row["required_approvals"])
     state = row["state"]
     if state == "open":
@@ -47,7 +68,6 @@ def public_request(
             state = "scheduled"
         elif len(counted) >= required:
             state = "approved"
-    every = store.approvals(conn, row["id"])
     return {
         "id": row["id"],
         "project": project["key"],

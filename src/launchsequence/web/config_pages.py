@@ -25,6 +25,7 @@ from .schedule_pages import flag_schedules, local_input, schedule_form_edits
 __all__ = ["ROUTES"]
 
 MAX_VERSION = 10**12 - 1  # as If-Match in the API: up to 12 digits
+OPEN_REQUESTS_SHOWN = 10  # the flag page lists its newest waiting requests; the rest a click away
 
 
 def _draft(config: dict[str, Any], count: int) -> dict[str, Any]:
@@ -387,7 +388,13 @@ def flag_page(p: Page) -> Response:
         "required_approvals": here_env.get("required_approvals", 1),
         "open_requests": (
             p.services.change_requests.list_requests(
-                actor, org_key, project_key, env_key=env, flag_key=flag_key
+                actor,
+                org_key,
+                project_key,
+                env_key=env,
+                flag_key=flag_key,
+                waiting=True,
+                limit=OPEN_REQUESTS_SHOWN,
             )
             if here_env.get("protected")
             else []
