@@ -407,6 +407,13 @@ def test_the_bypass_is_for_owners_with_a_reason_and_loud(start):
     )
     refused(alice.patch(url, json={"on": True, "bypass_protection": True}), 422, "invalid")
     refused(alice.patch(url, json={"on": True, "bypass_reason": "x"}), 422, "invalid")
+    # The reason is logged and audited: no control characters (a forged log line), as for
+    # every comment and reason.
+    for reason in ("outage\x1b[2K2026-12-07 WARNING forged", "a\x00b", "x" * 1001):
+        forged = {"on": True, "bypass_protection": True, "bypass_reason": reason}
+        response = alice.patch(url, json=forged)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["field"] == "bypass_reason"
     assert team.config()["on"] is False
     ok(alice.patch(url, json={"on": True, "bypass_protection": True, "bypass_reason": "outage"}))
     assert team.config()["on"] is True

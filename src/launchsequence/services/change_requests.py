@@ -39,7 +39,7 @@ from .protection import Approved, counted_approvals
 from .request_mail import approvers_of, mail_approvers
 from .request_outcomes import STATES, announce, public_request
 from .request_views import permissions, request_diff
-from .runtime import Actor, Runtime, with_comment
+from .runtime import Actor, Runtime, check_note, with_comment
 from .schedule_runner import patch_now
 from .schedules import add_pending, check_when, public_schedule
 
@@ -47,19 +47,7 @@ __all__ = ["ChangeRequests"]
 
 log = logging.getLogger("launchsequence")
 
-MAX_COMMENT = 1000
 MAX_REASON = 1000
-
-
-def _text(value: Any, field: str, *, limit: int) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str) or len(value.strip()) > limit:
-        raise Invalid(f"must be text of at most {limit} characters", field=field)
-    text = value.strip()
-    if any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in text):
-        raise Invalid("must not hold control characters", field=field)
-    return text
 
 
 def _applied_note(row: dict[str, Any]) -> str:
@@ -183,7 +171,7 @@ class ChangeRequests:
         """Open a request to apply `body["changes"]` to flag `body["flag"]` in protected
         environment `body["environment"]`, with `body["comment"]`. Conflict `not_protected` in
         an environment that is not protected (write the change directly there)."""
-        comment = _text(body.get("comment"), "comment", limit=MAX_COMMENT)
+        comment = check_note(body.get("comment"), "comment")
         for field in ("flag", "environment"):
             if not isinstance(body.get(field), str):
                 raise Invalid("is required", field=field)
@@ -242,7 +230,7 @@ class ChangeRequests:
             before = public_request(conn, org, project, row)
             values: dict[str, Any] = {"revision": row["revision"] + 1, "updated_at": self.rt.now()}
             if "comment" in body:
-                values["comment"] = _text(body["comment"], "comment", limit=MAX_COMMENT)
+                values["comment"] = check_note(body["comment"], "comment")
             if "changes" in body:
                 if row["flag_id"] is None:
                     raise Conflict("the flag was deleted", code="flag_deleted")
@@ -329,7 +317,7 @@ class ChangeRequests:
         state: str,
         reason: Any,
     ) -> dict[str, Any]:
-        why = _text(reason, "reason", limit=MAX_REASON) or None
+        why = check_note(reason, "reason", limit=MAX_REASON) or None
         with self.rt.write_db.begin() as conn:
             org, project = self._scope(conn, actor, org_key, project_key)
             row = self._row(conn, project, request_id, lock=True)

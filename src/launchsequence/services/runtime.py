@@ -165,19 +165,29 @@ def check_key(value: Any, field_name: str = "key") -> str:
 MAX_COMMENT = 1000
 
 
+def check_note(value: Any, field: str, *, limit: int = MAX_COMMENT) -> str:
+    """A comment or reason a person typed (a change's comment, a request's, a rejection's
+    reason, an emergency bypass's reason), stripped; "" for None. Invalid (naming `field`)
+    unless text of at most `limit` characters without control characters (tabs and line
+    breaks are fine): the one check for text that is logged, audited and mailed."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Invalid("must be text", field=field)
+    text = value.strip()
+    if len(text) > limit:
+        raise Invalid(f"must be at most {limit} characters", field=field)
+    if any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in text):
+        raise Invalid("must not hold control characters", field=field)
+    return text
+
+
 def with_comment(actor: Actor, comment: Any) -> Actor:
     """`actor` with the comment their request gave (stripped; empty or None: no comment).
-    Invalid (field `comment`) beyond MAX_COMMENT characters or with control characters."""
+    Invalid (field `comment`) as `check_note`."""
     if comment is None:
         return actor
-    if not isinstance(comment, str):
-        raise Invalid("must be text", field="comment")
-    text = comment.strip()
-    if len(text) > MAX_COMMENT:
-        raise Invalid(f"must be at most {MAX_COMMENT} characters", field="comment")
-    if any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in text):
-        raise Invalid("must not hold control characters", field="comment")
-    return replace(actor, comment=text or None)
+    return replace(actor, comment=check_note(comment, "comment") or None)
 
 
 def record_audit(

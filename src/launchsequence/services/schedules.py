@@ -24,12 +24,11 @@ from .access import environment_for, flag_for, org_for, project_access, project_
 from .errors import Conflict, Invalid, NotFound
 from .flags import Flags
 from .protection import refuse_protected
-from .runtime import Actor, Runtime, record_audit
+from .runtime import Actor, Runtime, check_note, record_audit
 
 __all__ = ["STATUSES", "Schedules", "add_pending", "check_when", "parse_time", "public_schedule"]
 
 STATUSES = ("pending", "applied", "failed", "cancelled")
-MAX_COMMENT = 1000
 #: How far ahead a change may be scheduled, and how far back a time may lie (a form filled in
 #: a minute ago, or a clock a little behind): such a change applies at the next check.
 MAX_AHEAD_MS = 10 * 365 * 24 * 3600 * 1000
@@ -53,17 +52,6 @@ def parse_time(value: Any, field: str = "at") -> int:
         'must be a time: ISO 8601 with a time zone ("2026-12-24T09:00:00Z") or Unix milliseconds',
         field=field,
     )
-
-
-def _comment(value: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str) or len(value.strip()) > MAX_COMMENT:
-        raise Invalid(f"must be text of at most {MAX_COMMENT} characters", field="comment")
-    text = value.strip()
-    if any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in text):
-        raise Invalid("must not hold control characters", field="comment")
-    return text
 
 
 def public_schedule(row: dict[str, Any], project_key: str) -> dict[str, Any]:
@@ -235,7 +223,7 @@ class Schedules:
         """Schedule `body["changes"]` for `body["environment"]` at `body["at"]`, with
         `body["comment"]`. Invalid (field `changes.*`) when the change would be refused now."""
         at = self._when(body.get("at"))
-        comment = _comment(body.get("comment"))
+        comment = check_note(body.get("comment"), "comment")
         env_key = body.get("environment")
         if not isinstance(env_key, str):
             raise Invalid("is required", field="environment")
@@ -283,7 +271,7 @@ class Schedules:
             if "at" in body:
                 values["run_at"] = self._when(body["at"])
             if "comment" in body:
-                values["comment"] = _comment(body["comment"])
+                values["comment"] = check_note(body["comment"], "comment")
             if "changes" in body:
                 if row.get("change_request_id") is not None:
                     raise Conflict(
