@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from .tables import change_request_approvals, change_requests, environments, scheduled_changes
 
@@ -19,7 +19,6 @@ __all__ = [
     "approvals",
     "approvals_of",
     "close",
-    "count_open",
     "create",
     "current_approvers",
     "get",
@@ -41,7 +40,6 @@ def _select() -> Any:
             _T,
             environments.c.key.label("environment_key"),
             environments.c.required_approvals.label("required_approvals"),
-            environments.c.protected.label("environment_protected"),
             scheduled_changes.c.status.label("schedule_status"),
             scheduled_changes.c.run_at.label("schedule_at"),
         )
@@ -138,8 +136,3 @@ def current_approvers(conn: Connection, request_id: int, revision: int) -> list[
         .order_by(_A.c.id)
     )
     return _rows(conn, query)
-
-
-def count_open(conn: Connection, project_id: int) -> int:
-    query = select(func.count()).where(_T.c.project_id == project_id, _T.c.state == "open")
-    return int(conn.execute(query).scalar_one())
