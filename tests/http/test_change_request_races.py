@@ -101,3 +101,34 @@ def test_two_applications_of_one_request_apply_it_once(live_any_db):
         config = ok(alice.get(config_url))
         assert config["on"] is on and config["version"] == version + 1
         assert ok(alice.get(url))["state"] == "applied"
+
+
+def test_a_copy_into_a_protected_environment_proposes_the_version_it_was_checked_at(
+    live_any_db,
+):
+    """A copy into production (a change request) with If-Match races the owner's emergency
+    change of production: either the copy sees the change and answers 412 (no request), or
+    its request is based on exactly the version If-Match named."""
+    alice, _, api = team(live_any_db.url)
+    config_url = f"{api}/flags/checkout/environments/production"
+    for round_ in range(ROUNDS):
+        staging = {"rules": [{"clauses": [{"attribute": "n", "op": "in", "values": [round_]}],
+                              "serve": {"variation": 0}}]}  # fmt: skip
+        ok(alice.patch(f"{api}/flags/checkout/environments/staging", json=staging))
+        version = ok(alice.get(config_url))["version"]
+        bypass = {"on": round_ % 2 == 0, "bypass_protection": True, "bypass_reason": "incident"}
+        copied, changed = together(
+            lambda v=version: alice.post(
+                f"{api}/flags/checkout/copy",
+                json={"from": "staging", "to": "production", "parts": ["rules"]},
+                headers={"If-Match": f'"{v}"'},
+            ),
+            lambda b=bypass: alice.patch(config_url, json=b),
+        )
+        assert changed.status_code == 200, changed.text
+        if copied.status_code == 412:
+            continue
+        assert copied.status_code == 200, copied.text
+        request = copied.json()["request"]
+        assert request["base_version"] == version, (request, version)
+        ok(alice.post(f"{api}/change-requests/{request['id']}/cancel"))

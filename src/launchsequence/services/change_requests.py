@@ -175,41 +175,63 @@ class ChangeRequests:
         for field in ("flag", "environment"):
             if not isinstance(body.get(field), str):
                 raise Invalid("is required", field=field)
-        now = self.rt.now()
         with self.rt.write_db.begin() as conn:
             org, project = self._scope(conn, actor, org_key, project_key)
             flag = flag_for(conn, project, body["flag"])
             env = environment_for(conn, project, body["environment"])
-            if not env["protected"]:
-                raise Conflict(
-                    f"{env['key']} is not protected: change the flag there directly",
-                    code="not_protected",
-                )
-            changes, base = self._checked(conn, actor, org, project, flag, env, body.get("changes"))
-            request_id = store.create(
-                conn,
-                {
-                    "project_id": project["id"],
-                    "environment_id": env["id"],
-                    "flag_id": flag["id"],
-                    "flag_key": flag["key"],
-                    "changes": changes,
-                    "base_version": base.pop("version"),
-                    "base": base,
-                    "comment": comment,
-                    "revision": 1,
-                    "author_id": actor.user_id,
-                    "author_email": actor.email,
-                    "state": "open",
-                    "created_at": now,
-                    "updated_at": now,
-                },
+            out, recipients = self.open_in(
+                conn, actor, org, project, flag, env, body.get("changes"), comment
             )
-            out = public_request(conn, org, project, self._row(conn, project, request_id))
-            announce(conn, self.rt, org, with_comment(actor, comment), "change_request.opened", out)
-            recipients = approvers_of(conn, org, project, actor.user_id)
-        mail_approvers(self.mailer, self.rt, recipients, org_key, out, "opened")
+        self.mail_opened(org_key, out, recipients)
         return out
+
+    def open_in(
+        self,
+        conn: Connection,
+        actor: Actor,
+        org: dict[str, Any],
+        project: dict[str, Any],
+        flag: dict[str, Any],
+        env: dict[str, Any],
+        changes: Any,
+        comment: str,
+    ) -> tuple[dict[str, Any], list[str]]:
+        """`create` in the caller's transaction (which holds the project's lock, taken by a
+        member who may change it, and checked `comment`): the request as answered, and whom to
+        mail (`mail_opened`, after the commit)."""
+        if not env["protected"]:
+            raise Conflict(
+                f"{env['key']} is not protected: change the flag there directly",
+                code="not_protected",
+            )
+        now = self.rt.now()
+        changes, base = self._checked(conn, actor, org, project, flag, env, changes)
+        request_id = store.create(
+            conn,
+            {
+                "project_id": project["id"],
+                "environment_id": env["id"],
+                "flag_id": flag["id"],
+                "flag_key": flag["key"],
+                "changes": changes,
+                "base_version": base.pop("version"),
+                "base": base,
+                "comment": comment,
+                "revision": 1,
+                "author_id": actor.user_id,
+                "author_email": actor.email,
+                "state": "open",
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        out = public_request(conn, org, project, self._row(conn, project, request_id))
+        announce(conn, self.rt, org, with_comment(actor, comment), "change_request.opened", out)
+        return out, approvers_of(conn, org, project, actor.user_id)
+
+    def mail_opened(self, org_key: str, request: dict[str, Any], recipients: list[str]) -> None:
+        """Mail the members who may approve a request just opened (after its commit)."""
+        mail_approvers(self.mailer, self.rt, recipients, org_key, request, "opened")
 
     def edit(
         self, actor: Actor, org_key: str, project_key: str, request_id: int, body: dict[str, Any]

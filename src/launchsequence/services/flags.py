@@ -39,7 +39,7 @@ from .runtime import Actor, Runtime, check_key, record_audit
 from .values import check_document, check_value
 from .variations import refuse_pending_references, variation_uses, without_variation
 
-__all__ = ["FLAG_TYPES", "Flags", "check_tag", "flag_fields"]
+__all__ = ["FLAG_TYPES", "Flags", "check_tag", "flag_fields", "public_config"]
 
 FLAG_TYPES = ("boolean", "string", "number", "json")
 _TAG = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
@@ -209,7 +209,8 @@ def _public_flag(
     return out
 
 
-def _public_config(config: dict[str, Any], env_key: str) -> dict[str, Any]:
+def public_config(config: dict[str, Any], env_key: str) -> dict[str, Any]:
+    """A flag's configuration in environment `env_key` as the API answers it."""
     return {
         "environment": env_key,
         "on": config["on"],
@@ -687,7 +688,7 @@ class Flags:
             config = store.get_config(conn, flag_id=flag["id"], environment_id=env["id"])
         if config is None:
             raise NotFound("no such flag")
-        return _public_config(config, env_key)
+        return public_config(config, env_key)
 
     def write_config(
         self,
@@ -783,7 +784,7 @@ class Flags:
             check_prerequisites(conn, project["id"], env["id"], flag, after["prerequisites"])
         changes = {f: after[f] for f in fields if after[f] != before[f]}
         if not changes or dry_run:
-            return _public_config(current, env_key), {}
+            return public_config(current, env_key), {}
         guard(
             conn, self.rt, actor, org, project, env["id"], passage=passage,
             what=f"changing {key}", flag_id=flag["id"],
@@ -816,7 +817,7 @@ class Flags:
         )
         result = store.get_config(conn, flag_id=flag["id"], environment_id=env["id"])
         assert result is not None
-        return _public_config(result, env_key), versions
+        return public_config(result, env_key), versions
 
     # --- segments ----------------------------------------------------------------------------
 

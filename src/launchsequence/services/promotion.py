@@ -4,7 +4,8 @@ and a flag's configuration (or chosen parts of it) copied from one to the other.
 A copy is an ordinary configuration change of the target environment: `copy` works out the
 proposed configuration and hands it to `Flags.write_config`, the write path every change takes
 (validation, version bump, audit entry with the caller's comment, webhook events, and whatever
-gate that path puts on protected environments).
+gate that path puts on protected environments). Into a protected environment it opens a change
+request instead, in the same transaction that compared the two (`ChangeRequests.open_in`).
 
 Segments are per environment: rules that name a segment the target does not have are refused
 (422 `segments_missing`, naming them) rather than copied along, so that a copy never changes
@@ -24,7 +25,7 @@ from .access import environment_for, flag_for, project_access
 from .change_requests import ChangeRequests
 from .config_text import PARTS, compare_configs
 from .errors import Invalid, NotFound, PreconditionFailed
-from .flags import Flags
+from .flags import Flags, public_config
 from .runtime import Actor, Runtime
 
 __all__ = ["Promotion", "check_parts"]
@@ -50,6 +51,28 @@ def _segments_used(rules: Any) -> list[str]:
             if isinstance(clause, dict) and clause.get("op") == "segment_match":
                 used.extend(v for v in clause.get("values") or [] if v not in used)
     return used
+
+
+def _proposed(both: _Both, parts: list[str]) -> dict[str, Any]:
+    """The PATCH body copying `parts` of the source's configuration makes to the target's
+    (only the parts that differ); Invalid `segments_missing` when copied rules name segments
+    the target lacks."""
+    if "rules" in parts:
+        missing = [s for s in _segments_used(both.a["rules"]) if s not in both.segments]
+        if missing:
+            names = ", ".join(missing)
+            many = len(missing) > 1
+            raise Invalid(
+                f"the rules use segment{'s' if many else ''} {names}, which "
+                f"{both.target['key']} does not have: create {'them' if many else 'it'} in "
+                f"{both.target['key']} first, then copy",
+                field="parts",
+                code="segments_missing",
+            )
+    differing = {
+        p["part"] for p in compare_configs(both.a, both.b, both.flag["variations"]) if p["differs"]
+    }
+    return {part: both.a[part] for part in parts if part in differing}
 
 
 def _config_view(config: dict[str, Any]) -> dict[str, Any]:
@@ -208,20 +231,8 @@ class Promotion:
         Invalid (`segments_missing`) when copied rules name segments the target lacks."""
         with self.rt.db.connect() as conn:
             _, project = project_access(conn, actor, org_key, project_key, write=True)
-            flag, _, target, a, b, segments = self._both(conn, project, flag_key, from_key, to_key)
-        if "rules" in parts:
-            missing = [s for s in _segments_used(a["rules"]) if s not in segments]
-            if missing:
-                names = ", ".join(missing)
-                raise Invalid(
-                    f"the rules use segment{'s' if len(missing) > 1 else ''} {names}, which "
-                    f"{target['key']} does not have: create {'them' if len(missing) > 1 else 'it'}"
-                    f" in {target['key']} first, then copy",
-                    field="parts",
-                    code="segments_missing",
-                )
-        differing = {p["part"] for p in compare_configs(a, b, flag["variations"]) if p["differs"]}
-        return {part: a[part] for part in parts if part in differing}
+            both = self._both(conn, project, flag_key, from_key, to_key)
+        return _proposed(both, parts)
 
     def copy(
         self,
@@ -239,28 +250,36 @@ class Promotion:
         `to_key`, through the write path of any configuration change. `if_match` is the
         target's version as the caller saw it (412 if it moved). Answers the parts asked,
         those that `changed` (none when the target already matched: nothing is written) and
-        the target's configuration as it is now."""
+        the target's configuration as it is now.
+
+        A protected target takes the copy as a change request (`request`), like any change
+        there: the comparison, the `if_match` check and the request are one transaction under
+        the project's lock, so the request proposes exactly what was compared."""
         chosen = check_parts(parts)
-        changes = self.proposal(actor, org_key, project_key, flag_key, from_key, to_key, chosen)
-        if changes and self._protected(actor, org_key, project_key, to_key):
-            # A protected target takes the copy as a change request, like any change there.
-            current = self.flags.get_config(actor, org_key, project_key, flag_key, to_key)
-            if if_match is not None and current["version"] != if_match:
-                raise PreconditionFailed(
-                    f"{to_key} changed since version {if_match}: it is at {current['version']}",
-                    current=current["version"],
-                )
-            body = {"flag": flag_key, "environment": to_key, "changes": changes}
-            opened = self.change_requests.create(
-                actor, org_key, project_key, {**body, "comment": actor.comment}
-            )
+        with self.rt.write_db.begin() as conn:
+            org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
+            both = self._both(conn, project, flag_key, from_key, to_key)
+            changes = _proposed(both, chosen)
+            opened = None
+            if changes and both.target["protected"]:
+                if if_match is not None and both.b["version"] != if_match:
+                    raise PreconditionFailed(
+                        f"{to_key} changed since version {if_match}: it is at {both.b['version']}",
+                        current=both.b["version"],
+                    )
+                opened, recipients = self.change_requests.open_in(
+                    conn, actor, org, project, both.flag, both.target, changes,
+                    actor.comment or "",
+                )  # fmt: skip
+        if opened is not None:
+            self.change_requests.mail_opened(org_key, opened, recipients)
             return {
                 "flag": flag_key,
                 "from": from_key,
                 "to": to_key,
                 "parts": chosen,
                 "changed": [],
-                "config": current,
+                "config": public_config(both.b, to_key),
                 "request": opened,
             }
         config = self.flags.write_config(
@@ -275,8 +294,3 @@ class Promotion:
             "changed": [p for p in chosen if p in changes],
             "config": config,
         }
-
-    def _protected(self, actor: Actor, org_key: str, project_key: str, env_key: str) -> bool:
-        with self.rt.db.connect() as conn:
-            _, project = project_access(conn, actor, org_key, project_key)
-            return bool(environment_for(conn, project, env_key)["protected"])
