@@ -138,3 +138,24 @@ def test_requests_refused_whole_before_any_flag_changes(live):
                   json={"email": "bob@example.com", "role": "viewer"}), 201)  # fmt: skip
     error(bob.post(f"{api(bob, alice.org)}/flags/bulk", json=body), 403, "read_only")
     assert states(alice, "production") == {"a": False}
+
+
+def test_bulk_on_or_off_in_a_protected_environment_is_refused_per_flag(live):
+    """Protected production: each flag's toggle is refused as a single one would be (it needs
+    an approved change request), nothing is applied and no request is opened behind the
+    caller's back; the unprotected staging takes the same bulk action."""
+    alice = signup(live.url, "alice@example.com")
+    flags(alice, "a", "b")
+    ok(alice.patch(f"{api(alice)}/flags/b/environments/production", json={"on": True}))
+    ok(alice.patch(f"{api(alice)}/environments/production", json={"protected": True}))
+    for action in ("on", "off"):
+        body = {"action": action, "flags": ["a", "b"], "environment": "production"}
+        got = ok(alice.post(f"{api(alice)}/flags/bulk", json=body))
+        refused = [r for r in got["results"] if not r["ok"]]
+        assert refused and all(r["error"]["code"] == "protected_environment" for r in refused)
+        assert all(not r.get("changed") for r in got["results"])
+    assert states(alice, "production") == {"a": False, "b": True}
+    assert ok(alice.get(f"{api(alice)}/change-requests"))["change_requests"] == []
+    body = {"action": "on", "flags": ["a", "b"], "environment": "staging"}
+    assert ok(alice.post(f"{api(alice)}/flags/bulk", json=body))["succeeded"] == 2
+    assert states(alice, "staging") == {"a": True, "b": True}

@@ -41,7 +41,7 @@ from .request_outcomes import STATES, announce, public_request
 from .request_views import permissions, request_diff
 from .runtime import Actor, Runtime, check_note, with_comment
 from .schedule_runner import patch_now
-from .schedules import add_pending, check_when, public_schedule
+from .schedules import add_pending, check_when, checked_changes, public_schedule
 
 __all__ = ["ChangeRequests"]
 
@@ -144,26 +144,16 @@ class ChangeRequests:
         changes: Any,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """(`changes` as stored: rules given ids, the base: the fields it sets as they are now
-        with `version`), after checking it is a PATCH body that would apply now and change
+        with `version`), after checking (`checked_changes`) it would apply now and change
         something."""
-        if not isinstance(changes, dict) or not changes:
-            raise Invalid("must change at least one configuration field", field="changes")
-        if flag["archived"]:
-            raise Conflict("the flag is archived: restore it first", code="flag_archived")
-        changes = copy.deepcopy(changes)
-        if "rules" in changes:
-            changes["rules"] = with_rule_ids(changes["rules"])
-        try:
-            self.flags.configure(conn, actor, org, project, flag, env, changes, dry_run=True)
-        except Invalid as exc:
-            exc.field = f"changes.{exc.field}" if exc.field else "changes"
-            raise
-        current = flag_store.get_config(conn, flag_id=flag["id"], environment_id=env["id"])
-        if current is None:
-            raise NotFound("no such flag")
-        if all(current[f] == v for f, v in changes.items()):
+        if isinstance(changes, dict) and isinstance(changes.get("rules"), list):
+            changes = {**changes, "rules": with_rule_ids(copy.deepcopy(changes["rules"]))}
+        changes, base = checked_changes(
+            self.flags, conn, actor, org, project, flag, env, changes, doing="request a change"
+        )
+        if all(base[f] == v for f, v in changes.items()):
             raise Invalid("changes nothing: the configuration is already so", field="changes")
-        return changes, {"version": current["version"], **{f: current[f] for f in changes}}
+        return changes, base
 
     def create(
         self, actor: Actor, org_key: str, project_key: str, body: dict[str, Any]

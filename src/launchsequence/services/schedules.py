@@ -13,6 +13,7 @@ and answers Conflict (or, for the scheduler, leaves it alone).
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,15 @@ from .flags import Flags
 from .protection import refuse_protected
 from .runtime import Actor, Runtime, check_note, record_audit
 
-__all__ = ["STATUSES", "Schedules", "add_pending", "check_when", "parse_time", "public_schedule"]
+__all__ = [
+    "STATUSES",
+    "Schedules",
+    "add_pending",
+    "check_when",
+    "checked_changes",
+    "parse_time",
+    "public_schedule",
+]
 
 STATUSES = ("pending", "applied", "failed", "cancelled")
 #: How far ahead a change may be scheduled, and how far back a time may lie (a form filled in
@@ -52,6 +61,40 @@ def parse_time(value: Any, field: str = "at") -> int:
         'must be a time: ISO 8601 with a time zone ("2026-12-24T09:00:00Z") or Unix milliseconds',
         field=field,
     )
+
+
+def checked_changes(
+    flags: Flags,
+    conn: Connection,
+    actor: Actor,
+    org: dict[str, Any],
+    project: dict[str, Any],
+    flag: dict[str, Any],
+    env: dict[str, Any],
+    changes: Any,
+    *,
+    doing: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A change waiting to apply (a schedule's, a change request's), checked as it is made or
+    edited: `changes` is a non-empty PATCH body of the flag's configuration in `env` (Invalid
+    `changes`), the flag is not archived (Conflict `flag_archived`: restore it to `doing`) and
+    the change would apply now (a dry run of `Flags.configure`; Invalid names
+    `changes.<field>`). Answers (a copy of `changes`, the base: the fields it touches with
+    their values now, and the configuration's `version`)."""
+    if not isinstance(changes, dict) or not changes:
+        raise Invalid("must change at least one configuration field", field="changes")
+    if flag["archived"]:
+        raise Conflict(f"the flag is archived: restore it to {doing}", code="flag_archived")
+    changes = copy.deepcopy(changes)
+    try:
+        flags.configure(conn, actor, org, project, flag, env, changes, dry_run=True)
+    except Invalid as exc:
+        exc.field = f"changes.{exc.field}" if exc.field else "changes"
+        raise
+    current = flag_store.get_config(conn, flag_id=flag["id"], environment_id=env["id"])
+    if current is None:
+        raise NotFound("no such flag")
+    return changes, {"version": current["version"], **{f: current[f] for f in changes}}
 
 
 def public_schedule(row: dict[str, Any], project_key: str) -> dict[str, Any]:
@@ -192,25 +235,14 @@ class Schedules:
         env: dict[str, Any],
         changes: Any,
     ) -> dict[str, Any]:
-        """The fields `changes` touches with their values now, after checking that `changes`
-        is a PATCH body that would apply to the configuration as it is now."""
-        if not isinstance(changes, dict) or not changes:
-            raise Invalid("must change at least one configuration field", field="changes")
-        # A protected environment's schedules come from approved change requests only.
+        """The fields `changes` touches with their values now (and `version`), after checking
+        (`checked_changes`) that it would apply now; a protected environment's schedules come
+        from approved change requests only."""
         refuse_protected(conn, env["id"], f"scheduling a change to {flag['key']}")
-        if flag["archived"]:
-            raise Conflict(
-                "the flag is archived: restore it to schedule a change", code="flag_archived"
-            )
-        try:
-            self.flags.configure(conn, actor, org, project, flag, env, changes, dry_run=True)
-        except Invalid as exc:
-            exc.field = f"changes.{exc.field}" if exc.field else "changes"
-            raise
-        current = flag_store.get_config(conn, flag_id=flag["id"], environment_id=env["id"])
-        if current is None:
-            raise NotFound("no such flag")
-        return {"version": current["version"], **{f: current[f] for f in changes}}
+        _, base = checked_changes(
+            self.flags, conn, actor, org, project, flag, env, changes, doing="schedule a change"
+        )
+        return base
 
     def create(
         self,
