@@ -672,3 +672,25 @@ def test_a_closed_request_keeps_the_approvals_it_closed_with(start):
     assert still_open["state"] == "open" and still_open["approvals"] == []
     page = alice.get(f"/o/{team.org}/p/default/change-requests/{applied['id']}").text
     assert "bob@example.com" in page
+
+
+def test_an_import_changing_a_value_a_protected_environment_names_is_refused(start):
+    """The flag is off in production, which serves its off variation: an import that changes
+    that variation's value is refused as a whole, like the PATCH of the flag."""
+    team = Team(start().url)
+    api, alice = team.api, team.alice
+    body = {"key": "checkout", "type": "string", "variations": [{"value": "a"}, {"value": "b"}],
+            "defaults": {"on_variation": 0, "off_variation": 1}}  # fmt: skip
+    ok(alice.post(f"{api}/flags", json=body), 201)
+    document = ok(alice.get(f"{api}/export"))
+    team.protect()
+    changed = copy.deepcopy(document)
+    [flag] = [f for f in changed["flags"] if f["key"] == "checkout"]
+    flag["variations"][1]["value"] = "B"
+    message = refused(alice.post(f"/api/v1/orgs/{team.org}/import", json=changed))
+    assert "the variation served when off" in message
+    values = [v["value"] for v in ok(alice.get(f"{api}/flags/checkout"))["variations"]]
+    assert values == ["a", "b"]
+    flag["variations"][1]["value"] = "b"
+    flag["variations"][0]["value"] = "A"  # production serves it only once on: still refused
+    refused(alice.post(f"/api/v1/orgs/{team.org}/import", json=changed))
