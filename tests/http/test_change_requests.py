@@ -13,12 +13,13 @@ import copy
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
 from launchsequence.app import create_app
 from tests.support.api import ApiUser, signup
-from tests.support.forms import form_fields
+from tests.support.forms import form_fields, page_forms
 from tests.support.live import LiveServer, free_port
 from tests.support.receiver import Receiver
 from tests.support.smtp import smtp_server
@@ -572,6 +573,17 @@ def test_values_a_protected_environment_serves_change_only_through_it(start):
         assert "production" in message and serving in message
     values = [v["value"] for v in ok(team.alice.get(f"{api}/flags/checkout"))["variations"]]
     assert values == ["a", "b", "c", "d"]
+    # The variations page says so beside its form.
+    page = f"/o/{team.org}/p/default/flags/checkout/variations"
+    [form] = [f for f in page_forms(team.alice.get(page).text) if ("action", "save") in f.buttons]
+    values_sent = iter(["a", "changed", "c", "d"])
+    pairs = [(n, next(values_sent) if n == "variation_value" else v) for n, v in form.fields]
+    shown = team.alice.http.post(
+        page,
+        content=urlencode([*pairs, ("action", "save")]),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert shown.status_code == 409 and "the variation served when off" in shown.text
     # An approved request that would serve variation 2 to pro users: its value changes, so
     # the approval is void and the request cannot apply what nobody approved.
     made = team.open(team.bob, {"rules": [{**RULE, "serve": {"variation": 2}}]})

@@ -145,6 +145,9 @@ def variations(p: Page) -> Response:
             except Invalid as exc:
                 errors[_field(exc)] = exc.message
                 p.status = 422
+            except Conflict as exc:  # a protected environment names a changed value
+                errors["form"] = exc.message
+                p.status = 409
             else:
                 raise Redirect(f"{here}?done=saved")
     return p.render(
