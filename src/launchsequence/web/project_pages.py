@@ -11,7 +11,8 @@ from urllib.parse import quote
 
 from starlette.responses import Response
 
-from ..services import Conflict, Forbidden, Invalid
+from ..services import Conflict, Invalid
+from ..services.access import refuse_read_only
 from . import flash, params
 from .manage_pages import live_by_environment
 from .pages import Page, Redirect, page
@@ -200,8 +201,7 @@ def confirm_delete(p: Page) -> Response:
     actor = p.need_actor()
     org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
-    if org["role"] == "viewer":
-        raise Forbidden("viewers can read but not change anything", code="read_only")
+    refuse_read_only(org["role"])
     env = p.services.orgs.get_environment(actor, org_key, project_key, env_key)
     here = f"/o/{org_key}/p/{project_key}/environments"
     errors: dict[str, str] = {}

@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from ..services import Forbidden, Invalid
+from ..services import Invalid
+from ..services.access import refuse_read_only
 from ..services.variations import variation_uses
 from . import params
 from .flag_pages import parse_value
@@ -80,8 +81,7 @@ def variations(p: Page) -> Response:
         p.query.get("done", "")
     )
     if p.request.method == "POST":
-        if org["role"] == "viewer":
-            raise Forbidden("viewers can read but not change anything", code="read_only")
+        refuse_read_only(org["role"])
         names = p.lists.get("variation_name", [])[:MAX_ROWS]
         values = p.lists.get("variation_value", [])[:MAX_ROWS]
         typed = [{"name": n, "value": v} for n, v in zip(names, values, strict=False)]
