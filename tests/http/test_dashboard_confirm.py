@@ -207,3 +207,36 @@ def test_the_migration_turns_it_on_for_existing_production_environments(tmp_path
         "live": True,
         "staging": False,
     }
+
+
+def test_saving_a_segment_in_production_asks_first_and_keeps_the_edits(live):
+    user = signup(live.url, "segment-save@example.com")
+    api = f"{_api(user)}/environments/production/segments"
+    assert user.put(f"{api}/vips", json={"name": "VIPs"}).status_code in (200, 201)
+    page = f"/o/{user.org}/p/default/segments/vips?env=production"
+    html = user.get(page).text
+    assert 'data-confirm-save="Production" data-flag-name="segment VIPs"' in html
+    fields = form_fields(html, "rule_count")
+    edited = {**fields, "included": "vip-1", "comment": "the VIP", "action": "save"}
+
+    asked = user.http.post(page, data=edited)
+    assert asked.status_code == 200
+    assert "Save segment VIPs in Production?</h2>" in asked.text
+    assert re.search(r'<textarea id="f-included"[^>]*>vip-1</textarea>', asked.text)
+    assert user.get(f"{api}/vips").json()["included"] == []  # not saved yet
+
+    again = form_fields(asked.text, "rule_count")
+    assert again["confirmed"] == "1" and again["comment"] == "the VIP"
+    saved = user.http.post(page, data={**again, "action": "save"})
+    assert saved.status_code == 303, saved.text[:500]
+    assert user.get(f"{api}/vips").json()["included"] == ["vip-1"]
+    assert _last_audit(user)["comment"] == "the VIP"
+
+    # Staging does not confirm: a save applies at once.
+    staging = f"{_api(user)}/environments/staging/segments"
+    assert user.put(f"{staging}/qa", json={"name": "QA"}).status_code in (200, 201)
+    qa = f"/o/{user.org}/p/default/segments/qa?env=staging"
+    fields = form_fields(user.get(qa).text, "rule_count")
+    at_once = user.http.post(qa, data={**fields, "included": "qa-1", "action": "save"})
+    assert at_once.status_code == 303
+    assert user.get(f"{staging}/qa").json()["included"] == ["qa-1"]
