@@ -240,3 +240,39 @@ def test_saving_a_segment_in_production_asks_first_and_keeps_the_edits(live):
     at_once = user.http.post(qa, data={**fields, "included": "qa-1", "action": "save"})
     assert at_once.status_code == 303
     assert user.get(f"{staging}/qa").json()["included"] == ["qa-1"]
+
+
+def test_each_setting_keeps_its_audit_action_and_a_rename_is_environment_renamed(live):
+    """One save of the settings form that renames, stops confirming and protects: one entry
+    per kind of change, a rename as `environment.renamed` (as renames always were), so that
+    audit filters and webhooks on it keep working; a filter by the action finds it."""
+    user = signup(live.url, "actions@example.com")
+    page = f"/o/{user.org}/p/default/environments"
+    form = form_fields(user.get(page).text, "settings_form")
+    assert form["env"] == "production"
+    sent = {k: v for k, v in form.items() if k != "confirm_changes"}
+    sent |= {"name": "Live", "protected": "1", "required_approvals": "2"}
+    saved = user.http.post(page, data=sent)
+    assert saved.status_code == 303, saved.text[:500]
+    entries = user.get(f"/api/v1/orgs/{user.org}/audit").json()["entries"][:3]
+    by_action = {e["action"]: (e["before"], e["after"]) for e in entries}
+    assert by_action == {
+        "environment.renamed": ({"name": "Production"}, {"name": "Live"}),
+        "environment.updated": ({"confirm_changes": True}, {"confirm_changes": False}),
+        "environment.protection_changed": (
+            {"protected": False, "required_approvals": 1},
+            {"protected": True, "required_approvals": 2},
+        ),
+    }
+    renamed = user.get(f"/api/v1/orgs/{user.org}/audit", params={"action": "environment.renamed"})
+    assert [e["after"] for e in renamed.json()["entries"]] == [{"name": "Live"}]
+
+    # By the API too, and the form's own refusal of a number beside its field.
+    staging = f"{_api(user)}/environments/staging"
+    assert user.patch(staging, json={"name": "QA"}).status_code == 200
+    assert _last_audit(user)["action"] == "environment.renamed"
+    bad = user.http.post(page, data={**sent, "required_approvals": "11"})
+    assert (
+        bad.status_code == 422
+        and "required_approvals must be a whole number from 1 to 10" in bad.text
+    )
