@@ -481,8 +481,12 @@ document.addEventListener("submit", (event) => {
       setField(form, "confirmed", "1");
       form.dataset.confirmed = "1";
     }
-    if (button) form.requestSubmit(button);
-    else form.requestSubmit();
+    // After this submit event has ended: a form ignores a request to submit made while it
+    // is still firing one (the case where no dialog opened, and this ran at once).
+    setTimeout(() => {
+      if (button) form.requestSubmit(button);
+      else form.requestSubmit();
+    }, 0);
   });
 });
 
