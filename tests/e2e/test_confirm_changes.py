@@ -126,24 +126,3 @@ def test_a_browser_without_dialogs_gets_the_server_s_question(new_context):
     page.get_by_role("button", name="Confirm and save to Production").click()
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
     assert _config(page, org, flag)["targets"] == [{"variation": 0, "values": ["vip-9"]}]
-
-
-def test_bulk_on_in_production_lists_the_flags_and_asks(new_context):
-    page = new_context().new_page()
-    org = sign_up(page, "bulk-ask@example.com", "Bea Bulk")
-    for name in ("Alpha", "Beta"):
-        create_flag(page, org, name, "boolean", [])
-    page.goto(f"/o/{org}/p/default/flags")
-    page.get_by_role("checkbox", name=re.compile("Alpha")).check()
-    page.get_by_role("checkbox", name=re.compile("Beta")).check()
-    page.get_by_label("With the selected flags").select_option("on:production")
-    page.get_by_role("button", name="Apply to selected").click()
-    asked = page.locator("#confirm-change-page")
-    expect(asked).to_contain_text("Turn 2 flags on in Production?")
-    expect(asked.locator("#confirm-items")).to_contain_text("alpha")
-    expect(asked.locator("#confirm-items")).to_contain_text("beta")
-    assert _config(page, org, "alpha")["on"] is False
-    asked.get_by_label(re.compile("^Comment")).fill("both at once")
-    asked.get_by_role("button", name="Turn 2 flags on in Production").click()
-    expect(page.locator("#bulk-summary")).to_contain_text("Turn on in Production: 2 flags done")
-    assert _config(page, org, "alpha")["on"] is True and _config(page, org, "beta")["on"] is True
