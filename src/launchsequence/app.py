@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -192,11 +191,6 @@ def create_app(
         checker = asyncio.create_task(_check_integrity(damage, settings.integrity_check_seconds))
         await scheduler.start()
         await sender.start()
-        # What startup made (modules, templates, compiled queries: some 160,000 objects) lives
-        # as long as the process: out of the collector's sight, a full collection walks only
-        # what pages and streams make since, so it no longer pauses a request for tens of ms.
-        gc.collect()
-        gc.freeze()
         try:
             yield
         finally:

@@ -98,3 +98,31 @@ def test_the_flag_list_asks_for_production_only_and_the_setting_turns_it_off(new
     production.click()
     expect(production).to_have_attribute("aria-checked", "false")
     expect(dialog).to_be_hidden()
+
+
+def test_a_browser_without_dialogs_gets_the_server_s_question(new_context):
+    """Where <dialog> cannot open, nothing goes as confirmed without a question: the switch
+    and the save are sent as plain forms, and the server's own page asks."""
+    context = new_context()
+    context.add_init_script("delete HTMLDialogElement.prototype.showModal;")
+    page = context.new_page()
+    org = sign_up(page, "no-dialog@example.com", "Nico Nodialog")
+    flag = create_flag(page, org, "Old browser", "boolean", [])
+
+    page.goto(f"/o/{org}/p/default/flags")
+    page.get_by_role("switch", name="Old browser (old-browser) in production").click()
+    question = page.locator("#confirm-toggle")
+    expect(question).to_contain_text("Turn Old browser on in Production?")
+    assert _config(page, org, flag)["on"] is False
+    question.get_by_role("button", name="Turn on in Production").click()
+    page.wait_for_url(re.compile(r"/flags$"))
+    assert _config(page, org, flag)["on"] is True
+
+    page.goto(f"/o/{org}/p/default/flags/{flag}?env=production")
+    page.get_by_label(re.compile("^Context keys served On")).fill("vip-9")
+    page.get_by_role("button", name="Save changes to production").click()
+    expect(page.locator("#confirm-save")).to_contain_text("Save your changes to Production?")
+    assert _config(page, org, flag)["targets"] == []
+    page.get_by_role("button", name="Confirm and save to Production").click()
+    expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    assert _config(page, org, flag)["targets"] == [{"variation": 0, "values": ["vip-9"]}]

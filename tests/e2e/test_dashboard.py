@@ -219,6 +219,12 @@ def test_an_owner_edits_a_variation_renames_an_environment_and_pages_through_fla
     expect(page.locator("#variations\\[2\\]-error, .alert.error").first).to_contain_text("distinct")
     page.get_by_label("Value of variation 3").fill("red")
     page.get_by_role("button", name="Save variations", exact=True).click()
+    # Production serves variation 2 when off and confirms changes: the page asks first.
+    expect(page.locator("#confirm-save")).to_contain_text(
+        "Save the new values, served in Production?"
+    )
+    expect(page.get_by_label("Value of variation 3")).to_have_value("red")  # kept
+    page.get_by_role("button", name="Confirm and save the variations").click()
     expect(page.get_by_role("status")).to_contain_text("Saved the variations.")
     shot(page, "11-variations")
     # The first variation is what production serves by default: it cannot be removed.

@@ -87,3 +87,46 @@ def test_the_steps_can_be_dismissed(new_context):
     expect(page.locator("#first-steps")).to_have_count(0)
     page.reload()
     expect(page.locator("#first-steps")).to_have_count(0)
+
+
+def _polls(page: Any) -> list[str]:
+    """The checklist's asks the page makes from now on (their URLs)."""
+    asked: list[str] = []
+    page.on(
+        "request",
+        lambda r: asked.append(r.url) if r.headers.get("x-partial") == "first-steps" else None,
+    )
+    return asked
+
+
+def test_asking_again_stops_once_dismissed_elsewhere_or_signed_out(new_context):
+    context = new_context()
+    page = context.new_page()
+    org = sign_up(page, "poller@example.com", "Paul Poller")
+    page.goto(f"/o/{org}/p/default/flags")
+    expect(page.locator("#first-steps")).to_have_count(1)
+    asked = _polls(page)
+    page.wait_for_timeout(4_500)
+    assert len(asked) >= 1  # it asks while a step is left
+
+    # Dismissed in another tab: the next ask hears so, the list goes, and no ask follows.
+    other = context.new_page()
+    other.goto(f"/o/{org}/p/default/flags")
+    other.locator("#first-steps").get_by_role("button", name="Dismiss the first steps").click()
+    expect(other.locator("#first-steps")).to_have_count(0)
+    expect(page.locator("#first-steps")).to_have_count(0, timeout=10_000)
+    after = len(asked)
+    page.wait_for_timeout(9_000)
+    assert len(asked) == after
+
+    # Signed out (the session gone): at most one more ask, then none.
+    page = new_context().new_page()
+    org = sign_up(page, "leaver@example.com", "Lea Leaver")
+    page.goto(f"/o/{org}/p/default/flags")
+    asked = _polls(page)
+    page.context.clear_cookies()
+    page.wait_for_timeout(4_500)
+    seen = len(asked)
+    assert seen >= 1
+    page.wait_for_timeout(9_000)
+    assert len(asked) == seen

@@ -177,6 +177,10 @@ def test_log_in_and_segment_pages(new_context):
     page.get_by_label("Operator of rule 1 clause 1").select_option("ends_with")
     page.get_by_label("Values of rule 1 clause 1").fill("@example.com")
     page.get_by_role("button", name="Save segment").click()
+    # Production confirms changes: the flags using the segment serve by it at once.
+    expect(page.get_by_role("dialog")).to_contain_text("Save your changes to segment")
+    with page.expect_navigation():
+        confirm_change(page)
     page.goto(f"/o/{org}/p/default/segments/beta-testers?env=production")
     expect(page.get_by_label("Included context keys")).to_have_value("alice\nbob\ncarol")
     expect(page.get_by_label("Attribute of rule 1 clause 1")).to_have_value("email")

@@ -124,6 +124,10 @@ def test_the_pages_of_the_readme(browser, server, new_context):
     expect(page.locator("#first-steps")).to_contain_text("1 of 3 done")
     page.locator("#first-steps").get_by_role("button", name="Dismiss the first steps").click()
     expect(page.locator("#first-steps")).to_have_count(0)
+    # The list as anyone opens it: not the one-time note that answers the dismissal.
+    page.goto(f"/o/{org}/p/default/flags")
+    expect(page.locator("#flag-rows")).to_contain_text("Beta dashboard")
+    expect(page.get_by_text("Dismissed the first steps")).to_have_count(0)
     _view(page, "readme-flag-list")
 
     page.goto(f"/o/{org}/p/default/environments")

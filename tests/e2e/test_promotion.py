@@ -79,6 +79,12 @@ def test_compare_staging_with_production_and_copy_a_rule_across(
     expect(page.get_by_role("checkbox", name="Rules", exact=True)).to_be_checked()
     page.locator("#copy-comment").fill("promote the EU rule")
     page.get_by_role("button", name="Copy to production").click()
+    # Production confirms changes: a page names the parts first, the comment kept.
+    asked = page.locator("#confirm-change-page")
+    expect(asked).to_contain_text("Copy into Production?")
+    expect(asked.locator("#confirm-items")).to_have_text("Rules")
+    expect(asked.get_by_label(re.compile("^Comment"))).to_have_value("promote the EU rule")
+    asked.get_by_role("button", name="Copy into Production").click()
     page.wait_for_url(re.compile(r"copied=rules"))
     expect(page.locator("#copied")).to_contain_text("Copied Rules from staging to production")
     expect(page.locator("#part-rules")).to_have_attribute("data-differs", "false")
@@ -103,6 +109,13 @@ def test_bulk_turn_on_chosen_flags_from_the_list(new_context: Any) -> None:
     page.locator("#bulk-comment").fill("launch")
     shot(page, "flag-list-bulk")
     page.get_by_role("button", name="Apply to selected").click()
+    # Production confirms changes: a page lists the flags first; nothing is on yet.
+    asked = page.locator("#confirm-change-page")
+    expect(asked).to_contain_text("Turn 2 flags on in Production?")
+    expect(asked.locator("#confirm-items li")).to_have_text(["alpha", "gamma"])
+    expect(asked.get_by_label(re.compile("^Comment"))).to_have_value("launch")
+    shot(page, "bulk-confirm")
+    asked.get_by_role("button", name="Turn 2 flags on in Production").click()
     expect(page.locator("#bulk-summary")).to_contain_text("Turn on in Production: 2 flags done")
     page.get_by_role("link", name="Back to the flags").click()
     for key, on in zip(keys, (True, False, True), strict=True):

@@ -43,7 +43,7 @@ def config(user: ApiUser, org: str) -> dict[str, Any]:
 def test_protect_an_environment_on_its_page(live):
     alice, _, vic, base = setup(live.url)
     page = alice.get(f"{base}/environments").text
-    fields = form_fields(page, "protected_shown")
+    fields = form_fields(page, "settings_form")
     assert fields["env"] == "production" and "csrf_token" in fields
     sent = alice.http.post(
         f"{base}/environments", data={**fields, "protected": "1", "required_approvals": "2"}
@@ -62,7 +62,7 @@ def test_protect_an_environment_on_its_page(live):
     )
     assert forged.status_code == 403
     # Viewers see no settings form, and cannot post one.
-    assert "protected_shown" not in vic.get(f"{base}/environments").text
+    assert "settings_form" not in vic.get(f"{base}/environments").text
     refused = vic.http.post(f"{base}/environments", data={**fields, "csrf_token": vic.csrf})
     assert refused.status_code == 403
     env = ok(alice.get(f"/api/v1/orgs/{alice.org}/projects/default/environments/production"))

@@ -207,3 +207,72 @@ def test_the_migration_turns_it_on_for_existing_production_environments(tmp_path
         "live": True,
         "staging": False,
     }
+
+
+def test_saving_a_segment_in_production_asks_first_and_keeps_the_edits(live):
+    user = signup(live.url, "segment-save@example.com")
+    api = f"{_api(user)}/environments/production/segments"
+    assert user.put(f"{api}/vips", json={"name": "VIPs"}).status_code in (200, 201)
+    page = f"/o/{user.org}/p/default/segments/vips?env=production"
+    html = user.get(page).text
+    assert 'data-confirm-save="Production" data-flag-name="segment VIPs"' in html
+    fields = form_fields(html, "rule_count")
+    edited = {**fields, "included": "vip-1", "comment": "the VIP", "action": "save"}
+
+    asked = user.http.post(page, data=edited)
+    assert asked.status_code == 200
+    assert "Save segment VIPs in Production?</h2>" in asked.text
+    assert re.search(r'<textarea id="f-included"[^>]*>vip-1</textarea>', asked.text)
+    assert user.get(f"{api}/vips").json()["included"] == []  # not saved yet
+
+    again = form_fields(asked.text, "rule_count")
+    assert again["confirmed"] == "1" and again["comment"] == "the VIP"
+    saved = user.http.post(page, data={**again, "action": "save"})
+    assert saved.status_code == 303, saved.text[:500]
+    assert user.get(f"{api}/vips").json()["included"] == ["vip-1"]
+    assert _last_audit(user)["comment"] == "the VIP"
+
+    # Staging does not confirm: a save applies at once.
+    staging = f"{_api(user)}/environments/staging/segments"
+    assert user.put(f"{staging}/qa", json={"name": "QA"}).status_code in (200, 201)
+    qa = f"/o/{user.org}/p/default/segments/qa?env=staging"
+    fields = form_fields(user.get(qa).text, "rule_count")
+    at_once = user.http.post(qa, data={**fields, "included": "qa-1", "action": "save"})
+    assert at_once.status_code == 303
+    assert user.get(f"{staging}/qa").json()["included"] == ["qa-1"]
+
+
+def test_each_setting_keeps_its_audit_action_and_a_rename_is_environment_renamed(live):
+    """One save of the settings form that renames, stops confirming and protects: one entry
+    per kind of change, a rename as `environment.renamed` (as renames always were), so that
+    audit filters and webhooks on it keep working; a filter by the action finds it."""
+    user = signup(live.url, "actions@example.com")
+    page = f"/o/{user.org}/p/default/environments"
+    form = form_fields(user.get(page).text, "settings_form")
+    assert form["env"] == "production"
+    sent = {k: v for k, v in form.items() if k != "confirm_changes"}
+    sent |= {"name": "Live", "protected": "1", "required_approvals": "2"}
+    saved = user.http.post(page, data=sent)
+    assert saved.status_code == 303, saved.text[:500]
+    entries = user.get(f"/api/v1/orgs/{user.org}/audit").json()["entries"][:3]
+    by_action = {e["action"]: (e["before"], e["after"]) for e in entries}
+    assert by_action == {
+        "environment.renamed": ({"name": "Production"}, {"name": "Live"}),
+        "environment.updated": ({"confirm_changes": True}, {"confirm_changes": False}),
+        "environment.protection_changed": (
+            {"protected": False, "required_approvals": 1},
+            {"protected": True, "required_approvals": 2},
+        ),
+    }
+    renamed = user.get(f"/api/v1/orgs/{user.org}/audit", params={"action": "environment.renamed"})
+    assert [e["after"] for e in renamed.json()["entries"]] == [{"name": "Live"}]
+
+    # By the API too, and the form's own refusal of a number beside its field.
+    staging = f"{_api(user)}/environments/staging"
+    assert user.patch(staging, json={"name": "QA"}).status_code == 200
+    assert _last_audit(user)["action"] == "environment.renamed"
+    bad = user.http.post(page, data={**sent, "required_approvals": "11"})
+    assert (
+        bad.status_code == 422
+        and "required_approvals must be a whole number from 1 to 10" in bad.text
+    )

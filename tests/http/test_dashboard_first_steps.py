@@ -6,7 +6,11 @@ ask for; and the empty states of the list pages, each with the action to take.""
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import sqlalchemy as sa
+
+from tests.http.test_dashboard_project_roles import team
 from tests.http.test_dashboard_security import csrf_of
 from tests.http.test_delivery import make_flag, sdk, setup_env
 from tests.http.test_usage import flush
@@ -106,3 +110,55 @@ def test_empty_lists_say_what_to_do(live):
     assert re.search(
         r'No entries match these filters\. <a href="\?">Clear the filters</a>', filtered
     )
+
+
+def test_the_poll_is_cheap_and_says_when_to_stop(live):
+    """The partial the scripts ask for every few seconds reads little (not the whole project
+    with its environments and keys), and answers 204 once the checklist is closed, so that
+    they stop asking."""
+    e = setup_env(live.url, "poll@example.com")
+    flags = f"/o/{e.user.org}/p/default/flags"
+    make_flag(e, "banner")
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # What the request reads, not what the server's own tasks do meanwhile.
+        if statement != "BEGIN" and not re.search(
+            r"webhook_deliveries|scheduled_changes", statement
+        ):
+            statements.append(statement.split("\n")[0][:90])
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
+    try:
+        partial = e.user.get(flags, headers={"X-Partial": "first-steps"})
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+    assert partial.status_code == 200 and "data-first-steps-pending" in partial.text
+    assert "First steps with Default" in partial.text  # the project's name, as on the page
+    assert len(statements) <= 9, "\n".join(statements)  # it was some 23
+
+    page = e.user.get(flags).text
+    dismissed = e.user.http.post(
+        f"/o/{e.user.org}/p/default/first-steps", data={"csrf_token": csrf_of(page)}
+    )
+    assert dismissed.status_code == 303
+    gone = e.user.get(flags, headers={"X-Partial": "first-steps"})
+    assert gone.status_code == 204 and gone.text == ""
+
+
+def test_dismissing_follows_the_role_in_the_project(live):
+    """An organization admin who is a viewer of the project may not dismiss its checklist; an
+    organization viewer who is admin of a project may."""
+    owner, viewer, admin = team(live.url)
+    o = owner.org
+    page = admin.get(f"/o/{o}/p/default/flags").text
+    assert 'id="first-steps"' not in page  # a viewer here: never shown
+    refused = admin.http.post(f"/o/{o}/p/default/first-steps", data={"csrf_token": csrf_of(page)})
+    assert refused.status_code == 403
+    assert 'id="first-steps"' in owner.get(f"/o/{o}/p/default/flags").text
+
+    page = viewer.get(f"/o/{o}/p/b/flags").text
+    assert 'id="first-steps"' in page  # an admin of b
+    done = viewer.http.post(f"/o/{o}/p/b/first-steps", data={"csrf_token": csrf_of(page)})
+    assert done.status_code == 303
+    assert 'id="first-steps"' not in owner.get(f"/o/{o}/p/b/flags").text

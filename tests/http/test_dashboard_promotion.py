@@ -79,7 +79,16 @@ def test_compare_pages_and_copy_a_rule_with_the_form(live):
 
     data = [(k, v) for k, v in form.fields if k != "part"] + [("part", "rules")]
     data = [(k, "copy the EU rule" if k == "comment" else v) for k, v in data]
-    done = post(alice, form.action, data)
+    # Production confirms changes: the copy asks first, naming the parts, and changes nothing.
+    asked = post(alice, form.action, data)
+    assert asked.status_code == 200, asked.text
+    assert "Copy into Production?" in words(asked.text)
+    assert "<li><code>Rules</code></li>" in asked.text
+    assert config(alice, "checkout", "production")["rules"] == []
+    confirm = form_to(asked.text, "/flags/checkout/compare")
+    assert ("confirmed", "1") in confirm.fields and ("part", "rules") in confirm.fields
+    assert dict(confirm.fields)["comment"] == "copy the EU rule"
+    done = post(alice, confirm.action, confirm.fields)
     assert done.status_code == 303, done.text
     assert done.headers["location"].endswith("&copied=rules")
     after = alice.get(done.headers["location"])
@@ -93,7 +102,7 @@ def test_compare_pages_and_copy_a_rule_with_the_form(live):
     )  # fmt: skip
 
     # The same form again, now stale: production moved since the page was drawn.
-    stale = post(alice, form.action, [*data[:-1], ("part", "on")])
+    stale = post(alice, form.action, [*data[:-1], ("part", "on"), ("confirmed", "1")])
     assert stale.status_code == 412
     assert "production changed while you were looking" in words(stale.text)
     assert config(alice, "checkout", "production")["on"] is False
@@ -114,10 +123,20 @@ def test_bulk_form_on_the_flag_list_reports_each_flag(live):
     page = alice.get(f"/o/{alice.org}/p/default/flags?tag=&q=")
     assert 'form="bulk-form"' in page.text
     form = form_to(page.text, "/p/default/bulk")
-    fields = [(k, v) for k, v in form.fields if k != "action"]
+    fields = [(k, v) for k, v in form.fields if k not in ("action", "comment")]
     sent = [*fields, ("action", "on:production"), ("flag", "checkout"), ("flag", "ghost"),
             ("comment", "launch")]  # fmt: skip
-    result = post(alice, form.action, sent)
+    # Production confirms changes: a page names the flags and the environment first, and
+    # nothing changes until it is confirmed.
+    asked = post(alice, form.action, sent)
+    assert asked.status_code == 200, asked.text
+    assert "Turn 2 flags on in Production?" in words(asked.text)
+    assert "<li><code>checkout</code></li>" in asked.text
+    assert "<li><code>ghost</code></li>" in asked.text
+    assert config(alice, "checkout", "production")["on"] is False
+    confirm = form_to(asked.text, "/p/default/bulk")
+    assert ("confirmed", "1") in confirm.fields and dict(confirm.fields)["comment"] == "launch"
+    result = post(alice, confirm.action, confirm.fields)
     assert result.status_code == 200, result.text
     text = words(result.text)
     assert "Turn on in Production: 1 flag done, 1 refused" in text
@@ -145,6 +164,27 @@ def test_bulk_form_on_the_flag_list_reports_each_flag(live):
     assert refused.status_code == 403
     assert config(alice, "checkout", "production")["on"] is True
 
+    # Someone of another organization: its project answers 404, asked or confirmed, with its
+    # flags unchanged (exactly as a project that does not exist).
+    carol = signup(live.url, "carol@example.com")
+    theirs = dict(page_forms(carol.get(f"/o/{carol.org}/p/default/flags").text)[0].fields)
+    for extra in ([], [("confirmed", "1")]):
+        for action in ("off:production", "off:staging", "archive"):
+            gone = post(
+                carol,
+                f"/o/{alice.org}/p/default/bulk",
+                [("csrf_token", theirs["csrf_token"]), ("action", action),
+                 ("flag", "checkout"), *extra],
+            )  # fmt: skip
+            assert gone.status_code == 404, (action, extra)
+    missing = post(
+        carol,
+        "/o/no-such-org/p/default/bulk",
+        [("csrf_token", theirs["csrf_token"]), ("action", "archive"), ("flag", "checkout")],
+    )
+    assert missing.status_code == 404
+    assert config(alice, "checkout", "production")["on"] is True
+    assert alice.get(f"{api(alice)}/flags/checkout").json()["archived"] is False
 
 def test_the_copy_form_and_header_follow_the_project_role(live):
     """Dev, a viewer of the organization made admin of the project, gets the copy form and

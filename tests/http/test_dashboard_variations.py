@@ -49,9 +49,29 @@ def test_edit_values_names_and_add_a_variation(live):
         "off_variation": "0",
         "action": "save",
     }
-    saved = user.http.post(page, data=form)
+    # Blue, served in production (when off) and staging, gets a new value: production confirms
+    # changes, so the page asks first, the edits kept, and nothing is saved yet.
+    asked = user.http.post(page, data={**form, "comment": "rebrand"})
+    assert asked.status_code == 200, asked.text
+    assert "Save the new values, served in Production?</h2>" in asked.text
+    assert 'name="confirmed" value="1"' in asked.text and 'value="rebrand"' in asked.text
+    assert 'value="navy"' in asked.text and 'value="purple"' in asked.text
+    assert [v["value"] for v in _variations(user)] == ["blue", "green", "red"]
+    saved = user.http.post(page, data={**form, "confirmed": "1", "comment": "rebrand"})
     assert saved.status_code == 303, saved.text
     assert [v["value"] for v in _variations(user)] == ["navy", "green", "red", "purple"]
+    entry = user.get(f"/api/v1/orgs/{user.org}/audit").json()["entries"][0]
+    assert entry["comment"] == "rebrand"
+    # A new name only (nothing served changes) saves at once.
+    renamed = user.http.post(
+        page,
+        data={**form, **_form(user, page), "variation_name": ["Navy", "Green", "Red", "Purple"]},
+    )
+    assert renamed.status_code == 303, renamed.text
+    assert _variations(user)[0]["name"] == "Navy"
+    form["stamp"] = _form(user, page)["stamp"]
+    saved = user.http.post(page, data={**form, "confirmed": "1"})
+    assert saved.status_code == 303, saved.text
     assert _variations(user)[0]["name"] == "Navy <i>"
     shown = user.get(saved.headers["location"]).text
     assert "Saved the variations." in shown

@@ -18,7 +18,7 @@ from .invitations import accept_in
 from .login_tickets import LoginTickets
 from .passkeys import Passkeys
 from .passwords import Passwords
-from .runtime import Actor, Runtime
+from .runtime import Actor, Runtime, check_name
 from .second_factor import SecondFactor
 from .throttle import LoginThrottle
 
@@ -94,7 +94,7 @@ class Accounts:
         name = _check_name(name if name is not None else email.split("@")[0])
         team = name
         if organization is not None and organization.strip():
-            team = orgs.check_name(organization, field="organization")
+            team = check_name(organization, field="organization")
         self.passwords.check_policy(password)
         password_hash = self.passwords.hash(password)
         now = self.rt.now()

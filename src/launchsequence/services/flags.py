@@ -39,7 +39,7 @@ from .runtime import Actor, Runtime, check_key, record_audit
 from .values import check_document, check_value
 from .variations import refuse_pending_references, variation_uses, without_variation
 
-__all__ = ["FLAG_TYPES", "Flags", "check_tag", "flag_fields", "public_config"]
+__all__ = ["FLAG_TYPES", "Flags", "check_tag", "flag_fields", "public_config", "variation_changes"]
 
 FLAG_TYPES = ("boolean", "string", "number", "json")
 _TAG = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
@@ -126,6 +126,40 @@ def _index(value: Any, count: int, field: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < count:
         raise Invalid(f"must be a variation index from 0 to {count - 1}", field=field)
     return value
+
+
+def variation_changes(flag: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The `variations` and `defaults` that `body` (a flag update) sets for `flag`, checked
+    as `Flags.update_flag` checks them (Invalid names the field; nothing is read or written),
+    so that a form can refuse them before it asks to confirm."""
+    changes: dict[str, Any] = {}
+    if "variations" in body:
+        changes["variations"] = _variations(flag["type"], body["variations"])
+        if len(changes["variations"]) < len(flag["variations"]):
+            # Every configuration refers to variations by index: dropping one here would
+            # silently make the later ones serve their neighbour's value.
+            raise Invalid(
+                "cannot remove variations here, as that would renumber the rest: "
+                "remove them one at a time with DELETE .../variations/{index}, "
+                "which renumbers every environment's configuration to match",
+                field="variations",
+                code="variation_removal",
+            )
+    variations = changes.get("variations", flag["variations"])
+    if "defaults" in body:
+        d = body["defaults"] or {}
+        changes["defaults"] = {
+            **flag["defaults"],
+            **{
+                k: _index(d[k], len(variations), f"defaults.{k}")
+                for k in ("on_variation", "off_variation")
+                if k in d
+            },
+        }
+    elif "variations" in body:
+        for k in ("on_variation", "off_variation"):
+            _index(flag["defaults"][k], len(variations), f"defaults.{k}")
+    return changes
 
 
 def flag_fields(body: dict[str, Any], *, client_side: Any = None) -> dict[str, Any]:
@@ -442,18 +476,7 @@ class Flags:
             if "metadata" in body:
                 changes["metadata"] = check_metadata(body["metadata"])
             changes.update(lifecycle_fields(conn, org["id"], body, creating=False))
-            if "variations" in body:
-                changes["variations"] = _variations(flag["type"], body["variations"])
-                if len(changes["variations"]) < len(flag["variations"]):
-                    # Every configuration refers to variations by index: dropping one here
-                    # would silently make the later ones serve their neighbour's value.
-                    raise Invalid(
-                        "cannot remove variations here, as that would renumber the rest: "
-                        "remove them one at a time with DELETE .../variations/{index}, "
-                        "which renumbers every environment's configuration to match",
-                        field="variations",
-                        code="variation_removal",
-                    )
+            changes.update(variation_changes(flag, body))
             if "archived" in body:
                 if not isinstance(body["archived"], bool):
                     raise Invalid("must be true or false", field="archived")
@@ -472,20 +495,6 @@ class Flags:
                         doing="archiving",
                         **self._recent(conn, project, flag),
                     )
-            variations = changes.get("variations", flag["variations"])
-            if "defaults" in body:
-                d = body["defaults"] or {}
-                changes["defaults"] = {
-                    **flag["defaults"],
-                    **{
-                        k: _index(d[k], len(variations), f"defaults.{k}")
-                        for k in ("on_variation", "off_variation")
-                        if k in d
-                    },
-                }
-            elif "variations" in body:
-                for k in ("on_variation", "off_variation"):
-                    _index(flag["defaults"][k], len(variations), f"defaults.{k}")
             revalued = [
                 i
                 for i, (new, old) in enumerate(

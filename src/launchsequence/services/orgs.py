@@ -20,10 +20,10 @@ from ..store import flags as flag_store
 from ..store import orgs as store
 from ..store import project_roles as role_store
 from .access import environment_for, org_for, project_access, project_for
-from .environment_settings import PROTECTION_FIELDS, protection_changes, refuse_protected_deletion
+from .environment_settings import apply_settings, check_settings, refuse_protected_deletion
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .live import refuse_live_environment, refuse_live_project
-from .runtime import Actor, Runtime, check_key, record_audit
+from .runtime import Actor, Runtime, check_key, check_name, record_audit
 
 __all__ = [
     "CLIENT_KEY_PREFIX",
@@ -44,12 +44,6 @@ DEFAULT_ENVIRONMENTS: tuple[tuple[str, str], ...] = (
 )
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 _KEY_ATTEMPTS = 20  # a derived organization key and then random suffixes: 20 cannot all clash
-
-
-def check_name(value: Any, field: str = "name") -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > 200:
-        raise Invalid("must be 1 to 200 characters", field=field)
-    return value.strip()
 
 
 def _slug(text: str) -> str:
@@ -230,24 +224,6 @@ def confirms_by_default(key: str, name: str) -> bool:
     """Whether a new environment asks to confirm changes: when its key or name is
     "production" (any case)."""
     return "production" in (key.strip().casefold(), name.strip().casefold())
-
-
-def _environment_settings(changes: dict[str, Any]) -> dict[str, Any]:
-    """`changes` to an environment, checked: each setting's value as stored. Invalid names
-    the setting; an unknown one is Invalid too."""
-    out: dict[str, Any] = {}
-    for field, value in changes.items():
-        if value is None and field in ("name", "confirm_changes"):
-            raise Invalid("must not be null: leave it out to keep it", field=field)
-        if field == "name":
-            out["name"] = check_name(value)
-        elif field == "confirm_changes":
-            if not isinstance(value, bool):
-                raise Invalid("must be true or false", field="confirm_changes")
-            out["confirm_changes"] = value
-        else:
-            raise Invalid("is not a setting of an environment", field=field)
-    return out
 
 
 class Orgs:
@@ -580,41 +556,18 @@ class Orgs:
         self, actor: Actor, org_key: str, project_key: str, env_key: str, changes: dict[str, Any]
     ) -> dict[str, Any]:
         """Change the environment's settings named in `changes` (each optional, those left
-        out keep their values): `name` and `confirm_changes` (bool: the dashboard asks to
-        confirm each toggle or saved configuration here), audited together as
-        `environment.updated` with what changed before and after (nothing changed, no entry);
-        and its protection (`protected`, `required_approvals`, checked by
-        `environment_settings.protection_changes`), audited as the loud
-        `environment.protection_changed`, which webhooks hear of. Admins and owners of the
-        project only. Invalid names the field."""
-        protection = {k: v for k, v in changes.items() if k in PROTECTION_FIELDS}
-        if any(v is None for v in protection.values()):
-            field = next(k for k, v in protection.items() if v is None)
-            raise Invalid("must not be null: leave it out to keep it", field=field)
-        checked = _environment_settings(
-            {k: v for k, v in changes.items() if k not in PROTECTION_FIELDS}
-        )
+        out keep their values), as `environment_settings.SETTINGS` lists them: `name`,
+        `confirm_changes` (bool: the dashboard asks to confirm each change here), `protected`
+        and `required_approvals` (change requests). Each kind of change has its own audit
+        action (a rename is `environment.renamed`; see services/environment_settings.py);
+        nothing changed, no entry. Admins and owners of the project only. Invalid names the
+        field."""
+        checked = check_settings(changes)
         with self.rt.write_db.begin() as conn:
             # Locked: the gate reads protection under this lock (services/protection.py).
             org, project = project_access(conn, actor, org_key, project_key, write=True, lock=True)
             env = environment_for(conn, project, env_key)
-            changed = {k: v for k, v in checked.items() if env[k] != v}
-            if changed:
-                store.update_environment(conn, env["id"], changed)
-                record_audit(
-                    conn,
-                    self.rt,
-                    org_id=org["id"],
-                    actor=actor,
-                    action="environment.updated",
-                    resource=env_key,
-                    project=project_key,
-                    environment=env_key,
-                    before={k: env[k] for k in changed},
-                    after=changed,
-                )
-                env = {**env, **changed}
-            env = protection_changes(conn, self.rt, actor, org, project, env, protection)
+            env = apply_settings(conn, self.rt, actor, org, project, env, checked)
             return _public_environment(env, store.list_sdk_keys(conn, env["id"], now=self.rt.now()))
 
     def delete_environment(

@@ -15,8 +15,7 @@ from ..secrets import RELAY_KEY_PREFIX, digest, new_secret
 from ..store import relay_keys as store
 from .access import org_for, project_access, project_for
 from .errors import NotFound
-from .orgs import check_name
-from .runtime import Actor, Runtime, record_audit
+from .runtime import Actor, Runtime, check_name, record_audit
 
 __all__ = ["RelayKeys"]
 

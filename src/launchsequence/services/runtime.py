@@ -24,6 +24,7 @@ __all__ = [
     "Runtime",
     "SteadyClock",
     "check_key",
+    "check_name",
     "elapsed_clock_ms",
     "record_audit",
     "with_comment",
@@ -159,6 +160,14 @@ def check_key(value: Any, field_name: str = "key") -> str:
             field=field_name,
         )
     return value
+
+
+def check_name(value: Any, field: str = "name") -> str:
+    """A display name (of an organization, a project, an environment, a key): 1 to 200
+    characters, trimmed."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise Invalid("must be 1 to 200 characters", field=field)
+    return value.strip()
 
 
 #: The longest comment a change may carry.

@@ -33,7 +33,6 @@ from .errors import Invalid
 from .flag_lifecycle_fields import LIFECYCLE_FIELDS, lifecycle_fields
 from .flags import MAX_DESCRIPTION, check_text, flag_fields, with_rule_ids
 from .orgs import (
-    check_name,
     create_environment_rows,
     create_project_rows,
     initial_config,
@@ -43,7 +42,7 @@ from .orgs import (
 )
 from .protection import refuse_protected, refuse_protected_live, refuse_protected_values
 from .request_outcomes import void_naming
-from .runtime import Actor, Runtime, check_key, record_audit
+from .runtime import Actor, Runtime, check_key, check_name, record_audit
 
 # The API's request models are the shape rules of a configuration and of a segment: the same
 # ones apply to the document, whether it comes through the API or the `launchseq` command.

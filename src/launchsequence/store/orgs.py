@@ -43,7 +43,6 @@ __all__ = [
     "remove_member",
     "rename",
     "sdk_key_by_hash",
-    "set_protection",
     "set_onboarding_closed",
     "set_role",
     "update_environment",
@@ -212,16 +211,6 @@ def environment_by_id(conn: Connection, environment_id: int) -> dict[str, Any] |
     return _one(conn, select(environments).where(environments.c.id == environment_id))
 
 
-def set_protection(
-    conn: Connection, environment_id: int, *, protected: bool, required_approvals: int
-) -> None:
-    conn.execute(
-        update(environments)
-        .where(environments.c.id == environment_id)
-        .values(protected=protected, required_approvals=required_approvals)
-    )
-
-
 def list_environments(conn: Connection, project_id: int) -> list[dict[str, Any]]:
     query = (
         select(environments)
@@ -232,7 +221,7 @@ def list_environments(conn: Connection, project_id: int) -> list[dict[str, Any]]
 
 
 #: The environment columns `update_environment` may set.
-ENVIRONMENT_SETTINGS = frozenset({"name", "confirm_changes"})
+ENVIRONMENT_SETTINGS = frozenset({"name", "confirm_changes", "protected", "required_approvals"})
 
 
 def update_environment(conn: Connection, environment_id: int, values: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from ..services import Invalid, PreconditionFailed
 from ..services.bulk import ACTIONS
 from ..services.config_text import PART_LABELS, PARTS
 from . import params
+from .confirm import asks_confirmation, confirmation_page
 from .pages import Page, Redirect, page
 
 __all__ = ["ROUTES"]
@@ -52,7 +53,9 @@ def project_compare(p: Page) -> Response:
 @page()
 def flag_compare(p: Page) -> Response:
     """GET: the comparison. POST: copy the checked `part`s from `from` to `to`, at the
-    target's `version` as shown (a change made meanwhile is shown, not overwritten)."""
+    target's `version` as shown (a change made meanwhile is shown, not overwritten). Into an
+    environment that confirms changes, a copy without `confirmed=1` changes nothing: the
+    answer is a page naming the parts that asks to confirm."""
     org_key, project_key, flag_key = p.param("org"), p.param("project"), p.param("flag")
     actor = p.need_actor()
     org = p.services.orgs.get_org(actor, org_key, project=project_key)
@@ -70,6 +73,17 @@ def flag_compare(p: Page) -> Response:
                 raise Invalid("check at least one part to copy", field="parts")
             if source is None or target is None:
                 raise Invalid("choose the two environments", field="to")
+            if asks_confirmation(project, target) and p.form.get("confirmed") != "1":
+                name = next(e["name"] for e in project["environments"] if e["key"] == target)
+                return confirmation_page(
+                    p, org, project, target,
+                    title=f"Copy into {name}?",
+                    what=f"These parts of {flag_key} in {source} replace those in {name}, "
+                    f"for every application using {name}, at once.",
+                    items=[PART_LABELS[x] for x in chosen], button=f"Copy into {name}",
+                    back=f"/o/{org_key}/p/{project_key}/flags/{flag_key}/compare?"
+                    + urlencode({"from": source, "to": target}),
+                )  # fmt: skip
             done = p.services.promotion.copy(
                 actor, org_key, project_key, flag_key, from_key=source, to_key=target,
                 parts=chosen, if_match=version,
@@ -118,7 +132,9 @@ def _back(p: Page, org_key: str, project_key: str) -> str:
 @page()
 def bulk(p: Page) -> Response:
     """POST: `action` ("on:<env>", "off:<env>", "archive", "add_tag", "remove_tag") on each
-    checked `flag`, with `tag` for the tag actions. Answers a page of every flag's outcome."""
+    checked `flag`, with `tag` for the tag actions. Answers a page of every flag's outcome.
+    Turning flags on or off in an environment that confirms changes without `confirmed=1`
+    changes nothing: the answer is a page listing the flags that asks to confirm."""
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
     org = p.services.orgs.get_org(actor, org_key, project=project_key)
@@ -130,6 +146,17 @@ def bulk(p: Page) -> Response:
     try:
         if not flags:
             raise Invalid("select one or more flags in the list first", field="flags")
+        turning = action in ("on", "off") and asks_confirmation(project, env)
+        if turning and p.form.get("confirmed") != "1":
+            name = next(e["name"] for e in project["environments"] if e["key"] == env)
+            count = f"{len(flags)} flag{'' if len(flags) == 1 else 's'}"
+            return confirmation_page(
+                p, org, project, env,
+                title=f"Turn {count} {action} in {name}?",
+                what=f"Turned {action}, each flag below changes for every application using "
+                f"{name}, at once.",
+                items=flags, button=f"Turn {count} {action} in {name}", back=back,
+            )  # fmt: skip
         outcome = p.services.bulk.run(
             actor, org_key, project_key, action=action, flags=flags,
             environment=env or None, tag=p.form.get("tag", "").strip() or None,

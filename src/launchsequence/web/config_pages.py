@@ -13,10 +13,11 @@ import orjson
 from starlette.responses import Response
 
 from ..services import InUse, Invalid, PreconditionFailed
+from ..services.access import refuse_read_only
 from . import context_form, params
 from . import relations_form as relations
 from . import rules_form as rf
-from .confirm import asks_confirmation, refuse_viewers
+from .confirm import asks_confirmation
 from .lifecycle_pages import flag_page_context, lifecycle_form
 from .pages import Page, Redirect, page
 from .request_pages import request_form_edits
@@ -318,7 +319,7 @@ def flag_page(p: Page) -> Response:
             try:
                 wanted = _config(draft, count, config["on"])
                 if asks_confirmation(project, env) and p.form.get("confirmed") != "1":
-                    refuse_viewers(org)
+                    refuse_read_only(org["role"])
                     # Refused edits say why now, not after the confirmation.
                     p.services.drafts.evaluate(
                         actor, org_key, project_key, flag_key, env, wanted, {}

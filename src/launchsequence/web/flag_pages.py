@@ -13,9 +13,10 @@ import orjson
 from starlette.responses import Response
 
 from ..services import Conflict, Invalid
+from ..services.access import refuse_read_only
 from ..services.protection import PROTECTED
 from . import first_steps, params
-from .confirm import asks_confirmation, confirm_envs, refuse_viewers
+from .confirm import asks_confirmation, confirm_envs
 from .pages import Page, Redirect, page
 
 __all__ = ["PER_PAGE", "ROUTES", "flag_rows", "pagination"]
@@ -126,11 +127,11 @@ def pagination(total: int, requested: str | None, filters: dict[str, str]) -> di
 def flag_list(p: Page) -> Response:
     org_key, project_key = p.param("org"), p.param("project")
     actor = p.need_actor()
+    partial = p.request.headers.get("x-partial")
+    if partial == "first-steps":
+        return first_steps.partial(p, org_key, project_key)
     org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
-    steps = first_steps.checklist(p, org, project_key)
-    if p.request.headers.get("x-partial") == "first-steps":
-        return p.render("_first_steps.html", org=org, project=project, steps=steps, live=True)
     f = _filters(p)
     everything_matching = flag_rows(p, org_key, project_key, f)
     pages = pagination(len(everything_matching), p.query.get("page"), f)
@@ -156,11 +157,11 @@ def flag_list(p: Page) -> Response:
         "confirm_envs": confirm_envs(project),
         "env_names": {e["key"]: e["name"] for e in project["environments"]},
         "now": p.services.rt.now(),
-        "steps": steps,
-        "dismissed": p.query.get("first_steps") == "dismissed",
     }
-    if p.request.headers.get("x-partial") == "rows":
+    if partial == "rows":
         return p.render("_flag_rows.html", **context)
+    context["steps"] = first_steps.checklist(p, org_key, project_key)
+    context["dismissed"] = p.query.get("first_steps") == "dismissed"
     everything = everything_matching
     if filtered:
         everything = p.services.flags.list_flags(
@@ -189,7 +190,7 @@ def toggle(p: Page) -> Response:
         project = p.services.orgs.get_project(actor, org_key, project_key)
         if asks_confirmation(project, env):
             org = p.services.orgs.get_org(actor, org_key, project=project_key)
-            refuse_viewers(org)
+            refuse_read_only(org["role"])
             if partial:
                 return Response(status_code=409)
             return p.render(

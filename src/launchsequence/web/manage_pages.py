@@ -9,7 +9,8 @@ from urllib.parse import quote
 
 from starlette.responses import Response
 
-from ..services import Forbidden, Invalid
+from ..services import Invalid
+from ..services.access import refuse_read_only
 from .pages import Page, Redirect, page
 
 __all__ = ["ROUTES", "live_by_environment"]
@@ -42,8 +43,7 @@ def project_settings(p: Page) -> Response:
     errors: dict[str, str] = {}
     values = {"name": project["name"], "confirm_key": ""}
     if p.request.method == "POST":
-        if org["role"] == "viewer":
-            raise Forbidden("viewers can read but not change anything", code="read_only")
+        refuse_read_only(org["role"])
         action = p.form.get("action", "")
         if action == "rename":
             values["name"] = p.form.get("name", "")

@@ -5,13 +5,14 @@ snippets."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from starlette.responses import Response
 
-from ..services import Conflict, Forbidden, Invalid
+from ..services import Conflict, Invalid
+from ..services.access import refuse_read_only
+from ..services.environment_settings import SETTINGS
 from . import flash, params
 from .manage_pages import live_by_environment
 from .pages import Page, Redirect, page
@@ -71,19 +72,25 @@ def _usage(
     return usage
 
 
-def environment_settings(p: Page) -> dict[str, Any]:
-    """The environment settings form as a PATCH body: each setting the form shows (its
-    `<name>_shown` marker: an unticked box sends nothing) read by its reader below. A new
-    setting is a new entry here and a new field in the form."""
-    readers: dict[str, Callable[[str], Any]] = {
-        "protected": lambda raw: raw == "1",
-        "required_approvals": lambda raw: params.integer(raw, "required_approvals", lo=1, hi=10),
-    }  # fmt: skip
-    return {
-        name: read(p.form.get(name, ""))
-        for name, read in readers.items()
-        if p.form.get(f"{name}_shown") == "1"
-    }
+def _settings_from_form(form: dict[str, str]) -> dict[str, Any]:
+    """An environment's settings form as `Orgs.update_environment`'s `changes`, each setting
+    of `environment_settings.SETTINGS` read by its kind: text and numbers when sent; a checkbox
+    when sent, and as unticked (false) in the full settings form (it sends `settings_form`),
+    where an unticked box sends nothing. A number that is not one is Invalid naming it."""
+    full = form.get("settings_form") == "1"
+    changes: dict[str, Any] = {}
+    for name, setting in SETTINGS.items():
+        raw = form.get(name)
+        if setting.kind == "checkbox" and (full or raw is not None):
+            changes[name] = raw == "1"
+        elif raw is None and not full:
+            continue
+        elif setting.kind == "number":
+            lo, hi = setting.bounds
+            changes[name] = params.integer(raw, name, lo=lo, hi=hi)
+        else:
+            changes[name] = raw or ""
+    return changes
 
 
 @page()
@@ -97,6 +104,7 @@ def environments(p: Page) -> Response:
     editing: dict[str, dict[str, str]] = {}  # env key -> its settings form as sent, refused
     revealed: dict[str, Any] | None = None
     if p.request.method == "POST":
+        refuse_read_only(org["role"])  # before any field is read: a viewer learns nothing more
         action = p.form.get("action", "")
         if action == "create":
             values = {"key": p.form.get("key", "").strip(), "name": p.form.get("name", "").strip()}
@@ -113,7 +121,7 @@ def environments(p: Page) -> Response:
         elif action in ("settings", "rename"):
             env_key = p.form.get("env", "")
             try:
-                changes = {**_settings_from_form(p.form), **environment_settings(p)}
+                changes = _settings_from_form(p.form)
                 p.services.orgs.update_environment(actor, org_key, project_key, env_key, changes)
             except Invalid as exc:
                 errors[f"env-{env_key}-{exc.field or 'name'}"] = exc.message
@@ -168,23 +176,6 @@ def environments(p: Page) -> Response:
     )
 
 
-#: The on/off settings of an environment its settings form holds as checkboxes (the form
-#: sends `settings_form`, so that an unticked box reads as off rather than as left out).
-CHECKBOX_SETTINGS = ("confirm_changes",)
-
-
-def _settings_from_form(form: dict[str, str]) -> dict[str, Any]:
-    """The settings an environment's settings form sets (`Orgs.update_environment`'s
-    `changes`): its name, and each checkbox setting when the form carried them."""
-    changes: dict[str, Any] = {}
-    if "name" in form:
-        changes["name"] = form["name"]
-    if form.get("settings_form") == "1":
-        for name in CHECKBOX_SETTINGS:
-            changes[name] = form.get(name) == "1"
-    return changes
-
-
 def _reveal_next(p: Page, here: str, env_key: str, kind: str, key: str, *, created: bool) -> None:
     """Post/redirect/get: the new key goes to the next GET only, so a reload makes no other."""
     payload = {"environment": env_key, "kind": kind, "key": key, "created": created}
@@ -206,8 +197,7 @@ def confirm_delete(p: Page) -> Response:
     actor = p.need_actor()
     org = p.services.orgs.get_org(actor, org_key, project=project_key)
     project = p.services.orgs.get_project(actor, org_key, project_key)
-    if org["role"] == "viewer":
-        raise Forbidden("viewers can read but not change anything", code="read_only")
+    refuse_read_only(org["role"])
     env = p.services.orgs.get_environment(actor, org_key, project_key, env_key)
     here = f"/o/{org_key}/p/{project_key}/environments"
     errors: dict[str, str] = {}

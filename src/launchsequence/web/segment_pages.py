@@ -1,5 +1,11 @@
 """Segments of an environment: the list with a form to create one, and a segment's page
-(included and excluded keys, rules), kept while its author logs in again."""
+(included and excluded keys, rules), kept while its author logs in again.
+
+In an environment that confirms changes (web/confirm.py), saving a segment asks first, as
+saving a flag's configuration does: the flags whose rules use it serve by it at once. A save
+without `confirmed=1` shows the page again with the edits kept and the question. Creating a
+segment (empty, used by nothing) and deleting one (refused while a flag uses it) change
+nothing any application is served, and do not ask."""
 
 from __future__ import annotations
 
@@ -8,7 +14,9 @@ from typing import Any
 from starlette.responses import Response
 
 from ..services import Conflict, Invalid
+from ..services.access import refuse_read_only
 from . import rules_form as rf
+from .confirm import asks_confirmation
 from .pages import Page, Redirect, page
 
 __all__ = ["ROUTES"]
@@ -69,6 +77,7 @@ def segment_page(p: Page) -> Response:
     segment = p.services.flags.get_segment(actor, org_key, project_key, env, key)
     errors: dict[str, str] = {}
     notice = None
+    confirming = False
     stored = {
         "name": segment["name"],
         "description": segment["description"],
@@ -105,9 +114,13 @@ def segment_page(p: Page) -> Response:
                     "excluded": rf.split_keys(draft["excluded"]),
                     "rules": rf.rules_from_draft(draft["rules"], 0, serve=False),
                 }
-                p.services.flags.write_segment(
-                    actor, org_key, project_key, env, key, body, create=False
-                )
+                if asks_confirmation(project, env) and p.form.get("confirmed") != "1":
+                    refuse_read_only(org["role"])
+                    confirming = True  # the page again, the edits kept, asking to confirm
+                else:
+                    p.services.flags.write_segment(
+                        actor, org_key, project_key, env, key, body, create=False
+                    )
             except Invalid as exc:
                 field = exc.field or "form"
                 errors[
@@ -117,7 +130,8 @@ def segment_page(p: Page) -> Response:
                 ] = exc.message
                 p.status = 422
             else:
-                raise Redirect(f"/o/{org_key}/p/{project_key}/segments/{key}?env={env}")
+                if not confirming:
+                    raise Redirect(f"/o/{org_key}/p/{project_key}/segments/{key}?env={env}")
     return p.render(
         "segment.html",
         org=org,
@@ -129,6 +143,9 @@ def segment_page(p: Page) -> Response:
         notice=notice,
         errors=errors,
         operators=rf.OPERATORS,
+        confirm_env=asks_confirmation(project, env),
+        confirming=confirming,
+        comment=p.form.get("comment", ""),
     )
 
 

@@ -1,7 +1,9 @@
 """Editing a flag's variations: names, values of the flag's type, adding and removing one, and
 the defaults for new environments. Values change in place (rules keep pointing at the same
 variation); a variation that some environment serves cannot be removed, and the error says
-where it is used."""
+where it is used. A new value for a variation that an environment which confirms changes
+serves asks first (web/confirm.py): the page again, the edits kept, naming those
+environments; the save applies with `confirmed=1`."""
 
 from __future__ import annotations
 
@@ -11,8 +13,11 @@ import orjson
 from starlette.responses import Response
 
 from ..services import Conflict, Forbidden, Invalid
+from ..services.access import refuse_read_only
+from ..services.flags import variation_changes
 from ..services.variations import variation_uses
 from . import params
+from .confirm import asks_confirmation
 from .flag_pages import parse_value
 from .pages import UNSHOWABLE, Page, Redirect, page
 
@@ -54,6 +59,28 @@ def _uses(p: Page, org: str, project: dict[str, Any], flag: dict[str, Any]) -> l
     return out
 
 
+def _asking(
+    p: Page, org: str, project: dict[str, Any], flag: dict[str, Any], wanted: list[Any]
+) -> list[str]:
+    """The names of the environments that confirm changes (web/confirm.py) and serve a saved
+    variation whose value `wanted` (the values to save, in order) changes: saving then asks
+    first, as a saved configuration there does. A new name, a new variation or new defaults
+    (for environments made later) change nothing served, and do not ask."""
+    changed = [
+        i for i, v in enumerate(flag["variations"]) if i < len(wanted) and wanted[i] != v["value"]
+    ]
+    names = []
+    for env in project["environments"]:
+        if not changed or not asks_confirmation(project, env["key"]):
+            continue
+        config = p.services.flags.get_config(
+            p.need_actor(), org, project["key"], flag["key"], env["key"]
+        )
+        if any(variation_uses(config, i) for i in changed):
+            names.append(env["name"])
+    return names
+
+
 def _field(exc: Invalid) -> str:
     field = exc.field or "variations"
     if field.startswith("variations[") and field.endswith("].name"):
@@ -76,12 +103,12 @@ def variations(p: Page) -> Response:
     rows = _saved_rows(flag)
     defaults = {k: str(v) for k, v in flag["defaults"].items()}
     errors: dict[str, str] = {}
+    confirming: list[str] = []  # the environments a save asks to confirm for
     notice = {"removed": "Removed the variation.", "saved": "Saved the variations."}.get(
         p.query.get("done", "")
     )
     if p.request.method == "POST":
-        if org["role"] == "viewer":
-            raise Forbidden("viewers can read but not change anything", code="read_only")
+        refuse_read_only(org["role"])
         names = p.lists.get("variation_name", [])[:MAX_ROWS]
         values = p.lists.get("variation_value", [])[:MAX_ROWS]
         typed = [{"name": n, "value": v} for n, v in zip(names, values, strict=False)]
@@ -141,7 +168,10 @@ def variations(p: Page) -> Response:
                         if k in ("on_variation", "off_variation")
                     },
                 }
-                p.services.flags.update_flag(actor, org_key, project_key, flag_key, body)
+                wanted = [v["value"] for v in variation_changes(flag, body)["variations"]]
+                asking = _asking(p, org_key, project, flag, wanted)
+                if not asking or p.form.get("confirmed") == "1":
+                    p.services.flags.update_flag(actor, org_key, project_key, flag_key, body)
             except Invalid as exc:
                 errors[_field(exc)] = exc.message
                 p.status = 422
@@ -149,7 +179,9 @@ def variations(p: Page) -> Response:
                 errors["form"] = exc.message
                 p.status = 409
             else:
-                raise Redirect(f"{here}?done=saved")
+                if not asking or p.form.get("confirmed") == "1":
+                    raise Redirect(f"{here}?done=saved")
+                confirming = asking  # the page again, the edits kept, asking to confirm
     return p.render(
         "variations.html",
         org=org,
@@ -161,6 +193,8 @@ def variations(p: Page) -> Response:
         defaults=defaults,
         errors=errors,
         notice=notice,
+        confirming=confirming,
+        comment=p.form.get("comment", ""),
     )
 
 

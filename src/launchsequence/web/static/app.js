@@ -44,10 +44,13 @@ function swapKeepingFocus(old, fresh) {
 }
 
 // Environments that confirm changes: a dialog asks first, with an optional comment for the
-// audit log. Resolves to the comment ("" for none) once confirmed, or null if cancelled.
+// audit log. Resolves to the comment ("" for none) once confirmed, or null if cancelled; to
+// NO_DIALOG where it cannot ask (no dialog on the page, or a browser without <dialog>): the
+// caller then sends the form without `confirmed`, and the server's own page asks.
+const NO_DIALOG = Symbol("no dialog");
 function confirmChange(what, why, comment) {
   const dialog = document.getElementById("confirm-change");
-  if (!dialog || !dialog.showModal) return Promise.resolve(comment || "");
+  if (!dialog || typeof dialog.showModal !== "function") return Promise.resolve(NO_DIALOG);
   document.getElementById("confirm-change-what").textContent = what;
   document.getElementById("confirm-change-why").textContent = why;
   const input = document.getElementById("confirm-change-comment");
@@ -100,6 +103,12 @@ document.addEventListener("submit", (event) => {
   ).then((comment) => {
     if (comment === null) {
       button.focus();
+      return;
+    }
+    if (comment === NO_DIALOG) {
+      // The plain form post, without `confirmed`: the server answers with its own question.
+      setField(form, button.name, button.value);
+      form.submit();
       return;
     }
     if (typed) typed.value = comment;
@@ -345,14 +354,19 @@ function startLive() {
 
 // The first-steps checklist: while a step is left, ask again every few seconds (at most for
 // half an hour, and not while the tab is hidden), so the first evaluation shows as it arrives.
+// Stops for good once the list is gone from the page, once the server has none to show (204:
+// dismissed elsewhere, or done), once the answer is a refusal, a missing page or no checklist
+// at all (the session ended: a log-in page), and after a few failed asks in a row.
 function startFirstSteps() {
   if (!document.querySelector("[data-first-steps-pending]")) return;
   const started = Date.now();
+  let failures = 0;
+  const stop = () => clearInterval(timer);
   const timer = setInterval(async () => {
     const box = document.getElementById("first-steps");
-    if (!box || !box.hasAttribute("data-first-steps-pending") ||
-        Date.now() - started > 30 * 60 * 1000) {
-      clearInterval(timer);
+    if (!box || !box.isConnected || !box.hasAttribute("data-first-steps-pending") ||
+        Date.now() - started > 30 * 60 * 1000 || failures >= 5) {
+      stop();
       return;
     }
     if (document.hidden) return;
@@ -360,14 +374,32 @@ function startFirstSteps() {
       const response = await fetch(location.pathname, {
         headers: { "X-Partial": "first-steps" },
         credentials: "same-origin",
+        redirect: "manual",
       });
-      if (!response.ok) return;
+      if (response.status === 204) {
+        box.remove();
+        stop();
+        return;
+      }
+      if (response.type === "opaqueredirect" || [401, 403, 404, 410].includes(response.status)) {
+        stop();
+        return;
+      }
+      if (!response.ok) {
+        failures += 1;
+        return;
+      }
+      failures = 0;
       const template = document.createElement("template");
       template.innerHTML = (await response.text()).trim();
       const fresh = template.content.getElementById("first-steps");
-      if (fresh) swapKeepingFocus(box, fresh);
+      if (!fresh) {
+        stop();
+        return;
+      }
+      if (box.isConnected) swapKeepingFocus(box, fresh);
     } catch (err) {
-      // Offline for a moment: the next round asks again.
+      failures += 1; // offline for a moment: the next round asks again
     }
   }, 4000);
 }
@@ -427,7 +459,8 @@ document.addEventListener("submit", (event) => {
   const form = event.target;
   const button = event.submitter;
   if (event.defaultPrevented || !form.dataset || !form.dataset.confirmSave) return;
-  if ((button ? button.value : "save") !== "save" || form.dataset.confirmed) return;
+  if ((button ? button.value : "save") !== "save" || form.dataset.confirmed ||
+      form.dataset.askedByServer) return;
   event.preventDefault();
   const env = form.dataset.confirmSave;
   const typed = form.querySelector('input[name="comment"]');
@@ -440,11 +473,20 @@ document.addEventListener("submit", (event) => {
       if (button) button.focus();
       return;
     }
-    setField(form, "comment", comment);
-    setField(form, "confirmed", "1");
-    form.dataset.confirmed = "1";
-    if (button) form.requestSubmit(button);
-    else form.requestSubmit();
+    if (comment === NO_DIALOG) {
+      // Sent without `confirmed`: the server answers with the form and its own question.
+      form.dataset.askedByServer = "1";
+    } else {
+      setField(form, "comment", comment);
+      setField(form, "confirmed", "1");
+      form.dataset.confirmed = "1";
+    }
+    // After this submit event has ended: a form ignores a request to submit made while it
+    // is still firing one (the case where no dialog opened, and this ran at once).
+    setTimeout(() => {
+      if (button) form.requestSubmit(button);
+      else form.requestSubmit();
+    }, 0);
   });
 });
 
