@@ -211,8 +211,13 @@ class UsageCounter:
     ) -> None:
         """Merge an (environment, application, SDK, version) another process saw (an edge's
         forwarded interval): the later time last seen, the union of the instance ids."""
-        if not self.enabled:
-            return
+        if self.enabled:
+            self._merge_seen(key, last_seen, instances)
+
+    def _merge_seen(
+        self, key: tuple[int, str, str, str], last_seen: int, instances: Iterable[str]
+    ) -> None:
+        """Merge within the bounds: `max_keys` applications, `max_instances` ids each."""
         found = self.apps.get(key)
         if found is None:
             if len(self.apps) >= self.max_keys:
@@ -235,14 +240,11 @@ class UsageCounter:
 
     def restore(self, drained: Drained) -> None:
         """Put back what a failed flush could not write (the database was away), so that it
-        is written with the next interval's counts instead of being lost."""
+        is written with the next interval's counts instead of being lost. The bounds hold as
+        when counting: `max_keys` counts and applications (the rest goes to `overflow`),
+        `max_instances` instance ids per application."""
         for (env_id, flag, variation, app), n in drained.counts.items():
             self.add(env_id, flag, variation, app, n)
-        for key, seen in drained.apps.items():
-            found = self.apps.get(key)
-            if found is None:
-                self.apps[key] = seen
-            else:
-                found.last_seen = max(found.last_seen, seen.last_seen)
-                found.instances |= seen.instances
+        for key, seen in drained.apps.items():  # within the bounds, as when first counted
+            self._merge_seen(key, seen.last_seen, seen.instances)
         self.overflow += drained.overflow
