@@ -139,14 +139,11 @@ class UsageCounter:
         self.apps: Apps = {}
         self.overflow = 0
         self.max_instances = 1000  # instance ids kept per application and interval
-        #: Keys of the archived flags of each environment (set by the flusher, off the
-        #: evaluation path): their FLAG_NOT_FOUND answers are counted (variation -1), so that
-        #: an archived flag some code still asks for shows as evaluated.
+        #: Keys of the archived flags of each environment (set off the evaluation path: by
+        #: the flusher at the core, from the relay stream's `env` events at an edge): their
+        #: FLAG_NOT_FOUND answers are counted (variation -1), so that an archived flag some
+        #: code still asks for shows as evaluated. No other unknown key is counted.
         self.archived: dict[int, frozenset[str]] = {}
-        #: At an edge (which does not know which flags are archived): count every key asked
-        #: for, FLAG_NOT_FOUND answers and reports of unknown flags included, and let the core
-        #: filter what it forwards to (its memory stays bounded by `max_keys`).
-        self.keep_unknown = False
 
     # --- the evaluation paths ----------------------------------------------------------------
 
@@ -176,11 +173,7 @@ class UsageCounter:
             found = counts.get(key)
             if found is not None:
                 counts[key] = found + 1
-            elif (
-                r.error_code != "FLAG_NOT_FOUND"
-                or self.keep_unknown
-                or r.key in self.archived.get(env_id, ())
-            ):
+            elif r.error_code != "FLAG_NOT_FOUND" or r.key in self.archived.get(env_id, ()):
                 self.add(env_id, r.key, variation, application)
 
     def add_values(self, env_id: int, application: str, values: Mapping[str, Any]) -> None:

@@ -238,7 +238,8 @@ class _Session:
                 send, b"event: keys\nid: %s\ndata: %b\n\n" % (str(self.sent).encode(), payload)
             )
             return
-        data = env_event(owner, env_id, state.body, state.version, keys)
+        archived = await asyncio.to_thread(self.source.archived_flags, env_id)
+        data = env_event(owner, env_id, state.body, state.version, keys, archived)
         await self._write(
             send, b"event: env\nid: %s\ndata: %b\n\n" % (str(self.sent).encode(), data)
         )

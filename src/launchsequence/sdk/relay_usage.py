@@ -81,8 +81,7 @@ def chunks(drained: Drained, edge_id: str) -> Iterator[tuple[Drained, bytes]]:
     carries (what to put back into the counter when that post fails). Instance ids past
     `MAX_INSTANCES` per application are not sent (the core shows how many instances one
     process heard from; past 100 behind one edge it shows 100)."""
-    # A key no flag can have (asked for at an edge, which counts unknown keys) is not sent:
-    # the upstream would refuse the whole post for it.
+    # A key no flag can have is not sent: the upstream would refuse the whole post for it.
     counts = [item for item in drained.counts.items() if 0 < len(item[0][1]) <= MAX_FLAG_KEY]
     apps = list(drained.apps.items())
     first = True
@@ -272,9 +271,7 @@ class RelayUsage:
         accepted = ignored = 0
         for env_id, flag, variation, application, n in counts:
             flags = known.get(env_id)
-            if (flags is not None and flag in flags) or (
-                env_id in covered and counter.keep_unknown
-            ):
+            if flags is not None and flag in flags:
                 counter.add(env_id, flag, variation, application, n)
                 accepted += n
             else:
