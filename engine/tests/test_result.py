@@ -12,4 +12,3 @@ def test_equal_results_hash_alike_and_are_one_key() -> None:
     assert hash(a) == hash(b)
     assert len({a, b}) == 1
     assert {a: 1}[b] == 1
-
