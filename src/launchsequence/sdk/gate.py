@@ -47,7 +47,8 @@ class SdkGate:
     usual request. `routes` are `app`'s; only those whose endpoint is a coroutine function
     (`async def`, checked when the route is indexed) take the fast path: a plain function or
     an endpoint class goes through `app`, which runs it as Starlette does (a plain function
-    in the thread pool). `sdk_error` and `http_error` render the errors as `app`'s exception handlers do."""
+    in the thread pool). `sdk_error` and `http_error` render the errors as `app`'s exception
+    handlers do."""
 
     def __init__(
         self,
