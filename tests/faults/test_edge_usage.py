@@ -1,5 +1,5 @@
 """Usage through edge nodes, as real processes: what an edge answers (and what SDKs report to
-it) reaches the core's usage API exactly once, through a chain of edges too, and survives
+it) reaches the core's usage API once, through a chain of edges too, and survives
 the core being down (kept in memory and retried) and an edge stopped meanwhile (kept on disk
 and sent by its next start).
 
