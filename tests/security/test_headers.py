@@ -62,6 +62,8 @@ def _sdk_answers(url: str, key: str) -> Iterator[tuple[str, httpx.Response]]:
     yield "relay usage: no key", httpx.post(relay, json={"counts": []})
     yield "relay usage: too large", httpx.post(relay, content=b"{}" + b" " * (5 << 20))
     yield "relay usage: wrong method", httpx.get(relay)
+    yield "relay stream: no key", httpx.get(f"{url}/relay/v1/stream")
+    yield "stream: no key", httpx.get(f"{url}/sdk/v1/stream")
 
 
 def test_sdk_answers_under_the_server_keep_their_protections(served):
@@ -82,6 +84,8 @@ def test_sdk_answers_under_the_server_keep_their_protections(served):
         "relay usage: no key": (401, "unauthorized"),
         "relay usage: too large": (413, "payload_too_large"),
         "relay usage: wrong method": (405, "method_not_allowed"),
+        "relay stream: no key": (401, "unauthorized"),
+        "stream: no key": (401, "unauthorized"),
     }
     for name, answer in _sdk_answers(process.url, key):
         status, code = expected[name]
