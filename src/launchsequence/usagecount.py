@@ -139,14 +139,11 @@ class UsageCounter:
         self.apps: Apps = {}
         self.overflow = 0
         self.max_instances = 1000  # instance ids kept per application and interval
-        #: Keys of the archived flags of each environment (set by the flusher, off the
-        #: evaluation path): their FLAG_NOT_FOUND answers are counted (variation -1), so that
-        #: an archived flag some code still asks for shows as evaluated.
+        #: Keys of the archived flags of each environment (set off the evaluation path: by
+        #: the flusher at the core, from the relay stream's `env` events at an edge): their
+        #: FLAG_NOT_FOUND answers are counted (variation -1), so that an archived flag some
+        #: code still asks for shows as evaluated. No other unknown key is counted.
         self.archived: dict[int, frozenset[str]] = {}
-        #: At an edge (which does not know which flags are archived): count every key asked
-        #: for, FLAG_NOT_FOUND answers and reports of unknown flags included, and let the core
-        #: filter what it forwards to (its memory stays bounded by `max_keys`).
-        self.keep_unknown = False
 
     # --- the evaluation paths ----------------------------------------------------------------
 
@@ -176,11 +173,7 @@ class UsageCounter:
             found = counts.get(key)
             if found is not None:
                 counts[key] = found + 1
-            elif (
-                r.error_code != "FLAG_NOT_FOUND"
-                or self.keep_unknown
-                or r.key in self.archived.get(env_id, ())
-            ):
+            elif r.error_code != "FLAG_NOT_FOUND" or r.key in self.archived.get(env_id, ()):
                 self.add(env_id, r.key, variation, application)
 
     def add_values(self, env_id: int, application: str, values: Mapping[str, Any]) -> None:
@@ -211,8 +204,13 @@ class UsageCounter:
     ) -> None:
         """Merge an (environment, application, SDK, version) another process saw (an edge's
         forwarded interval): the later time last seen, the union of the instance ids."""
-        if not self.enabled:
-            return
+        if self.enabled:
+            self._merge_seen(key, last_seen, instances)
+
+    def _merge_seen(
+        self, key: tuple[int, str, str, str], last_seen: int, instances: Iterable[str]
+    ) -> None:
+        """Merge within the bounds: `max_keys` applications, `max_instances` ids each."""
         found = self.apps.get(key)
         if found is None:
             if len(self.apps) >= self.max_keys:
@@ -235,14 +233,11 @@ class UsageCounter:
 
     def restore(self, drained: Drained) -> None:
         """Put back what a failed flush could not write (the database was away), so that it
-        is written with the next interval's counts instead of being lost."""
+        is written with the next interval's counts instead of being lost. The bounds hold as
+        when counting: `max_keys` counts and applications (the rest goes to `overflow`),
+        `max_instances` instance ids per application."""
         for (env_id, flag, variation, app), n in drained.counts.items():
             self.add(env_id, flag, variation, app, n)
-        for key, seen in drained.apps.items():
-            found = self.apps.get(key)
-            if found is None:
-                self.apps[key] = seen
-            else:
-                found.last_seen = max(found.last_seen, seen.last_seen)
-                found.instances |= seen.instances
+        for key, seen in drained.apps.items():  # within the bounds, as when first counted
+            self._merge_seen(key, seen.last_seen, seen.instances)
         self.overflow += drained.overflow

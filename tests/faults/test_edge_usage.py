@@ -1,5 +1,5 @@
 """Usage through edge nodes, as real processes: what an edge answers (and what SDKs report to
-it) reaches the core's usage API exactly once, through a chain of edges too, and survives
+it) reaches the core's usage API once, through a chain of edges too, and survives
 the core being down (kept in memory and retried) and an edge stopped meanwhile (kept on disk
 and sent by its next start).
 
@@ -131,3 +131,59 @@ def test_counts_wait_out_the_core_in_memory_and_across_an_edge_restart(core, edg
     edge.start()
     settle(core, 17)
     assert not pending.exists()
+
+
+def usage_of(core: Core, flag: str) -> dict[Any, int]:
+    """{variation: evaluations} of `flag` in production at the core."""
+    path = f"{core.base}/flags/{flag}/usage"
+    answer = core.user.get(path, params={"environment": "production"})
+    assert answer.status_code == 200, answer.text
+    out: dict[Any, int] = {}
+    for entry in answer.json()["environments"]:
+        for bucket in entry["buckets"]:
+            for v in bucket["variations"]:
+                out[v["variation"]] = out.get(v["variation"], 0) + v["count"]
+    return out
+
+
+def test_an_edge_counts_only_flags_the_key_may_see_and_archived_ones(core, edges):  # noqa: F811
+    """A client key asking an edge for a server-only flag is answered FLAG_NOT_FOUND and not
+    counted (as at the core); invented keys are not counted (they cannot fill the edge's
+    counter); an archived flag still asked for is counted, as at the core, once the relay
+    stream told the edge it is archived."""
+    for key in ("secret", "retired"):
+        core.ok(core.user.post(f"{core.base}/flags", json={"key": key, "name": key}), 201)
+    edge = edges(core.server.url, core.relay_key, "edge-a", **SECOND)
+
+    def production_version() -> int:
+        versions = httpx.get(f"{edge.url}/healthz", timeout=5).json()["versions"]
+        return int(next(v for k, v in versions.items() if k.endswith("/production")))
+
+    before = production_version()
+    core.ok(core.user.patch(f"{core.base}/flags/retired", json={"archived": True}))
+    wait_for(lambda: production_version() > before, "the archive to reach the edge")
+    time.sleep(2.5)  # the core's own list of archived flags follows within a flush
+    for _ in range(3):
+        hidden = httpx.post(
+            f"{edge.url}/ofrep/v1/evaluate/flags/secret",
+            json={"context": {"targetingKey": "u1"}},
+            headers={"Authorization": f"Bearer {core.client_key}"},
+            timeout=5,
+        )
+        assert hidden.status_code == 404, hidden.text
+        assert hidden.json()["errorCode"] == "FLAG_NOT_FOUND"
+    invented = [f"invented-{i}" for i in range(50)]
+    answer = httpx.post(
+        f"{edge.url}/sdk/v1/evaluate",
+        json={"context": {"key": "u1"}, "flags": [*invented, "retired"]},
+        headers={"Authorization": f"Bearer {core.server_key}"},
+        timeout=5,
+    )
+    assert answer.status_code == 200, answer.text
+    assert {f["error_code"] for f in answer.json()["flags"].values()} == {"FLAG_NOT_FOUND"}
+    evaluations(edge.url, core.server_key, 4)
+    settle(core, 4)
+    assert usage_of(core, "secret") == {}
+    assert usage_of(core, "retired") == {None: 1}
+    # The edge sent only real counts: what the core accepted is all it forwarded.
+    assert metric(edge, "launchseq_edge_usage_forwarded") == 4 + 1

@@ -91,6 +91,8 @@ def test_bad_posts_get_stable_errors(server):  # noqa: F811
         (key, {"counts": [{"env_id": 1, "flag": "f", "count": 0}]}, 400, "invalid_usage"),
         (key, {"counts": [{"env_id": 1, "flag": "f", "count": 1, "x": 1}]}, 400, "invalid_usage"),
         (key, {"surprise": 1}, 400, "invalid_usage"),
+        (key, {"post_id": "no spaces", "counts": []}, 400, "invalid_usage"),
+        (key, {"post_id": 7, "counts": []}, 400, "invalid_usage"),
         (key, {"counts": [entry(1, "f", 1)] * 5001}, 413, "too_many_entries"),
         (key, b" " * (4 * 1024 * 1024 + 1), 413, "payload_too_large"),
     ]
@@ -104,3 +106,28 @@ def test_bad_posts_get_stable_errors(server):  # noqa: F811
     revoked = e.user.get(f"{e.base}/relay-keys").json()["relay_keys"][0]["id"]
     assert e.user.delete(f"{e.base}/relay-keys/{revoked}").status_code == 204
     assert post(server.url, key, {"counts": []}).status_code == 401
+
+
+def test_a_post_sent_again_with_its_id_is_applied_once(server, clock):  # noqa: F811
+    """An edge whose post timed out sends it again, unchanged: the core answers the repeat as
+    the first time, marked duplicate, and counts it once. Another edge's post with the same id
+    is its own."""
+    e = setup_env(server.url, "dave-relay@example.com")
+    make_flag(e, "beta", BOOL)
+    key = relay_key(e)
+    env_id = production_id(server.url, key)
+    body = {"edge_id": "edge-1", "post_id": "p-1", "counts": [entry(env_id, "beta", 30)]}
+    first = post(server.url, key, body)
+    assert first.status_code == 202, first.text
+    assert first.json() == {"accepted": 30, "ignored": 0}
+    again = post(server.url, key, body)
+    assert again.status_code == 202, again.text
+    assert again.json() == {"accepted": 30, "ignored": 0, "duplicate": True}
+    other_edge = post(server.url, key, {**body, "edge_id": "edge-2"})
+    assert other_edge.json() == {"accepted": 30, "ignored": 0}
+    next_post = post(
+        server.url, key, {**body, "post_id": "p-2", "counts": [entry(env_id, "beta", 5)]}
+    )
+    assert next_post.json() == {"accepted": 5, "ignored": 0}
+    flush(server)
+    assert counts(e, "beta") == {0: 65}

@@ -21,6 +21,7 @@ from tests.http.test_delivery import make_flag, setup_env
         ("POST", "/sdk/v1/evaluate"),
         ("GET", "/sdk/v1/snapshot"),
         ("POST", "/ofrep/v1/evaluate/flags"),
+        ("POST", "/relay/v1/usage"),
     ],
 )
 def test_every_answer_carries_the_security_headers(live, method, path):
@@ -57,6 +58,12 @@ def _sdk_answers(url: str, key: str) -> Iterator[tuple[str, httpx.Response]]:
     yield "snapshot", httpx.get(f"{url}/sdk/v1/snapshot", headers=auth)
     yield "wrong method", httpx.get(evaluate, headers=auth)
     yield "no such path", httpx.get(f"{url}/sdk/v1/nothing-here", headers=auth)
+    relay = f"{url}/relay/v1/usage"
+    yield "relay usage: no key", httpx.post(relay, json={"counts": []})
+    yield "relay usage: too large", httpx.post(relay, content=b"{}" + b" " * (5 << 20))
+    yield "relay usage: wrong method", httpx.get(relay)
+    yield "relay stream: no key", httpx.get(f"{url}/relay/v1/stream")
+    yield "stream: no key", httpx.get(f"{url}/sdk/v1/stream")
 
 
 def test_sdk_answers_under_the_server_keep_their_protections(served):
@@ -74,6 +81,11 @@ def test_sdk_answers_under_the_server_keep_their_protections(served):
         "snapshot": (200, None),
         "wrong method": (405, "method_not_allowed"),
         "no such path": (404, "not_found"),
+        "relay usage: no key": (401, "unauthorized"),
+        "relay usage: too large": (413, "payload_too_large"),
+        "relay usage: wrong method": (405, "method_not_allowed"),
+        "relay stream: no key": (401, "unauthorized"),
+        "stream: no key": (401, "unauthorized"),
     }
     for name, answer in _sdk_answers(process.url, key):
         status, code = expected[name]
@@ -83,7 +95,7 @@ def test_sdk_answers_under_the_server_keep_their_protections(served):
         assert answer.headers["x-frame-options"] == "DENY", name
         assert "frame-ancestors 'none'" in answer.headers["content-security-policy"], name
         assert answer.headers["x-content-type-options"] == "nosniff", name
-        if name == "too large":
-            assert answer.headers["connection"] == "close"
+        if name in ("too large", "relay usage: too large"):
+            assert answer.headers["connection"] == "close", name
         if name == "ofrep: no flag":
             assert answer.json()["errorCode"] == "FLAG_NOT_FOUND"

@@ -43,10 +43,9 @@ class EvaluationResult:
     when the flag served its off result because of it. `metadata` is the flag's own metadata
     (absent for a flag that does not exist). Results are shared and immutable: never mutate one.
 
-    Results compare by value but hash by identity (`object.__hash__`): a compiled flag's results
-    are shared objects, one per variation and reason, and the SDK counts evaluations in a dict
-    keyed by the result itself (one C-level lookup, no `id()` call). Two equal results that are
-    distinct objects are therefore distinct dict keys; nothing keys results by value.
+    Results compare and hash by value, as a frozen dataclass does (one whose value or metadata
+    is a JSON object or array cannot be hashed). Code that means "this very result" (the
+    Python SDK's usage counters) keys by `id()` and keeps the result alive beside the key.
     """
 
     key: str
@@ -60,8 +59,6 @@ class EvaluationResult:
     rule_index: int | None = None
     prerequisite: str | None = None
     metadata: Mapping[str, Any] | None = None
-
-    __hash__ = object.__hash__  # kept by dataclass (an explicit __hash__): see the docstring
 
     def to_dict(self) -> dict[str, Any]:
         """The result as the JSON object of `spec/schemas/result.schema.json`."""

@@ -103,8 +103,8 @@ def create_edge_app(
     )
     source = UpstreamSource()
     # Counted as at the core (docs/usage.md) and forwarded upstream every interval.
+    # Its `archived` keys come with each environment from upstream (edge/upstream.py).
     counter = UsageCounter(enabled=settings.usage_counting.strip().lower() == "true")
-    counter.keep_unknown = True  # the core knows which flags are archived, and filters
     hubs = Hubs(
         source,
         KeyCache(source),

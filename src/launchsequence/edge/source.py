@@ -26,6 +26,7 @@ class EnvironmentCopy:
     owner: Owner
     snapshot: dict[str, Any]
     keys: tuple[dict[str, Any], ...]
+    archived: frozenset[str] = frozenset()  # the keys of the project's archived flags
 
     @property
     def version(self) -> int:
@@ -37,6 +38,7 @@ class EnvironmentCopy:
             "env_id": self.env_id,
             "version": self.version,
             "keys": list(self.keys),
+            "archived": sorted(self.archived),
             "owner": {
                 "org_id": o.org_id,
                 "project_id": o.project_id,
@@ -61,7 +63,10 @@ class EnvironmentCopy:
         if not isinstance(snapshot, dict) or not isinstance(snapshot.get("version"), int):
             raise ValueError("an environment without a snapshot version")
         keys = tuple(_key(k) for k in data.get("keys", []))
-        return cls(int(data["env_id"]), owner, snapshot, keys)
+        archived = data.get("archived", [])  # absent from an older upstream, or disk copy
+        if not isinstance(archived, list) or not all(isinstance(k, str) for k in archived):
+            raise ValueError("`archived` must be a list of flag keys")
+        return cls(int(data["env_id"]), owner, snapshot, keys, frozenset(archived))
 
 
 def _key(raw: Any) -> dict[str, Any]:
@@ -110,7 +115,7 @@ class UpstreamSource:
             if env is None:
                 return False
             self._envs[env_id] = EnvironmentCopy(
-                env_id, env.owner, env.snapshot, tuple(_key(k) for k in keys)
+                env_id, env.owner, env.snapshot, tuple(_key(k) for k in keys), env.archived
             )
             self._reindex()
             return True
@@ -197,3 +202,11 @@ class UpstreamSource:
     def environment_keys(self, env_id: int) -> list[dict[str, Any]]:
         env = self._envs.get(env_id)
         return [dict(k) for k in env.keys] if env else []
+
+    def archived_flags(self, env_id: int) -> list[str]:
+        env = self._envs.get(env_id)
+        return sorted(env.archived) if env else []
+
+    def archived(self) -> dict[int, frozenset[str]]:
+        """{environment id: its archived flag keys}, for the usage counter."""
+        return {e.env_id: e.archived for e in self.copies() if e.archived}

@@ -80,6 +80,7 @@ class Upstream:
         for env in copy.envs:
             self.source.put(env)
             self.received[env.env_id] = env.version
+        self.hubs.usage.archived = self.source.archived()
         self.cursor = copy.cursor
         self.from_disk = True
         self.saved_at = copy.saved_at
@@ -190,6 +191,9 @@ class Upstream:
         elif name == "env":
             env = EnvironmentCopy.from_json(data)
             self.source.put(env)
+            # Which unknown keys the usage counter counts: the archived flags', as at the core
+            # (set before the hubs serve the new snapshot).
+            self.hubs.usage.archived = self.source.archived()
             self.received[env.env_id] = env.version
             await asyncio.to_thread(self.hubs.changed, {env.env_id: env.version}, cause="upstream")
             await asyncio.to_thread(self.hubs.keys_changed, env.env_id)
@@ -223,6 +227,7 @@ class Upstream:
         if not self.source.revoked:
             log.error("%s: this edge stops serving", why)
         self.source.revoke()
+        self.hubs.usage.archived = {}
         self.received.clear()
         self.cursor = ""
         self.from_disk = False

@@ -8,17 +8,22 @@ the evaluations this edge answered and the reports SDKs posted to it (`POST /sdk
 and, on an edge that is another edge's upstream, what that edge forwarded: all of it goes
 onwards the same way.
 
-When a post fails (the upstream is unreachable, or answers 429 or 5xx), its counts go back
-into the counter and travel with the next interval: nothing is lost while the upstream is
-away, and memory stays bounded by the counter's `max_keys` distinct (environment, flag,
-variation, application) keys; counts of keys past that bound are dropped and logged. A post
-the upstream will never take (400, 413) is dropped and logged; a revoked relay key (401,
-403) drops them too (the edge stops serving). At shutdown the last post has `STOP_SECONDS`;
-if it fails, the counts are written to `usage-pending.json` in the data directory (0600) and
-sent by the next start of this edge. A killed edge (SIGKILL) loses what it counted since its
-last successful post: at most one interval. The one case that can count twice: the last post
-cut off after STOP_SECONDS while the upstream was in fact writing it (its counts are kept,
-and sent again by the next start).
+Each post carries a `post_id`. When a post fails (the upstream is unreachable, or answers
+408, 409, 429 or 5xx), it is kept as it is and sent again, unchanged, first thing at the next
+interval, before anything counted since: a post that timed out although the upstream did
+apply it is then recognised by its id and not applied again (the upstream remembers the last
+ids of each edge, `sdk/relay_usage.py`). Nothing is lost while the upstream is away, and
+memory stays bounded: the posts kept are one interval's (bounded by the counter's `max_keys`
+distinct (environment, flag, variation, application) keys), and the counter goes on counting
+within the same bound; evaluations of keys past that bound are dropped, and logged when the
+interval is drained. A post the upstream will never take (400, 413) is dropped and logged; a
+revoked relay key (401, 403) drops it too (the edge stops serving). At shutdown the last posts
+have `STOP_SECONDS`; what is still unsent is written to `usage-pending.json` in the data
+directory (0600), the kept posts with their ids, and sent by the next start of this edge. A
+killed edge (SIGKILL) loses what it counted since its last successful post: at most one
+interval. A post is applied twice only when its repeat reaches an upstream process that does
+not remember its id: one restarted in between, or another instance of a core that runs several
+behind a load balancer.
 """
 
 from __future__ import annotations
@@ -68,15 +73,18 @@ class UsageForwarder:
         self._task: asyncio.Task[None] | None = None
         self._inflight: asyncio.Future[bool] | None = None  # the timer's post under way
         self._client: httpx.AsyncClient | None = None
+        #: Posts sent but not confirmed (each with its `post_id`): sent again as they are.
+        self.unsent: list[bytes] = []
 
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
         if not self.counter.enabled:
             return
-        pending = await asyncio.to_thread(self._take_pending)
+        pending, posts = await asyncio.to_thread(self._take_pending)
         if pending is not None:
             self.counter.restore(pending)
+        self.unsent = posts + self.unsent
         self._client = httpx.AsyncClient()  # honours HTTPS_PROXY and SSL_CERT_FILE
         self._task = asyncio.create_task(self._run(), name="launchseq-edge-usage")
 
@@ -95,18 +103,20 @@ class UsageForwarder:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(STOP_SECONDS):
                 await self.forward()
-        left = self.counter.drain()
-        if left.counts or left.apps:
+        left = self._drain()
+        posts, self.unsent = self.unsent, []
+        if left.counts or left.apps or posts:
+            n = sum(left.counts.values()) + sum(_evaluations(body) for body in posts)
             try:
-                await asyncio.to_thread(self._save_pending, left)
+                await asyncio.to_thread(self._save_pending, left, posts)
                 log.warning(
                     "usage: the upstream is unreachable; %d evaluations kept in %s for the "
                     "next start",
-                    sum(left.counts.values()),
+                    n,
                     PENDING_FILE,
                 )
             except OSError as exc:
-                log.error("usage: %d evaluations lost: %s", sum(left.counts.values()), exc)
+                log.error("usage: %d evaluations lost: %s", n, exc)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -125,44 +135,52 @@ class UsageForwarder:
     # --- posting --------------------------------------------------------------------------
 
     async def forward(self) -> bool:
-        """Drain the counter and post it; what fails goes back into the counter. True when
-        everything was delivered (or there was nothing)."""
+        """Send the posts kept from before, then drain the counter and post it. True when
+        everything was delivered (or there was nothing); on a failure the posts not confirmed
+        are kept, unchanged, for the next call."""
+        if not await self._send_unsent():
+            return False  # the counter keeps counting meanwhile (bounded by `max_keys`)
+        drained = self._drain()
+        if drained.counts or drained.apps:
+            self.unsent = [body for _, body in chunks(drained, self.edge_id)]
+        return await self._send_unsent()
+
+    def _drain(self) -> Drained:
+        """The counter's interval; its overflow is logged here, where it is known (it is not
+        sent: only this edge can say it dropped counts)."""
         drained = self.counter.drain()
-        if not drained.counts and not drained.apps:
-            return True
-        parts = list(chunks(drained, self.edge_id))
-        for i, (part, body) in enumerate(parts):
-            try:
-                outcome = await self._post(body)
-            except BaseException:  # cancelled mid-post (a stop): nothing drained is lost
-                for unsent, _ in parts[i:]:
-                    self.counter.restore(unsent)
-                raise
-            if outcome == "retry":
-                for unsent, _ in parts[i:]:  # this post and the rest: with the next interval
-                    self.counter.restore(unsent)
-                self.failures += 1
-                if self.failures == 1 or self.failures % 20 == 0:
-                    log.warning(
-                        "usage: the upstream did not take the counts; kept for the next "
-                        "interval (%d distinct counts held)",
-                        len(self.counter.counts),
-                    )
-                return False
-            if outcome == "dropped":
-                log.error(
-                    "usage: the upstream refused %d evaluations for good; dropped",
-                    sum(part.counts.values()),
-                )
-        if self.failures:
-            log.warning("usage: the upstream takes the counts again")
-        self.failures = 0
         if drained.overflow:
             log.warning(
                 "usage: %d evaluations not counted at this edge (too many distinct flags and "
                 "applications in one interval)",
                 drained.overflow,
             )
+        return drained
+
+    async def _send_unsent(self) -> bool:
+        """Post the kept posts in order, each removed once the upstream answered it for good
+        (a cancelled post stays: it is sent again, or saved by `stop`)."""
+        while self.unsent:
+            body = self.unsent[0]
+            outcome = await self._post(body)
+            if outcome == "retry":
+                self.failures += 1
+                if self.failures == 1 or self.failures % 20 == 0:
+                    log.warning(
+                        "usage: the upstream did not take the counts; %d post(s) kept for the "
+                        "next interval",
+                        len(self.unsent),
+                    )
+                return False
+            del self.unsent[0]
+            if outcome == "dropped":
+                log.error(
+                    "usage: the upstream refused %d evaluations for good; dropped",
+                    _evaluations(body),
+                )
+        if self.failures:
+            log.warning("usage: the upstream takes the counts again")
+        self.failures = 0
         return True
 
     async def _post(self, body: bytes) -> str:
@@ -182,19 +200,22 @@ class UsageForwarder:
         except httpx.HTTPError:
             return "retry"
         if response.status_code == 202:
+            # A repeat the upstream had applied (`duplicate`) answers what it took then: this
+            # edge never had that answer, so it counts now.
             with contextlib.suppress(Exception):
                 self.forwarded += int(response.json()["accepted"])
             return "ok"
         if response.status_code in (400, 401, 403, 405, 413):
             return "dropped"
-        return "retry"  # 404 (an upstream without the endpoint yet), 408, 429, 5xx
+        return "retry"  # 404 (an upstream without the endpoint yet), 408, 409, 429, 5xx
 
     # --- the file kept across a restart ---------------------------------------------------
 
-    def _save_pending(self, drained: Drained) -> None:
+    def _save_pending(self, drained: Drained, posts: list[bytes]) -> None:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         data = orjson.dumps(
             {
+                "posts": [orjson.loads(body) for body in posts],
                 "counts": [[*key, n] for key, n in drained.counts.items()],
                 "applications": [
                     [*key, seen.last_seen, sorted(seen.instances)]
@@ -211,16 +232,17 @@ class UsageForwarder:
             os.fsync(handle.fileno())
         os.replace(partial, path)
 
-    def _take_pending(self) -> Drained | None:
-        """What the last run could not post (the file is removed: it is in memory now)."""
+    def _take_pending(self) -> tuple[Drained | None, list[bytes]]:
+        """What the last run could not post: its counts, and its posts kept with their ids
+        (the file is removed: it is in memory now)."""
         path = self.data_dir / PENDING_FILE
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            return None
+            return None, []
         except OSError as exc:
             log.error("usage: cannot read %s: %s", path, exc)
-            return None
+            return None, []
         with contextlib.suppress(OSError):
             path.unlink()
         try:
@@ -233,7 +255,16 @@ class UsageForwarder:
                 (int(env), str(app), str(sdk), str(version)): AppSeen(int(seen), set(instances))
                 for env, app, sdk, version, seen, instances in data["applications"]
             }
+            posts = [orjson.dumps(p) for p in data.get("posts", []) if isinstance(p, dict)]
         except (ValueError, KeyError, TypeError) as exc:
             log.error("usage: %s is damaged, its counts are lost: %s", path, exc)
-            return None
-        return Drained(counts, apps, 0)
+            return None, []
+        return Drained(counts, apps, 0), posts
+
+
+def _evaluations(body: bytes) -> int:
+    """The evaluations a post carries (for the logs)."""
+    try:
+        return sum(int(c["count"]) for c in orjson.loads(body)["counts"])
+    except (ValueError, KeyError, TypeError):
+        return 0

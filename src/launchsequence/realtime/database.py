@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from ..store import orgs as store
 from ..store.relay_keys import relay_key_by_hash
 from ..store.snapshot import build_snapshot, snapshot_connection
-from ..store.tables import environments, organizations, projects, sdk_keys
+from ..store.tables import environments, flags, organizations, projects, sdk_keys
 from ..store.versions import environment_versions, sdk_key_expiries
 from .source import KeyRecord, Owner, RelayKeyRecord, SourceUnavailable
 
@@ -106,6 +106,16 @@ class DatabaseSource:
             return [
                 {"digest": r.key_hash, "kind": r.kind, "expires_at": r.expires_at} for r in rows
             ]
+
+    def archived_flags(self, env_id: int) -> list[str]:
+        with _unavailable(), self.db.connect() as conn:
+            rows = conn.execute(
+                select(flags.c.key)
+                .join(environments, environments.c.project_id == flags.c.project_id)
+                .where(environments.c.id == env_id, flags.c.archived.is_(True))
+                .order_by(flags.c.key)
+            )
+            return [str(r.key) for r in rows]
 
     def environments(self, project_id: int) -> list[int]:
         with _unavailable(), self.db.connect() as conn:

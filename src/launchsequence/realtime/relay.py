@@ -4,10 +4,13 @@ One SSE stream per edge, authenticated by a relay key (it covers one project). E
 
 - `hello` `{"project_id", "org_id", "relay_key", "upstream_version"}`: first; `relay_key` is
   the digest of the key the edge presented, which it checks its own downstream edges against.
-- `env` `{"env_id", "owner": {...}, "version", "snapshot": {...}, "keys": [...]}`: one
-  environment whole: its snapshot (the very document the server stream sends) and the
-  digests of its server and client keys. Sent for each covered environment on connect and
-  again on each change.
+- `env` `{"env_id", "owner": {...}, "version", "snapshot": {...}, "keys": [...],
+  "archived": [...]}`: one environment whole: its snapshot (the very document the server
+  stream sends), the digests of its server and client keys, and the keys of its project's
+  archived flags (which the snapshot leaves out; the edge counts usage of those keys as the
+  core does, and of no other key the snapshot lacks). Sent for each covered environment on
+  connect and again on each change (archiving or restoring a flag is one: it moves the
+  version).
 - `keys` `{"env_id", "keys": [...]}`: the environment's SDK keys changed (rotation, expiry).
 - `gone` `{"env_id"}`: the environment was deleted.
 - `synced` `{"env_ids": [...]}`: every covered environment has been sent; environments not
@@ -64,14 +67,22 @@ class Cursor:
 
 
 def env_event(
-    owner: Owner, env_id: int, body: bytes, version: int, keys: list[dict[str, Any]]
+    owner: Owner,
+    env_id: int,
+    body: bytes,
+    version: int,
+    keys: list[dict[str, Any]],
+    archived: list[str],
 ) -> bytes:
-    """The `env` payload, with the snapshot's JSON (already encoded by the hub) spliced in."""
+    """The `env` payload, with the snapshot's JSON (already encoded by the hub) spliced in.
+    `archived`: the keys of the project's archived flags (an edge counts answers for those
+    keys, and for the snapshot's flags, and no others)."""
     head = orjson.dumps(
         {
             "env_id": env_id,
             "version": version,
             "keys": keys,
+            "archived": archived,
             "owner": {
                 "org_id": owner.org_id,
                 "project_id": owner.project_id,

@@ -82,6 +82,10 @@ class SnapshotSource(Protocol):
         """Every SDK key of the environment, expired or not, as
         `{"digest", "kind", "expires_at"}`: what an edge checks presented keys against."""
 
+    def archived_flags(self, env_id: int) -> list[str]:
+        """The keys of the archived flags of the environment's project, sorted: the keys an
+        edge counts FLAG_NOT_FOUND answers of (as the core does), and no others."""
+
 
 def describe(source: Any) -> str:
     """A short name of the source for logs ("database", "upstream")."""

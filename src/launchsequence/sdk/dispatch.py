@@ -40,7 +40,7 @@ class Dispatcher:
         if scope["type"] == "http":
             path = scope["path"]
             if path.startswith(_SDK_PREFIXES):
-                if path in self.streams.handlers and scope["method"] == "GET":
+                if self.streams.matches(scope):
                     await self.streams(scope, receive, send)
                 else:
                     await self.sdk(scope, receive, send)

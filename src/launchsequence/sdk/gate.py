@@ -20,6 +20,7 @@ middleware, unchanged: one behaviour for both, two costs.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,8 +44,11 @@ _INTERNAL_ERROR = b"Internal Server Error"
 
 class SdkGate:
     """The SDK application: `app` (Starlette, with its middleware) behind a fast path for the
-    usual request. `routes` are `app`'s; those with async function endpoints take the fast
-    path. `sdk_error` and `http_error` render the errors as `app`'s exception handlers do."""
+    usual request. `routes` are `app`'s; only those whose endpoint is a coroutine function
+    (`async def`, checked when the route is indexed) take the fast path: a plain function or
+    an endpoint class goes through `app`, which runs it as Starlette does (a plain function
+    in the thread pool). `sdk_error` and `http_error` render the errors as `app`'s exception
+    handlers do."""
 
     def __init__(
         self,
@@ -77,6 +81,8 @@ class SdkGate:
         for route in self.app.routes:
             if not isinstance(route, Route) or route.methods is None:
                 continue
+            if not inspect.iscoroutinefunction(route.endpoint):
+                continue  # `await endpoint(request)` would fail: Starlette's stack runs it
             if route.param_convertors:
                 self._patterns.append(route)
             else:

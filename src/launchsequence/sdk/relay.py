@@ -20,6 +20,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import Receive, Scope, Send
 
 from .. import __version__
+from ..middleware import add_security_headers
 from ..realtime import sse
 from ..realtime.hubs import Hubs
 from ..realtime.relay import Cursor, EdgeRegistry, EdgeSession, env_event, keys_fingerprint
@@ -60,7 +61,9 @@ class RelayStream:
                 raise SdkError(405, "method_not_allowed", "method not allowed")
             hashed, record = await self._authenticate(conn)
         except SdkError as exc:
-            await sdk_error_response(exc)(scope, receive, send)
+            refusal = sdk_error_response(exc)
+            add_security_headers(refusal.raw_headers)  # no middleware is outside this app
+            await refusal(scope, receive, send)
             return
         edge_id = conn.headers.get("x-launchsequence-edge-id", "")
         name = conn.headers.get("x-launchsequence-edge-name", "")
@@ -238,7 +241,8 @@ class _Session:
                 send, b"event: keys\nid: %s\ndata: %b\n\n" % (str(self.sent).encode(), payload)
             )
             return
-        data = env_event(owner, env_id, state.body, state.version, keys)
+        archived = await asyncio.to_thread(self.source.archived_flags, env_id)
+        data = env_event(owner, env_id, state.body, state.version, keys, archived)
         await self._write(
             send, b"event: env\nid: %s\ndata: %b\n\n" % (str(self.sent).encode(), data)
         )

@@ -11,12 +11,20 @@ The payload (at most `MAX_BYTES`; at most `MAX_COUNTS` counts and `MAX_APPLICATI
 applications, each with at most `MAX_INSTANCES` instance ids; `chunks()` cuts an interval
 into posts that fit):
 
-    {"edge_id": "edge-3f9a…",
+    {"edge_id": "edge-3f9a…", "post_id": "Zt3q…",
      "counts": [{"env_id": 3, "flag": "new-checkout", "variation": 0,
                  "application": "checkout", "count": 1520}, ...],
      "applications": [{"env_id": 3, "application": "checkout", "sdk": "python",
                        "sdk_version": "0.1.0", "last_seen": 1733540045000,
                        "instances": ["9f2c…"]}, ...]}
+
+`post_id` (optional; 1 to 64 letters, digits, `-` and `_`) names the post: the same post
+sent again (the edge's retry of a post whose answer it never got) is answered as the first
+time, with `"duplicate": true`, and not applied again. Each process remembers the last
+`REMEMBERED_POSTS` ids of each of the last `REMEMBERED_EDGES` edges (by relay key project
+and `edge_id`), in memory: a repeat reaching a process restarted since, or another core
+instance, is applied again. A repeat arriving while the first is still being applied is
+answered 409 `post_in_progress` (the edge sends it again later).
 
 `env_id` is the core's environment id (the relay stream carries it). Entries of environments
 the relay key does not cover (another project's, or one that no longer exists) are ignored,
@@ -24,13 +32,18 @@ as are counts of flags the environment does not have (archived flags excepted, a
 reports): a relay key can add counts to its own project's flags, nothing else. Answer: 202
 `{"accepted": n, "ignored": m}` (evaluations). Errors (stable codes): 401 `unauthorized`
 (missing, unknown or revoked relay key), 405 `method_not_allowed`, 400 `invalid_json`, 400
-`invalid_usage` (the message names the field), 413 `payload_too_large` or
-`too_many_entries`, 503 `unavailable` (the upstream's own source is unreachable).
+`invalid_usage` (the message names the field), 413 `payload_too_large` (a Content-Length
+over `MAX_BYTES` is refused before the body is read, and the connection closed) or
+`too_many_entries`, 409 `post_in_progress`, 503 `unavailable` (the upstream's own source is
+unreachable). Every answer has the security headers of the other endpoints.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+import secrets
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,6 +51,7 @@ import orjson
 from starlette.requests import HTTPConnection
 from starlette.types import Receive, Scope, Send
 
+from ..middleware import add_security_headers, refuse
 from ..realtime.hubs import Hubs
 from ..realtime.source import RelayKeyRecord, SourceUnavailable
 from ..secrets import digest
@@ -50,6 +64,8 @@ __all__ = [
     "MAX_COUNTS",
     "MAX_INSTANCES",
     "RELAY_USAGE_PATH",
+    "REMEMBERED_EDGES",
+    "REMEMBERED_POSTS",
     "RelayUsage",
     "chunks",
     "parse",
@@ -62,6 +78,9 @@ MAX_APPLICATIONS = 200
 MAX_INSTANCES = 100
 MAX_FLAG_KEY = 64  # as flag keys are (and SDK reports check)
 MAX_COUNT = 10**12  # per entry: an edge's interval may hold many SDK reports
+REMEMBERED_EDGES = 256  # edges whose recent post ids a process remembers
+REMEMBERED_POSTS = 256  # post ids remembered per edge (an edge posts a few per interval)
+_POST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _BODY_SECONDS = 30.0
 _UNAUTHORIZED = SdkError(
     401, "unauthorized", "missing, unknown or revoked relay key", {"WWW-Authenticate": "Bearer"}
@@ -81,8 +100,7 @@ def chunks(drained: Drained, edge_id: str) -> Iterator[tuple[Drained, bytes]]:
     carries (what to put back into the counter when that post fails). Instance ids past
     `MAX_INSTANCES` per application are not sent (the core shows how many instances one
     process heard from; past 100 behind one edge it shows 100)."""
-    # A key no flag can have (asked for at an edge, which counts unknown keys) is not sent:
-    # the upstream would refuse the whole post for it.
+    # A key no flag can have is not sent: the upstream would refuse the whole post for it.
     counts = [item for item in drained.counts.items() if 0 < len(item[0][1]) <= MAX_FLAG_KEY]
     apps = list(drained.apps.items())
     first = True
@@ -92,6 +110,7 @@ def chunks(drained: Drained, edge_id: str) -> Iterator[tuple[Drained, bytes]]:
         del counts[:MAX_COUNTS], apps[:MAX_APPLICATIONS]
         body = {
             "edge_id": edge_id,
+            "post_id": secrets.token_urlsafe(12),  # the same for every retry of this post
             "counts": [
                 {
                     "env_id": env_id,
@@ -156,10 +175,13 @@ def parse(body: Any) -> tuple[list[CountEntry], list[AppEntry]]:
     """The counts and applications of a post; raises SdkError (400, 413)."""
     if not isinstance(body, dict):
         raise _invalid("the body must be a JSON object")
-    unknown = body.keys() - {"edge_id", "counts", "applications"}
+    unknown = body.keys() - {"edge_id", "post_id", "counts", "applications"}
     if unknown:
         raise _invalid(f"unknown field `{sorted(unknown)[0]}`")
     _name(body.get("edge_id", ""), "edge_id", MAX_SDK)
+    post_id = body.get("post_id")
+    if post_id is not None and not (isinstance(post_id, str) and _POST_ID.fullmatch(post_id)):
+        raise _invalid("`post_id` must be 1 to 64 letters, digits, `-` or `_`")
     counts: list[CountEntry] = []
     for i, entry in enumerate(_objects(body, "counts", MAX_COUNTS)):
         where = f"counts[{i}]"
@@ -213,11 +235,16 @@ class RelayUsage:
     def __init__(self, hubs: Hubs) -> None:
         self.hubs = hubs
         self.source = hubs.source
+        #: (project, edge id) -> {post id: (accepted, ignored), None while being applied}
+        self.recent: OrderedDict[tuple[int, str], OrderedDict[str, Any]] = OrderedDict()
 
     def matches(self, scope: Scope) -> bool:
         return bool(scope["type"] == "http" and scope["path"] == RELAY_USAGE_PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if _too_long(scope):
+            await refuse(send, security=True)  # not read: the connection is closed
+            return
         try:
             if scope["method"] != "POST":
                 raise SdkError(405, "method_not_allowed", "method not allowed", {"Allow": "POST"})
@@ -228,11 +255,58 @@ class RelayUsage:
             except orjson.JSONDecodeError:
                 raise SdkError(400, "invalid_json", "the body is not valid JSON") from None
             counts, apps = parse(body)
-            accepted, ignored = await self._add(record, counts, apps)
-            response = json_response({"accepted": accepted, "ignored": ignored}, 202)
+            response = json_response(await self._apply_once(record, body, counts, apps), 202)
         except SdkError as exc:
             response = sdk_error_response(exc)
+        add_security_headers(response.raw_headers)
         await response(scope, receive, send)
+
+    async def _apply_once(
+        self,
+        record: RelayKeyRecord,
+        body: dict[str, Any],
+        counts: list[CountEntry],
+        apps: list[AppEntry],
+    ) -> dict[str, Any]:
+        """Apply the post unless its `post_id` was applied already (then its first answer,
+        marked `duplicate`)."""
+        post_id = body.get("post_id")
+        if post_id is None:
+            accepted, ignored = await self._add(record, counts, apps)
+            return {"accepted": accepted, "ignored": ignored}
+        ids = self._ids(record.project_id, str(body.get("edge_id", "")))
+        if post_id in ids:
+            ids.move_to_end(post_id)
+            first = ids[post_id]
+            if first is None:
+                raise SdkError(
+                    409,
+                    "post_in_progress",
+                    "this post is being applied; send it again later",
+                    {"Retry-After": "1"},
+                )
+            return {"accepted": first[0], "ignored": first[1], "duplicate": True}
+        ids[post_id] = None
+        while len(ids) > REMEMBERED_POSTS:
+            ids.popitem(last=False)
+        try:
+            accepted, ignored = await self._add(record, counts, apps)
+        except BaseException:
+            ids.pop(post_id, None)  # not applied: its repeat must be
+            raise
+        ids[post_id] = (accepted, ignored)
+        return {"accepted": accepted, "ignored": ignored}
+
+    def _ids(self, project_id: int, edge_id: str) -> OrderedDict[str, Any]:
+        key = (project_id, edge_id)
+        ids = self.recent.get(key)
+        if ids is None:
+            ids = self.recent[key] = OrderedDict()
+            while len(self.recent) > REMEMBERED_EDGES:
+                self.recent.popitem(last=False)
+        else:
+            self.recent.move_to_end(key)
+        return ids
 
     async def _authenticate(self, conn: HTTPConnection) -> RelayKeyRecord:
         scheme, _, secret = conn.headers.get("authorization", "").partition(" ")
@@ -272,9 +346,7 @@ class RelayUsage:
         accepted = ignored = 0
         for env_id, flag, variation, application, n in counts:
             flags = known.get(env_id)
-            if (flags is not None and flag in flags) or (
-                env_id in covered and counter.keep_unknown
-            ):
+            if flags is not None and flag in flags:
                 counter.add(env_id, flag, variation, application, n)
                 accepted += n
             else:
@@ -289,6 +361,17 @@ def _unavailable() -> SdkError:
     return SdkError(
         503, "unavailable", "the flag source is unreachable; retry shortly", {"Retry-After": "5"}
     )
+
+
+def _too_long(scope: Scope) -> bool:
+    """A Content-Length over MAX_BYTES: refused unread, as the other endpoints do."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value) > MAX_BYTES
+            except ValueError:
+                return False
+    return False
 
 
 async def _body(receive: Receive) -> bytes:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import HTTPConnection
 from starlette.types import Receive, Scope, Send
 
+from ..middleware import add_security_headers
 from ..realtime import sse
 from ..realtime.hub import Hub, HubState
 from ..realtime.hubs import Hubs
@@ -126,6 +127,7 @@ class StreamApp:
         except SdkError as exc:
             refusal = sdk_error_response(exc)
             refusal.headers["access-control-allow-origin"] = "*"
+            add_security_headers(refusal.raw_headers)  # no middleware is outside this app
             await refusal(scope, receive, send)
             return
         await stream(scope, receive, send)

@@ -160,12 +160,7 @@ def routes(hubs: Hubs, clock: Callable[[], int], limit: RateLimit) -> list[Route
             counter.seen(hub.env_id, caller, clock())
             archived = counter.archived.get(hub.env_id, frozenset())
             for flag, variation, n in entries:
-                if (
-                    flag in known.flags
-                    or flag in known.broken
-                    or flag in archived
-                    or counter.keep_unknown
-                ):
+                if flag in known.flags or flag in known.broken or flag in archived:
                     counter.add(hub.env_id, flag, variation, caller.application, n)
                     accepted += n
                 else:

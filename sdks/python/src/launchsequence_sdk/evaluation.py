@@ -41,7 +41,8 @@ Context = Mapping[str, Any]
 
 _evaluate = engine.evaluate
 _time = time.time
-_next = next  # a module global: found before the builtins on the evaluation path
+_id = id  # module globals: found before the builtins on the evaluation path
+_next = next
 
 
 def _not_ready(key: str, default: Any) -> EvaluationResult:
@@ -93,7 +94,7 @@ class Evaluator:
     _store: FlagStore
     _usage: UsageSummary | None = None
     #: `_usage.counters.get`, bound once: the value methods' fast path counts through it
-    _usage_get: Callable[[EvaluationResult], Any] | None = None
+    _usage_get: Callable[[int], Any] | None = None
 
     def _count_with(self, usage: UsageSummary) -> None:
         """Count evaluations into `usage` from now on."""
@@ -130,7 +131,7 @@ class Evaluator:
                     result = flag.run(context, context_key, now)
                     get = self._usage_get
                     if get is not None:
-                        counter = get(result)
+                        counter = get(_id(result))
                         if counter is None:
                             self._usage.first(result, flag.version)  # type: ignore[union-attr]
                         else:

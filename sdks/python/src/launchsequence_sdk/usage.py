@@ -2,14 +2,14 @@
 
 `UsageSummary` counts evaluations per (flag key, variation, flag version) in the caller's
 thread without a lock: each distinct engine result (results are shared objects of the
-compiled flag, one per variation and reason, and hash by identity) has an `itertools.count`
-in a dict keyed by the result itself, and `next()` on it is one atomic step under the GIL, so
-threads counting at once lose nothing. The hot path is one dict lookup and one `next()`
-(no `id()`, no lock, no tuple built). A count is never reset: `drain()` reads each counter
-and reports what it gained since the last drain, so an evaluation racing a drain is reported
-in this interval or the next, never lost. Entries idle for three intervals in a row are
-dropped (an evaluation whose thread stopped for that long between finding the counter and
-counting is the only one that can go uncounted).
+compiled flag, one per variation and reason) has an `itertools.count` keyed by `id(result)`
+(results compare by value, so they are keyed by identity; the result is kept in `_meta`
+beside its counter, so that its id cannot be reused while it keys one), and `next()` on it is
+one atomic step under the GIL. A count is never reset: `drain()` reads each counter and
+reports what it gained since the last drain, so an evaluation racing a drain is reported in
+this interval or the next, never lost. Entries idle for three intervals in a row are dropped
+(an evaluation whose thread stopped for that long between finding the counter and counting
+is the only one that can go uncounted).
 
 `UsageReporter` posts the summary to `POST /sdk/v1/usage` every 30 to 60 s (jittered, so a
 fleet started together does not post together) and once more at close. It runs in its own
@@ -63,11 +63,11 @@ class UsageSummary:
     MAX_BY_IDENTITY = 5000
 
     def __init__(self) -> None:
-        #: result (by identity), or (flag, variation, version) -> its counter: what
-        #: evaluations touch
+        #: id(result), or (flag, variation, version) -> its counter: what evaluations touch
         self.counters: dict[Any, itertools.count[int]] = {}
-        #: the same keys -> (flag, variation, version)
-        self._meta: dict[Any, tuple[str, int | None, int]] = {}
+        #: the same keys -> (flag, variation, version, the result kept alive so that its id
+        #: is not reused while counted)
+        self._meta: dict[Any, tuple[str, int | None, int, Any]] = {}
         #: the same keys -> (evaluations already reported, times drain() read the counter,
         #: drains in a row that found it idle)
         self._seen: dict[Any, tuple[int, int, int]] = {}
@@ -78,13 +78,14 @@ class UsageSummary:
         if result.error_code is not None or len(self.counters) >= self.MAX_BY_IDENTITY:
             self.count_key(result.key, result.variation, version)
             return
-        if result not in self.counters:
-            self._meta[result] = (result.key, result.variation, version)
+        rid = id(result)
+        if rid not in self.counters:
+            self._meta[rid] = (result.key, result.variation, version, result)
         # setdefault: two threads racing here share one counter
-        next(self.counters.setdefault(result, itertools.count()))
+        next(self.counters.setdefault(rid, itertools.count()))
 
     def count(self, result: EvaluationResult, version: int) -> None:
-        counter = self.counters.get(result)
+        counter = self.counters.get(id(result))
         if counter is None:
             self.first(result, version)
         else:
@@ -94,7 +95,7 @@ class UsageSummary:
         key = (flag, variation, version)
         counter = self.counters.get(key)
         if counter is None:
-            self._meta[key] = (flag, variation, version)
+            self._meta[key] = (flag, variation, version, None)
             counter = self.counters.setdefault(key, itertools.count())
         next(counter)
 
@@ -117,17 +118,22 @@ class UsageSummary:
                 self._forget(key)
             if gained <= 0:
                 continue
-            merged[meta] = merged.get(meta, 0) + gained
+            flag, variation, version, _ = meta
+            merged_key = (flag, variation, version)
+            merged[merged_key] = merged.get(merged_key, 0) + gained
         entries = [{"flag": k, "variation": v, "version": ver, "count": n}
                    for (k, v, ver), n in merged.items()]  # fmt: skip
         return started, entries
 
     def _forget(self, key: Any) -> None:
         # The counter last: a thread adding this key again meanwhile then finds no stale
-        # metadata to lose, and writes its own after this.
-        self._meta.pop(key, None)
+        # metadata to lose, and writes its own after this. `kept` holds the result (the
+        # metadata's last item) alive until its counter is gone: while `id(result)` keys a
+        # counter, no other object can be given that id.
+        kept = self._meta.pop(key, None)
         self._seen.pop(key, None)
         self.counters.pop(key, None)
+        del kept
 
 
 class UsageReporter:
