@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import hashlib
 
+from sqlalchemy import event
+
+from launchsequence.services.access import org_for
+from launchsequence.store import orgs as org_store
 from launchsequence.store import passkeys as store
 from launchsequence.store import second_factor as second_factor_store
+from launchsequence.store.accounts import set_org_second_factor
 from tests.store.test_store import db, world  # noqa: F401 (the fixtures)
 
 NOW = 1_700_000_000_000
@@ -109,3 +114,31 @@ def test_a_passkey_is_a_members_second_factor(world):  # noqa: F811
         _passkey(conn, world.actor.user_id, "cred-3")
     with world.db.connect() as conn:
         assert second_factor_store.has_own(conn, world.actor.user_id)
+
+
+def test_the_second_factor_is_looked_up_only_where_one_is_required(world):  # noqa: F811
+    """`org_for` (every request to an organization) asks whether the member has a second
+    factor, and whether the organization uses single sign-on, only when it requires one."""
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, *args) -> None:
+        seen.append(statement)
+
+    def asked() -> list[str]:
+        seen.clear()
+        with world.db.connect() as conn:
+            org_for(conn, world.actor, world.org)
+        return [s for s in seen if "passkeys" in s or "totp_enabled_at" in s or "org_sso" in s]
+
+    event.listen(world.db, "before_cursor_execute", note)
+    try:
+        assert asked() == [], "computed though the organization requires nothing"
+        with world.db.begin() as conn:
+            _passkey(conn, world.actor.user_id, "cred-4")
+            org_id = org_store.get_org_for_user(
+                conn, org_key=world.org, user_id=world.actor.user_id
+            )["id"]
+            set_org_second_factor(conn, org_id, True)
+        assert len(asked()) == 1, "one question, when it is required"
+    finally:
+        event.remove(world.db, "before_cursor_execute", note)
