@@ -462,3 +462,33 @@ def test_an_sso_sign_in_counts_as_the_second_factor_an_organization_requires(liv
     with httpx.Client(base_url=live_sso.url, timeout=30) as pw:
         asked = log_in(pw, "bob@acme.test")
         assert asked.status_code == 200 and "Enter your code" in asked.text
+
+
+def test_an_owner_signed_in_with_sso_may_require_a_second_factor_only_where_sso_is_used(
+    live_sso,
+):
+    """Requiring a second factor asks the owner to have one, counted as for entering: a
+    session from single sign-on counts only in an organization that uses it."""
+    from tests.http.test_second_factor import csrf_of
+
+    alice = signup(live_sso.url, "alice@acme.test", PASSWORD)
+    settings = f"{live_sso.url}/o/{alice.org}/settings"
+    http = browser()
+    assert finish(http, sso(live_sso, "main", "alice", http)).status_code == 303
+
+    def require() -> httpx.Response:
+        page = http.get(settings).text
+        return http.post(
+            settings,
+            data={"action": "second-factor", "require_second_factor": "1",
+                  "csrf_token": csrf_of(page)},
+        )  # fmt: skip
+
+    refused = require()
+    assert refused.status_code == 422
+    assert "set up your own second factor first" in refused.text
+    allow(alice, ["acme.test"])
+    assert require().status_code == 303
+    assert http.get(f"{live_sso.url}/api/v1/orgs/{alice.org}/projects").status_code == 200
+    # Her password session has no second factor of its own: refused, as for any member.
+    assert alice.get(f"/api/v1/orgs/{alice.org}/projects").status_code == 403
