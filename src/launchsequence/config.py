@@ -54,7 +54,9 @@ SETTINGS: tuple[Setting, ...] = (
         "base_url",
         "",
         "Public URL of this server, for links (in emails, and printed by `launchseq user "
-        "reset-password`) and same-origin checks.",
+        "reset-password`) and same-origin checks. Passkeys need it: browsers bind a passkey "
+        "to this address, which must be https://NAME (or http://localhost[:PORT] for a "
+        "trial); unset, or an IP address, passkeys are unavailable.",
     ),
     Setting(
         "secure_cookies",

@@ -196,7 +196,7 @@ def test_wrong_origin_replayed_challenge_old_counter_and_removed_passkey_are_ref
     page = person
     org = sign_up(page, "bob@example.com")
     add_passkey(page, "Laptop")
-    passkey_id = page.locator('#passkey-list input[name="id"]').get_attribute("value")
+    passkey_id = page.locator('#passkey-list button[name="id"]').get_attribute("value")
     # Someone else cannot remove it: their answer is the 404 of a missing passkey.
     from tests.http.test_second_factor import csrf_of, log_in
     from tests.support.api import signup
@@ -206,8 +206,10 @@ def test_wrong_origin_replayed_challenge_old_counter_and_removed_passkey_are_ref
         log_in(eve, "eve@example.com", PASSWORD)
         csrf = csrf_of(eve.get("/account").text)
         taken = eve.post(
-            "/account", data={"csrf_token": csrf, "action": "passkey-remove", "id": passkey_id}
-        )
+            "/account",
+            data={"csrf_token": csrf, "action": "passkey-remove", "id": passkey_id,
+                  "password_passkey_remove": PASSWORD},
+        )  # fmt: skip
         assert taken.status_code == 404 and "no such passkey" in taken.text
     page.goto("/account")
     expect(page.locator("#passkey-list tbody tr")).to_have_count(1)
@@ -275,6 +277,16 @@ def test_wrong_origin_replayed_challenge_old_counter_and_removed_passkey_are_ref
     page.get_by_role("button", name="Use a passkey").click()
     page.wait_for_url(re.compile(f"/o/{re.escape(org)}$"))
     page.goto("/account")
+    # Removing it asks the password again, as turning the authenticator app off does.
+    page.get_by_role("button", name="Remove passkey Laptop").click()
+    expect(page.locator("#password_passkey_remove-error")).to_contain_text(
+        "this is not your password"
+    )
+    expect(page.locator("#passkey-list tbody tr")).to_have_count(1)
+    page.get_by_label("Your password, to remove a passkey").fill(PASSWORD)
+    page.get_by_label("Your password, to remove a passkey").press("Enter")  # removes nothing
+    page.wait_for_timeout(500)
+    expect(page.locator("#passkey-list tbody tr")).to_have_count(1)
     page.get_by_role("button", name="Remove passkey Laptop").click()
     expect(page.locator("#passkey-removed")).to_be_visible()
     expect(page.locator("#no-passkeys")).to_be_visible()

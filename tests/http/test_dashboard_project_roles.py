@@ -148,3 +148,27 @@ def test_the_members_page_shows_and_changes_project_roles(live):
     text = re.sub(r"<[^>]+>", "", audit.text)
     text = re.sub(r"\s+", " ", text)
     assert "changed the project role of viewer@example.com in project b back to" in text
+
+
+def test_a_demoted_admin_keeps_no_project_role_they_gave_themselves(live):
+    owner = signup(live.url, "owner@example.com")
+    admin = signup(live.url, "admin@example.com")
+    org = f"/api/v1/orgs/{owner.org}"
+    ok(owner.post(f"{org}/members", json={"email": admin.email, "role": "admin"}), 201)
+    ok(owner.post(f"{org}/projects", json={"key": "b", "name": "Billing"}), 201)
+    me = user_id(admin)
+    ok(admin.put(f"{org}/projects/b/members/{me}", json={"role": "admin"}))
+
+    ok(owner.patch(f"{org}/members/{me}", json={"role": "viewer"}))
+
+    members = ok(owner.get(f"{org}/projects/b/members"))["members"]
+    [mine] = [m for m in members if m["user_id"] == me]
+    assert (mine["project_role"], mine["role"]) == (None, "viewer")
+    refused = admin.post(f"{org}/projects/b/flags", json={"key": "late", "name": "Late"})
+    assert refused.status_code == 403, refused.text
+    page = admin.get(f"/o/{owner.org}/p/b/flags")
+    assert page.status_code == 200 and "New flag" not in page.text
+    entries = ok(owner.get(f"{org}/audit", params={"action": "member.project_role_changed"}))
+    ended = [e for e in entries["entries"] if e["actor"] == owner.email]
+    assert len(ended) == 1 and ended[0]["project"] == "b"
+    assert ended[0]["before"]["role"] == "admin" and ended[0]["after"]["role"] == "viewer"

@@ -114,3 +114,40 @@ def test_viewers_have_no_webhook_pages(server):
     page = viewer.get(f"/o/{alice.org}/webhooks")
     assert page.status_code == 403
     assert f'href="/o/{alice.org}/webhooks"' not in viewer.get(f"/o/{alice.org}").text
+
+
+def test_the_form_offers_only_where_the_caller_may_add_a_webhook(server):
+    """A viewer of the organization made admin of one project is offered that project alone:
+    neither "every project" nor the projects where they are a viewer."""
+    alice = signup(server.url, "alice@example.com")
+    vera = signup(server.url, "vera@example.com")
+    org = f"/api/v1/orgs/{alice.org}"
+    assert (
+        alice.post(f"{org}/members", json={"email": vera.email, "role": "viewer"}).status_code
+        == 201
+    )
+    for key in ("b", "c"):
+        assert (
+            alice.post(f"{org}/projects", json={"key": key, "name": key.upper()}).status_code == 201
+        )
+    vera_id = vera.get("/api/v1/me").json()["user"]["id"]
+    assert (
+        alice.put(f"{org}/projects/b/members/{vera_id}", json={"role": "admin"}).status_code == 200
+    )
+
+    def offered(user) -> list[str]:
+        page = user.get(f"/o/{alice.org}/webhooks")
+        assert page.status_code == 200, page.text
+        select = re.search(r'<select id="f-project" name="project">(.*?)</select>', page.text, re.S)
+        assert select
+        return re.findall(r'<option value="([^"]*)"', select.group(1))
+
+    assert offered(vera) == ["b"]
+    assert offered(alice) == ["", "b", "c", "default"]
+    # What the form offers is what the server takes.
+    fields = form_fields(vera.get(f"/o/{alice.org}/webhooks").text, "url")
+    made = vera.http.post(
+        f"/o/{alice.org}/webhooks", data={**fields, "url": "http://127.0.0.1:9/x"}
+    )
+    assert made.status_code == 303, made.text
+    assert [h["project"] for h in vera.get(f"{org}/webhooks").json()["webhooks"]] == ["b"]

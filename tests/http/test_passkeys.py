@@ -100,15 +100,76 @@ def test_adding_a_passkey_asks_for_the_password_and_hands_out_single_use_options
     assert first["excludeCredentials"] == []
     assert len(base64url_to_bytes(first["challenge"])) >= 32
     assert first["challenge"] != options[1]["challenge"], "a fresh challenge each time"
-    # Kept as digests only, each bound to this session, for five minutes.
+    # Kept as a digest only, bound to this session, for five minutes; asking again replaces
+    # the session's last challenge, so asking and asking keeps one row.
+    rows = challenge_rows(tmp_path)
+    assert [r["challenge_hash"] for r in rows] == [
+        hashlib.sha256(base64url_to_bytes(options[1]["challenge"])).hexdigest()
+    ]
+    assert all(r["purpose"] == "register" for r in rows)
+    assert not any(o["challenge"] in str(dict(r)) for r in rows for o in options)
+
+
+def challenge_rows(tmp_path) -> list:
     engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'launchsequence.db'}")
     with engine.connect() as conn:
         rows = conn.execute(select(webauthn_challenges)).mappings().all()
     engine.dispose()
-    digests = {hashlib.sha256(base64url_to_bytes(o["challenge"])).hexdigest() for o in options}
-    assert {r["challenge_hash"] for r in rows} == digests
-    assert all(r["purpose"] == "register" for r in rows)
-    assert not any(o["challenge"] in str(dict(r)) for r in rows for o in options)
+    return list(rows)
+
+
+def test_asking_for_options_again_and_again_keeps_one_challenge_per_browser(live_rp, tmp_path):
+    with client(live_rp.url) as one, client(live_rp.url) as two:
+        csrf_one, csrf_two = (csrf_of(b.get("/login").text) for b in (one, two))
+        for _ in range(5):
+            asked = one.post("/login/passkey/options", data={"csrf_token": csrf_one})
+            assert asked.status_code == 200
+        assert two.post("/login/passkey/options", data={"csrf_token": csrf_two}).status_code == 200
+        last = asked.json()["publicKey"]["challenge"]
+        rows = challenge_rows(tmp_path)
+        assert len(rows) == 2, "one per browser, however often it asks"
+        assert hashlib.sha256(base64url_to_bytes(last)).hexdigest() in {
+            r["challenge_hash"] for r in rows
+        }
+
+
+def test_signing_in_with_a_passkey_is_throttled_as_a_password_is(make_settings, clock):
+    port = free_port()
+    settings = make_settings(
+        base_url=f"http://localhost:{port}",
+        login_failures_per_client=3,
+        login_failures_per_address=5,
+        login_window_seconds=60,
+    )
+    live = LiveServer(create_app(settings, clock=clock), port=port).start()
+    try:
+        with client(live.url) as guesser:
+            csrf = csrf_of(guesser.get("/login").text)
+            answers = [
+                guesser.post("/login/passkey", data={"csrf_token": csrf, "credential": "{}"})
+                for _ in range(4)
+            ]
+            assert [a.status_code for a in answers] == [401, 401, 401, 429]
+            assert "too many failed log-ins; try again in" in answers[3].text
+            assert int(answers[3].headers["retry-after"]) > 0
+            # The address's failures count with password log-ins (spraying across both).
+            signup(live.url, "ed@example.com", PASSWORD).close()
+            for _ in range(2):
+                wrong = guesser.post(
+                    "/login",
+                    data={"csrf_token": csrf, "email": "ed@example.com", "password": "nope"},
+                )
+                assert wrong.status_code == 401
+            refused = guesser.post(
+                "/login",
+                data={"csrf_token": csrf, "email": "ed@example.com", "password": PASSWORD},
+            )
+            assert refused.status_code == 429
+            clock.advance(61)
+            again = guesser.post("/login/passkey", data={"csrf_token": csrf, "credential": "{}"})
+            assert again.status_code == 401, "the window passed"
+    finally:
+        live.stop()
 
 
 def test_what_no_browser_made_is_refused_with_a_reason(live_rp):
@@ -129,11 +190,23 @@ def test_what_no_browser_made_is_refused_with_a_reason(live_rp):
                   "credential": '{"id": "x", "response": {"clientDataJSON": "e30"}}'},
         )  # fmt: skip
         assert forged.status_code == 422 and "was not accepted" in forged.text
+        # Removing one asks the password again, before anything else is said.
+        for password in ("", "wrong"):
+            asked = bo.post(
+                "/account",
+                data={"csrf_token": csrf, "action": "passkey-remove", "id": "1",
+                      "password_passkey_remove": password},
+            )  # fmt: skip
+            assert asked.status_code == 422, asked.text
+            assert 'id="password_passkey_remove-error"' in asked.text
+            assert "this is not your password" in asked.text
         # An id that is none of your passkeys: 404, as for any missing one.
         for passkey_id in ("1", "999999"):
             gone = bo.post(
-                "/account", data={"csrf_token": csrf, "action": "passkey-remove", "id": passkey_id}
-            )
+                "/account",
+                data={"csrf_token": csrf, "action": "passkey-remove", "id": passkey_id,
+                      "password_passkey_remove": PASSWORD},
+            )  # fmt: skip
             assert gone.status_code == 404 and "no such passkey" in gone.text
     owner.close()
     other.close()

@@ -401,10 +401,11 @@ def test_the_settings_are_for_admins_and_owners_and_checked(live_sso):
 
 
 def test_an_sso_sign_in_counts_as_the_second_factor_an_organization_requires(live_sso, clock):
-    """The decision (docs/accounts.md, "Single sign-on and the second factor"): the provider
-    is trusted with the person's second factor. A member with none of their own is refused
-    the organization after a password log-in and through their API token, and let in after
-    signing in with SSO; one who has TOTP is not asked for a code after SSO."""
+    """The decision (docs/accounts.md, "Single sign-on and the second factor"): in an
+    organization that uses single sign-on, the provider is trusted with the person's second
+    factor. A member with none of their own is refused the organization after a password
+    log-in and through their API token, and let in after signing in with SSO, but only once
+    the organization uses SSO; one who has TOTP is not asked for a code after SSO."""
     from tests.http.test_second_factor import csrf_of, enable, log_in
 
     owner = signup(live_sso.url, "owner@acme.test", PASSWORD)
@@ -430,9 +431,16 @@ def test_an_sso_sign_in_counts_as_the_second_factor_an_organization_requires(liv
     refused = bob.get(projects)
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "second_factor_required"
-    # The same person signed in through the provider: let in, pages and API alike.
+    # The same person signed in through the provider, while the organization does not use
+    # single sign-on: no provider answers for its members, so still refused.
     http = browser()
     assert finish(http, sso(live_sso, "main", "bob", http)).status_code == 303
+    not_ours = http.get(projects)
+    assert not_ours.status_code == 403
+    assert not_ours.json()["error"]["code"] == "second_factor_required"
+    assert http.get(f"{live_sso.url}/o/{owner.org}").status_code == 403
+    # Once it takes its members' domain through SSO: let in, pages and API alike.
+    allow(owner, ["acme.test"])
     assert http.get(projects).status_code == 200
     assert http.get(f"{live_sso.url}/o/{owner.org}").status_code == 200
     assert "with single sign-on" in http.get(f"{live_sso.url}/account/sessions").text
@@ -454,3 +462,33 @@ def test_an_sso_sign_in_counts_as_the_second_factor_an_organization_requires(liv
     with httpx.Client(base_url=live_sso.url, timeout=30) as pw:
         asked = log_in(pw, "bob@acme.test")
         assert asked.status_code == 200 and "Enter your code" in asked.text
+
+
+def test_an_owner_signed_in_with_sso_may_require_a_second_factor_only_where_sso_is_used(
+    live_sso,
+):
+    """Requiring a second factor asks the owner to have one, counted as for entering: a
+    session from single sign-on counts only in an organization that uses it."""
+    from tests.http.test_second_factor import csrf_of
+
+    alice = signup(live_sso.url, "alice@acme.test", PASSWORD)
+    settings = f"{live_sso.url}/o/{alice.org}/settings"
+    http = browser()
+    assert finish(http, sso(live_sso, "main", "alice", http)).status_code == 303
+
+    def require() -> httpx.Response:
+        page = http.get(settings).text
+        return http.post(
+            settings,
+            data={"action": "second-factor", "require_second_factor": "1",
+                  "csrf_token": csrf_of(page)},
+        )  # fmt: skip
+
+    refused = require()
+    assert refused.status_code == 422
+    assert "set up your own second factor first" in refused.text
+    allow(alice, ["acme.test"])
+    assert require().status_code == 303
+    assert http.get(f"{live_sso.url}/api/v1/orgs/{alice.org}/projects").status_code == 200
+    # Her password session has no second factor of its own: refused, as for any member.
+    assert alice.get(f"/api/v1/orgs/{alice.org}/projects").status_code == 403

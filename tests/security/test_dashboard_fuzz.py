@@ -39,7 +39,7 @@ from launchsequence.config import Settings
 from tests.support.api import ApiUser, signup
 from tests.support.databases import postgres_database
 from tests.support.forms import Form, page_forms
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -267,7 +267,11 @@ def server(
         if request.param == "postgresql":
             database["database_url"] = stack.enter_context(postgres_database())
         # Log-in throttling raised: the fuzzer sends many wrong passwords from one address.
+        # The public URL is http://localhost:PORT, which passkeys accept (services/passkeys.py):
+        # their options, sign-in and account forms are served, and so fuzzed, too.
+        port = free_port()
         settings = Settings(
+            base_url=f"http://localhost:{port}",
             data_dir=str(tmp_path_factory.mktemp("dashboard-fuzz") / "data"),
             secret_key="test-secret",
             login_failures_per_address=100_000,
@@ -276,7 +280,7 @@ def server(
             webhook_allow_private_addresses="true",  # the world's webhook points at loopback
             **database,
         )
-        server = LiveServer(create_app(settings)).start()
+        server = LiveServer(create_app(settings), port=port).start()
         yield server
         server.stop()
 
@@ -417,6 +421,8 @@ def test_every_form_answers_hostile_fields_without_a_server_error(site: Site, wo
                 for pairs in mutations(base, i):
                     fuzzer.send("POST", fill(route, world.values), form=pairs)
     assert len(forms) >= 20, "the dashboard's forms were not found"
+    # Passkeys are on (the public URL allows them): their form was among those fuzzed.
+    assert any(("action", "passkey-add") in f.fields for _, f in forms), "passkeys are off"
     assert not fuzzer.failures, f"{len(fuzzer.failures)} of {fuzzer.sent}:\n" + "\n".join(
         fuzzer.failures[:30]
     )

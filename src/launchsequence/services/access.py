@@ -20,6 +20,8 @@ from sqlalchemy import Connection
 from ..store import flags as flag_store
 from ..store import orgs as store
 from ..store import project_roles as role_store
+from ..store import second_factor as second_factor_store
+from ..store import sso as sso_store
 from .errors import Forbidden, NotFound
 from .runtime import Actor
 
@@ -30,6 +32,7 @@ __all__ = [
     "effective_role",
     "environment_for",
     "flag_for",
+    "has_second_factor",
     "org_for",
     "project_access",
     "project_for",
@@ -54,10 +57,8 @@ def org_for(
     Forbidden for a write by a viewer, and for anything by a member without a second factor
     when the organization requires one (`second_factor_required`).
 
-    What counts as a second factor: a TOTP app or a passkey of the member's own (a log-in
-    with a password then always asks for it), or a session signed in through single
-    sign-on, whose provider is trusted with the person's second factor, as LaunchDarkly and
-    GitHub trust theirs (docs/accounts.md, "Single sign-on and the second factor").
+    What counts as a second factor is `has_second_factor`'s to say, and is asked only of an
+    organization that requires one.
 
     `lock` (for membership changes) locks the organization's row first: the caller's role and
     whatever else is read afterwards in the transaction stay as read until it ends, on
@@ -66,7 +67,7 @@ def org_for(
     org = store.get_org_for_user(conn, org_key=org_key, user_id=actor.user_id, for_update=lock)
     if org is None:
         raise NotFound("no such organization")
-    if org["require_second_factor"] and not org["member_second_factor"] and actor.sign_in != "sso":
+    if org["require_second_factor"] and not has_second_factor(conn, actor, org):
         raise Forbidden(
             "this organization requires a second factor: set one up on your account page "
             "(/account), then come back",
@@ -75,6 +76,19 @@ def org_for(
     if write:
         refuse_read_only(org["role"])
     return org
+
+
+def has_second_factor(conn: Connection, actor: Actor, org: dict[str, Any]) -> bool:
+    """Whether the caller has a second factor in `org` (`org_for`'s answer): a TOTP app or a
+    passkey of their own (a log-in with a password then always asks for it), or a session
+    signed in through single sign-on when the organization itself uses single sign-on (it
+    requires it, or takes members from an email domain through it): its provider is then
+    trusted with the person's second factor, as LaunchDarkly and GitHub trust theirs
+    (docs/accounts.md, "Single sign-on and the second factor"). A sign-in through a provider
+    says nothing to an organization that does not use one."""
+    if second_factor_store.has_own(conn, actor.user_id):
+        return True
+    return actor.sign_in == "sso" and sso_store.uses_sso(conn, org["id"])
 
 
 def project_for(

@@ -37,6 +37,9 @@ SSO_REQUIRED = (
 )
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOUCH_EVERY_MS = 60_000
+#: What a passkey sign-in (no email) is throttled under, with the client's address after it:
+#: a key no email can be (an email has an "@").
+PASSKEY_THROTTLE_KEY = "passkey sign-in from "
 
 
 def normalize_email(email: Any) -> str:
@@ -229,8 +232,12 @@ class Accounts:
         """Sign in with a passkey alone: a discoverable passkey whose device verified its
         user (something held and something known or part of the person: two factors).
         Refused as a password is where an organization requires single sign-on (owners
-        excepted), and for a disabled account."""
+        excepted), and for a disabled account. Throttled as a password log-in
+        (services/throttle.py): no email is given, so a refused passkey counts against the
+        client's address, per address and (with password log-ins) across emails."""
+        attempt = self.throttle.admit(PASSKEY_THROTTLE_KEY + address, address)
         user_id = self.passkeys.verify(binding=binding, credential=credential, user_id=None)
+        self.throttle.succeeded(attempt)
         with self.rt.db.connect() as conn:
             user = store.get_user(conn, user_id)
             refused = sso_store.password_refused(conn, user_id)

@@ -323,8 +323,10 @@ class Orgs:
             if member["role"] == "owner" and role != "owner":
                 self._keep_an_owner(conn, org)
             store.set_role(conn, org_id=org["id"], user_id=user_id, role=role)
-            if role == "owner":  # an owner is an owner in every project
-                role_store.delete_roles_in_org(conn, org_id=org["id"], user_id=user_id)
+            if role != member["role"]:
+                # A new organization role starts from itself in every project: project roles
+                # granted under the old one (an admin's own, say) would outlast a demotion.
+                self._clear_project_roles(conn, actor, org, member, role)
             record_audit(
                 conn,
                 self.rt,
@@ -361,15 +363,35 @@ class Orgs:
 
     @staticmethod
     def _member(conn: Connection, org: dict[str, Any], user_id: int) -> dict[str, Any]:
-        for m in store.list_members(conn, org["id"]):
-            if m["id"] == user_id:
-                return {
-                    "user_id": m["id"],
-                    "email": m["email"],
-                    "name": m["name"],
-                    "role": m["role"],
-                }
-        raise NotFound("no such member")
+        m = store.get_member(conn, org_id=org["id"], user_id=user_id)
+        if m is None:
+            raise NotFound("no such member")
+        return {"user_id": m["id"], "email": m["email"], "name": m["name"], "role": m["role"]}
+
+    def _clear_project_roles(
+        self,
+        conn: Connection,
+        actor: Actor,
+        org: dict[str, Any],
+        member: dict[str, Any],
+        role: str,
+    ) -> None:
+        """Forget the member's project roles in the organization, in the caller's transaction,
+        each audited as `member.project_role_changed` (after: the new organization role)."""
+        held = role_store.list_user_project_roles(conn, org_id=org["id"], user_id=member["user_id"])
+        role_store.delete_roles_in_org(conn, org_id=org["id"], user_id=member["user_id"])
+        for project_key, project_role in sorted(held.items()):
+            record_audit(
+                conn,
+                self.rt,
+                org_id=org["id"],
+                actor=actor,
+                action="member.project_role_changed",
+                resource=member["email"],
+                project=project_key,
+                before={"project_role": project_role, "role": project_role},
+                after={"project_role": None, "role": role},
+            )
 
     @staticmethod
     def _keep_an_owner(conn: Connection, org: dict[str, Any]) -> None:

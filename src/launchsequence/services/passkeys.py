@@ -10,9 +10,12 @@ otherwise passkeys are unavailable and the pages say why.
 Challenges: 32 random bytes, handed out for one purpose (`register`, `second_factor`,
 `sign_in`) and bound to what asked for them (the session, or the browser's pre-session
 cookie, given here as `binding`); kept as SHA-256 digests for five minutes and used up by the
-first answer that names them, right or wrong. The library (py_webauthn) checks the signature,
-the challenge, the origin, the RP ID hash, user presence and, where asked, user verification;
-an assertion must raise the stored sign counter (unless the authenticator keeps none: 0).
+first answer that names them, right or wrong. A binding holds one challenge per purpose: a new
+one replaces the last, so that asking again and again keeps no more rows. The library
+(py_webauthn) checks the signature, the challenge, the origin, the RP ID hash, user presence
+and, where asked, user verification; an assertion must raise the stored sign counter (unless
+the authenticator keeps none: 0). Sign-in with a passkey alone is throttled as a password
+log-in (`Accounts.login_with_passkey`).
 """
 
 from __future__ import annotations
@@ -43,11 +46,11 @@ from webauthn.helpers.structs import (
 
 from ..secrets import digest, sign
 from ..store import accounts as account_store
-from ..store import orgs as org_store
 from ..store import passkeys as store
 from .errors import Invalid, NotFound, Unauthorized
 from .passwords import NO_PASSWORD
-from .runtime import Actor, Runtime, record_audit
+from .runtime import Actor, Runtime
+from .sessions import record_account_event
 
 __all__ = ["CHALLENGE_MS", "MAX_PASSKEYS", "PURPOSES", "Passkeys", "relying_party"]
 
@@ -256,21 +259,16 @@ class Passkeys:
                 backed_up=verified.credential_backed_up,
                 created_at=now,
             )
-            self._audit(conn, actor, "user.passkey_added", label)
-        return {"id": passkey_id, "name": label, "created_at": now, "last_used_at": None}
-
-    def _audit(self, conn: Any, actor: Actor | None, action: str, name: str) -> None:
-        user = account_store.get_user(conn, actor.user_id) if actor else None
-        for org in org_store.list_orgs_for_user(conn, actor.user_id if actor else 0):
-            record_audit(
+            record_account_event(
                 conn,
                 self.rt,
-                org_id=org["id"],
-                actor=actor,
-                action=action,
-                resource=user["email"] if user else "",
-                after={"passkey": name},
+                actor.user_id,
+                actor.email,
+                "user.passkey_added",
+                actor,
+                after={"passkey": label},
             )
+        return {"id": passkey_id, "name": label, "created_at": now, "last_used_at": None}
 
     # --- the list ------------------------------------------------------------------------------
 
@@ -297,7 +295,15 @@ class Passkeys:
             row = store.delete_one(conn, passkey_id=passkey_id, user_id=actor.user_id)
             if row is None:
                 raise NotFound("no such passkey", code="no_such_passkey")
-            self._audit(conn, actor, "user.passkey_removed", row["name"])
+            record_account_event(
+                conn,
+                self.rt,
+                actor.user_id,
+                actor.email,
+                "user.passkey_removed",
+                actor,
+                after={"passkey": row["name"]},
+            )
 
     def count(self, user_id: int) -> int:
         with self.rt.db.connect() as conn:

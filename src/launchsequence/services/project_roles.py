@@ -112,10 +112,10 @@ class ProjectRoles:
 
     @staticmethod
     def _member(conn: Connection, org: dict[str, Any], user_id: int) -> dict[str, Any]:
-        for m in org_store.list_members(conn, org["id"]):
-            if m["id"] == user_id:
-                return m
-        raise NotFound("no such member")
+        member = org_store.get_member(conn, org_id=org["id"], user_id=user_id)
+        if member is None:
+            raise NotFound("no such member")
+        return member
 
 
 def _audited(member: dict[str, Any], project_role: str | None) -> dict[str, Any]:

@@ -23,8 +23,8 @@ import segno
 from ..secrets import DEVICE_PREFIX, digest, new_secret, sign
 from ..store import accounts as account_store
 from ..store import second_factor as store
+from .access import has_second_factor, org_for
 from .errors import Forbidden, Invalid
-from .orgs import org_for
 from .runtime import Actor, Runtime, record_audit
 from .sessions import record_account_event
 
@@ -200,12 +200,13 @@ class SecondFactor:
 
     def set_org_requirement(self, actor: Actor, org_key: str, required: bool) -> None:
         """Require (or stop requiring) a second factor of the organization's members. Owners
-        only; an owner must have one first, or they would lock themselves out."""
+        only; an owner must have one first (as `access.has_second_factor` counts it), or they
+        would lock themselves out."""
         with self.rt.write_db.begin() as conn:
             org = org_for(conn, actor, org_key, write=True, lock=True)
             if org["role"] != "owner":
                 raise Forbidden("only owners can change this", code="owner_only")
-            if required and not org["member_second_factor"]:
+            if required and not has_second_factor(conn, actor, org):
                 raise Invalid(
                     "set up your own second factor first (on your account page)",
                     field="require_second_factor",

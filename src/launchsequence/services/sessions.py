@@ -32,12 +32,22 @@ def end_user_sessions(conn: Connection, user_id: int, *, keep_hash: str | None =
 
 
 def record_account_event(
-    conn: Connection, rt: Runtime, user_id: int, email: str, action: str, actor: Actor | None
+    conn: Connection,
+    rt: Runtime,
+    user_id: int,
+    email: str,
+    action: str,
+    actor: Actor | None,
+    *,
+    after: Any = None,
 ) -> None:
-    """Write an account event (password changed, reset, user disabled) into the audit log of
-    every organization the user belongs to: that is where the people who answer for them look."""
+    """Write an account event (password changed, reset, user disabled, a passkey added, with
+    what to say of it in `after`) into the audit log of every organization the user belongs
+    to: that is where the people who answer for them look."""
     for org in org_store.list_orgs_for_user(conn, user_id):
-        record_audit(conn, rt, org_id=org["id"], actor=actor, action=action, resource=email)
+        record_audit(
+            conn, rt, org_id=org["id"], actor=actor, action=action, resource=email, after=after
+        )
 
 
 class Sessions:

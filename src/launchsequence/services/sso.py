@@ -198,7 +198,8 @@ class Sso:
         if old_token:
             self.accounts.logout(old_token)
         # The provider vouches for the person, its own second factor included: an "sso"
-        # session satisfies "members must use a second factor" (services/orgs.py, org_for).
+        # session satisfies "members must use a second factor" in the organizations that use
+        # single sign-on (services/access.py, has_second_factor).
         session = self.accounts.open_session(
             actor, address=address, user_agent=user_agent, sign_in="sso"
         )

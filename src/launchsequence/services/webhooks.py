@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ..secrets import WEBHOOK_SECRET_PREFIX, new_secret, seal
+from ..store import orgs as org_store
 from ..store import webhooks as store
 from .access import ChangeRights, change_rights, org_for, project_access, refuse_read_only
 from .addresses import AddressRefused, allowed_addresses, check_url, resolve
@@ -167,6 +168,21 @@ class Webhooks:
             org, rights = self._rights(conn, actor, org_key)
             hooks = store.list_webhooks(conn, org_id=org["id"])
         return [_public(h) for h in hooks if rights.allows(h["project"])]
+
+    def scopes(self, actor: Actor, org_key: str) -> dict[str, Any]:
+        """Where the caller may add a webhook, by the rule `create` applies: `organization`
+        (every project: the organization's admins and owners) and `projects` (key and name of
+        each project where their role there may change things), for a form to offer only
+        those. Forbidden (`read_only`) as `list` for a member who may change nothing."""
+        with self.rt.db.connect() as conn:
+            org, rights = self._rights(conn, actor, org_key)
+            projects = org_store.list_projects(conn, org["id"])
+        return {
+            "organization": rights.allows(None),
+            "projects": [
+                {"key": p["key"], "name": p["name"]} for p in projects if rights.allows(p["key"])
+            ],
+        }
 
     def get(self, actor: Actor, org_key: str, webhook_id: int) -> dict[str, Any]:
         with self.rt.db.connect() as conn:

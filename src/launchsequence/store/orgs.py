@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, delete, func, insert, or_, select, update
 
 from .atomic import insert_unless_taken, lock
-from .tables import environments, memberships, organizations, passkeys, projects, sdk_keys, users
+from .tables import environments, memberships, organizations, projects, sdk_keys, users
 
 __all__ = [
     "ENVIRONMENT_SETTINGS",
@@ -30,6 +30,7 @@ __all__ = [
     "environment_by_id",
     "expire_sdk_keys",
     "get_environment",
+    "get_member",
     "get_membership",
     "get_org_for_user",
     "get_project",
@@ -86,15 +87,9 @@ def get_org_for_user(
     """
     if for_update and lock(conn, organizations, organizations.c.key == org_key) is None:
         return None
-    # Whether the member has a second factor: an organization may require one.
-    has_second_factor = or_(
-        users.c.totp_enabled_at.is_not(None),
-        exists().where(passkeys.c.user_id == users.c.id),
-    ).label("member_second_factor")
     query = (
-        select(organizations, memberships.c.role, has_second_factor)
+        select(organizations, memberships.c.role)
         .join(memberships, memberships.c.org_id == organizations.c.id)
-        .join(users, users.c.id == memberships.c.user_id)
         .where(organizations.c.key == org_key, memberships.c.user_id == user_id)
     )
     return _one(conn, query)
@@ -117,16 +112,25 @@ def get_membership(conn: Connection, *, org_id: int, user_id: int) -> dict[str, 
     return _one(conn, query)
 
 
-def list_members(conn: Connection, org_id: int) -> list[dict[str, Any]]:
-    query = (
+def _members(org_id: int) -> Select[Any]:
+    return (
         select(
             users.c.id, users.c.email, users.c.name, memberships.c.role, memberships.c.created_at
         )
         .join(memberships, memberships.c.user_id == users.c.id)
         .where(memberships.c.org_id == org_id)
-        .order_by(users.c.email)
     )
+
+
+def list_members(conn: Connection, org_id: int) -> list[dict[str, Any]]:
+    """The organization's members (id, email, name, role, created_at), by email."""
+    query = _members(org_id).order_by(users.c.email)
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def get_member(conn: Connection, *, org_id: int, user_id: int) -> dict[str, Any] | None:
+    """One member as `list_members` gives them, or None when the user is not a member."""
+    return _one(conn, _members(org_id).where(users.c.id == user_id))
 
 
 def set_role(conn: Connection, *, org_id: int, user_id: int, role: str) -> None:

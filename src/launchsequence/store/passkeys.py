@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from .tables import passkeys, webauthn_challenges
 
@@ -83,8 +83,20 @@ def add_challenge(
     at: int,
     expires_at: int,
 ) -> None:
-    """Keep a challenge handed out (expired ones are swept here)."""
-    conn.execute(delete(webauthn_challenges).where(webauthn_challenges.c.expires_at <= at))
+    """Keep a challenge handed out, in place of any other live one for the same purpose and
+    binding: one session or browser holds at most one per purpose, however often it asks
+    (expired ones are swept here)."""
+    conn.execute(
+        delete(webauthn_challenges).where(
+            or_(
+                webauthn_challenges.c.expires_at <= at,
+                and_(
+                    webauthn_challenges.c.binding == binding,
+                    webauthn_challenges.c.purpose == purpose,
+                ),
+            )
+        )
+    )
     conn.execute(
         insert(webauthn_challenges).values(
             challenge_hash=challenge_hash,

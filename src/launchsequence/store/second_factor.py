@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, exists, insert, or_, select, update
 
-from .tables import recovery_codes, remembered_devices, users
+from .tables import passkeys, recovery_codes, remembered_devices, users
 
 __all__ = [
     "advance_step",
@@ -12,10 +12,22 @@ __all__ = [
     "count_unused_codes",
     "device_user",
     "enable",
+    "has_own",
     "remember_device",
     "replace_codes",
     "use_code",
 ]
+
+
+def has_own(conn: Connection, user_id: int) -> bool:
+    """Whether the user has a second factor of their own: a TOTP app or a passkey."""
+    query = select(
+        or_(
+            exists().where(users.c.id == user_id, users.c.totp_enabled_at.is_not(None)),
+            exists().where(passkeys.c.user_id == user_id),
+        )
+    )
+    return bool(conn.execute(query).scalar())
 
 
 def enable(conn: Connection, user_id: int, *, secret: str, at: int, step: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, exists, insert, or_, select, update
 
 from .tables import memberships, org_sso, org_sso_domains, organizations, sso_links
 
@@ -17,6 +17,7 @@ __all__ = [
     "password_refused",
     "put_settings",
     "touch_link",
+    "uses_sso",
 ]
 
 
@@ -84,6 +85,18 @@ def put_settings(
         conn.execute(
             insert(org_sso_domains), [{"org_id": org_id, "domain": d} for d in allowed_domains]
         )
+
+
+def uses_sso(conn: Connection, org_id: int) -> bool:
+    """Whether the organization uses single sign-on: it requires it, or takes members from an
+    email domain through it."""
+    query = select(
+        or_(
+            exists().where(org_sso.c.org_id == org_id, org_sso.c.required.is_(True)),
+            exists().where(org_sso_domains.c.org_id == org_id),
+        )
+    )
+    return bool(conn.execute(query).scalar())
 
 
 def orgs_allowing_domain(conn: Connection, domain: str) -> list[dict[str, Any]]:

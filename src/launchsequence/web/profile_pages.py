@@ -11,11 +11,14 @@ from ..api.auth import client_address
 from ..services import Invalid, NotFound, Throttled
 from . import flash, params
 from .pages import Page, Redirect, page
+from .passkey_pages import reauthenticate
 
 __all__ = ["ROUTES"]
 
 HERE = "/account"
 SESSIONS = "/account/sessions"
+#: Where a "try again later" shows, by action: beside the password that action asked for.
+_THROTTLED_FIELD = {"2fa-disable": "password_2fa", "passkey-remove": "password_passkey_remove"}
 
 
 def _id(p: Page, name: str) -> int:
@@ -96,7 +99,11 @@ def profile(p: Page) -> Response:
                 )
                 raise Redirect(f"{HERE}?passkey=added#passkeys")
             if action == "passkey-remove":
-                p.services.passkeys.remove(actor, _id(p, "id"))
+                # A passkey may be the account's second factor: asked again, as for turning
+                # the authenticator app off.
+                passkey_id = _id(p, "id")
+                reauthenticate(p, actor, "password_passkey_remove", "remove the passkey")
+                p.services.passkeys.remove(actor, passkey_id)
                 raise Redirect(f"{HERE}?passkey=removed#passkeys")
             if action == "create-token":
                 token, _ = p.services.accounts.create_token(actor, p.form.get("token_name", ""))
@@ -113,10 +120,14 @@ def profile(p: Page) -> Response:
                 field = {"password": "password_2fa", "code": "code_2fa"}.get(field, field)
             if action == "passkey-add":
                 field = {"name": "passkey_name"}.get(field, field)
+            if action == "passkey-remove":
+                field = {"password": "password_passkey_remove", "passkey": "passkey_remove"}.get(
+                    field, field
+                )
             errors[{"name": "token_name"}.get(field, field)] = exc.message
             p.status = 422
         except Throttled as exc:
-            errors["current_password"] = exc.message
+            errors[_THROTTLED_FIELD.get(action, "current_password")] = exc.message
             p.status = 429
     return p.render(
         "account.html",

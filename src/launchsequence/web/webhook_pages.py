@@ -44,8 +44,11 @@ def webhook_list(p: Page) -> Response:
     actor = p.need_actor()
     org = p.services.orgs.get_org(actor, org_key)
     errors: dict[str, str] = {}
+    # Only where the caller may add one (a project admin: their projects, not every project).
+    scopes = p.services.webhooks.scopes(actor, org_key)
+    first = "" if scopes["organization"] else next((s["key"] for s in scopes["projects"]), "")
     values: dict[str, Any] = {"url": "", "description": "", "events": ["*"], "format": "json",
-                              "enabled": True, "project": ""}  # fmt: skip
+                              "enabled": True, "project": first}  # fmt: skip
     if p.request.method == "POST":
         values = {**_body(p), "project": p.form.get("project", "")}
         body = {**values, "project": values["project"] or None}
@@ -63,7 +66,7 @@ def webhook_list(p: Page) -> Response:
         "webhooks.html",
         org=org,
         hooks=hooks,
-        projects=p.services.orgs.list_projects(actor, org_key),
+        scopes=scopes,
         event_types=EVENT_TYPES,
         values=values,
         errors=errors,
@@ -121,7 +124,6 @@ def webhook_page(p: Page) -> Response:
         secret=secret if isinstance(secret, str) else None,
         notice=notice,
         page=deliveries,
-        projects=p.services.orgs.list_projects(actor, org_key),
         event_types=EVENT_TYPES,
     )
 
