@@ -71,13 +71,15 @@ class UsageForwarder:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, client: httpx.AsyncClient) -> None:
+        """Post through `client` (the edge's `upstream_client`, shared with the relay stream),
+        which the caller closes after `stop`."""
         if not self.counter.enabled:
             return
         pending = await asyncio.to_thread(self._take_pending)
         if pending is not None:
             self.counter.restore(pending)
-        self._client = httpx.AsyncClient()  # honours HTTPS_PROXY and SSL_CERT_FILE
+        self._client = client
         self._task = asyncio.create_task(self._run(), name="launchseq-edge-usage")
 
     async def stop(self) -> None:
@@ -107,9 +109,7 @@ class UsageForwarder:
                 )
             except OSError as exc:
                 log.error("usage: %d evaluations lost: %s", sum(left.counts.values()), exc)
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        self._client = None
 
     async def _run(self) -> None:
         while True:
