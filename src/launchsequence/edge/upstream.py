@@ -262,12 +262,13 @@ def upstream_client(url: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(verify=_tls(url))
 
 
-def _tls(url: str) -> ssl.SSLContext | bool:
-    """What the upstream client verifies TLS with: httpx's default for an https upstream
-    (True: certifi's CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR); for a plain-http one, a
-    context that trusts nothing, which nothing over plain HTTP uses, and which fails closed if
-    a TLS hop (an https proxy) ever appears. Loading a CA store costs 3 MB, a tenth of an
-    edge's memory."""
+def _tls(url: str) -> ssl.SSLContext:
+    """What the upstream client verifies TLS with, made once: for an https upstream httpx's
+    default (certifi's CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR), one context that the
+    transports the client mounts for proxies share too (with `verify=True` each would load the
+    bundle again); for a plain-http one, a context that trusts nothing, which nothing over
+    plain HTTP uses, and which fails closed if a TLS hop (an https proxy) ever appears. Loading
+    a CA store costs 3 MB, a tenth of an edge's memory."""
     if url.lower().startswith("https:"):
-        return True
+        return httpx.create_ssl_context()
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates: trusts none
