@@ -13,7 +13,15 @@ processes as users run them. Figures:
 - resident memory (VmRSS) of each process, idle after start and its first answers;
 - start to serving: from spawning the process to its first 200 on /sdk/v1/evaluate: the edge
   with the core down (it serves the snapshot it saved on disk), next to the core itself
-  (which opens its database and migrates); medians over `--starts` starts.
+  (which opens its database and migrates); median and p99 over `--starts` starts;
+- the same two figures for a bare Starlette app under uvicorn (one route answering the same
+  POST), measured in the same run: the floor any process on this stack has, on this machine
+  under its load at that moment.
+
+Before anything starts, the package's and the engine's sources are compiled to bytecode, as
+pip does when it installs the wheel (the Docker image, `pip install launchsequence`): an
+editable install under PYTHONDONTWRITEBYTECODE=1 would otherwise compile ~80 modules at every
+start, which no installed server does.
 
 Nothing fails on time: it prints figures.
 """
@@ -21,6 +29,7 @@ Nothing fails on time: it prints figures.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import platform
 import shutil
@@ -37,6 +46,57 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_http import BODY, cpu_seconds, free_port, run_wrk, setup
 
 LAUNCHSEQ = [sys.executable, "-m", "launchsequence"]
+#: The floor: Starlette and uvicorn (uvloop, httptools) answering the benchmark's POST.
+BARE = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+async def evaluate(request):
+    await request.body()
+    return Response(b'{"flags":{}}', media_type="application/json")
+app = Starlette(routes=[Route("/sdk/v1/evaluate", evaluate, methods=["POST"])])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", ws="none")
+"""
+
+
+def compile_sources() -> None:
+    """Bytecode for the package and the engine, as an installed wheel has it."""
+    import launchsequence_engine
+
+    import launchsequence
+
+    for package in (launchsequence, launchsequence_engine):
+        compileall.compile_dir(Path(package.__file__).parent, quiet=1)
+
+
+def p99(values: list[float]) -> float:
+    """The 99th percentile (of fewer than 100 values: near the largest)."""
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
+def timed_starts(
+    count: int, args: list[str], env: dict[str, str], url: str, key: str
+) -> tuple[list[float], list[float], subprocess.Popen[bytes]]:
+    """Start-to-first-200 wall times and CPU times of `count` starts; the last one left
+    running."""
+    walls: list[float] = []
+    cpus: list[float] = []
+    process = None
+    for _ in range(count):
+        if process is not None:
+            stop(process)
+        started = time.monotonic()
+        process = spawn(args, env)
+        try:
+            until_serving(url, key, process)
+        except BaseException:
+            stop(process)
+            raise
+        walls.append(time.monotonic() - started)
+        cpus.append(cpu_seconds(process.pid))
+    assert process is not None
+    return walls, cpus, process
 
 
 def environ(data_dir: str, **extra: str) -> dict[str, str]:
@@ -93,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--starts", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="alternated wrk runs per process")
     args = parser.parse_args()
     print("Launch Sequence edge benchmark")
@@ -102,6 +162,8 @@ def main() -> None:
         f"wrk, 1 thread, {args.connections} connections, {args.seconds} s per process"
     )
     has_wrk = shutil.which("wrk") is not None
+    compile_sources()
+    print("  bytecode of launchsequence and the engine compiled, as an installed wheel has it")
     with tempfile.TemporaryDirectory() as tmp:
         core_dir, edge_dir = f"{tmp}/core", f"{tmp}/edge"
         core_port, edge_port = free_port(), free_port()
@@ -169,43 +231,52 @@ def main() -> None:
                 print("  wrk is not installed (Debian: apt-get install wrk): no throughput")
 
             # Start to serving. The core first (its database is there), then the edge with
-            # the core down: from its disk snapshot.
-            core_starts: list[float] = []
-            core_cpu: list[float] = []  # CPU time at the first answer: what load disturbs least
-            for _ in range(args.starts):
-                stop(core)
-                started = time.monotonic()
-                core = spawn([*LAUNCHSEQ, "serve", "--port", str(core_port)], environ(core_dir))
-                until_serving(core_url, key, core)
-                core_starts.append(time.monotonic() - started)
-                core_cpu.append(cpu_seconds(core.pid))
+            # the core down: from its disk snapshot; then the bare app, the floor.
+            core_args = [*LAUNCHSEQ, "serve", "--port", str(core_port)]
+            stop(core)
+            core_starts, core_cpu, core = timed_starts(
+                args.starts, core_args, environ(core_dir), core_url, key
+            )
             time.sleep(2)  # idle, as a restarted server sits (its migrations already applied)
             core_restarted = rss_mib(core.pid)
             stop(core)
-            edge_starts: list[float] = []
-            edge_cpu: list[float] = []
-            for _ in range(args.starts):
-                stop(edge)
-                started = time.monotonic()
-                edge = spawn(edge_args, edge_env)
-                until_serving(edge_url, key, edge)
-                edge_starts.append(time.monotonic() - started)
-                edge_cpu.append(cpu_seconds(edge.pid))
+            stop(edge)
+            edge_starts, edge_cpu, edge = timed_starts(
+                args.starts, edge_args, edge_env, edge_url, key
+            )
             ready = httpx.get(f"{edge_url}/readyz").json()
             time.sleep(2)
+            edge_restarted = rss_mib(edge.pid)
+            stop(edge)
+            bare_port = free_port()
+            bare_args = [sys.executable, "-c", BARE, str(bare_port)]
+            bare_starts, bare_cpu, bare = timed_starts(
+                args.starts, bare_args, environ(f"{tmp}/bare"), f"http://127.0.0.1:{bare_port}", key
+            )
+            time.sleep(2)
+            bare_rss = rss_mib(bare.pid)
+            stop(bare)
             print(
                 f"  idle RSS after a restart: core {core_restarted:6.1f} MiB   edge (from disk) "
-                f"{rss_mib(edge.pid):6.1f} MiB"
+                f"{edge_restarted:6.1f} MiB = {edge_restarted * 1.048576:.1f} MB   "
+                f"bare Starlette + uvicorn {bare_rss:6.1f} MiB"
             )
             print(
-                f"  start to serving (median of {args.starts}): core "
-                f"{statistics.median(core_starts):5.2f} s   edge from disk, core down "
-                f"{statistics.median(edge_starts):5.2f} s (serving_from={ready['serving_from']})"
+                f"  start to the first 200 ({args.starts} starts; wall, then CPU at that answer):"
             )
-            print(
-                f"  CPU time from start to the first answer (median): core "
-                f"{statistics.median(core_cpu):5.2f} s   edge {statistics.median(edge_cpu):5.2f} s"
-            )
+            for name, walls, cpus in (
+                ("core", core_starts, core_cpu),
+                (
+                    f"edge from disk, core down (serving_from={ready['serving_from']})",
+                    edge_starts,
+                    edge_cpu,
+                ),
+                ("bare Starlette + uvicorn", bare_starts, bare_cpu),
+            ):
+                print(
+                    f"    {name}: median {statistics.median(walls):5.2f} s, "
+                    f"p99 {p99(walls):5.2f} s; CPU median {statistics.median(cpus):5.2f} s"
+                )
         finally:
             if edge is not None:
                 stop(edge)

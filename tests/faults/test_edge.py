@@ -13,8 +13,10 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,8 +27,9 @@ import httpx
 import pytest
 from launchsequence_sdk import Client, ClientEvent
 
-from tests.faults.support import EdgeProcess, ServerProcess
+from tests.faults.support import EdgeProcess, ServerProcess, clean_env
 from tests.support.api import ApiUser, signup
+from tests.support.live import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -300,3 +303,93 @@ def test_an_edge_without_a_snapshot_is_not_ready(tmp_path, edges):
     assert ready.status_code == 503 and ready.json()["reason"] == "no_snapshot_yet"
     answer = evaluate(edge.url, "ls_srv_whatever")
     assert answer.status_code == 503 and answer.json()["error"]["code"] == "unavailable"
+
+
+#: Runs `launchseq edge` as the command line does; on SIGUSR1 it writes what the process has
+#: imported and how often a CA store was loaded into it (each load, 3 MB of certificates): the
+#: one outside look at a process's imports. It wraps the two `ssl` methods that load a store,
+#: calling them as before.
+FOOTPRINT = """
+import json, os, signal, ssl, sys
+loads = []
+def counted(name):
+    method = getattr(ssl.SSLContext, name)
+    def load(self, *args, **kwargs):
+        loads.append(name)
+        return method(self, *args, **kwargs)
+    setattr(ssl.SSLContext, name, load)
+counted("load_verify_locations")
+counted("set_default_verify_paths")
+def write(*_):
+    path = os.environ["EDGE_FOOTPRINT"]
+    with open(path + ".partial", "w") as out:
+        json.dump({"modules": sorted(sys.modules), "ca_loads": loads}, out)
+    os.replace(path + ".partial", path)
+signal.signal(signal.SIGUSR1, write)
+from launchsequence.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+#: What only the core uses: a database, migrations, templates, the admin API's framework and
+#: models, sealing secrets; and the core's own layers.
+CORE_ONLY = (
+    "sqlalchemy",
+    "alembic",
+    "jinja2",
+    "psycopg",
+    "fastapi",
+    "pydantic",
+    "cryptography",
+    "launchsequence.store",
+    "launchsequence.services",
+    "launchsequence.api",
+    "launchsequence.web",
+    "launchsequence.commands",
+)
+
+
+def test_a_serving_edge_loads_no_core_code_and_no_ca_store_for_a_plain_http_upstream(
+    core, tmp_path
+):
+    """A real edge, connected, answering evaluations, /metrics and forwarding usage: none of
+    the core's packages are in its sys.modules, and with an http:// upstream no CA store was
+    loaded (the relay stream and the usage posts share one client that trusts none)."""
+    footprint = tmp_path / "footprint.json"
+    port = free_port()
+    env = clean_env(
+        tmp_path / "edge-data",
+        LAUNCHSEQ_RELAY_KEY=core.relay_key,
+        LAUNCHSEQ_USAGE_FLUSH_SECONDS="1",
+        EDGE_FOOTPRINT=str(footprint),
+        **FAST,
+    )
+    args = ["edge", "--upstream", core.server.url, "--port", str(port)]
+    log = (tmp_path / "edge.log").open("wb")
+    edge = subprocess.Popen(
+        [sys.executable, "-c", FOOTPRINT, *args], env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def ready() -> bool:
+            assert edge.poll() is None, (tmp_path / "edge.log").read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+            return False
+
+        wait_for(ready, "the edge to be ready")
+        assert served(url, core.server_key) is False
+        wait_for(
+            lambda: "launchseq_edge_usage_forwarded 1.0" in httpx.get(f"{url}/metrics").text,
+            "the edge to forward its one evaluation",
+        )
+        edge.send_signal(signal.SIGUSR1)
+        wait_for(footprint.exists, "the edge to write what it imported")
+    finally:
+        edge.terminate()
+        edge.wait(timeout=WAIT)
+        log.close()
+    seen = json.loads(footprint.read_text())
+    loaded = [m for m in seen["modules"] if any(m == c or m.startswith(c + ".") for c in CORE_ONLY)]
+    assert loaded == [], f"the edge imports {loaded}"
+    assert "launchsequence.edge.app" in seen["modules"]  # the dump is the edge's own
+    assert seen["ca_loads"] == [], "a CA store was loaded for a plain-http upstream"

@@ -129,3 +129,16 @@ def test_the_server_allows_only_the_uvicorn_and_httptools_it_is_tested_with() ->
         # No minor version beyond the tested one: the next one is refused.
         major, minor, *_ = (int(part) for part in tested[name].split("."))
         assert not allowed.contains(f"{major}.{minor + 1}.0"), (name, str(allowed))
+
+
+def test_the_server_requires_uvicorn_without_its_standard_extras() -> None:
+    """uvicorn's package imports its reloader, which loads watchfiles (1.2 MB, and anyio) into
+    every server and edge process when it is installed: the server names the two extras it
+    runs on (httptools, uvloop) instead of `uvicorn[standard]`, which would also install
+    watchfiles, websockets, python-dotenv and PyYAML."""
+    requirements = {
+        r.name: r for r in map(Requirement, pyproject("launchsequence")["project"]["dependencies"])
+    }
+    assert requirements["uvicorn"].extras == set(), requirements["uvicorn"]
+    assert {"httptools", "uvloop"} <= set(requirements)
+    assert not {"watchfiles", "websockets"} & set(requirements)

@@ -38,7 +38,7 @@ from ..sdk.streams import StreamApp
 from ..streamslots import StreamSlots
 from ..usagecount import UsageCounter
 from .source import UpstreamSource
-from .upstream import Upstream
+from .upstream import Upstream, upstream_client
 from .usage_forward import UsageForwarder
 
 __all__ = ["EdgeApplication", "create_edge_app", "edge_identity"]
@@ -141,13 +141,15 @@ def create_edge_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         upstream.load_disk()
         await hubs.start()
-        await upstream.start()
-        await forwarder.start()
+        client = upstream_client(upstream_url)
+        await upstream.start(client)
+        await forwarder.start(client)
         try:
             yield
         finally:
             await forwarder.stop()  # what was counted since the last post, sent now
             await upstream.stop()
+            await client.aclose()
             await hubs.stop()
 
     def status() -> dict[str, Any]:

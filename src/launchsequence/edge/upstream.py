@@ -28,7 +28,7 @@ from ..realtime.hubs import Hubs
 from . import disk
 from .source import EnvironmentCopy, UpstreamSource
 
-__all__ = ["Upstream"]
+__all__ = ["Upstream", "upstream_client"]
 
 log = logging.getLogger("launchsequence.edge")
 RELAY_PATH = "/relay/v1/stream"
@@ -68,6 +68,7 @@ class Upstream:
         self.failures = 0
         self._dirty = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._client: httpx.AsyncClient | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -90,7 +91,10 @@ class Upstream:
         )
         return True
 
-    async def start(self) -> None:
+    async def start(self, client: httpx.AsyncClient) -> None:
+        """Connect (and keep reconnecting) through `client` (`upstream_client`), which the
+        caller closes after `stop`."""
+        self._client = client
         self._tasks = [
             asyncio.create_task(self._run(), name="launchseq-edge-upstream"),
             asyncio.create_task(self._save_forever(), name="launchseq-edge-save"),
@@ -113,29 +117,29 @@ class Upstream:
 
     async def _run(self) -> None:
         delay = 0.5
-        # Honours HTTPS_PROXY and SSL_CERT_FILE.
-        async with httpx.AsyncClient(verify=_tls(self.url)) as client:
-            while True:
-                try:
-                    await self._stream(client)
-                    delay = 0.5  # a stream that ended cleanly: reconnect soon
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - any failure: reconnect
-                    self.failures += 1
-                    if self.failures == 1 or self.failures % 20 == 0:
-                        log.warning(
-                            "upstream %s unreachable (%s); serving what is held, reconnecting",
-                            self.url,
-                            type(exc).__name__,
-                        )
-                finally:
-                    if self.connected:
-                        log.info("upstream stream closed; reconnecting")
-                    self.connected = False
-                    self.connected_since = None
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 30.0)
+        client = self._client
+        assert client is not None, "start() gives the client"
+        while True:
+            try:
+                await self._stream(client)
+                delay = 0.5  # a stream that ended cleanly: reconnect soon
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure: reconnect
+                self.failures += 1
+                if self.failures == 1 or self.failures % 20 == 0:
+                    log.warning(
+                        "upstream %s unreachable (%s); serving what is held, reconnecting",
+                        self.url,
+                        type(exc).__name__,
+                    )
+            finally:
+                if self.connected:
+                    log.info("upstream stream closed; reconnecting")
+                self.connected = False
+                self.connected_since = None
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 30.0)
 
     async def _stream(self, client: httpx.AsyncClient) -> None:
         headers = {
@@ -256,11 +260,20 @@ class Upstream:
         disk.save(self.data_dir, project, self.cursor, self.clock(), self.source.copies())
 
 
-def _tls(url: str) -> ssl.SSLContext | bool:
-    """What the upstream client verifies TLS with: the system's CA store for an https upstream
-    (True); for a plain-http one, a context that trusts nothing, which nothing over plain HTTP
-    uses, and which fails closed if a TLS hop (an https proxy) ever appears. Loading the CA
-    store costs 3 MB, a tenth of an edge's memory."""
+def upstream_client(url: str) -> httpx.AsyncClient:
+    """The one HTTP client an edge talks to its upstream with: the relay stream and the usage
+    posts share its connection pool and its TLS configuration (each client of its own would
+    load the CA store again). Honours HTTPS_PROXY and SSL_CERT_FILE, as httpx does."""
+    return httpx.AsyncClient(verify=_tls(url))
+
+
+def _tls(url: str) -> ssl.SSLContext:
+    """What the upstream client verifies TLS with, made once: for an https upstream httpx's
+    default (certifi's CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR), one context that the
+    transports the client mounts for proxies share too (with `verify=True` each would load the
+    bundle again); for a plain-http one, a context that trusts nothing, which nothing over
+    plain HTTP uses, and which fails closed if a TLS hop (an https proxy) ever appears. Loading
+    a CA store costs 3 MB, a tenth of an edge's memory."""
     if url.lower().startswith("https:"):
-        return True
+        return httpx.create_ssl_context()
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates: trusts none

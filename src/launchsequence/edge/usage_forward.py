@@ -78,14 +78,16 @@ class UsageForwarder:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, client: httpx.AsyncClient) -> None:
+        """Post through `client` (the edge's `upstream_client`, shared with the relay stream),
+        which the caller closes after `stop`."""
         if not self.counter.enabled:
             return
         pending, posts = await asyncio.to_thread(self._take_pending)
         if pending is not None:
             self.counter.restore(pending)
         self.unsent = posts + self.unsent
-        self._client = httpx.AsyncClient()  # honours HTTPS_PROXY and SSL_CERT_FILE
+        self._client = client
         self._task = asyncio.create_task(self._run(), name="launchseq-edge-usage")
 
     async def stop(self) -> None:
@@ -117,9 +119,7 @@ class UsageForwarder:
                 )
             except OSError as exc:
                 log.error("usage: %d evaluations lost: %s", n, exc)
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        self._client = None
 
     async def _run(self) -> None:
         while True:
