@@ -15,6 +15,12 @@ timestamps) open `GET /sdk/v1/stream` on the two-worker server, spread by the ke
 workers (the split is read from /proc and printed); one toggle through the API; the latency of
 each subscriber is the receipt of its `patch` less the moment the toggle was sent (p50, p99).
 The same on the one-worker server is the baseline. Nothing here fails on time.
+
+`--cpu-per-worker 0.4` holds each serving process to 0.4 of a CPU (its own cgroup, CFS
+quota; root and the cgroup v1 `cpu` controller at /sys/fs/cgroup/cpu): what a machine with a
+core per worker plus one for wrk would show, on a machine that has fewer. Two capped workers
+and wrk then fit in two cores, so the ratio measures how the workers scale (the accept balance,
+the shared SQLite file, the sibling wake-ups), not how wrk and the workers share the cores.
 """
 
 from __future__ import annotations
@@ -123,12 +129,38 @@ class Server:
         client.close()
         return sent
 
+    def cap(self, cpus: float) -> list[Path]:
+        """Hold each serving process to `cpus` of a CPU: a cgroup each, with a CFS quota."""
+        groups = []
+        for pid in self.pids():
+            group = CGROUP_CPU / f"launchseq-bench-{pid}"
+            group.mkdir(exist_ok=True)
+            (group / "cpu.cfs_period_us").write_text("100000")
+            (group / "cpu.cfs_quota_us").write_text(str(int(cpus * 100000)))
+            (group / "cgroup.procs").write_text(str(pid))
+            groups.append(group)
+        return groups
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
+
+
+def uncap(groups: list[Path]) -> None:
+    """Remove the benchmark's cgroups (their processes have ended, or go back to the root)."""
+    for group in groups:
+        try:
+            for pid in (group / "cgroup.procs").read_text().split():
+                (CGROUP_CPU / "cgroup.procs").write_text(pid)
+            group.rmdir()
+        except OSError as exc:
+            print(f"  could not remove {group}: {exc}")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -188,13 +220,21 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--subscribers", type=int, nargs="*", default=[2_000])
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--cpu-per-worker", type=float, default=0.0, help="cap each serving process (0: none)"
+    )
     args = parser.parse_args()
     print("Launch Sequence workers benchmark")
     print(f"  Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f} at start")  # fmt: skip
     with tempfile.TemporaryDirectory() as one_dir, tempfile.TemporaryDirectory() as two_dir:
         servers = [Server(1, one_dir), Server(2, two_dir)]
+        groups: list[Path] = []
         try:
+            if args.cpu_per_worker > 0:
+                for server in servers:
+                    groups += server.cap(args.cpu_per_worker)
+                print(f"  each serving process held to {args.cpu_per_worker} CPU (cgroup quota)")
             if shutil.which("wrk") is None:
                 print("  wrk is not installed (Debian: apt-get install wrk); no throughput")
             else:
@@ -208,6 +248,7 @@ def main() -> None:
         finally:
             for server in servers:
                 server.stop()
+            uncap(groups)
 
 
 if __name__ == "__main__":

@@ -4,35 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine, text
-from starlette.responses import PlainTextResponse, Response
+from starlette.applications import Starlette
+from starlette.datastructures import State
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import __version__, accesslog, web
-from .api import (
-    accounts,
-    change_requests,
-    code_refs,
-    flags,
-    lifecycle,
-    orgs,
-    project_members,
-    projects,
-    promotion,
-    relay_keys,
-    schedules,
-    sso,
-    transfer,
-    usage,
-    webhooks,
-)
-from .api.errors import ERROR_RESPONSES, install_error_handlers
+from . import __version__, accesslog
 from .api.responses import JSONBytes
 from .config import Settings
 from .descriptors import open_file_limit, stream_limit
@@ -49,39 +37,129 @@ from .sdk.dispatch import Dispatcher
 from .sdk.relay import RelayStream
 from .sdk.relay_usage import RelayUsage
 from .sdk.streams import StreamApp
-from .services import Passwords, Runtime, Services, WebhookSender
-from .services.runtime import SteadyClock, elapsed_clock_ms, wall_clock_ms
+from .services.mail import Mailer
+from .services.revocations import Revocations
+from .services.runtime import Runtime, SteadyClock, elapsed_clock_ms, wall_clock_ms
 from .services.schedule_runner import ScheduleRunner
 from .services.usage_flush import UsageFlusher
 from .services.webhook_notice import notify_disabled
+from .services.webhook_sender import WebhookSender
 from .store import migrate
 from .store.db import create_db_engine
 from .store.files import secure_data_dir
 from .store.integrity import DamageWatch, ensure_intact
 from .streamslots import StreamSlots
 from .usagecount import UsageCounter
-from .web import api_docs
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from .services import Passwords, Services
 
 __all__ = ["Application", "create_app"]
 
 log = logging.getLogger("launchsequence")
 
 
+class CoreState(State):
+    """The core's `app.state` (services, settings, hubs, metrics, ...), shared by the SDK side
+    and the admin app. `services` is built on first use, once, from any thread."""
+
+    def __init__(self, services: Callable[[], Services]) -> None:
+        super().__init__()
+        object.__setattr__(self, "_build_services", services)
+        object.__setattr__(self, "_services", None)
+        object.__setattr__(self, "_services_lock", threading.Lock())
+
+    @property
+    def services(self) -> Services:
+        built: Services | None = self.__dict__["_services"]
+        if built is None:
+            with self.__dict__["_services_lock"]:
+                built = self.__dict__["_services"]
+                if built is None:
+                    built = self.__dict__["_build_services"]()
+                    object.__setattr__(self, "_services", built)
+        assert built is not None
+        return built
+
+
+class LazyAdmin:
+    """The admin app (`admin.build_admin`), built by the first request that reaches it, in a
+    worker thread so that the event loop goes on serving SDKs and streams meanwhile (it takes
+    about a second of CPU); requests arriving during the build wait for it. `app` builds it
+    at once (tests, the OpenAPI document)."""
+
+    def __init__(self, build: Callable[[], FastAPI]) -> None:
+        self._build = build
+        self._app: FastAPI | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def built(self) -> bool:
+        return self._app is not None
+
+    @property
+    def app(self) -> FastAPI:
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    self._app = self._build()
+        return self._app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self._app
+        if app is None:
+            app = await asyncio.to_thread(lambda: self.app)
+        await app(scope, receive, send)
+
+
+class CoreRest:
+    """What is neither SDK nor relay: the lifespan and the operations endpoints (`ops`, a small
+    Starlette app, ready from start) and everything else (`admin`, built on first use)."""
+
+    def __init__(self, ops: Starlette, admin: LazyAdmin, state: CoreState) -> None:
+        self.ops = ops
+        self.admin = admin
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" or scope.get("path") in _OPERATION_PATHS:
+            await self.ops(scope, receive, send)
+        else:
+            await self.admin(scope, receive, send)
+
+
+_OPERATION_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 class Application(Dispatcher):
-    """The core's ASGI entry point: /sdk and /ofrep go straight to the lean SDK app, the rest
-    to the admin app (FastAPI), which also runs the lifespan (hubs, change feed)."""
+    """The core's ASGI entry point: /sdk and /ofrep go straight to the lean SDK app, the relay
+    to its handlers, the rest to `CoreRest` (operations, lifespan, and the admin app, built on
+    its first request). Every answer carries the security headers and the body limits."""
 
     def __init__(
         self,
-        admin: FastAPI,
+        rest: CoreRest,
         sdk: Any,
         streams: StreamApp,
         relay: RelayStream,
         relay_usage: RelayUsage,
+        *,
+        settings: Settings,
     ) -> None:
-        super().__init__(admin, sdk, streams, relay, relay_usage)
-        self.admin = admin
-        self.version = admin.version
+        super().__init__(rest, sdk, streams, relay, relay_usage)  # its state is app.state
+        limited: ASGIApp = BodyLimit(
+            rest, limit=settings.max_body_bytes, timeout=settings.body_timeout_seconds
+        )
+        self.rest = SecurityHeaders(limited)
+        self.lazy_admin = rest.admin
+        self.version = __version__
+
+    @property
+    def admin(self) -> FastAPI:
+        """The admin app, built now if no request has built it yet."""
+        return self.lazy_admin.app
 
 
 def create_app(
@@ -140,8 +218,19 @@ def create_app(
         slots=slots,
         usage=counter,
     )
-    services = Services.build(rt, passwords, hubs.open_streams)
-    sender.on_disabled = notify_disabled(rt, services.mailer)
+    mailer = Mailer(settings)
+    revocations = Revocations()  # ends streams of revoked sessions and keys, in every worker
+    rt.access_listeners.append(revocations.wake)
+
+    def build_services() -> Services:
+        from .services import Services
+
+        return Services.build(
+            rt, passwords, hubs.open_streams, mailer=mailer, revocations=revocations
+        )
+
+    state = CoreState(build_services)
+    sender.on_disabled = notify_disabled(rt, mailer)
 
     def flushed(totals: dict[int, int]) -> None:
         for env_id, n in totals.items():
@@ -159,7 +248,7 @@ def create_app(
             engine,
             hubs,
             check_seconds=settings.version_check_seconds,
-            on_access=services.revocations.wake,
+            on_access=revocations.wake,
         )
         rt.listeners.append(feed.notify)
         rt.key_listeners.append(feed.notify_keys)
@@ -171,7 +260,7 @@ def create_app(
             check_seconds=settings.version_check_seconds,
             directory=worker.sockets,
             index=worker.index,
-            on_access=services.revocations.wake,
+            on_access=revocations.wake,
         )
         # First: a datagram costs microseconds, and the siblings reload while this one does.
         rt.listeners.insert(0, feed.notify)
@@ -180,10 +269,10 @@ def create_app(
     else:  # another process on the SQLite file (`launchseq import`) is heard of by the check
         feed = VersionCheck(engine, hubs, check_seconds=settings.version_check_seconds)
 
-    scheduler = ScheduleRunner(rt, services.flags, settings.schedule_check_seconds)
+    scheduler = ScheduleRunner(rt, lambda: state.services.flags, settings.schedule_check_seconds)
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await hubs.start()
         await flusher.start()
         if feed is not None:
@@ -205,59 +294,15 @@ def create_app(
             except Exception:  # noqa: BLE001 - the database is away: those counts are lost
                 log.warning("usage counted since the last flush could not be written")
             # Queued email is still sent (each message bounded by smtp_timeout_seconds).
-            await asyncio.to_thread(services.mailer.close)
+            await asyncio.to_thread(mailer.close)
             engine.dispose()
 
-    app = FastAPI(
-        lifespan=lifespan,
-        title="Launch Sequence",
-        version=__version__,
-        summary="Feature flags: targeting, rollouts and real-time delivery.",
-        openapi_url="/api/v1/openapi.json",
-        docs_url=None,  # the server-rendered reference below: Swagger UI breaks the CSP
-        redoc_url=None,
-        default_response_class=JSONBytes,
-        responses=ERROR_RESPONSES,
-    )
-    app.state.services = services
-    app.state.settings = settings
-    app.state.hubs = hubs
-    app.state.edges = edges = EdgeRegistry()
-    app.state.stream_slots = slots
-    app.state.feed = feed
-    app.state.webhook_sender = sender
-    app.state.metrics = metrics
-    app.state.usage_flusher = flusher
-    install_error_handlers(app)
-    for module in (
-        accounts,
-        orgs,
-        projects,
-        project_members,
-        relay_keys,
-        flags,
-        transfer,
-        usage,
-        webhooks,
-        sso,
-        schedules,
-        code_refs,
-        lifecycle,
-        promotion,
-        change_requests,
-    ):
-        app.include_router(module.router)
-    web.install(app)
-    api_docs.install(app, "/api/v1/docs")
-
-    @app.get("/healthz", tags=["operations"], summary="The process is alive")
-    async def healthz() -> Any:
+    async def healthz(request: Request) -> Response:
         # On the event loop, not the thread pool: a liveness probe must not queue behind
         # database work, or a busy but healthy process would be restarted.
-        return {"status": "ok"}
+        return JSONBytes({"status": "ok"})
 
-    @app.get("/readyz", tags=["operations"], summary="The database answers and is intact")
-    def readyz() -> Any:
+    def readyz(request: Request) -> Response:
         if damage.damaged is not None:
             return JSONBytes({"status": "unavailable", "database": "damaged"}, status_code=503)
         try:
@@ -267,21 +312,37 @@ def create_app(
             # Probed every few seconds: the store logs an outage once, not once per probe.
             log.debug("readiness check failed: %s", type(exc).__name__)
             return JSONBytes({"status": "unavailable", "database": "unreachable"}, status_code=503)
-        return {"status": "ok", "database": "ok"}
+        return JSONBytes({"status": "ok", "database": "ok"})
 
-    @app.get(
-        "/metrics",
-        tags=["operations"],
-        summary="Prometheus metrics",
-        response_class=PlainTextResponse,  # documented as text/plain, as it is served
-    )
-    def prometheus() -> Response:
+    def prometheus(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(
-        BodyLimit, limit=settings.max_body_bytes, timeout=settings.body_timeout_seconds
+    operations: dict[str, Callable[..., Any]] = {
+        "/healthz": healthz,
+        "/readyz": readyz,
+        "/metrics": prometheus,
+    }
+    ops = Starlette(
+        routes=[Route(path, endpoint) for path, endpoint in operations.items()],
+        lifespan=lifespan,
     )
-    app.add_middleware(SecurityHeaders)
+    ops.state = state
+    state.settings = settings
+    state.hubs = hubs
+    state.edges = edges = EdgeRegistry()
+    state.stream_slots = slots
+    state.feed = feed
+    state.webhook_sender = sender
+    state.metrics = metrics
+    state.usage_flusher = flusher
+
+    def build_admin() -> FastAPI:
+        from .admin import build_admin
+
+        admin = build_admin(state, operations)
+        _freeze_what_exists()
+        return admin
+
     sdk = build_sdk_app(
         hubs,
         clock,
@@ -292,7 +353,23 @@ def create_app(
         usage_posts_per_minute=settings.usage_posts_per_minute,
     )
     streams = build_stream_app(hubs, clock, secret=settings.secret_key)
-    return Application(app, sdk, streams, RelayStream(hubs, edges, clock), RelayUsage(hubs))
+    return Application(
+        CoreRest(ops, LazyAdmin(build_admin), state),
+        sdk,
+        streams,
+        RelayStream(hubs, edges, clock),
+        RelayUsage(hubs),
+        settings=settings,
+    )
+
+
+def _freeze_what_exists() -> None:
+    """Once the admin app is built, in a process that froze what its start-up made (the server
+    does, `serving.py`): freeze the admin app's objects too (modules, routes, templates), so
+    that full collections keep walking only what pages and streams make since."""
+    if gc.get_freeze_count():
+        gc.collect()
+        gc.freeze()
 
 
 async def _check_integrity(damage: DamageWatch, every_seconds: int) -> None:

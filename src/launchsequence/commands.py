@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .account_commands import run_token, run_user
 from .config import Settings
-from .services import ServiceError
+from .services.errors import ServiceError
 
 __all__ = ["run"]
 
@@ -41,6 +40,8 @@ def run(command: str, args: argparse.Namespace, settings: Settings) -> int:
             pages = backup_sqlite(settings.resolved_database_url, args.destination)
             print(f"backed up {pages} pages to {args.destination}")
             return 0
+        from .account_commands import run_token, run_user  # not loaded by `serve`
+
         app = create_app(settings)
         services = app.state.services
         if command == "user":

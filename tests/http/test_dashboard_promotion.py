@@ -186,6 +186,7 @@ def test_bulk_form_on_the_flag_list_reports_each_flag(live):
     assert config(alice, "checkout", "production")["on"] is True
     assert alice.get(f"{api(alice)}/flags/checkout").json()["archived"] is False
 
+
 def test_the_copy_form_and_header_follow_the_project_role(live):
     """Dev, a viewer of the organization made admin of the project, gets the copy form and
     the project's links on the comparison and change-request pages; Cleo, an admin of the

@@ -33,7 +33,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -42,11 +43,14 @@ from ..store import orgs as org_store
 from ..store import schedules as store
 from .access import role_in_project
 from .errors import ServiceError
-from .flags import Flags
-from .protection import Approved
-from .request_outcomes import settle_scheduled
 from .runtime import Actor, Runtime, record_audit
-from .schedules import public_schedule
+
+if TYPE_CHECKING:
+    from .flags import Flags
+
+# What applying a schedule needs (the flag services, protection, change requests) is imported
+# when one is first due, inside the functions below: a core with nothing due loads none of it at
+# start (the core's start-up memory and time, docs/benchmarks.md).
 
 __all__ = ["ScheduleRunner", "apply_due", "late_note", "patch_now"]
 
@@ -97,6 +101,8 @@ def announce(
     """Record that a schedule was applied or failed (`action`: `schedule.applied`,
     `schedule.failed`), in the applying transaction: its audit entry and, through
     `record_audit`, its webhook event (see the module's docstring)."""
+    from .schedules import public_schedule
+
     record_audit(
         conn,
         rt,
@@ -111,15 +117,16 @@ def announce(
     )
 
 
-def apply_due(rt: Runtime, flags: Flags, *, limit: int = 100) -> int:
+def apply_due(rt: Runtime, flags: Callable[[], Flags], *, limit: int = 100) -> int:
     """Apply every pending schedule whose time has come (up to `limit`); how many this call
-    applied or failed (another instance's are not counted)."""
+    applied or failed (another instance's are not counted). `flags` gives the flag service,
+    asked for only when a schedule is due."""
     with rt.db.connect() as conn:
         ids = store.due(conn, now=rt.now(), limit=limit)
     done = 0
     for schedule_id in ids:
         try:
-            done += apply_one(rt, flags, schedule_id)
+            done += apply_one(rt, flags(), schedule_id)
         except ServiceError as exc:  # e.g. the database answered "unavailable": next check
             log.warning("scheduled change %s could not be applied: %s", schedule_id, exc.message)
     return done
@@ -127,6 +134,8 @@ def apply_due(rt: Runtime, flags: Flags, *, limit: int = 100) -> int:
 
 def apply_one(rt: Runtime, flags: Flags, schedule_id: int) -> bool:
     """Apply (or fail) one schedule if it is still pending and due; whether this call did."""
+    from .request_outcomes import settle_scheduled
+
     versions: dict[int, int] = {}
     with rt.write_db.begin() as conn:
         where = store.location(conn, schedule_id)
@@ -171,6 +180,8 @@ def _attempt(
     row: dict[str, Any],
 ) -> tuple[str | None, dict[int, int], int | None]:
     """(None, versions, new version) when applied; (why not, {}, None) when it cannot be."""
+    from .protection import Approved
+
     flag = store.flag_by_id(conn, row["flag_id"]) if row["flag_id"] is not None else None
     if flag is None:
         return "the flag was deleted", {}, None
@@ -215,7 +226,7 @@ def _attempt(
 class ScheduleRunner:
     """The loop: `apply_due` at start and every `every_seconds`, in a worker thread."""
 
-    def __init__(self, rt: Runtime, flags: Flags, every_seconds: float) -> None:
+    def __init__(self, rt: Runtime, flags: Callable[[], Flags], every_seconds: float) -> None:
         self.rt = rt
         self.flags = flags
         self.every_seconds = max(0.05, every_seconds)

@@ -29,9 +29,8 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from ..secrets import unseal, webhook_signature
@@ -40,6 +39,9 @@ from ..store import webhooks as store
 from .addresses import AddressRefused, allowed_addresses, check_url
 from .events import slack_text
 from .runtime import Runtime
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["LEASE", "WebhookSender", "backoff_ms"]
 
@@ -103,11 +105,6 @@ class WebhookSender:
         return self._settings.webhook_lease_seconds * 1000
 
     async def start(self) -> None:
-        verify: ssl.SSLContext | bool = True
-        if self._settings.webhook_ca_file:
-            verify = ssl.create_default_context(cafile=self._settings.webhook_ca_file)
-        # No proxy from the environment: the address checked is the address connected to.
-        self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False, verify=verify)
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -291,6 +288,7 @@ class WebhookSender:
         def took() -> int:
             return int((time.monotonic() - started) * 1000)
 
+        import httpx  # loaded by the first delivery, not at start (as is the client)
         from cryptography.fernet import InvalidToken  # loaded by `unseal` in any case
 
         try:
@@ -322,6 +320,18 @@ class WebhookSender:
         error = None if 200 <= response.status_code < 300 else f"answered {response.status_code}"
         return _Outcome(response.status_code, excerpt, error, took())
 
+    def _http(self) -> httpx.AsyncClient:
+        """The HTTP client, made for the first delivery (httpx is loaded then, not at start)."""
+        if self._client is None:
+            import httpx
+
+            verify: ssl.SSLContext | bool = True
+            if self._settings.webhook_ca_file:
+                verify = ssl.create_default_context(cafile=self._settings.webhook_ca_file)
+            # No proxy from the environment: the address checked is the address connected to.
+            self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False, verify=verify)
+        return self._client
+
     async def _addresses(self, url: str) -> list[str]:
         """The addresses to connect to, checked now (DNS rebinding): IPv4 first."""
         _, host, port = check_url(url)
@@ -339,13 +349,15 @@ class WebhookSender:
     ) -> httpx.Response:
         """POST to the first of `addresses` that accepts a connection, as `url`'s host: the
         checked address is the one connected to, whatever the name resolves to meanwhile."""
-        assert self._client is not None
+        import httpx
+
+        client = self._http()
         target = httpx.URL(url)
         host_header = target.netloc.decode("ascii")
         last: httpx.HTTPError | None = None
         for address in addresses:
             try:
-                return await self._client.post(
+                return await client.post(
                     target.copy_with(host=address),
                     content=payload,
                     headers={**headers, "Host": host_header},

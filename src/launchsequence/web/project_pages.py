@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from starlette.responses import Response
 
-from ..services import Conflict, Invalid
+from ..services import Conflict, Forbidden, Invalid
 from ..services.access import refuse_read_only
 from ..services.environment_settings import SETTINGS
 from . import flash, params

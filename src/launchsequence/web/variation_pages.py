@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from ..services import Conflict, Forbidden, Invalid
+from ..services import Conflict, Invalid
 from ..services.access import refuse_read_only
 from ..services.flags import variation_changes
 from ..services.variations import variation_uses

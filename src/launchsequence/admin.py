@@ -1,0 +1,100 @@
+"""`build_admin(state, operations)`: the admin app, the REST API under `/api/v1`, the dashboard
+and their reference, as one FastAPI application.
+
+The core builds it on the first request that needs it (`app.LazyAdmin`), not at start: FastAPI,
+pydantic, Jinja2 and the services they call are most of the core's start-up time and memory, and
+a core that serves only SDKs never needs them (docs/benchmarks.md). Importing this module imports
+all of that; only `app.LazyAdmin` imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.datastructures import State
+from starlette.responses import PlainTextResponse
+
+from . import __version__, web
+from .api import (
+    accounts,
+    change_requests,
+    code_refs,
+    flags,
+    lifecycle,
+    orgs,
+    project_members,
+    projects,
+    promotion,
+    relay_keys,
+    schedules,
+    sso,
+    transfer,
+    usage,
+    webhooks,
+)
+from .api.errors import ERROR_RESPONSES, install_error_handlers
+from .api.responses import JSONBytes
+from .web import api_docs
+
+__all__ = ["OPERATIONS", "build_admin"]
+
+_ROUTERS = (
+    accounts,
+    orgs,
+    projects,
+    project_members,
+    relay_keys,
+    flags,
+    transfer,
+    usage,
+    webhooks,
+    sso,
+    schedules,
+    code_refs,
+    lifecycle,
+    promotion,
+    change_requests,
+)
+
+#: The operations endpoints, served by the core without the admin app (`app.py`) and listed in
+#: the admin app's OpenAPI document: (path, summary, response class).
+OPERATIONS: tuple[tuple[str, str, type[Any]], ...] = (
+    ("/healthz", "The process is alive", JSONBytes),
+    ("/readyz", "The database answers and is intact", JSONBytes),
+    ("/metrics", "Prometheus metrics", PlainTextResponse),  # documented as it is served
+)
+
+
+def build_admin(state: State, operations: dict[str, Callable[..., Any]]) -> FastAPI:
+    """The admin app over `state` (the core's `app.state`: services, settings, hubs, ...).
+
+    `operations` maps each path of `OPERATIONS` to its endpoint; the core routes those paths
+    itself, so here they only document the API. Builds no lifespan: the core runs it."""
+    app = FastAPI(
+        title="Launch Sequence",
+        version=__version__,
+        summary="Feature flags: targeting, rollouts and real-time delivery.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # the server-rendered reference below: Swagger UI breaks the CSP
+        redoc_url=None,
+        default_response_class=JSONBytes,
+        responses=ERROR_RESPONSES,
+    )
+    app.state = state
+    install_error_handlers(app)
+    for module in _ROUTERS:
+        app.include_router(module.router)
+    web.install(app)
+    api_docs.install(app, "/api/v1/docs")
+    for path, summary, response_class in OPERATIONS:
+        app.add_api_route(
+            path,
+            operations[path],
+            methods=["GET"],
+            tags=["operations"],
+            summary=summary,
+            response_class=response_class,
+        )
+    return app
