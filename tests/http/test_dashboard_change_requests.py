@@ -73,7 +73,7 @@ def test_an_admin_cannot_lift_protection_on_the_page(live):
     alice, bob, _, base = setup(live.url)
     env_path = f"/api/v1/orgs/{alice.org}/projects/default/environments/production"
     ok(alice.patch(env_path, json={"protected": True, "required_approvals": 2}))
-    shown = form_fields(bob.get(f"{base}/environments").text, "protected_shown")
+    shown = form_fields(bob.get(f"{base}/environments").text, "settings_form")
     assert shown["protected"] == "1"
     fields = {k: v for k, v in shown.items() if k != "protected"}  # the box unticked
     for sent in ({"required_approvals": "2"}, {"protected": "1", "required_approvals": "1"}):
@@ -89,7 +89,7 @@ def test_an_admin_cannot_lift_protection_on_the_page(live):
     lifted = alice.http.post(
         f"{base}/environments",
         data={**{k: v for k, v in form_fields(alice.get(f"{base}/environments").text,
-                                              "protected_shown").items() if k != "protected"},
+                                              "settings_form").items() if k != "protected"},
               "required_approvals": "1"},
     )  # fmt: skip
     assert lifted.status_code == 303, lifted.text
