@@ -44,7 +44,9 @@ def sign_in_at_the_provider(page: Any, login: str) -> None:
     page.locator("input[name=password]").fill("any password")
     page.locator("button[type=submit]").click()
     expect(page.get_by_role("button", name="Continue")).to_be_visible(timeout=15_000)
-    page.get_by_role("button", name="Continue").click()
+    # The click waits for the navigation it starts: the provider's redirect to our callback,
+    # which exchanges the code with the provider (the first exchange loads Authlib and joserfc).
+    page.get_by_role("button", name="Continue").click(timeout=15_000)
 
 
 def test_a_new_member_signs_in_with_sso_and_lands_in_the_dashboard(new_context, server):
