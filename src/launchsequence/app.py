@@ -87,13 +87,15 @@ class CoreState(State):
 class LazyAdmin:
     """The admin app (`admin.build_admin`), built by the first request that reaches it, in a
     worker thread so that the event loop goes on serving SDKs and streams meanwhile (it takes
-    about a second of CPU); requests arriving during the build wait for it. `app` builds it
-    at once (tests, the OpenAPI document)."""
+    about a second of CPU); requests arriving during the build await that one build, holding
+    no thread. A build that fails fails the requests that awaited it (500, logged) and the
+    next request tries again. `app` builds it at once (tests, the OpenAPI document)."""
 
     def __init__(self, build: Callable[[], FastAPI]) -> None:
         self._build = build
         self._app: FastAPI | None = None
         self._lock = threading.Lock()
+        self._building: asyncio.Future[FastAPI] | None = None
 
     @property
     def built(self) -> bool:
@@ -110,7 +112,16 @@ class LazyAdmin:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app = self._app
         if app is None:
-            app = await asyncio.to_thread(lambda: self.app)
+            building = self._building
+            if (
+                building is None
+                or building.done()
+                or building.get_loop() is not (asyncio.get_running_loop())
+            ):
+                building = self._building = asyncio.ensure_future(
+                    asyncio.to_thread(lambda: self.app)
+                )
+            app = await asyncio.shield(building)
         await app(scope, receive, send)
 
 
