@@ -195,8 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("launchseq: edge needs --key or LAUNCHSEQ_RELAY_KEY", file=sys.stderr)
             return 2
         from .edge.serve import run_edge
+        from .edge.wire import UpstreamConfigError
 
-        return run_edge(settings, upstream=args.upstream, key=key, name=args.name)
+        try:
+            return run_edge(settings, upstream=args.upstream, key=key, name=args.name)
+        except UpstreamConfigError as exc:
+            print(f"launchseq: {exc}", file=sys.stderr)
+            return 2
     from .commands import run  # imported late: `version` and `--help` stay fast
 
     return run(command, args, settings)

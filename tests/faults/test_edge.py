@@ -344,6 +344,10 @@ CORE_ONLY = (
     "launchsequence.api",
     "launchsequence.web",
     "launchsequence.commands",
+    # The core's HTTP client (webhooks, single sign-on): the edge has its own (edge/wire.py).
+    "httpx",
+    "httpcore",
+    "h11",
 )
 
 

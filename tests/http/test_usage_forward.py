@@ -15,8 +15,8 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from launchsequence.app import create_app
-from launchsequence.edge.upstream import upstream_client
 from launchsequence.edge.usage_forward import UsageForwarder
+from launchsequence.edge.wire import UpstreamHTTP
 from launchsequence.sdk.relay_usage import MAX_COUNTS, RELAY_USAGE_PATH
 from launchsequence.usagecount import UsageCounter
 from tests.http.test_delivery import BOOL, make_flag, setup_env
@@ -72,12 +72,11 @@ def forwarding(server: LiveServer, key: str, counter: UsageCounter, data_dir: Pa
 
     def run(steps: Callable[[UsageForwarder], Any]) -> UsageForwarder:
         async def main() -> None:
-            async with upstream_client(server.url) as client:  # the edge's one client
-                await forwarder.start(client)
-                try:
-                    await steps(forwarder)
-                finally:
-                    await forwarder.stop()
+            await forwarder.start(UpstreamHTTP(server.url))  # the edge's one client
+            try:
+                await steps(forwarder)
+            finally:
+                await forwarder.stop()
 
         asyncio.run(main())
         return forwarder

@@ -38,8 +38,9 @@ from ..sdk.streams import StreamApp
 from ..streamslots import StreamSlots
 from ..usagecount import UsageCounter
 from .source import UpstreamSource
-from .upstream import Upstream, upstream_client
+from .upstream import Upstream
 from .usage_forward import UsageForwarder
+from .wire import UpstreamHTTP
 
 __all__ = ["EdgeApplication", "create_edge_app", "edge_identity"]
 
@@ -101,6 +102,8 @@ def create_edge_app(
     slots = StreamSlots(
         metrics, stream_limit(settings.max_streams, open_file_limit()), settings.max_streams_per_key
     )
+    # Checks the URL and the environment's proxy for it now: a wrong one stops the start.
+    client = UpstreamHTTP(upstream_url)
     source = UpstreamSource()
     # Counted as at the core (docs/usage.md) and forwarded upstream every interval.
     # Its `archived` keys come with each environment from upstream (edge/upstream.py).
@@ -141,7 +144,6 @@ def create_edge_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         upstream.load_disk()
         await hubs.start()
-        client = upstream_client(upstream_url)
         await upstream.start(client)
         await forwarder.start(client)
         try:
@@ -149,7 +151,6 @@ def create_edge_app(
         finally:
             await forwarder.stop()  # what was counted since the last post, sent now
             await upstream.stop()
-            await client.aclose()
             await hubs.stop()
 
     def status() -> dict[str, Any]:

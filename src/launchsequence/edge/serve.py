@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 
 from ..config import Settings
 from ..descriptors import raise_open_file_limit
@@ -15,7 +14,6 @@ __all__ = ["run_edge"]
 
 
 def run_edge(settings: Settings, *, upstream: str, key: str, name: str = "") -> int:
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per upstream connection
     open_files = raise_open_file_limit()  # before the app: it sizes the stream limit
     app = create_edge_app(settings, upstream_url=upstream, relay_key=key, name=name)
     url = f"http://{settings.host}:{settings.port}"

@@ -14,21 +14,20 @@ import asyncio
 import contextlib
 import logging
 import random
-import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 
 from .. import __version__
 from ..realtime.hubs import Hubs
 from . import disk
 from .source import EnvironmentCopy, UpstreamSource
+from .wire import UpstreamError, UpstreamHTTP
 
-__all__ = ["Upstream", "upstream_client"]
+__all__ = ["RELAY_PATH", "Upstream"]
 
 log = logging.getLogger("launchsequence.edge")
 RELAY_PATH = "/relay/v1/stream"
@@ -49,7 +48,7 @@ class Upstream:
         clock: Callable[[], int],
         read_timeout: float,
     ) -> None:
-        self.url = url.rstrip("/") + RELAY_PATH
+        self.url = url.rstrip("/") + RELAY_PATH  # for logs
         self.key = key
         self.source = source
         self.hubs = hubs
@@ -68,7 +67,7 @@ class Upstream:
         self.failures = 0
         self._dirty = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._client: httpx.AsyncClient | None = None
+        self._client: UpstreamHTTP | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -91,9 +90,9 @@ class Upstream:
         )
         return True
 
-    async def start(self, client: httpx.AsyncClient) -> None:
-        """Connect (and keep reconnecting) through `client` (`upstream_client`), which the
-        caller closes after `stop`."""
+    async def start(self, client: UpstreamHTTP) -> None:
+        """Connect (and keep reconnecting) through `client` (the edge's one `wire.UpstreamHTTP`,
+        shared with the usage posts)."""
         self._client = client
         self._tasks = [
             asyncio.create_task(self._run(), name="launchseq-edge-upstream"),
@@ -131,7 +130,7 @@ class Upstream:
                     log.warning(
                         "upstream %s unreachable (%s); serving what is held, reconnecting",
                         self.url,
-                        type(exc).__name__,
+                        exc if isinstance(exc, UpstreamError) else type(exc).__name__,
                     )
             finally:
                 if self.connected:
@@ -141,7 +140,7 @@ class Upstream:
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 30.0)
 
-    async def _stream(self, client: httpx.AsyncClient) -> None:
+    async def _stream(self, client: UpstreamHTTP) -> None:
         headers = {
             "authorization": f"Bearer {self.key}",
             "accept": "text/event-stream",
@@ -151,15 +150,14 @@ class Upstream:
         }
         if self.cursor:
             headers["last-event-id"] = self.cursor
-        timeout = httpx.Timeout(5.0, read=self.read_timeout)
-        async with client.stream("GET", self.url, headers=headers, timeout=timeout) as response:
-            if response.status_code in (401, 403):
-                await self._revoked(f"the upstream refused the relay key ({response.status_code})")
+        async with client.stream(
+            RELAY_PATH, headers, connect_timeout=5.0, read_timeout=self.read_timeout
+        ) as response:
+            if response.status in (401, 403):
+                await self._revoked(f"the upstream refused the relay key ({response.status})")
                 return
-            if response.status_code != 200:
-                raise httpx.HTTPStatusError(
-                    "upstream answered", request=response.request, response=response
-                )
+            if response.status != 200:
+                raise UpstreamError(f"the upstream answered {response.status}")
             self.connected = True
             self.connected_since = self.clock()
             if self.failures:
@@ -168,7 +166,7 @@ class Upstream:
             self.last_event = time.monotonic()
             name, event_id = "message", None
             data: list[bytes] = []
-            async for line in response.aiter_lines():
+            async for line in response.lines():
                 self.last_event = time.monotonic()
                 if not line:
                     if data:
@@ -258,22 +256,3 @@ class Upstream:
         if project is None or self.source.revoked:
             return
         disk.save(self.data_dir, project, self.cursor, self.clock(), self.source.copies())
-
-
-def upstream_client(url: str) -> httpx.AsyncClient:
-    """The one HTTP client an edge talks to its upstream with: the relay stream and the usage
-    posts share its connection pool and its TLS configuration (each client of its own would
-    load the CA store again). Honours HTTPS_PROXY and SSL_CERT_FILE, as httpx does."""
-    return httpx.AsyncClient(verify=_tls(url))
-
-
-def _tls(url: str) -> ssl.SSLContext:
-    """What the upstream client verifies TLS with, made once: for an https upstream httpx's
-    default (certifi's CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR), one context that the
-    transports the client mounts for proxies share too (with `verify=True` each would load the
-    bundle again); for a plain-http one, a context that trusts nothing, which nothing over
-    plain HTTP uses, and which fails closed if a TLS hop (an https proxy) ever appears. Loading
-    a CA store costs 3 MB, a tenth of an edge's memory."""
-    if url.lower().startswith("https:"):
-        return httpx.create_ssl_context()
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates: trusts none

@@ -35,12 +35,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 
 from .. import __version__
 from ..sdk.relay_usage import RELAY_USAGE_PATH, chunks
 from ..usagecount import AppSeen, Drained, UsageCounter
+from .wire import UpstreamError, UpstreamHTTP
 
 __all__ = ["PENDING_FILE", "STOP_SECONDS", "UsageForwarder"]
 
@@ -63,7 +63,7 @@ class UsageForwarder:
         interval: float,
     ) -> None:
         self.counter = counter
-        self.url = upstream_url.rstrip("/") + RELAY_USAGE_PATH
+        self.url = upstream_url.rstrip("/") + RELAY_USAGE_PATH  # for logs
         self.key = relay_key
         self.edge_id = edge_id
         self.data_dir = data_dir
@@ -72,15 +72,15 @@ class UsageForwarder:
         self.failures = 0  # posts in a row that failed
         self._task: asyncio.Task[None] | None = None
         self._inflight: asyncio.Future[bool] | None = None  # the timer's post under way
-        self._client: httpx.AsyncClient | None = None
+        self._client: UpstreamHTTP | None = None
         #: Posts sent but not confirmed (each with its `post_id`): sent again as they are.
         self.unsent: list[bytes] = []
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def start(self, client: httpx.AsyncClient) -> None:
-        """Post through `client` (the edge's `upstream_client`, shared with the relay stream),
-        which the caller closes after `stop`."""
+    async def start(self, client: UpstreamHTTP) -> None:
+        """Post through `client` (the edge's one `wire.UpstreamHTTP`, shared with the relay
+        stream)."""
         if not self.counter.enabled:
             return
         pending, posts = await asyncio.to_thread(self._take_pending)
@@ -194,18 +194,16 @@ class UsageForwarder:
             "user-agent": f"launchseq-edge/{__version__}",
         }
         try:
-            response = await client.post(
-                self.url, content=body, headers=headers, timeout=_POST_SECONDS
-            )
-        except httpx.HTTPError:
+            response = await client.post(RELAY_USAGE_PATH, body, headers, timeout=_POST_SECONDS)
+        except UpstreamError:
             return "retry"
-        if response.status_code == 202:
+        if response.status == 202:
             # A repeat the upstream had applied (`duplicate`) answers what it took then: this
             # edge never had that answer, so it counts now.
             with contextlib.suppress(Exception):
-                self.forwarded += int(response.json()["accepted"])
+                self.forwarded += int(orjson.loads(response.body)["accepted"])
             return "ok"
-        if response.status_code in (400, 401, 403, 405, 413):
+        if response.status in (400, 401, 403, 405, 413):
             return "dropped"
         return "retry"  # 404 (an upstream without the endpoint yet), 408, 409, 429, 5xx
 
