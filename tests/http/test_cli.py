@@ -125,6 +125,31 @@ def test_unwritable_data_directory_is_a_clear_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_edge_refuses_an_unusable_upstream_or_proxy_at_start(tmp_path, monkeypatch):
+    """The edge says at once what is wrong with its upstream URL or its proxy (exit code 2),
+    rather than starting and failing to connect forever."""
+    monkeypatch.delenv("HTTPS_PROXY", raising=False)
+    monkeypatch.delenv("https_proxy", raising=False)
+    bad_url = run(
+        "edge", "--upstream", "ftp://core", "--key", "ls_rly_x", data_dir=tmp_path, check=False
+    )
+    assert bad_url.returncode == 2
+    assert "the upstream must be an http:// or https:// URL" in bad_url.stderr
+    monkeypatch.setenv("HTTPS_PROXY", "https://proxy.example.com:3128")
+    bad_proxy = run(
+        "edge",
+        "--upstream",
+        "https://core.example.com",
+        "--key",
+        "ls_rly_x",
+        data_dir=tmp_path,
+        check=False,
+    )
+    assert bad_proxy.returncode == 2
+    assert "the proxy for https:// URLs must be an http:// URL" in bad_proxy.stderr
+    assert "Traceback" not in bad_url.stderr + bad_proxy.stderr
+
+
 def test_backup_while_serving_and_restore_from_it(tmp_path):
     import sqlite3
 
