@@ -116,6 +116,20 @@ def test_stream_lines_split_anywhere_with_each_line_end() -> None:
     asyncio.run(main())
 
 
+def test_a_long_line_in_many_chunks_arrives_whole() -> None:
+    """An environment's snapshot is one `data:` line of megabytes, in many chunks."""
+    line = b"data: " + b"x" * 2_000_000
+    pieces = [line[i : i + 7000] for i in range(0, len(line), 7000)] + [b"\n\n"]
+    server = Scripted([CHUNKED_HEAD, *(chunk(p) for p in pieces), b"0\r\n\r\n"])
+
+    async def main() -> None:
+        async with server.running():
+            status, lines = await lines_of(UpstreamHTTP(f"http://127.0.0.1:{server.port}"))
+        assert status == 200 and lines == [line.decode(), ""]
+
+    asyncio.run(main())
+
+
 def test_the_path_of_the_upstream_url_prefixes_each_request() -> None:
     server = Scripted([b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"])
 

@@ -235,16 +235,21 @@ class StreamResponse:
     async def lines(self) -> AsyncIterator[str]:
         """The body's lines, without their ends (`\\r\\n`, `\\n` or `\\r`, as Server-Sent
         Events allow), decoded as UTF-8; an unfinished last line is dropped."""
-        pending = b""
+        held: list[bytes] = []  # the unfinished line's pieces (a snapshot's line is long)
+        size = 0
         async for chunk in self._exchange.chunks(self._read_timeout):
-            pending += chunk
+            if b"\n" not in chunk and b"\r" not in chunk:
+                held.append(chunk)
+                size += len(chunk)
+                if size > MAX_LINE_BYTES:
+                    raise UpstreamError("the upstream sent a line longer than 256 MiB")
+                continue
+            data = b"".join(held) + chunk
             # A "\r" last may be the first half of "\r\n": keep it for the next chunk.
-            cut = len(pending) - 1 if pending.endswith(b"\r") else len(pending)
-            head, rest = pending[:cut], pending[cut:]
-            parts = head.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-            pending = parts.pop() + rest
-            if len(pending) > MAX_LINE_BYTES:
-                raise UpstreamError("the upstream sent a line longer than 256 MiB")
+            cut = len(data) - 1 if data.endswith(b"\r") else len(data)
+            parts = data[:cut].replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+            rest = parts.pop() + data[cut:]
+            held, size = [rest], len(rest)
             for line in parts:
                 yield line.decode("utf-8", errors="replace")
 
