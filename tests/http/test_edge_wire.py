@@ -48,8 +48,10 @@ class Scripted:
         self.tls = tls
         self.requests: list[bytes] = []
         self.port = 0
+        self.open: set[asyncio.StreamWriter] = set()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open.add(writer)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             length = 0
@@ -67,6 +69,7 @@ class Scripted:
             pass
         finally:
             writer.close()
+            self.open.discard(writer)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Scripted]:
@@ -76,6 +79,8 @@ class Scripted:
             yield self
         finally:
             server.close()
+            for writer in list(self.open):  # connections the client or a proxy left open
+                writer.close()
 
 
 def sse(*events: bytes) -> bytes:

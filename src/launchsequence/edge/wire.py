@@ -319,6 +319,7 @@ class UpstreamHTTP:
         target, proxy = self.target, self.proxy
         host, port = (proxy.host, proxy.port) if proxy else (target.host, target.port)
         direct_tls = target.scheme == "https" and proxy is None
+        writer: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
@@ -330,14 +331,18 @@ class UpstreamHTTP:
                 if proxy is not None and target.scheme == "https":
                     await self._tunnel(reader, writer, proxy, timeout)
                     await writer.start_tls(self.tls(), server_hostname=target.host)
-        except TimeoutError:
-            raise UpstreamError(f"connecting to {host}:{port} took over {timeout:g} s") from None
-        except ssl.SSLError as exc:
-            raise UpstreamError(f"TLS with {target.host} failed: {exc}") from exc
-        except UpstreamError:
+        except BaseException as exc:
+            if writer is not None:  # a tunnel refused, or TLS failed: nothing left open
+                writer.close()
+            if isinstance(exc, TimeoutError):
+                raise UpstreamError(
+                    f"connecting to {host}:{port} took over {timeout:g} s"
+                ) from None
+            if isinstance(exc, ssl.SSLError):
+                raise UpstreamError(f"TLS with {target.host} failed: {exc}") from exc
+            if isinstance(exc, OSError) and not isinstance(exc, UpstreamError):
+                raise UpstreamError(f"cannot connect to {host}:{port}: {exc}") from exc
             raise
-        except OSError as exc:
-            raise UpstreamError(f"cannot connect to {host}:{port}: {exc}") from exc
         return reader, writer
 
     async def _tunnel(
