@@ -1,6 +1,8 @@
 # A small image running `launchseq serve` as a non-root user.
 #   docker build -t launchsequence .
 #   docker run -p 8080:8080 -v launchseq-data:/data launchsequence
+# It serves from one worker process per CPU the container may use: `--cpus=2` gives 2 workers
+# whatever the host's cores. One process: `docker run -e LAUNCHSEQ_WORKERS=1 ...`.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY constraints.txt pyproject.toml README.md ./

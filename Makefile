@@ -30,7 +30,8 @@ $(STAMP): pyproject.toml engine/pyproject.toml sdks/python/pyproject.toml constr
 	touch $(SERVER_STAMP) $(STAMP)
 
 # The port: `LAUNCHSEQ_PORT=9000 make serve` (every setting reads LAUNCHSEQ_*; see
-# docs/configuration.md), or `make serve SERVE_ARGS="--port 9000"`.
+# docs/configuration.md), or `make serve SERVE_ARGS="--port 9000"`. It serves from a worker
+# per core, as installations do; one process to debug: `make serve SERVE_ARGS=--workers=1`.
 serve: install-server
 	$(BIN)/launchseq serve $(SERVE_ARGS)
 

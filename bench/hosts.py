@@ -155,7 +155,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, network(args.edges) as (core_ip, hosts):
         core_url = f"http://{core_ip}:{PORT}"
         core = subprocess.Popen(
-            [*LAUNCHSEQ, "serve", "--host", core_ip, "--port", str(PORT)],
+            # One process, as the edges' figures were measured against.
+            [*LAUNCHSEQ, "serve", "--host", core_ip, "--port", str(PORT), "--workers", "1"],
             env=environ(f"{tmp}/core"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,

@@ -323,7 +323,8 @@ def start_server(port: int, data_dir: str, log: Path) -> subprocess.Popen[bytes]
     env.pop("LAUNCHSEQ_DATABASE_URL", None)
     with log.open("wb") as out:  # a file, not a pipe: a full pipe would stall the server
         server = subprocess.Popen(
-            [sys.executable, "-m", "launchsequence", "serve", "--port", str(port)],
+            # One process: its RSS and CPU are the server's (the default: a worker per CPU).
+            [sys.executable, "-m", "launchsequence", "serve", "--port", f"{port}", "--workers=1"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -125,7 +125,8 @@ def start_server(port: int, data_dir: str) -> subprocess.Popen[str]:
     }
     env.pop("LAUNCHSEQ_DATABASE_URL", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "launchsequence", "serve", "--port", str(port)],
+        # One process: its RSS is the server's (the default runs a worker per CPU).
+        [sys.executable, "-m", "launchsequence", "serve", "--port", str(port), "--workers", "1"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

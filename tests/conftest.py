@@ -1,7 +1,16 @@
-"""Shared fixtures: settings in a temporary data directory, the app on a real loopback server."""
+"""Shared fixtures: settings in a temporary data directory, the app on a real loopback server.
+
+Every `launchseq serve` a test starts serves from one process (LAUNCHSEQ_WORKERS=1, set here at
+import, so that the subprocesses tests start inherit it; `tests/faults/support.clean_env`, which
+drops inherited LAUNCHSEQ_* settings, sets it again). The server's default, one worker per CPU,
+would make the pid a test starts a master that serves nothing, and would multiply the memory of
+every server the suite starts by the machine's cores. A test that wants workers asks for them
+(`--workers N` or LAUNCHSEQ_WORKERS); a test of the default removes the variable.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +21,8 @@ from launchsequence.app import create_app
 from launchsequence.config import Settings
 from tests.support.databases import postgres_database, sqlite_url
 from tests.support.live import LiveServer
+
+os.environ["LAUNCHSEQ_WORKERS"] = "1"
 
 
 class Clock:

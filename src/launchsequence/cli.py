@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="data directory (default ./data)")
     serve.add_argument(
         "--workers",
-        help="processes serving the port: a number, or 'auto' for one per core (default 1)",
+        help="processes serving the port: a number, or 'auto' for one per CPU this process may "
+        "use, its affinity and cgroup quota considered (default auto)",
     )
 
     edge = commands.add_parser(

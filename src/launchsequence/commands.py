@@ -110,15 +110,18 @@ def _serve(settings: Settings) -> int:
     from .descriptors import raise_open_file_limit
     from .serving import make_server
 
-    count = settings.worker_count()
+    count, why = settings.worker_plan()
     if count > 1:
         from .workers import serve_workers
 
-        return serve_workers(settings, count)
+        return serve_workers(settings, count, why)
     open_files = raise_open_file_limit()  # before create_app: it sizes the stream limit
     app = create_app(settings)
     server = make_server(settings, app, open_files)
-    print(f"Launch Sequence {app.version} listening on {_url(settings)}", flush=True)
+    # One process because 'auto' found one CPU: say so, or an operator who expected workers
+    # would have to guess. One asked for explicitly is the plain line it always was.
+    plan = f" (one process; {why})" if why.startswith("auto") else ""
+    print(f"Launch Sequence {app.version} listening on {_url(settings)}{plan}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     return 0 if server.started else 3  # uvicorn's exit code for a failed start

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from .cpus import cpu_budget
 
 __all__ = [
     "SETTINGS",
@@ -352,12 +355,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "workers",
-        "1",
-        "Processes serving the port (`launchseq serve --workers N`): a whole number, or 'auto' "
-        "for one per CPU core this process may run on. Every worker serves everything; a change "
-        "made through one reaches the streams of all. 1 (the default) runs one process and no "
-        "master: see docs/deployment.md (Every core) for why, and how to size the open-file "
-        "and stream limits, which are per worker.",
+        "auto",
+        "Processes serving the port (`launchseq serve --workers N`): 'auto' (the default) for "
+        "one per CPU this process may use (the cores its affinity allows, fewer under a cgroup "
+        "CPU quota such as `docker run --cpus`), or a whole number from 1 to 256. Every worker "
+        "serves everything; a change made through one reaches the streams of all. Each worker "
+        "takes its own memory (about 60 MB, 115 MB once it has served the dashboard or the API); "
+        "1 runs one process and no master, for a small machine or for debugging. See "
+        "docs/deployment.md (Every core), also for the open-file and stream limits, which are "
+        "per worker.",
     ),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
     Setting(
@@ -431,19 +437,26 @@ class Settings:
     webhook_retention_days: int = 30
     oidc_providers: str = field(default="", repr=False)  # holds client secrets
     oidc_clock_leeway_seconds: int = 60
-    workers: str = "1"
+    workers: str = "auto"
     log_level: str = "info"
     access_log: str = "false"
 
     def worker_count(self) -> int:
         """The number of worker processes WORKERS asks for (ValueError if it is neither a
         whole number from 1 to 256 nor 'auto')."""
+        return self.worker_plan()[0]
+
+    def worker_plan(self) -> tuple[int, str]:
+        """The number of worker processes and why, for the startup line: 'auto: 2 cores
+        available' (one per CPU this process may use, see `cpus.py`; one off Linux), or 'set
+        by --workers or LAUNCHSEQ_WORKERS'. ValueError if WORKERS is neither a whole number
+        from 1 to 256 nor 'auto'."""
         value = str(self.workers).strip().lower()
         if value == "auto":
-            try:
-                return max(1, len(os.sched_getaffinity(0)))
-            except AttributeError:  # not Linux
-                return max(1, os.cpu_count() or 1)
+            if not sys.platform.startswith("linux"):  # workers rely on Linux (workers.py)
+                return 1, "auto: workers need Linux"
+            budget = cpu_budget()
+            return budget.count, f"auto: {budget.describe()}"
         try:
             count = int(value)
         except ValueError:
@@ -453,7 +466,7 @@ class Settings:
                 f"LAUNCHSEQ_WORKERS must be 'auto' or a whole number from 1 to 256, "
                 f"not {self.workers!r}"
             )
-        return count
+        return count, "set by --workers or LAUNCHSEQ_WORKERS"
 
     @property
     def resolved_database_url(self) -> str:

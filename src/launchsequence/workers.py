@@ -69,8 +69,9 @@ class _Slot:
         self.restart_at: float | None = 0.0  # start at once
 
 
-def serve_workers(settings: Settings, count: int) -> int:
-    """Run the master until SIGTERM or SIGINT; the exit status of `launchseq serve`."""
+def serve_workers(settings: Settings, count: int, why: str = "") -> int:
+    """Run the master until SIGTERM or SIGINT; the exit status of `launchseq serve`. `why`
+    (`Settings.worker_plan`) is printed with the count on the startup line."""
     from . import __version__
     from .descriptors import raise_open_file_limit
     from .store import migrate
@@ -104,7 +105,8 @@ def serve_workers(settings: Settings, count: int) -> int:
             return 3
         _share_metrics(run_dir)
         url = f"http://{settings.host}:{settings.port}"
-        print(f"Launch Sequence {__version__} listening on {url} ({count} workers)", flush=True)
+        plan = f"{count} workers; {why}" if why else f"{count} workers"
+        print(f"Launch Sequence {__version__} listening on {url} ({plan})", flush=True)
         slots = [_Slot(i, s) for i, s in enumerate(sockets)]
         return _supervise(settings, slots, run_dir, sockets_dir, open_files)
     finally:

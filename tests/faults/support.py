@@ -19,14 +19,17 @@ PROXIES = ("http_proxy", "https_proxy", "all_proxy")  # loopback must not go thr
 
 
 def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment of a server process: no proxy, no inherited LAUNCHSEQ_* settings."""
+    """The environment of a server process: no proxy, no inherited LAUNCHSEQ_* settings, and
+    one process (LAUNCHSEQ_WORKERS=1, see tests/conftest.py): the pid a test starts is the one
+    that serves. A test that wants workers passes LAUNCHSEQ_WORKERS in `extra`."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("LAUNCHSEQ_")
         and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
     }
-    env.update({"LAUNCHSEQ_DATA_DIR": str(data_dir), "LAUNCHSEQ_LOG_LEVEL": "warning"})
+    env.update({"LAUNCHSEQ_DATA_DIR": str(data_dir), "LAUNCHSEQ_LOG_LEVEL": "warning",
+                "LAUNCHSEQ_WORKERS": "1"})  # fmt: skip
     env.update(extra)
     return env
 

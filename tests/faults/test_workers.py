@@ -25,6 +25,7 @@ import pytest
 from tests.faults.support import LAUNCHSEQ, ServerProcess, clean_env
 from tests.support.api import signup
 from tests.support.databases import postgres_database
+from tests.support.live import free_port
 from tests.support.procs import alive, children, holder_of
 from tests.support.sse import HEARTBEAT, read_events
 
@@ -378,3 +379,66 @@ def test_a_wrong_worker_count_is_refused(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path, LAUNCHSEQ_WORKERS="many")
     with pytest.raises(AssertionError, match="LAUNCHSEQ_WORKERS must be 'auto' or a whole"):
         server.start()
+
+
+CGROUP_V1_CPU = Path("/sys/fs/cgroup/cpu")
+
+
+@contextlib.contextmanager
+def cpu_quota_group(name: str, cpus: float) -> Iterator[Path]:
+    """A cgroup v1 `cpu` group holding its processes to `cpus` CPUs (a CFS quota), as
+    `docker run --cpus` does; skips where one cannot be made (not root, or cgroup v2 only).
+    Processes still in it at the end go back to the root group before it is removed."""
+    if not (CGROUP_V1_CPU / "cpu.cfs_quota_us").exists() or not os.access(CGROUP_V1_CPU, os.W_OK):
+        pytest.skip("needs a writable cgroup v1 cpu controller (root)")
+    group = CGROUP_V1_CPU / name
+    group.mkdir()
+    try:
+        (group / "cpu.cfs_period_us").write_text("100000")
+        (group / "cpu.cfs_quota_us").write_text(str(int(cpus * 100000)))
+        yield group
+    finally:
+        for pid in (group / "cgroup.procs").read_text().split():
+            with contextlib.suppress(OSError):  # it ended meanwhile
+                (CGROUP_V1_CPU / "cgroup.procs").write_text(pid)
+        group.rmdir()
+
+
+def test_the_default_serves_from_one_process_under_a_one_cpu_quota(tmp_path: Path) -> None:
+    """`docker run --cpus=1` on a bigger host: every core is in the affinity, but the quota
+    allows one CPU of time. The default ('auto') then serves from one process, no master, and
+    the startup line says why."""
+    cores = len(os.sched_getaffinity(0))
+    if cores < 2:
+        pytest.skip("one core: one process whatever the quota")
+    with cpu_quota_group(f"launchseq-test-{os.getpid()}", 1.0) as group:
+        env = clean_env(tmp_path / "data")
+        del env["LAUNCHSEQ_WORKERS"]  # the default
+        port = free_port()
+        log_path = tmp_path / "server.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [*LAUNCHSEQ, "serve", "--port", str(port)],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=lambda: (group / "cgroup.procs").write_text(str(os.getpid())),
+            )  # fmt: skip
+        try:
+            wait_until(lambda: healthy(f"http://127.0.0.1:{port}") or process.poll() is not None,
+                       "answer to /healthz", timeout=60)  # fmt: skip
+            printed = log_path.read_text()
+            assert process.poll() is None, printed
+            assert (f"listening on http://127.0.0.1:{port} (one process; auto: {cores} cores "
+                    "available, cgroup CPU quota 1)") in printed  # fmt: skip
+            assert children(process.pid) == [], "no workers: the process started serves"
+            process.terminate()  # drained, then ended by the SIGTERM, as uvicorn does
+            assert process.wait(timeout=30) == -signal.SIGTERM
+        finally:
+            process.kill()  # only if it is still there
+            process.wait(timeout=10)
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 
 from launchsequence import __version__
+from launchsequence.cpus import cpu_budget
 from tests.support.live import free_port
 
 LAUNCHSEQ = [sys.executable, "-m", "launchsequence"]
@@ -66,6 +68,7 @@ def test_serve_with_no_configuration_then_user_and_token(tmp_path):
 
     port = free_port()
     env = {**os.environ, "LAUNCHSEQ_DATA_DIR": str(data)}
+    env.pop("LAUNCHSEQ_WORKERS", None)  # the default: one worker per CPU (tests/conftest.py sets 1)
     server = subprocess.Popen(
         [*LAUNCHSEQ, "serve", "--port", str(port)],
         env=env,
@@ -76,7 +79,11 @@ def test_serve_with_no_configuration_then_user_and_token(tmp_path):
     try:
         assert server.stdout is not None
         printed = [server.stdout.readline() for _ in range(3)]
-        assert any(f"listening on http://127.0.0.1:{port}" in line for line in printed), printed
+        # The startup line says how many processes serve, and why.
+        budget = cpu_budget()
+        plan = f"{budget.count} workers" if budget.count > 1 else "one process"
+        banner = f"listening on http://127.0.0.1:{port} ({plan}; auto: {budget.describe()})"
+        assert any(banner in line for line in printed), printed
         deadline = time.monotonic() + 60  # a loaded CI machine starts Python slowly
         while True:
             try:
@@ -91,8 +98,12 @@ def test_serve_with_no_configuration_then_user_and_token(tmp_path):
         assert me.status_code == 200
         assert me.json()["user"]["email"] == "ops@example.com"
         assert me.json()["organizations"][0]["role"] == "owner"
-    finally:
         server.terminate()
+        # A clean stop: the master exits 0 once its workers have drained; one process drains,
+        # then ends by the SIGTERM it was sent, as uvicorn does (re-raised after shutdown).
+        assert server.wait(timeout=30) == (0 if budget.count > 1 else -signal.SIGTERM)
+    finally:
+        server.kill()  # only if it is still there
         server.wait(timeout=10)
 
 

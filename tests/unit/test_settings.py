@@ -50,10 +50,14 @@ def test_database_urls():
 
 
 def test_worker_count_is_a_number_or_auto():
-    assert load_settings(environ={}).worker_count() == 1
+    default = load_settings(environ={})
+    assert default.workers == "auto"  # one per CPU (tests/unit/test_cpus.py)
+    auto = load_settings(environ={"LAUNCHSEQ_WORKERS": "auto"}).worker_count()
+    assert default.worker_count() == auto and 1 <= auto <= len(os.sched_getaffinity(0))
     assert load_settings({"workers": "3"}, environ={"LAUNCHSEQ_WORKERS": "2"}).worker_count() == 3
-    assert load_settings(environ={"LAUNCHSEQ_WORKERS": "auto"}).worker_count() == len(
-        os.sched_getaffinity(0)
+    assert load_settings(environ={"LAUNCHSEQ_WORKERS": "1"}).worker_plan() == (
+        1,
+        "set by --workers or LAUNCHSEQ_WORKERS",
     )
     for wrong in ("0", "-1", "257", "many", ""):
         with pytest.raises(ValueError, match="LAUNCHSEQ_WORKERS"):

@@ -51,6 +51,9 @@ export class TestServer {
       LAUNCHSEQ_DATA_DIR: this.dataDir,
       LAUNCHSEQ_LOG_LEVEL: 'warning',
       LAUNCHSEQ_SSE_HEARTBEAT_SECONDS: '5',
+      // One process (the default is one worker per CPU): the process killed and restarted
+      // here is the one that serves.
+      LAUNCHSEQ_WORKERS: '1',
       ...extraEnv,
     };
     this.proc = null;

@@ -109,7 +109,8 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "LAUNCHSEQ_DATA_DIR": str(self.data_dir)}
+        # One process (the default is one worker per CPU): the pid killed here is the server.
+        env = {**os.environ, "LAUNCHSEQ_DATA_DIR": str(self.data_dir), "LAUNCHSEQ_WORKERS": "1"}
         env.pop("LAUNCHSEQ_DATABASE_URL", None)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "launchsequence", "serve", "--port", str(self.port)],
