@@ -160,7 +160,13 @@ SETTINGS: tuple[Setting, ...] = (
         3600,
         "Default time a rotated SDK key keeps working (a rotation request may choose 0 to 7 days).",
     ),
-    Setting("max_body_bytes", 1_048_576, "Largest request body accepted; larger answers 413."),
+    Setting(
+        "max_body_bytes",
+        1_048_576,
+        "Largest request body accepted; larger answers 413. One endpoint has a limit of its "
+        "own: an edge's usage posts (`POST /relay/v1/usage`) take up to 4 MiB, whatever this "
+        "is (docs/api.md).",
+    ),
     Setting(
         "max_header_bytes",
         65_536,
