@@ -233,8 +233,8 @@ def main() -> None:
         for process, paths in figures.items():
             bare, evaluate = paths[PATHS[0][0]], paths[PATHS[1][0]]
             print(
-                f"  {label:<9}  {process:<4}  bare route {bare / 1000:6.0f}k   "
-                f"evaluate {evaluate / 1000:6.0f}k   bare / evaluate {bare / evaluate:.0%}  "
+                f"  {label:<9}  {process:<4}  bare route {bare / 1000:6.1f}k   "
+                f"evaluate {evaluate / 1000:6.1f}k   bare / evaluate {bare / evaluate:.0%}  "
                 f"({args.requests} requests per path, twice)"
             )
         if "edge" in figures:
