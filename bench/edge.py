@@ -9,7 +9,9 @@ processes as users run them. Figures:
 - POST /sdk/v1/evaluate, requests per second and latency percentiles, on the core and on the
   edge (the same flag as bench/eval_http.py: 100 targets, five rules, a 50/50 rollout), wrk
   driving each for the same time with the same connections, alternating edge and core
-  `--rounds` times (medians), so that load from elsewhere falls on both;
+  `--rounds` times (medians; which goes first turns every round), so that load from elsewhere
+  falls on both; beside it the CPU time each process (a core's workers included) used per
+  request, which that load disturbs least;
 - resident memory (VmRSS) of each process, idle after start and its first answers;
 - start to serving: from spawning the process to its first 200 on /sdk/v1/evaluate: the edge
   with the core down (it serves the snapshot it saved on disk), next to the core itself
@@ -132,6 +134,27 @@ def until_serving(url: str, key: str, process: subprocess.Popen[bytes], limit: f
         time.sleep(0.01)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of its living descendants (a core's workers), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += cpu_seconds(current)
+        except OSError:
+            continue  # exited meanwhile
+        todo += children.get(current, [])
+    return total
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -207,29 +230,41 @@ def main() -> None:
             if has_wrk:
                 run_wrk(f"{edge_url}/sdk/v1/evaluate", key, BODY, 2, args.connections)  # warm
                 run_wrk(f"{core_url}/sdk/v1/evaluate", key, BODY, 2, args.connections)
-                # Alternated, so that a neighbour's load on a shared machine falls on both.
+                # Alternated, so that a neighbour's load on a shared machine falls on both,
+                # and which goes first turns every round. Beside each run, the CPU time the
+                # process (and any worker it runs) used per request: what that load disturbs
+                # least.
                 runs: dict[str, list[dict[str, float]]] = {"core": [], "edge": []}
-                for _ in range(args.rounds):
-                    for name, url in (("edge", edge_url), ("core", core_url)):
-                        runs[name].append(
-                            run_wrk(
-                                f"{url}/sdk/v1/evaluate", key, BODY, args.seconds, args.connections
-                            )
+                for i in range(args.rounds):
+                    order = [("edge", edge_url, edge), ("core", core_url, core)]
+                    for name, url, process in order if i % 2 == 0 else order[::-1]:
+                        cpu = tree_cpu_seconds(process.pid)
+                        f = run_wrk(
+                            f"{url}/sdk/v1/evaluate", key, BODY, args.seconds, args.connections
                         )
+                        used = tree_cpu_seconds(process.pid) - cpu
+                        f["cpu_us"] = used / max(f["requests"], 1) * 1e6
+                        runs[name].append(f)
                 rows = []
                 for name in ("core", "edge"):
                     f = {
                         m: statistics.median(r.get(m, 0) for r in runs[name])
-                        for m in ("rps", "50%", "99%", "errors")
+                        for m in ("rps", "50%", "99%", "errors", "cpu_us")
                     }
                     rows.append((name, f))
                 for name, f in rows:
+                    rounds = ", ".join(f"{r['rps']:,.0f}" for r in runs[name])
                     print(
                         f"  evaluate on the {name} (median of {args.rounds}): "
                         f"{f['rps']:9,.0f} req/s   p50 {f['50%']:6.2f} ms   "
-                        f"p99 {f['99%']:6.2f} ms   non-2xx {f['errors']:.0f}"
+                        f"p99 {f['99%']:6.2f} ms   non-2xx {f['errors']:.0f}   "
+                        f"CPU {f['cpu_us']:5.1f} us/request   rounds: {rounds}"
                     )
-                print(f"  edge / core throughput: {rows[1][1]['rps'] / rows[0][1]['rps']:.0%}")
+                (_, c), (_, e) = rows
+                print(
+                    f"  edge / core throughput: {e['rps'] / c['rps']:.0%}; "
+                    f"by CPU per request: {c['cpu_us'] / e['cpu_us']:.0%}"
+                )
             else:
                 print("  wrk is not installed (Debian: apt-get install wrk): no throughput")
 

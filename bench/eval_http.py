@@ -46,15 +46,11 @@ def free_port() -> int:
 
 def serve(port: int, data_dir: str) -> None:
     """The server process: the real app plus the constant baseline route."""
-    import uvicorn
-    from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
-    from starlette.routing import Route
 
     from launchsequence.app import create_app
     from launchsequence.config import load_settings
-    from launchsequence.httpserver import head_limited_protocol
 
     settings = load_settings({"data_dir": data_dir, "log_level": "warning"})
     app = create_app(settings)
@@ -71,6 +67,26 @@ def serve(port: int, data_dir: str) -> None:
 
     app.sdk.add_route("/sdk/v1/bench-constant", baseline, methods=["POST"])
     app.sdk.add_route("/sdk/v1/bench-counting", counting, methods=["POST"])
+    run_beside_bare(app, settings, port)
+
+
+def run_beside_bare(app: Any, settings: Any, port: int) -> None:
+    """Serve `app` (the core's or an edge's) on 127.0.0.1:`port` as `launchseq serve` runs it,
+    with the bare Starlette route `/bench-bare` in front of it."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from launchsequence.httpserver import head_limited_protocol
+
+    constant = b'{"value":true,"variation":0,"variant":"On","reason":"DEFAULT"}'
+
+    async def baseline(request: Request) -> Response:
+        await request.body()
+        return Response(constant, media_type="application/json")
+
     bare = Starlette(routes=[Route("/bench-bare", baseline, methods=["POST"])])
 
     async def outer(scope: Any, receive: Any, send: Any) -> None:

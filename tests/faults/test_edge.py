@@ -9,6 +9,7 @@ says so); a revoked relay key stops every edge that uses it, chained ones includ
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -294,6 +295,30 @@ def test_a_chained_edge_serves_and_a_revoked_relay_key_stops_both(core, edges):
         timeout=5,
     )
     assert refused.status_code == 401
+
+
+def test_an_edges_access_log_shows_no_key(core, edges):
+    """As at the core (tests/security/test_secrets_in_urls.py): with the access log on, a key
+    in a request's URL is logged as `***` (a client key keeps its prefix)."""
+    edge = edges(core.server.url, core.relay_key, "edge-log", LAUNCHSEQ_ACCESS_LOG="true",
+                 LAUNCHSEQ_LOG_LEVEL="info")  # fmt: skip
+    context = base64.urlsafe_b64encode(b'{"key":"u1"}').decode().rstrip("=")
+    target = f"{edge.url}/sdk/v1/client/stream?context={context}&key={core.client_key}"
+    with httpx.stream("GET", target, timeout=5) as opened:
+        assert opened.status_code == 200
+    refused = httpx.get(f"{edge.url}/sdk/v1/snapshot?key={core.server_key}", timeout=5)
+    assert refused.status_code == 401
+    assert httpx.get(f"{edge.url}/healthz?marker=end", timeout=5).status_code == 200
+
+    def logged() -> str:
+        text = edge.log_path.read_text(errors="replace")
+        return text if "marker=end" in text else ""
+
+    log = wait_for(logged, "the access log line of the last request")
+    assert "/sdk/v1/client/stream?context=" in log, "requests are logged, targets included"
+    for secret in (core.client_key, core.server_key):
+        assert secret not in log, f"{secret[:8]}... is in the edge's access log"
+    assert "key=ls_cli_***" in log and "key=ls_srv_***" in log
 
 
 def test_an_edge_without_a_snapshot_is_not_ready(tmp_path, edges):

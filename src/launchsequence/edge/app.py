@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import __version__
+from .. import __version__, accesslog
 from ..config import Settings
 from ..descriptors import open_file_limit, stream_limit
 from ..metrics import Metrics
@@ -46,7 +46,8 @@ __all__ = ["EdgeApplication", "create_edge_app", "edge_identity"]
 
 
 def wall_clock_ms() -> int:
-    return int(time.time() * 1000)
+    """Unix ms, computed as the core's clock (`services.runtime`, not imported here)."""
+    return time.time_ns() // 1_000_000
 
 
 def edge_identity(data_dir: Path) -> str:
@@ -96,6 +97,7 @@ def create_edge_app(
 ) -> EdgeApplication:
     """The edge for these settings (`data_dir` holds its id, secret and disk snapshot)."""
     settings = settings.with_secret()  # signs the OFREP stream tokens, as at the core
+    accesslog.install()  # keys in request targets are logged as `***`, as at the core
     data_dir = Path(settings.data_dir)
     edge_id = edge_identity(data_dir)
     metrics = Metrics()
