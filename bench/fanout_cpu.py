@@ -53,6 +53,7 @@ QUIET = {
     "LAUNCHSEQ_SSE_HEARTBEAT_SECONDS": "3600",
 }
 TICKS = os.sysconf("SC_CLK_TCK")
+CREDENTIALS = {"email": "bench@example.com", "password": "benchmark-pw"}
 
 
 def free_port() -> int:
@@ -176,9 +177,7 @@ def start_server(port: int, data_dir: str, workers: int) -> subprocess.Popen[byt
 
 def setup(base: str) -> tuple[httpx.Client, str, str]:
     client = httpx.Client(base_url=base, timeout=60)
-    body = client.post(
-        "/api/v1/auth/signup", json={"email": "bench@example.com", "password": "benchmark-pw"}
-    ).json()
+    body = client.post("/api/v1/auth/signup", json=CREDENTIALS).json()
     client.headers["X-CSRF-Token"] = body["csrf_token"]
     project = f"/api/v1/orgs/{body['organizations'][0]['key']}/projects/default"
     client.post(f"{project}/flags", json={"key": "fan-out"}).raise_for_status()
@@ -288,6 +287,11 @@ def main() -> None:
     )
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument(
+        "--login-each",
+        action="store_true",
+        help="each toggle logs in on a new connection (counted), as bench/workers.py's do",
+    )
+    parser.add_argument(
         "--read-size",
         type=int,
         default=READ_SIZE,
@@ -319,9 +323,15 @@ def main() -> None:
             pids = [server.pid, *children(server.pid)]
 
             def toggle(on: bool) -> None:
-                client.patch(
-                    f"{project}/flags/fan-out/environments/production", json={"on": on}
-                ).raise_for_status()
+                path = f"{project}/flags/fan-out/environments/production"
+                if not args.login_each:
+                    client.patch(path, json={"on": on}).raise_for_status()
+                    return
+                # As bench/workers.py toggles: a new connection, so any worker may take it.
+                with httpx.Client(base_url=base, timeout=60) as fresh:
+                    body = fresh.post("/api/v1/auth/login", json=CREDENTIALS).json()
+                    fresh.headers["X-CSRF-Token"] = body["csrf_token"]
+                    fresh.patch(path, json={"on": on}).raise_for_status()
 
             servers: list[float] = []
             subscribers: list[float] = []
