@@ -102,11 +102,15 @@ class UpstreamSource:
             self.relay_digest = str(project.get("relay_key") or "") or None
             self.revoked = False
 
-    def put(self, env: EnvironmentCopy) -> None:
+    def put(self, env: EnvironmentCopy) -> bool:
+        """Hold `env` (replacing what was held of it); True if its keys are not the ones held
+        before (a new environment, or a rotation that came with the snapshot)."""
         with self._lock:
+            before = self._envs.get(env.env_id)
             self._envs[env.env_id] = env
             self._reindex()
             self.ready = True
+            return before is None or before.keys != env.keys
 
     def set_keys(self, env_id: int, keys: list[dict[str, Any]]) -> bool:
         """Replace an environment's key digests; False if the environment is not held."""

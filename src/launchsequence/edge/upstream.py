@@ -192,13 +192,14 @@ class Upstream:
             self.source.hello(data)
         elif name == "env":
             env = EnvironmentCopy.from_json(data)
-            self.source.put(env)
+            keys_changed = self.source.put(env)
             # Which unknown keys the usage counter counts: the archived flags', as at the core
             # (set before the hubs serve the new snapshot).
             self.hubs.usage.archived = self.source.archived()
             self.received[env.env_id] = env.version
             await asyncio.to_thread(self.hubs.changed, {env.env_id: env.version}, cause="upstream")
-            await asyncio.to_thread(self.hubs.keys_changed, env.env_id)
+            if keys_changed:  # not on every flag change: it walks every open stream
+                await asyncio.to_thread(self.hubs.keys_changed, env.env_id)
         elif name == "keys":
             env_id = int(data["env_id"])
             if self.source.set_keys(env_id, list(data["keys"])):
