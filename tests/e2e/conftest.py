@@ -17,7 +17,7 @@ import pytest
 
 from launchsequence.app import create_app
 from launchsequence.config import Settings
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, for_browsers
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -53,7 +53,7 @@ def browser() -> Iterator[Any]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("e2e-data")
     app = create_app(Settings(data_dir=str(data), secret_key="e2e-secret", sdk_key_grace_seconds=0))
-    live = LiveServer(app).start()
+    live = LiveServer(for_browsers(app)).start()
     yield live
     live.stop()
 

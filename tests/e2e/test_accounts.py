@@ -12,7 +12,7 @@ import pytest
 from launchsequence.app import create_app
 from launchsequence.config import Settings
 from tests.e2e.conftest import PASSWORD, shot, sign_up
-from tests.support.live import LiveServer, free_port
+from tests.support.live import LiveServer, for_browsers, free_port
 from tests.support.smtp import Inbox, link_in, smtp_server
 
 NEW_PASSWORD = "a fresh and long passphrase"
@@ -41,7 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, inbox: Inbox) -> Iterator[L
         smtp_tls="none",
         mail_from="Launch Sequence <flags@example.test>",
     )
-    live = LiveServer(create_app(settings), port=port).start()
+    live = LiveServer(for_browsers(create_app(settings)), port=port).start()
     yield live
     live.stop()
 

@@ -17,7 +17,7 @@ from launchsequence.app import create_app
 from launchsequence.config import Settings
 from tests.e2e.conftest import shot, sign_up
 from tests.http.test_delivery import sdk
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, for_browsers
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """This module's own server: usage is written when the test flushes it."""
     data = tmp_path_factory.mktemp("e2e-first-steps")
     settings = Settings(data_dir=str(data), secret_key="e2e-secret", usage_flush_seconds=3600)
-    live = LiveServer(create_app(settings)).start()
+    live = LiveServer(for_browsers(create_app(settings))).start()
     yield live
     live.stop()
 

@@ -23,7 +23,7 @@ from tests.conftest import Clock
 from tests.e2e.conftest import PASSWORD, log_in, shot
 from tests.http.test_delivery import BOOL, Env, configure, make_flag, sdk
 from tests.support.api import signup
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, for_browsers
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -39,7 +39,7 @@ def clock() -> Clock:
 def server(tmp_path_factory: pytest.TempPathFactory, clock: Clock) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("e2e-lifecycle")
     settings = Settings(data_dir=str(data), secret_key="e2e-secret", usage_flush_seconds=3600)
-    live = LiveServer(create_app(settings, clock=clock)).start()
+    live = LiveServer(for_browsers(create_app(settings, clock=clock))).start()
     yield live
     live.stop()
 

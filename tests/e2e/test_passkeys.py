@@ -27,7 +27,7 @@ from launchsequence.app import create_app
 from launchsequence.config import Settings
 from tests.e2e.conftest import PASSWORD, shot, sign_up
 from tests.e2e.test_accessibility import RUN, axe_source
-from tests.support.live import LiveServer, free_port
+from tests.support.live import LiveServer, for_browsers, free_port
 
 __all__ = ["axe_source"]  # the module fixture, used here
 
@@ -48,7 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     settings = Settings(
         data_dir=str(data), secret_key="e2e-secret", base_url=f"http://localhost:{port}"
     )
-    live = LiveServer(create_app(settings), port=port).start()
+    live = LiveServer(for_browsers(create_app(settings)), port=port).start()
     live.url = f"http://localhost:{port}"
     live.data_dir = str(data)  # type: ignore[attr-defined]
     yield live

@@ -15,7 +15,7 @@ from launchsequence.app import create_app
 from launchsequence.config import Settings
 from tests.conftest import Clock
 from tests.e2e.conftest import create_flag, shot, sign_up
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, for_browsers
 
 WAIT = 10.0
 
@@ -30,7 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, server_clock: Clock) -> Ite
     """This module's own server: its clock is the test's, its scheduler checks every 0.05 s."""
     data = tmp_path_factory.mktemp("e2e-schedules")
     settings = Settings(data_dir=str(data), secret_key="e2e-secret", schedule_check_seconds=0.05)
-    live = LiveServer(create_app(settings, clock=server_clock)).start()
+    live = LiveServer(for_browsers(create_app(settings, clock=server_clock))).start()
     yield live
     live.stop()
 

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from launchsequence.app import create_app
 from launchsequence.config import Settings
 from tests.e2e.conftest import PASSWORD, shot, sign_up
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, for_browsers
 from tests.support.oidc import OidcProvider, oidc_provider
 
 __all__ = ["oidc_provider"]  # the session fixture, used here
@@ -30,7 +30,7 @@ def server(
         secret_key="e2e-secret",
         oidc_providers=oidc_provider.settings("main", display="Acme ID"),
     )
-    live = LiveServer(create_app(settings)).start()
+    live = LiveServer(for_browsers(create_app(settings))).start()
     yield live
     live.stop()
 

@@ -12,13 +12,24 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["LiveServer", "free_port"]
+__all__ = ["LiveServer", "for_browsers", "free_port"]
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def for_browsers(app: Any) -> Any:
+    """`app` (the core's) with its admin app built now, for a browser test.
+
+    The first dashboard or API request after a start builds the admin app: about a second of
+    CPU, and several seconds on a machine the suite keeps busy, which a browser test's first
+    page, timed at 5 seconds like its other steps, would spend waiting. Server start and the
+    first request's wait are covered by `tests/http/test_lazy_admin.py`."""
+    app.admin  # noqa: B018 - the property builds it
+    return app
 
 
 class LiveServer:
