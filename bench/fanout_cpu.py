@@ -43,7 +43,8 @@ import httpx
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
 
-from stream import READ_SIZE, SO_TIMESTAMP  # noqa: E402  # the same reads as its client
+# The same reads as its client, and the same server and flag.
+from stream import READ_SIZE, SO_TIMESTAMP, children, free_port, setup, start_server  # noqa: E402
 
 QUIET = {
     "LAUNCHSEQ_SCHEDULE_CHECK_SECONDS": "3600",
@@ -54,12 +55,6 @@ QUIET = {
 }
 TICKS = os.sysconf("SC_CLK_TCK")
 CREDENTIALS = {"email": "bench@example.com", "password": "benchmark-pw"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
@@ -79,19 +74,6 @@ def run_ns(pid: int) -> int:
         except (OSError, ValueError):
             continue
     return total
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                found.append(int(entry.name))
-    return sorted(found)
 
 
 # --- the subscriber process ----------------------------------------------------------------
@@ -147,44 +129,6 @@ def run_clients(
 
 
 # --- the driver ----------------------------------------------------------------------------
-
-
-def start_server(port: int, data_dir: str, workers: int) -> subprocess.Popen[bytes]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LAUNCHSEQ_")},
-        **QUIET,
-        "LAUNCHSEQ_DATA_DIR": data_dir,
-        "LAUNCHSEQ_MAX_STREAMS_PER_KEY": "20000",
-        "LAUNCHSEQ_LOG_LEVEL": "warning",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "launchsequence", "serve", "--port", str(port),
-         "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit("the server did not start")
-
-
-def setup(base: str) -> tuple[httpx.Client, str, str]:
-    client = httpx.Client(base_url=base, timeout=60)
-    body = client.post("/api/v1/auth/signup", json=CREDENTIALS).json()
-    client.headers["X-CSRF-Token"] = body["csrf_token"]
-    project = f"/api/v1/orgs/{body['organizations'][0]['key']}/projects/default"
-    client.post(f"{project}/flags", json={"key": "fan-out"}).raise_for_status()
-    rotated = client.post(
-        f"{project}/environments/production/sdk-keys", json={"kind": "server", "grace_seconds": 0}
-    )
-    return client, project, rotated.json()["key"]
 
 
 def total_cpu(pids: list[int]) -> tuple[float, float]:
@@ -316,7 +260,7 @@ def main() -> None:
           f"{args.subscribers:,} subscribers")  # fmt: skip
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
-        server = start_server(port, data_dir, args.workers)
+        server = start_server(port, data_dir, workers=args.workers, env=QUIET)
         try:
             base = f"http://127.0.0.1:{port}"
             client, project, key = setup(base)

@@ -120,31 +120,49 @@ def run_clients(port: int, key: str, count: int, timeout: float, host: str = "12
 # --- the driver ----------------------------------------------------------------------------
 
 
-def start_server(port: int, data_dir: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
+def start_server(
+    port: int, data_dir: str, *, workers: int = 1, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`launchseq serve` on SQLite in `data_dir`, once it answers `/readyz`. One process by
+    default: its RSS is the server's (the server's own default runs a worker per CPU). `env`
+    adds settings; the caller's LAUNCHSEQ_* settings are not passed on."""
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LAUNCHSEQ_")},
         "LAUNCHSEQ_DATA_DIR": data_dir,
         "LAUNCHSEQ_MAX_STREAMS_PER_KEY": "20000",
         "LAUNCHSEQ_LOG_LEVEL": "warning",
+        **(env or {}),
     }
-    env.pop("LAUNCHSEQ_DATABASE_URL", None)
     server = subprocess.Popen(
-        # One process: its RSS is the server's (the default runs a worker per CPU).
-        [sys.executable, "-m", "launchsequence", "serve", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
+        [sys.executable, "-m", "launchsequence", "serve", "--port", str(port),
+         "--workers", str(workers)],
+        env=environ,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
                 return server
         except httpx.HTTPError:
             time.sleep(0.1)
     server.kill()
     raise SystemExit("the server did not start")
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (a master's workers), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                found.append(int(entry.name))
+    return sorted(found)
 
 
 def setup(base: str) -> tuple[httpx.Client, str, str]:

@@ -45,6 +45,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from eval_http import BODY, free_port, run_wrk  # noqa: E402
 from eval_http import setup as setup_flag  # noqa: E402
+from stream import children  # noqa: E402
 
 
 class Server:
@@ -85,16 +86,7 @@ class Server:
         """The processes serving: the workers (a master's children), or the process itself."""
         if self.workers == 1:
             return [self.process.pid]
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat[stat.rindex(")") + 2 :].split()[1]) == self.process.pid:
-                    found.append(int(entry.name))
-        return sorted(found)
+        return children(self.process.pid)
 
     def connections_per_process(self) -> list[int]:
         """Established connections to the port held by each serving process."""
