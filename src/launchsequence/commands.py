@@ -120,7 +120,8 @@ def _serve(settings: Settings) -> int:
     server = make_server(settings, app, open_files)
     # One process because 'auto' found one CPU: say so, or an operator who expected workers
     # would have to guess. One asked for explicitly is the plain line it always was.
-    plan = f" (one process; {why})" if why.startswith("auto") else ""
+    automatic = str(settings.workers).strip().lower() == "auto"
+    plan = f" (one process; {why})" if automatic else ""
     print(f"Launch Sequence {app.version} listening on {_url(settings)}{plan}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()

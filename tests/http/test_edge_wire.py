@@ -188,12 +188,13 @@ def test_a_post_reads_the_whole_answer_however_it_is_framed(answer: list[bytes])
         ([CHUNKED_HEAD, chunk(b"data: 1\n")], "closed the connection mid-answer"),
         ([b"SSH-2.0-OpenSSH_9.2\r\n"], "not HTTP/1.1"),
         ([], "closed the connection before answering"),
+        ([CHUNKED_HEAD, chunk(b'data: {"v": "\xff"}\n\n')], "not UTF-8"),
         (
             [b"HTTP/1.1 200 OK\r\n" + b"x-pad: " + b"p" * 70_000 + b"\r\n\r\n"],
             "headers are too large",
         ),
     ],
-    ids=["short-body", "unfinished-chunks", "not-http", "no-answer", "huge-headers"],
+    ids=["short-body", "unfinished-chunks", "not-http", "no-answer", "not-utf8", "huge-headers"],
 )
 def test_a_broken_answer_is_an_error_that_says_what_broke(
     answer: list[bytes], message: str

@@ -66,9 +66,7 @@ class LossyNetwork:
 
 def forwarding(server: LiveServer, key: str, counter: UsageCounter, data_dir: Path) -> Any:
     """Run `steps(forwarder)` (a coroutine function) with a started forwarder."""
-    forwarder = UsageForwarder(
-        counter, server.url, key, edge_id="edge-t", data_dir=data_dir, interval=600
-    )
+    forwarder = UsageForwarder(counter, key, edge_id="edge-t", data_dir=data_dir, interval=600)
 
     def run(steps: Callable[[UsageForwarder], Any]) -> UsageForwarder:
         async def main() -> None:

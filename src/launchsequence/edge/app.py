@@ -133,7 +133,6 @@ def create_edge_app(
     )
     forwarder = UsageForwarder(
         counter,
-        upstream_url,
         relay_key,
         edge_id=edge_id,
         data_dir=data_dir,

@@ -55,7 +55,6 @@ class UsageForwarder:
     def __init__(
         self,
         counter: UsageCounter,
-        upstream_url: str,
         relay_key: str,
         *,
         edge_id: str,
@@ -63,7 +62,6 @@ class UsageForwarder:
         interval: float,
     ) -> None:
         self.counter = counter
-        self.url = upstream_url.rstrip("/") + RELAY_USAGE_PATH  # for logs
         self.key = relay_key
         self.edge_id = edge_id
         self.data_dir = data_dir

@@ -234,7 +234,9 @@ class StreamResponse:
 
     async def lines(self) -> AsyncIterator[str]:
         """The body's lines, without their ends (`\\r\\n`, `\\n` or `\\r`, as Server-Sent
-        Events allow), decoded as UTF-8; an unfinished last line is dropped."""
+        Events allow), decoded as UTF-8; an unfinished last line is dropped. A line that is
+        not UTF-8 raises `UpstreamError`: a damaged snapshot is never served with characters
+        replaced."""
         held: list[bytes] = []  # the unfinished line's pieces (a snapshot's line is long)
         size = 0
         async for chunk in self._exchange.chunks(self._read_timeout):
@@ -251,7 +253,10 @@ class StreamResponse:
             rest = parts.pop() + data[cut:]
             held, size = [rest], len(rest)
             for line in parts:
-                yield line.decode("utf-8", errors="replace")
+                try:
+                    yield line.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise UpstreamError("the upstream sent a line that is not UTF-8") from None
 
 
 class UpstreamHTTP:
