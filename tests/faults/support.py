@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.live import free_port
+from tests.support.procs import end
 
 LAUNCHSEQ = [sys.executable, "-m", "launchsequence"]
 SECRET = "fault-test-secret"
@@ -92,13 +93,8 @@ class ServerProcess:
         """SIGTERM (a clean shutdown: what it holds is written), then reap; SIGKILL past
         `timeout`."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        if process is not None:
+            end(process, timeout=timeout)
 
     def kill(self) -> None:
         """SIGKILL, then reap."""
@@ -162,13 +158,8 @@ class EdgeProcess:
         """SIGTERM (a clean shutdown: it forwards what it counted), then reap; SIGKILL past
         `timeout`."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        if process is not None:
+            end(process, timeout=timeout)
 
     def kill(self) -> None:
         process, self.process = self.process, None

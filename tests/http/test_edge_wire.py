@@ -26,6 +26,7 @@ import pytest
 import trustme
 
 from launchsequence.edge.wire import UpstreamConfigError, UpstreamError, UpstreamHTTP
+from tests.support.procs import end
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
@@ -396,12 +397,7 @@ def proxy_process(tmp_path: Path, *extra: str) -> Iterator[Proxy]:
             time.sleep(0.05)
         yield Proxy(process, int(port_file.read_text()), log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        end(process)
 
 
 def wait_for_log(proxy: Proxy, text: str) -> None:

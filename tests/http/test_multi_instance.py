@@ -29,6 +29,7 @@ from sqlalchemy import Engine, create_engine, text
 from tests.support.api import ApiUser, signup
 from tests.support.databases import postgres_admin_url, postgres_database
 from tests.support.live import free_port
+from tests.support.procs import end
 from tests.support.sse import HEARTBEAT, read_events, server_state
 
 LAUNCHSEQ = [sys.executable, "-m", "launchsequence"]
@@ -113,12 +114,7 @@ class Instance:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return 0.0
-        process.terminate()
-        try:
-            process.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=WAIT)
+        end(process, timeout=WAIT)
         return time.monotonic() - started
 
     def kill(self) -> None:

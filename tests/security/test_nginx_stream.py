@@ -33,6 +33,7 @@ from launchsequence.app import create_app
 from launchsequence.config import Settings
 from tests.support.api import ApiUser, signup
 from tests.support.live import LiveServer, free_port
+from tests.support.procs import end
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "deploy" / "nginx.conf"
@@ -258,12 +259,7 @@ def nginx(server: LiveServer, tmp_path: Path) -> Iterator[str]:
             time.sleep(0.05)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end(process)
 
 
 def test_a_stream_through_nginx_sees_a_change_in_under_a_second(nginx: str) -> None:

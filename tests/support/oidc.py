@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from tests.support.live import free_port
+from tests.support.procs import end
 
 __all__ = ["ACCOUNTS", "OidcProvider", "oidc_provider", "walk_to_callback"]
 
@@ -110,12 +111,7 @@ def _start() -> Iterator[OidcProvider]:
             raise RuntimeError("the test OpenID provider did not start within 30 s")
         yield OidcProvider(f"http://127.0.0.1:{port}", process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        end(process)
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,24 @@ holds the server side of a client's TCP connection."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
+from typing import Any
 
-__all__ = ["alive", "children", "holder_of"]
+__all__ = ["alive", "children", "end", "holder_of"]
+
+
+def end(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """End a process this test started: SIGTERM, then SIGKILL if it is still there after
+    `timeout` seconds; returns once it is reaped (nothing if it had already ended)."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def children(pid: int) -> list[int]:
